@@ -1,0 +1,11 @@
+//! torsion: an event-driven networking engine in Twisted's model.
+#![deny(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
+
+pub mod defer;
+pub mod error;
+mod failure;
+pub mod testing;
+pub mod time;
+
+pub use defer::Deferred;
+pub use failure::Failure;

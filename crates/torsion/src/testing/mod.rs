@@ -1,0 +1,7 @@
+//! Deterministic fakes for testing code built on torsion, shipped as part of
+//! the library so users test their own protocols the way torsion tests its
+//! own (Twisted's `internet.testing` and `task.Clock`).
+
+mod clock;
+
+pub use clock::Clock;
