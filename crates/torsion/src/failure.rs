@@ -152,7 +152,9 @@ impl Failure {
     /// The wrapped error followed by its `source()` chain.
     pub fn chain(&self) -> impl Iterator<Item = &(dyn StdError + 'static)> {
         let first: &(dyn StdError + 'static) = &*self.error;
-        std::iter::successors(Some(first), |error: &&(dyn StdError + 'static)| (*error).source())
+        std::iter::successors(Some(first), |error: &&(dyn StdError + 'static)| {
+            (*error).source()
+        })
     }
 
     /// The backtrace captured when the failure was made, if backtraces are

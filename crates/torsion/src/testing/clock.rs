@@ -108,7 +108,10 @@ mod tests {
         Duration::from_secs(n)
     }
 
-    fn recorder() -> (Rc<RefCell<Vec<&'static str>>>, impl Fn(&'static str) -> Box<dyn FnOnce()>) {
+    fn recorder() -> (
+        Rc<RefCell<Vec<&'static str>>>,
+        impl Fn(&'static str) -> Box<dyn FnOnce()>,
+    ) {
         let log = Rc::new(RefCell::new(Vec::new()));
         let for_calls = log.clone();
         let make = move |name: &'static str| -> Box<dyn FnOnce()> {
@@ -251,12 +254,17 @@ mod tests {
     #[test]
     fn mass_cancellation_does_not_keep_stale_entries() {
         let clock = Clock::new();
-        let calls: Vec<_> = (0..10_000).map(|i| clock.call_later(Duration::from_millis(i), || {})).collect();
+        let calls: Vec<_> = (0..10_000)
+            .map(|i| clock.call_later(Duration::from_millis(i), || {}))
+            .collect();
         for call in &calls[..9_000] {
             call.cancel().unwrap();
         }
         assert_eq!(clock.pending_calls().len(), 1_000);
-        assert!(clock.queue.heap_len() < 2_100, "stale entries were compacted");
+        assert!(
+            clock.queue.heap_len() < 2_100,
+            "stale entries were compacted"
+        );
     }
 
     #[test]
@@ -274,7 +282,8 @@ mod tests {
     fn panics_in_calls_propagate_out_of_advance() {
         let clock = Clock::new();
         clock.call_later(secs(1), || panic!("in a call"));
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| clock.advance(secs(1))));
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| clock.advance(secs(1))));
         assert!(outcome.is_err());
     }
 

@@ -5,3 +5,6 @@
 mod clock;
 
 pub use clock::Clock;
+
+#[cfg(test)]
+pub(crate) mod log_capture;

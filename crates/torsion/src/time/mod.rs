@@ -108,7 +108,10 @@ impl DelayedCall {
         new_time: impl FnOnce(&queue::QueueInner, Instant) -> Instant,
     ) -> Result<(), DelayedCallError> {
         queue::check_pending(&self.call)?;
-        let queue = self.queue.upgrade().ok_or(DelayedCallError::AlreadyCancelled)?;
+        let queue = self
+            .queue
+            .upgrade()
+            .ok_or(DelayedCallError::AlreadyCancelled)?;
         let time = new_time(&queue, self.time());
         queue.move_to(&self.call, time)
     }

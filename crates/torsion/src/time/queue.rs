@@ -16,8 +16,8 @@
 //! ```
 
 use std::cell::{Cell, RefCell};
-use std::collections::BinaryHeap;
 use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
@@ -101,6 +101,7 @@ impl Ord for Entry {
 
 /// Where the queue reads the current time from.
 #[derive(Debug)]
+#[allow(dead_code)] // the monotonic source and the reactor-side methods serve the reactor
 pub(crate) enum TimeSource {
     /// The monotonic system clock.
     Monotonic,
@@ -132,6 +133,7 @@ impl std::fmt::Debug for TimerQueue {
     }
 }
 
+#[allow(dead_code)]
 impl TimerQueue {
     pub(crate) fn new(source: TimeSource) -> TimerQueue {
         let epoch = match &source {
@@ -162,7 +164,11 @@ impl TimerQueue {
     }
 
     /// Schedules `func` to run `delay` from now.
-    pub(crate) fn call_later<F: FnOnce() + 'static>(&self, delay: Duration, func: F) -> DelayedCall {
+    pub(crate) fn call_later<F: FnOnce() + 'static>(
+        &self,
+        delay: Duration,
+        func: F,
+    ) -> DelayedCall {
         let time = self.inner.now() + delay;
         let call: Rc<dyn TimedCall> = Rc::new(Call {
             meta: CallMeta {
@@ -294,7 +300,11 @@ impl QueueInner {
         Ok(())
     }
 
-    pub(crate) fn move_to(&self, call: &Rc<dyn TimedCall>, time: Instant) -> Result<(), DelayedCallError> {
+    pub(crate) fn move_to(
+        &self,
+        call: &Rc<dyn TimedCall>,
+        time: Instant,
+    ) -> Result<(), DelayedCallError> {
         check_pending(call)?;
         call.meta().time.set(time);
         self.push(call);
