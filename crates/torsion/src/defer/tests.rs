@@ -29,10 +29,10 @@ impl<T: 'static> ChainToFn<T> for Deferred<T> {
     fn chain_to_fn(self, f: impl FnOnce(Result<T, Failure>) + 'static) {
         let (sink, resolver) = Deferred::new();
         self.chain_to(resolver);
-        let _ = sink.both(move |result| {
+        drop(sink.both(move |result| {
             f(result);
             Ok::<(), Failure>(())
-        });
+        }));
     }
 }
 
@@ -65,7 +65,7 @@ fn callbacks_run_when_the_result_arrives() {
 fn callbacks_added_after_firing_run_at_once() {
     let ran = Rc::new(Cell::new(false));
     let flag = ran.clone();
-    let _ = succeed(5).map(move |n| flag.set(n == 5));
+    drop(succeed(5).map(move |n| flag.set(n == 5)));
     assert!(ran.get());
 }
 

@@ -108,10 +108,9 @@ mod tests {
         Duration::from_secs(n)
     }
 
-    fn recorder() -> (
-        Rc<RefCell<Vec<&'static str>>>,
-        impl Fn(&'static str) -> Box<dyn FnOnce()>,
-    ) {
+    type Log = Rc<RefCell<Vec<&'static str>>>;
+
+    fn recorder() -> (Log, impl Fn(&'static str) -> Box<dyn FnOnce()>) {
         let log = Rc::new(RefCell::new(Vec::new()));
         let for_calls = log.clone();
         let make = move |name: &'static str| -> Box<dyn FnOnce()> {
