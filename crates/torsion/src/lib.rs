@@ -1,11 +1,14 @@
 //! torsion: an event-driven networking engine in Twisted's model.
-#![deny(missing_docs, missing_debug_implementations, unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
 pub mod defer;
 pub mod error;
 mod failure;
+pub mod reactor;
+mod sync;
 pub mod testing;
 pub mod time;
 
 pub use defer::Deferred;
 pub use failure::Failure;
+pub use reactor::{Reactor, ReactorHandle};

@@ -478,6 +478,12 @@ impl<T: 'static> Resolver<T> {
         }
     }
 
+    /// Gives up the right to fire without failing the Deferred (used when the
+    /// Deferred is about to be failed another way, such as by cancellation).
+    pub(crate) fn disarm(mut self) {
+        self.inner = None;
+    }
+
     /// True if the Deferred was cancelled; firing it now would be ignored.
     pub fn is_cancelled(&self) -> bool {
         self.inner

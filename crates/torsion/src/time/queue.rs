@@ -101,7 +101,6 @@ impl Ord for Entry {
 
 /// Where the queue reads the current time from.
 #[derive(Debug)]
-#[allow(dead_code)] // the monotonic source and the reactor-side methods serve the reactor
 pub(crate) enum TimeSource {
     /// The monotonic system clock.
     Monotonic,
@@ -133,7 +132,6 @@ impl std::fmt::Debug for TimerQueue {
     }
 }
 
-#[allow(dead_code)]
 impl TimerQueue {
     pub(crate) fn new(source: TimeSource) -> TimerQueue {
         let epoch = match &source {
@@ -236,6 +234,19 @@ impl TimerQueue {
     /// How many calls are pending (scheduled, not run, not cancelled).
     pub(crate) fn len(&self) -> usize {
         self.inner.live.get()
+    }
+
+    /// Cancels every pending call (their owner will never run them).
+    pub(crate) fn clear(&self) {
+        let entries: Vec<Entry> = self.inner.heap.borrow_mut().drain().collect();
+        self.inner.stale.set(0);
+        self.inner.live.set(0);
+        for entry in entries {
+            if is_live(&entry) {
+                entry.call.meta().state.set(CallState::Cancelled);
+                entry.call.discard();
+            }
+        }
     }
 
     /// Handles to every pending call, earliest first.

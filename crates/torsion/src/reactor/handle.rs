@@ -1,0 +1,166 @@
+//! The thread-safe side of the reactor: [`ReactorHandle`] and the one queue
+//! every cross-thread call goes through.
+//!
+//! Posting a call locks the queue just long enough to push a boxed closure.
+//! Only the first post after the reactor last drained the queue writes to the
+//! `mio::Waker` (an eventfd): a burst of a million posts costs a handful of
+//! wake-ups, not a million syscalls. The reactor swaps the whole batch out
+//! under the lock and runs it outside it; calls posted while a batch runs
+//! wait for the next turn, so a busy poster cannot starve I/O.
+
+use std::fmt;
+use std::io;
+
+use crate::error::ReactorError;
+use crate::reactor::Reactor;
+use crate::sync::{Arc, AtomicBool, Mutex, MutexGuard, Ordering};
+
+/// A call posted from another thread.
+pub(crate) type CrossThreadCall = Box<dyn FnOnce(&Reactor) + Send>;
+
+/// State shared between the reactor thread and every handle.
+pub(crate) struct Shared {
+    calls: Mutex<Vec<CrossThreadCall>>,
+    /// Ids of local tasks woken through a `Waker` (possibly from another
+    /// thread).
+    woken: Mutex<Vec<usize>>,
+    /// Set by the first post after a drain; cleared by the reactor before it
+    /// drains. While set, further posts skip the wake-up syscall.
+    notified: AtomicBool,
+    /// The reactor has finished (or been dropped) and takes no more calls.
+    closed: AtomicBool,
+    waker: mio::Waker,
+}
+
+impl Shared {
+    pub(crate) fn new(waker: mio::Waker) -> Shared {
+        Shared {
+            calls: Mutex::new(Vec::new()),
+            woken: Mutex::new(Vec::new()),
+            notified: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            waker,
+        }
+    }
+
+    pub(crate) fn post(&self, call: CrossThreadCall) -> Result<(), ReactorError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(ReactorError::Stopped);
+        }
+        lock(&self.calls).push(call);
+        self.notify();
+        Ok(())
+    }
+
+    pub(crate) fn wake_task(&self, id: usize) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        lock(&self.woken).push(id);
+        self.notify();
+    }
+
+    fn notify(&self) {
+        if !self.notified.swap(true, Ordering::AcqRel)
+            && let Err(error) = self.waker.wake()
+        {
+            tracing::error!(%error, "could not wake the reactor");
+        }
+    }
+
+    /// Moves the pending calls into `batch` (which must be empty), keeping
+    /// both vectors' capacity for the next turns.
+    pub(crate) fn take_calls(&self, batch: &mut Vec<CrossThreadCall>) {
+        self.notified.store(false, Ordering::Release);
+        std::mem::swap(&mut *lock(&self.calls), batch);
+    }
+
+    pub(crate) fn take_woken(&self, into: &mut Vec<usize>) {
+        std::mem::swap(&mut *lock(&self.woken), into);
+    }
+
+    /// True if a post or wake is waiting for the reactor.
+    pub(crate) fn has_work(&self) -> bool {
+        self.notified.load(Ordering::Acquire)
+    }
+
+    /// Refuses further calls and drops the ones still queued.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let pending = std::mem::take(&mut *lock(&self.calls));
+        drop(pending);
+        lock(&self.woken).clear();
+    }
+}
+
+/// Poisoning only means a posting thread panicked between lock and unlock;
+/// the queue itself is still consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A thread-safe handle to a [`Reactor`]: post calls to run on the reactor's
+/// thread, or stop it (Twisted's `callFromThread`).
+///
+/// Cheap to clone, `Send` and `Sync`. Calls posted from one thread run in
+/// the order they were posted.
+///
+/// ```
+/// use torsion::Reactor;
+///
+/// let reactor = Reactor::new()?;
+/// let handle = reactor.handle();
+/// std::thread::spawn(move || {
+///     handle.call_from_thread(|reactor| {
+///         println!("running on the reactor thread");
+///         reactor.stop().ok();
+///     })
+/// });
+/// reactor.run()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct ReactorHandle {
+    shared: Arc<Shared>,
+}
+
+impl ReactorHandle {
+    pub(crate) fn new(shared: Arc<Shared>) -> ReactorHandle {
+        ReactorHandle { shared }
+    }
+
+    /// Runs `f` on the reactor's thread during its next turn. Fails with
+    /// [`ReactorError::Stopped`] once the reactor has finished.
+    pub fn call_from_thread(
+        &self,
+        f: impl FnOnce(&Reactor) + Send + 'static,
+    ) -> Result<(), ReactorError> {
+        self.shared.post(Box::new(f))
+    }
+
+    /// Asks the reactor to stop, from any thread.
+    pub fn stop(&self) -> Result<(), ReactorError> {
+        self.call_from_thread(|reactor| {
+            let _ = reactor.stop();
+        })
+    }
+
+    /// True once the reactor has finished and takes no more calls.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+}
+
+impl fmt::Debug for ReactorHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReactorHandle")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+pub(crate) fn new_waker(registry: &mio::Registry, token: mio::Token) -> io::Result<mio::Waker> {
+    mio::Waker::new(registry, token)
+}
