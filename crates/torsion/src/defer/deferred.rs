@@ -371,6 +371,13 @@ impl<T: 'static> Deferred<T> {
         })
     }
 
+    /// A handle that cancels this Deferred later without owning it (for
+    /// combinators that consume their members but must cancel them).
+    pub(crate) fn cancel_handle(&self) -> CancelHandle {
+        let weak: Weak<RefCell<Inner<T>>> = Rc::downgrade(&self.inner);
+        CancelHandle(weak)
+    }
+
     fn set_continuation(self, continuation: impl FnOnce(Result<T, Failure>) + 'static) {
         self.inner.borrow_mut().continuation = Some(Box::new(continuation));
         deliver(&self.inner);
@@ -394,6 +401,17 @@ impl<T: 'static> Deferred<T> {
             Ok(Outcome::Wait(inner)) => wait_on(&target, inner),
         });
         Deferred { inner: next }
+    }
+}
+
+/// Cancels a Deferred without keeping it alive.
+pub(crate) struct CancelHandle(Weak<dyn Cancel>);
+
+impl CancelHandle {
+    pub(crate) fn cancel(&self) {
+        if let Some(target) = self.0.upgrade() {
+            target.cancel();
+        }
     }
 }
 

@@ -61,10 +61,18 @@
 //! fixed depth; deeper chains continue iteratively, so chains of any length
 //! resolve without exhausting the stack.
 
+mod combinators;
 mod deferred;
+mod lock;
+mod queue;
 mod trampoline;
 
 #[cfg(test)]
+mod combinator_tests;
+#[cfg(test)]
 mod tests;
 
+pub use combinators::{DeferredList, gather, race};
 pub use deferred::{Deferred, IntoDeferred, Outcome, Resolver, fail, maybe_deferred, succeed};
+pub use lock::{DeferredLock, DeferredSemaphore, Permit};
+pub use queue::DeferredQueue;
