@@ -142,6 +142,14 @@ pub struct QueueOverflow;
 #[error("too many pending gets on the queue")]
 pub struct QueueUnderflow;
 
+/// Why a [`LoopingCall`](crate::time::LoopingCall) could not start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LoopingCallError {
+    /// The loop is already running (or waiting on its function's Deferred).
+    #[error("the looping call is already running")]
+    AlreadyRunning,
+}
+
 /// How a cooperative task ended, when asked to do something it no longer can.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TaskError {

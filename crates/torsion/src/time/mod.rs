@@ -18,7 +18,10 @@
 //! assert!(!call.active());
 //! ```
 
+mod looping;
 pub(crate) mod queue;
+
+pub use looping::{LoopOutput, LoopingCall, defer_later};
 
 use std::fmt;
 use std::rc::Rc;
