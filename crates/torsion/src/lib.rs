@@ -6,6 +6,7 @@ pub mod error;
 mod failure;
 pub mod reactor;
 mod sync;
+pub mod task;
 pub mod testing;
 pub mod time;
 

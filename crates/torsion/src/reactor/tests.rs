@@ -691,3 +691,26 @@ fn finishing_cancels_pending_timers() {
     assert!(!call.active());
     assert_eq!(reactor.stats().pending_calls, 0);
 }
+
+#[test]
+fn panic_in_a_deferred_callback_fired_by_a_timer_is_logged_and_later_timers_run() {
+    let reactor = Reactor::new().unwrap();
+    let (deferred, resolver) = Deferred::<u32>::new();
+    drop(deferred.map(|_: u32| -> u32 { panic!("callback exploded on the reactor") }));
+    reactor.call_later(ms(1), move || resolver.resolve(1));
+    let later = Rc::new(Cell::new(false));
+    let (r, l) = (reactor.clone(), later.clone());
+    reactor.call_later(ms(5), move || {
+        l.set(true);
+        r.stop().unwrap();
+    });
+    let logs = LogCapture::new();
+    logs.run(|| reactor.run().unwrap());
+    assert!(later.get());
+    assert!(
+        logs.text().contains("Unhandled error in Deferred"),
+        "{}",
+        logs.text()
+    );
+    assert!(logs.text().contains("callback exploded on the reactor"));
+}
