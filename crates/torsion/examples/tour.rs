@@ -65,10 +65,10 @@ fn timers(reactor: &Reactor) -> Deferred<()> {
     let looping = LoopingCall::new(reactor.clone(), move || {
         t.set(t.get() + 1);
         println!("   tick {} at {:.0?}", t.get(), started.elapsed());
-        if t.get() == 5 {
-            if let Some(looping) = slot.borrow_mut().take() {
-                looping.stop();
-            }
+        if t.get() == 5
+            && let Some(looping) = slot.borrow_mut().take()
+        {
+            looping.stop();
         }
     });
     *looping_slot.borrow_mut() = Some(looping.clone());
