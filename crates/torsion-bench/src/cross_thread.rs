@@ -1,0 +1,124 @@
+//! `cross-thread`: 1,000,000 calls posted from another thread to the loop.
+//!
+//! torsion's poster uses `ReactorHandle::call_from_thread`; tokio's posts
+//! with `Handle::spawn` to a current-thread runtime, the standard way to
+//! hand work to a runtime from outside it. The loop thread and the poster
+//! are pinned to different cores when `taskset` is available. Figures:
+//! calls run per second, and the loop thread's CPU time per call.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use torsion::Reactor;
+
+use crate::measure::{Better, Row, pin_current_thread, thread_cpu_time};
+
+struct Sample {
+    wall: Duration,
+    cpu: Duration,
+}
+
+thread_local! {
+    static RAN: Cell<usize> = const { Cell::new(0) };
+}
+
+fn run_torsion(count: usize) -> Sample {
+    RAN.with(|ran| ran.set(0));
+    let reactor = Reactor::new().expect("reactor");
+    let handle = reactor.handle();
+    let cpu_start = thread_cpu_time();
+    let start = Instant::now();
+    let poster = std::thread::spawn(move || {
+        pin_current_thread(1);
+        for _ in 0..count {
+            handle
+                .call_from_thread(move |reactor| {
+                    let ran = RAN.with(|ran| {
+                        ran.set(ran.get() + 1);
+                        ran.get()
+                    });
+                    if ran == count {
+                        reactor.stop().expect("running");
+                    }
+                })
+                .expect("reactor alive");
+        }
+    });
+    reactor.run().expect("run");
+    let sample = Sample {
+        wall: start.elapsed(),
+        cpu: thread_cpu_time() - cpu_start,
+    };
+    poster.join().expect("poster");
+    assert_eq!(RAN.with(Cell::get), count, "every call ran");
+    sample
+}
+
+fn run_tokio(count: usize) -> Sample {
+    RAN.with(|ran| ran.set(0));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let handle = runtime.handle().clone();
+    let all_ran = Arc::new(tokio::sync::Notify::new());
+    let done = all_ran.clone();
+    let cpu_start = thread_cpu_time();
+    let start = Instant::now();
+    let poster = std::thread::spawn(move || {
+        pin_current_thread(1);
+        for _ in 0..count {
+            let done = done.clone();
+            handle.spawn(async move {
+                let ran = RAN.with(|ran| {
+                    ran.set(ran.get() + 1);
+                    ran.get()
+                });
+                if ran == count {
+                    done.notify_one();
+                }
+            });
+        }
+    });
+    runtime.block_on(all_ran.notified());
+    let sample = Sample {
+        wall: start.elapsed(),
+        cpu: thread_cpu_time() - cpu_start,
+    };
+    poster.join().expect("poster");
+    assert_eq!(RAN.with(Cell::get), count, "every task ran");
+    sample
+}
+
+/// Runs both engines `runs` times, alternating, and returns the table rows.
+pub fn compare(count: usize, runs: usize) -> Vec<Row> {
+    let mut throughput = Row::new("calls run per second", Better::Higher);
+    let mut cpu = Row::new("loop CPU per call (ns)", Better::Lower);
+    for _ in 0..runs {
+        let torsion = run_torsion(count);
+        let tokio = run_tokio(count);
+        for (sample, torsion_side) in [(torsion, true), (tokio, false)] {
+            let rate = count as f64 / sample.wall.as_secs_f64();
+            let per_call = sample.cpu.as_nanos() as f64 / count as f64;
+            if torsion_side {
+                throughput.torsion.push(rate);
+                cpu.torsion.push(per_call);
+            } else {
+                throughput.tokio.push(rate);
+                cpu.tokio.push(per_call);
+            }
+        }
+    }
+    vec![throughput, cpu]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_engines_run_every_posted_call() {
+        run_torsion(10_000);
+        run_tokio(10_000);
+    }
+}
