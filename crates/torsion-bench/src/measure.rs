@@ -108,7 +108,7 @@ fn format_value(value: f64) -> String {
 pub fn render(title: &str, rows: &[Row]) -> String {
     let mut out = format!("\n{title}\n");
     out.push_str(&format!(
-        "{:<34} {:>26} {:>26} {:>8}\n",
+        "{:<34} {:>32} {:>32} {:>8}\n",
         "metric", "torsion (median)", "tokio (median)", "ratio"
     ));
     for row in rows {
@@ -123,7 +123,7 @@ pub fn render(title: &str, rows: &[Row]) -> String {
             Better::Higher => "(higher is better)",
         };
         out.push_str(&format!(
-            "{:<34} {:>26} {:>26} {:>8.3} {better}\n",
+            "{:<34} {:>32} {:>32} {:>8.3} {better}\n",
             row.metric,
             torsion,
             tokio,

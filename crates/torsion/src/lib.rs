@@ -1,4 +1,35 @@
 //! torsion: an event-driven networking engine in Twisted's model.
+//!
+//! A [`Reactor`] is one thread's event loop: it waits for timers,
+//! descriptors, calls from other threads and woken futures, and runs the code
+//! interested in them. A [`Deferred`] is the outcome of an operation that has
+//! already started; chain callbacks onto it or `.await` it. Both styles mix on
+//! one reactor.
+//!
+//! ```
+//! use std::time::Duration;
+//! use torsion::time::Scheduler;
+//! use torsion::{Deferred, Failure, Reactor};
+//!
+//! let reactor = Reactor::new()?;
+//! let (tick, resolver) = Deferred::<&str>::new();
+//! reactor.call_later(Duration::from_millis(5), move || resolver.resolve("tick"));
+//! let r = reactor.clone();
+//! drop(reactor.spawn(async move {
+//!     let what = tick.await?;
+//!     println!("{what}");
+//!     r.stop().unwrap();
+//!     Ok::<(), Failure>(())
+//! }));
+//! reactor.run()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The modules, one concept each: [`reactor`] (the loop, shutdown, signals,
+//! other threads, embedding), [`time`] (`call_later`, [`time::LoopingCall`],
+//! [`time::defer_later`]), [`defer`] (Deferreds, combinators, locks and
+//! queues), [`task`] (cooperative CPU work), [`error`] (the well-known
+//! errors) and [`testing`] (a deterministic [`testing::Clock`]).
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
 pub mod defer;
@@ -13,3 +44,8 @@ pub mod time;
 pub use defer::Deferred;
 pub use failure::Failure;
 pub use reactor::{Reactor, ReactorHandle};
+
+/// The README's examples, compiled and run as doctests so they stay true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
