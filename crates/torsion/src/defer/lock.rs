@@ -2,17 +2,16 @@
 //! run at once, without blocking the reactor.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 
-use super::{Deferred, IntoDeferred, Resolver, maybe_deferred};
+use super::waiters::{self, Waiters};
+use super::{Deferred, IntoDeferred, maybe_deferred};
 
 struct SemaphoreState {
     available: usize,
     limit: usize,
-    next_waiter: u64,
-    waiters: VecDeque<(u64, Resolver<Permit>)>,
+    waiters: Waiters<Permit>,
 }
 
 /// A counting semaphore whose `acquire` returns a Deferred (Twisted's
@@ -50,8 +49,7 @@ impl DeferredSemaphore {
             state: Rc::new(RefCell::new(SemaphoreState {
                 available: tokens,
                 limit: tokens,
-                next_waiter: 0,
-                waiters: VecDeque::new(),
+                waiters: Waiters::new(),
             })),
         }
     }
@@ -76,22 +74,8 @@ impl DeferredSemaphore {
                 state: self.state.clone(),
             });
         }
-        let id = state.next_waiter;
-        state.next_waiter += 1;
-        let weak = Rc::downgrade(&self.state);
-        let (deferred, resolver) = Deferred::with_canceller(move || {
-            let Some(state) = weak.upgrade() else { return };
-            let removed = {
-                let mut state = state.borrow_mut();
-                let position = state.waiters.iter().position(|(waiter, _)| *waiter == id);
-                position.and_then(|position| state.waiters.remove(position))
-            };
-            if let Some((_, resolver)) = removed {
-                resolver.disarm();
-            }
-        });
-        state.waiters.push_back((id, resolver));
-        deferred
+        drop(state);
+        waiters::wait(&self.state, |state| &mut state.waiters)
     }
 
     /// Acquires a token, runs `f`, and releases the token when `f`'s outcome
@@ -110,8 +94,8 @@ impl Drop for Permit {
     fn drop(&mut self) {
         let next = {
             let mut state = self.state.borrow_mut();
-            match state.waiters.pop_front() {
-                Some((_, resolver)) => Some(resolver),
+            match state.waiters.pop() {
+                Some(resolver) => Some(resolver),
                 None => {
                     state.available += 1;
                     None

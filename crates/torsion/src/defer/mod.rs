@@ -66,6 +66,7 @@ mod deferred;
 mod lock;
 mod queue;
 mod trampoline;
+mod waiters;
 
 #[cfg(test)]
 mod combinator_tests;

@@ -5,13 +5,13 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 
-use super::{Deferred, Resolver};
+use super::Deferred;
+use super::waiters::{self, Waiters};
 use crate::error::{QueueOverflow, QueueUnderflow};
 
 struct QueueState<T: 'static> {
     items: VecDeque<T>,
-    getters: VecDeque<(u64, Resolver<T>)>,
-    next_getter: u64,
+    getters: Waiters<T>,
     size: Option<usize>,
     backlog: Option<usize>,
 }
@@ -48,8 +48,7 @@ impl<T: 'static> DeferredQueue<T> {
         DeferredQueue {
             state: Rc::new(RefCell::new(QueueState {
                 items: VecDeque::new(),
-                getters: VecDeque::new(),
-                next_getter: 0,
+                getters: Waiters::new(),
                 size,
                 backlog,
             })),
@@ -61,8 +60,8 @@ impl<T: 'static> DeferredQueue<T> {
     pub fn put(&self, value: T) -> Result<(), QueueOverflow> {
         let getter = {
             let mut state = self.state.borrow_mut();
-            match state.getters.pop_front() {
-                Some((_, resolver)) => resolver,
+            match state.getters.pop() {
+                Some(resolver) => resolver,
                 None => {
                     if state.size.is_some_and(|size| state.items.len() >= size) {
                         return Err(QueueOverflow);
@@ -90,22 +89,8 @@ impl<T: 'static> DeferredQueue<T> {
         {
             return Err(QueueUnderflow);
         }
-        let id = state.next_getter;
-        state.next_getter += 1;
-        let weak = Rc::downgrade(&self.state);
-        let (deferred, resolver) = Deferred::with_canceller(move || {
-            let Some(state) = weak.upgrade() else { return };
-            let removed = {
-                let mut state = state.borrow_mut();
-                let position = state.getters.iter().position(|(getter, _)| *getter == id);
-                position.and_then(|position| state.getters.remove(position))
-            };
-            if let Some((_, resolver)) = removed {
-                resolver.disarm();
-            }
-        });
-        state.getters.push_back((id, resolver));
-        Ok(deferred)
+        drop(state);
+        Ok(waiters::wait(&self.state, |state| &mut state.getters))
     }
 
     /// How many values are buffered.
