@@ -7,18 +7,7 @@ use crate::error::{
     Cancelled, ConnectionLost, FailureGroup, FirstError, QueueOverflow, QueueUnderflow,
 };
 use crate::testing::log_capture::LogCapture;
-
-type Slot<T> = Rc<RefCell<Option<Result<T, Failure>>>>;
-
-fn record<T: 'static>(deferred: Deferred<T>) -> Slot<T> {
-    let slot: Slot<T> = Rc::new(RefCell::new(None));
-    let into = slot.clone();
-    drop(deferred.both(move |result| {
-        *into.borrow_mut() = Some(result);
-        Ok::<(), Failure>(())
-    }));
-    slot
-}
+use crate::testing::outcome::{Slot, record};
 
 fn value<T: Clone>(slot: &Slot<T>) -> T {
     match &*slot.borrow() {

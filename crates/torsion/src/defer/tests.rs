@@ -10,31 +10,7 @@ use crate::Failure;
 use crate::error::{Cancelled, ConnectionLost, Panicked, ResolverDropped, TimedOut};
 use crate::testing::Clock;
 use crate::testing::log_capture::LogCapture;
-
-type Slot<T> = Rc<RefCell<Option<Result<T, Failure>>>>;
-
-/// Ends `deferred`'s chain with a step that stores its outcome.
-fn record<T: 'static>(deferred: Deferred<T>) -> Slot<T> {
-    let slot: Slot<T> = Rc::new(RefCell::new(None));
-    let into = slot.clone();
-    deferred.chain_to_fn(move |result| *into.borrow_mut() = Some(result));
-    slot
-}
-
-trait ChainToFn<T> {
-    fn chain_to_fn(self, f: impl FnOnce(Result<T, Failure>) + 'static);
-}
-
-impl<T: 'static> ChainToFn<T> for Deferred<T> {
-    fn chain_to_fn(self, f: impl FnOnce(Result<T, Failure>) + 'static) {
-        let (sink, resolver) = Deferred::new();
-        self.chain_to(resolver);
-        drop(sink.both(move |result| {
-            f(result);
-            Ok::<(), Failure>(())
-        }));
-    }
-}
+use crate::testing::outcome::{Slot, record};
 
 fn value<T: Clone>(slot: &Slot<T>) -> T {
     match &*slot.borrow() {

@@ -6,18 +6,7 @@ use super::*;
 use crate::error::ConnectionLost;
 use crate::testing::Clock;
 use crate::testing::log_capture::LogCapture;
-
-type Slot = Rc<RefCell<Option<Result<(), Failure>>>>;
-
-fn record(deferred: Deferred<()>) -> Slot {
-    let slot: Slot = Rc::new(RefCell::new(None));
-    let into = slot.clone();
-    drop(deferred.both(move |result| {
-        *into.borrow_mut() = Some(result);
-        Ok::<(), Failure>(())
-    }));
-    slot
-}
+use crate::testing::outcome::record;
 
 /// A cooperator whose slices are `steps` steps long, on a fake clock.
 fn counted(clock: &Clock, steps: usize) -> Cooperator {

@@ -8,3 +8,5 @@ pub use clock::Clock;
 
 #[cfg(test)]
 pub(crate) mod log_capture;
+#[cfg(test)]
+pub(crate) mod outcome;

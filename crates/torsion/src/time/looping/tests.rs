@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::*;
 use crate::error::{Cancelled, ConnectionLost};
 use crate::testing::Clock;
+use crate::testing::outcome::record;
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -12,18 +13,6 @@ fn secs(n: u64) -> Duration {
 
 fn millis(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-type Slot = Rc<RefCell<Option<Result<(), Failure>>>>;
-
-fn record(deferred: Deferred<()>) -> Slot {
-    let slot: Slot = Rc::new(RefCell::new(None));
-    let into = slot.clone();
-    drop(deferred.both(move |result| {
-        *into.borrow_mut() = Some(result);
-        Ok::<(), Failure>(())
-    }));
-    slot
 }
 
 fn counter() -> (Rc<Cell<u32>>, impl FnMut() + 'static) {
