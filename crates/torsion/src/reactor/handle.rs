@@ -9,7 +9,6 @@
 //! wait for the next turn, so a busy poster cannot starve I/O.
 
 use std::fmt;
-use std::io;
 
 use crate::error::ReactorError;
 use crate::reactor::Reactor;
@@ -159,8 +158,4 @@ impl fmt::Debug for ReactorHandle {
             .field("closed", &self.is_closed())
             .finish()
     }
-}
-
-pub(crate) fn new_waker(registry: &mio::Registry, token: mio::Token) -> io::Result<mio::Waker> {
-    mio::Waker::new(registry, token)
 }

@@ -101,6 +101,7 @@ struct Inner {
     signals: RefCell<Option<SignalPipe>>,
     /// Reused buffers, so a turn allocates nothing.
     call_batch: RefCell<Vec<CrossThreadCall>>,
+    ready_tokens: RefCell<Vec<Token>>,
 }
 
 /// A reactor: the event loop of one thread (Twisted's reactor).
@@ -117,7 +118,7 @@ impl Reactor {
     /// A new reactor, not yet running.
     pub fn new() -> std::io::Result<Reactor> {
         let poll = Poll::new()?;
-        let waker = handle::new_waker(poll.registry(), WAKER_TOKEN)?;
+        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
         Ok(Reactor {
             inner: Rc::new(Inner {
                 poll: RefCell::new(poll),
@@ -133,6 +134,7 @@ impl Reactor {
                 watches: RefCell::new(Watches::default()),
                 signals: RefCell::new(None),
                 call_batch: RefCell::new(Vec::new()),
+                ready_tokens: RefCell::new(Vec::with_capacity(EVENTS_CAPACITY)),
             }),
         })
     }
@@ -391,15 +393,19 @@ impl Reactor {
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => return Ok(()),
             Err(error) => return Err(error),
         }
-        let tokens: Vec<Token> = events.iter().map(|event| event.token()).collect();
+        // Callbacks may poll again (a nested `run_once`), so copy the tokens
+        // out of `events` before running any.
+        let mut tokens = std::mem::take(&mut *self.inner.ready_tokens.borrow_mut());
+        tokens.extend(events.iter().map(|event| event.token()));
         drop(events);
-        for token in tokens {
+        for token in tokens.drain(..) {
             match token {
                 WAKER_TOKEN => {}
                 SIGNAL_TOKEN => self.handle_signal(),
                 token => self.run_watch(token),
             }
         }
+        *self.inner.ready_tokens.borrow_mut() = tokens;
         Ok(())
     }
 
