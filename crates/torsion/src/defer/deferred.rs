@@ -30,7 +30,44 @@ enum Canceller {
 
 /// Cancelling without knowing the value type.
 trait Cancel {
-    fn cancel(self: Rc<Self>);
+    /// Takes the canceller of a Deferred that has not fired (None once it
+    /// has), so the walk upstream can go on.
+    fn take_canceller(&self) -> Option<Canceller>;
+    /// Fails the Deferred with `Cancelled` if nothing fired it meanwhile.
+    fn fail_cancelled(self: Rc<Self>);
+}
+
+/// Cancels `start` and, through `Upstream` links, what it waits on.
+///
+/// The walk is a loop, not a recursion, so cancelling the end of a chain of
+/// any length cannot exhaust the stack. The operation at the far end is
+/// cancelled first; its failure then flows down the chain, and any link that
+/// is still unfired afterwards fails with `Cancelled` itself.
+fn cancel_chain(start: Rc<dyn Cancel>) {
+    let mut visited: Vec<Rc<dyn Cancel>> = Vec::new();
+    let mut current = start;
+    loop {
+        let Some(canceller) = current.take_canceller() else {
+            break;
+        };
+        visited.push(current.clone());
+        match canceller {
+            Canceller::None => break,
+            Canceller::Func(func) => {
+                if let Err(failure) = catch_panic(func) {
+                    tracing::error!(%failure, "a Deferred's canceller panicked");
+                }
+                break;
+            }
+            Canceller::Upstream(upstream) => match upstream.upgrade() {
+                Some(next) => current = next,
+                None => break,
+            },
+        }
+    }
+    for link in visited.into_iter().rev() {
+        link.fail_cancelled();
+    }
 }
 
 struct Inner<T> {
@@ -186,27 +223,15 @@ fn deliver<T: 'static>(inner: &Shared<T>) {
 }
 
 impl<T: 'static> Cancel for RefCell<Inner<T>> {
-    fn cancel(self: Rc<Self>) {
-        let canceller = {
-            let mut state = self.borrow_mut();
-            if state.fired {
-                return;
-            }
-            std::mem::replace(&mut state.canceller, Canceller::None)
-        };
-        match canceller {
-            Canceller::None => {}
-            Canceller::Func(func) => {
-                if let Err(failure) = catch_panic(func) {
-                    tracing::error!(%failure, "a Deferred's canceller panicked");
-                }
-            }
-            Canceller::Upstream(upstream) => {
-                if let Some(upstream) = upstream.upgrade() {
-                    upstream.cancel();
-                }
-            }
+    fn take_canceller(&self) -> Option<Canceller> {
+        let mut state = self.borrow_mut();
+        if state.fired {
+            return None;
         }
+        Some(std::mem::replace(&mut state.canceller, Canceller::None))
+    }
+
+    fn fail_cancelled(self: Rc<Self>) {
         let still_unfired = !self.borrow().fired;
         if still_unfired {
             self.borrow_mut().cancelled = true;
@@ -311,7 +336,7 @@ impl<T: 'static> Deferred<T> {
     /// did not fire it, fails it with [`Cancelled`]. On a fired Deferred:
     /// does nothing.
     pub fn cancel(&self) {
-        self.inner.clone().cancel();
+        cancel_chain(self.inner.clone());
     }
 
     /// Holds back callbacks until the matching [`unpause`](Deferred::unpause),
@@ -356,7 +381,7 @@ impl<T: 'static> Deferred<T> {
             Box::new(move || {
                 flag.set(true);
                 if let Some(target) = target.upgrade() {
-                    target.cancel();
+                    cancel_chain(target);
                 }
             }),
         );
@@ -410,7 +435,7 @@ pub(crate) struct CancelHandle(Weak<dyn Cancel>);
 impl CancelHandle {
     pub(crate) fn cancel(&self) {
         if let Some(target) = self.0.upgrade() {
-            target.cancel();
+            cancel_chain(target);
         }
     }
 }

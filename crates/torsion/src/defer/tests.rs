@@ -599,3 +599,17 @@ fn cancelling_the_end_of_a_long_chain_reaches_the_start() {
     assert!(ran.get());
     assert!(failed_with::<_, Cancelled>(&record(chain)));
 }
+
+#[test]
+fn cancelling_the_end_of_a_100000_chain_does_not_overflow() {
+    let ran = Rc::new(Cell::new(false));
+    let flag = ran.clone();
+    let (deferred, _resolver) = Deferred::<usize>::with_canceller(move || flag.set(true));
+    let mut chain = deferred;
+    for _ in 0..DEEP {
+        chain = chain.map(|n| n + 1);
+    }
+    chain.cancel();
+    assert!(ran.get());
+    assert!(failed_with::<_, Cancelled>(&record(chain)));
+}
