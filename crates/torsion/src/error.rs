@@ -52,10 +52,38 @@ pub enum DelayedCallError {
 #[error("the connection was closed cleanly")]
 pub struct ConnectionDone;
 
-/// The connection was lost in a non-clean fashion (Twisted's `ConnectionLost`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// The connection was lost in a non-clean fashion (Twisted's `ConnectionLost::new()`),
+/// with the socket error that ended it when there was one.
+#[derive(Debug, thiserror::Error)]
 #[error("the connection was lost in a non-clean fashion")]
-pub struct ConnectionLost;
+pub struct ConnectionLost {
+    #[source]
+    cause: Option<std::io::Error>,
+}
+
+impl ConnectionLost {
+    /// A loss with no further detail.
+    pub fn new() -> ConnectionLost {
+        ConnectionLost { cause: None }
+    }
+
+    /// The socket error behind the loss, if any.
+    pub fn cause(&self) -> Option<&std::io::Error> {
+        self.cause.as_ref()
+    }
+}
+
+impl Default for ConnectionLost {
+    fn default() -> Self {
+        ConnectionLost::new()
+    }
+}
+
+impl From<std::io::Error> for ConnectionLost {
+    fn from(cause: std::io::Error) -> Self {
+        ConnectionLost { cause: Some(cause) }
+    }
+}
 
 /// The peer refused the connection (Twisted's `ConnectionRefusedError`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -190,7 +218,7 @@ mod tests {
     #[test]
     fn failure_group_lists_every_failure() {
         let group = FailureGroup {
-            failures: vec![Failure::new(Cancelled), Failure::new(ConnectionLost)],
+            failures: vec![Failure::new(Cancelled), Failure::new(ConnectionLost::new())],
         };
         let text = group.to_string();
         assert!(text.starts_with("all 2 members failed"));

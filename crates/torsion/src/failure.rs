@@ -246,7 +246,7 @@ mod tests {
 
     #[test]
     fn trap_passes_unrelated_failures_through_unchanged() {
-        let failure = Failure::new(ConnectionLost);
+        let failure = Failure::new(ConnectionLost::new());
         let passed_on = failure.trap::<Cancelled>().unwrap_err();
         assert!(passed_on.is::<ConnectionLost>());
         assert!(passed_on.trap::<ConnectionLost>().is_ok());

@@ -35,6 +35,7 @@
 pub mod defer;
 pub mod error;
 mod failure;
+pub mod net;
 pub mod reactor;
 mod sync;
 pub mod task;

@@ -49,7 +49,7 @@ fn gather_fails_at_the_first_failure_without_waiting() {
     let (a, _ra) = Deferred::<u32>::new();
     let (b, rb) = Deferred::<u32>::new();
     let slot = record(gather(vec![a, b]));
-    rb.reject(ConnectionLost);
+    rb.reject(ConnectionLost::new());
     with_failure(&slot, |failure| {
         let first = failure.downcast_ref::<FirstError>().expect("FirstError");
         assert_eq!(first.index, 1);
@@ -80,7 +80,7 @@ fn gather_later_failures_are_not_logged_as_unhandled() {
         let (a, ra) = Deferred::<u32>::new();
         let (b, rb) = Deferred::<u32>::new();
         let slot = record(gather(vec![a, b]));
-        ra.reject(ConnectionLost);
+        ra.reject(ConnectionLost::new());
         rb.reject(Cancelled);
         drop(slot);
     });
@@ -92,7 +92,7 @@ fn deferred_list_gives_per_item_results_in_input_order() {
     let (a, ra) = Deferred::<u32>::new();
     let (b, rb) = Deferred::<u32>::new();
     let slot = record(DeferredList::all(vec![a, b]));
-    rb.reject(ConnectionLost);
+    rb.reject(ConnectionLost::new());
     ra.resolve(1);
     let results = slot.borrow_mut().take().unwrap().unwrap();
     assert_eq!(results.len(), 2);
@@ -126,7 +126,7 @@ fn deferred_list_fire_on_one_errback_fails_with_first_error() {
     let (a, _ra) = Deferred::<u32>::new();
     let slot = record(DeferredList::fire_on_one_errback(vec![
         a,
-        fail(ConnectionLost),
+        fail(ConnectionLost::new()),
     ]));
     with_failure(&slot, |f| {
         assert_eq!(f.downcast_ref::<FirstError>().unwrap().index, 1)
@@ -160,7 +160,7 @@ fn race_all_failing_is_a_failure_group_in_index_order() {
     let (c, rc) = Deferred::<u32>::new();
     let slot = record(race(vec![a, b, c]));
     rc.reject(Cancelled);
-    ra.reject(ConnectionLost);
+    ra.reject(ConnectionLost::new());
     rb.reject(Failure::msg("b"));
     with_failure(&slot, |failure| {
         let group = failure
@@ -220,7 +220,7 @@ fn lock_cancelled_waiter_is_skipped() {
 #[test]
 fn lock_run_releases_on_failure() {
     let lock = DeferredLock::new();
-    let slot = record(lock.run(|| Err::<u32, _>(ConnectionLost)));
+    let slot = record(lock.run(|| Err::<u32, _>(ConnectionLost::new())));
     assert!(with_failure(&slot, |f| f.is::<ConnectionLost>()));
     assert!(!lock.is_locked());
 }

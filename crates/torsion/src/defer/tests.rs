@@ -61,7 +61,7 @@ fn failure_skips_callbacks_until_an_errback() {
     let reached = Rc::new(Cell::new(false));
     let flag = reached.clone();
     let slot = record(
-        fail::<u32>(ConnectionLost)
+        fail::<u32>(ConnectionLost::new())
             .map(move |n| {
                 flag.set(true);
                 n
@@ -85,7 +85,8 @@ fn errback_can_recover_and_the_chain_continues_on_success() {
 #[test]
 fn errback_that_traps_another_type_passes_the_failure_on() {
     let slot = record(
-        fail::<u32>(ConnectionLost).or_else(|failure| failure.trap::<Cancelled>().map(|_| 0)),
+        fail::<u32>(ConnectionLost::new())
+            .or_else(|failure| failure.trap::<Cancelled>().map(|_| 0)),
     );
     assert!(failed_with::<_, ConnectionLost>(&slot));
 }
@@ -98,7 +99,7 @@ fn success_skips_errbacks() {
 
 #[test]
 fn callback_returning_err_switches_to_the_failure_path() {
-    let slot = record(succeed(3).then(|_| Err::<u32, _>(ConnectionLost)));
+    let slot = record(succeed(3).then(|_| Err::<u32, _>(ConnectionLost::new())));
     assert!(failed_with::<_, ConnectionLost>(&slot));
 }
 
@@ -135,7 +136,7 @@ fn callback_returning_pending_deferred_pauses_chain() {
 fn returned_deferred_failure_continues_on_the_failure_path() {
     let (inner, inner_resolver) = Deferred::<u32>::new();
     let slot = record(succeed(1).then(move |_| inner));
-    inner_resolver.reject(ConnectionLost);
+    inner_resolver.reject(ConnectionLost::new());
     assert!(failed_with::<_, ConnectionLost>(&slot));
 }
 
@@ -160,7 +161,7 @@ fn panicking_errback_becomes_failure() {
 fn reject_fires_the_failure_path() {
     let (deferred, resolver) = Deferred::<u32>::new();
     let slot = record(deferred);
-    resolver.reject(ConnectionLost);
+    resolver.reject(ConnectionLost::new());
     assert!(failed_with::<_, ConnectionLost>(&slot));
 }
 
@@ -378,7 +379,7 @@ fn unhandled_failure_logged_once_on_drop() {
     let logs = LogCapture::new();
     logs.run(|| {
         let (deferred, resolver) = Deferred::<u32>::new();
-        resolver.reject(ConnectionLost);
+        resolver.reject(ConnectionLost::new());
         drop(deferred);
     });
     assert_eq!(
@@ -411,7 +412,7 @@ fn unhandled_failure_at_the_end_of_a_chain_is_logged() {
 fn handled_failure_not_logged() {
     let logs = LogCapture::new();
     logs.run(|| {
-        let recovered = fail::<u32>(ConnectionLost).or_else(|_| Ok::<u32, Failure>(0));
+        let recovered = fail::<u32>(ConnectionLost::new()).or_else(|_| Ok::<u32, Failure>(0));
         drop(recovered);
         let (deferred, resolver) = Deferred::<u32>::new();
         let slot = record(deferred);
@@ -477,7 +478,7 @@ fn async_block_catches_a_failure_and_returns_normally() {
     });
     let mut cx = Context::from_waker(Waker::noop());
     assert!(task.as_mut().poll(&mut cx).is_pending());
-    resolver.reject(ConnectionLost);
+    resolver.reject(ConnectionLost::new());
     assert_eq!(task.as_mut().poll(&mut cx), Poll::Ready(0));
 }
 

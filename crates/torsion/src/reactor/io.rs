@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io::{self, Read};
 use std::os::fd::RawFd;
+use std::rc::Rc;
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
@@ -23,16 +24,62 @@ pub struct WatchId(usize);
 
 pub(crate) type ReadyCallback = Box<dyn FnMut(&Reactor)>;
 
-pub(crate) struct Watch {
-    fd: RawFd,
-    /// None while the callback runs.
-    callback: Option<ReadyCallback>,
-    removed: bool,
+/// What became ready on a descriptor, as the poller reported it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Readiness {
+    pub(crate) readable: bool,
+    pub(crate) writable: bool,
+    /// The peer closed its write side or the socket has an error: a read
+    /// will not block.
+    pub(crate) read_closed: bool,
+    pub(crate) error: bool,
+}
+
+impl Readiness {
+    pub(crate) fn of(event: &mio::event::Event) -> Readiness {
+        Readiness {
+            readable: event.is_readable(),
+            writable: event.is_writable(),
+            read_closed: event.is_read_closed(),
+            error: event.is_error(),
+        }
+    }
+}
+
+/// A registered descriptor owned by torsion itself (a connection, a
+/// listening port): it handles its own readiness and keeps its state behind
+/// `&self`, so the loop holds no borrow while it runs.
+pub(crate) trait IoSource {
+    fn ready(&self, reactor: &Reactor, readiness: Readiness);
+
+    /// Runs work the source put off until no user callback of its own was
+    /// on the stack (see [`Reactor::settle_later`]).
+    fn settle(&self, reactor: &Reactor);
+
+    /// The reactor is finishing: close, telling user code as a lost
+    /// connection would.
+    fn shutdown(&self, reactor: &Reactor);
+}
+
+pub(crate) enum Watch {
+    Callback {
+        fd: RawFd,
+        /// None while the callback runs.
+        callback: Option<ReadyCallback>,
+        removed: bool,
+    },
+    Source(Rc<dyn IoSource>),
 }
 
 #[derive(Default)]
 pub(crate) struct Watches {
     slab: Slab<Watch>,
+}
+
+/// What the loop should run for a ready token.
+pub(crate) enum Ready {
+    Callback(ReadyCallback),
+    Source(Rc<dyn IoSource>),
 }
 
 impl Watches {
@@ -46,12 +93,44 @@ impl Watches {
         let entry = self.slab.vacant_entry();
         let key = entry.key();
         registry.register(&mut SourceFd(&fd), Token(key + FIRST_IO_TOKEN), interest)?;
-        entry.insert(Watch {
+        entry.insert(Watch::Callback {
             fd,
             callback: Some(callback),
             removed: false,
         });
         Ok(WatchId(key))
+    }
+
+    /// Adds a source: `make` gets its token, registers the descriptor under
+    /// it and returns the source.
+    pub(crate) fn add_source<S: IoSource + 'static>(
+        &mut self,
+        make: impl FnOnce(Token) -> io::Result<Rc<S>>,
+    ) -> io::Result<Rc<S>> {
+        let entry = self.slab.vacant_entry();
+        let source = make(Token(entry.key() + FIRST_IO_TOKEN))?;
+        entry.insert(Watch::Source(source.clone()));
+        Ok(source)
+    }
+
+    pub(crate) fn source(&self, token: Token) -> Option<Rc<dyn IoSource>> {
+        match self.slab.get(token.0.checked_sub(FIRST_IO_TOKEN)?)? {
+            Watch::Source(source) => Some(source.clone()),
+            Watch::Callback { .. } => None,
+        }
+    }
+
+    /// Forgets a source (its owner deregisters and closes the descriptor).
+    /// Returns it so the caller drops it outside any borrow.
+    pub(crate) fn remove_source(&mut self, token: Token) -> Option<Rc<dyn IoSource>> {
+        let key = token.0.checked_sub(FIRST_IO_TOKEN)?;
+        match self.slab.get(key) {
+            Some(Watch::Source(_)) => match self.slab.remove(key) {
+                Watch::Source(source) => Some(source),
+                Watch::Callback { .. } => None,
+            },
+            _ => None,
+        }
     }
 
     /// Unregisters a watch. Returns its callback so the caller drops it
@@ -61,21 +140,31 @@ impl Watches {
         registry: &Registry,
         id: WatchId,
     ) -> io::Result<Option<ReadyCallback>> {
-        let Some(watch) = self.slab.get_mut(id.0) else {
+        let Some(Watch::Callback {
+            fd,
+            callback,
+            removed,
+        }) = self.slab.get_mut(id.0)
+        else {
             return Err(io::Error::new(io::ErrorKind::NotFound, "no such watch"));
         };
-        let _ = registry.deregister(&mut SourceFd(&watch.fd));
-        if watch.callback.is_none() {
+        let _ = registry.deregister(&mut SourceFd(fd));
+        if callback.is_none() {
             // Its callback is running: remove it when that returns.
-            watch.removed = true;
+            *removed = true;
             return Ok(None);
         }
-        Ok(self.slab.remove(id.0).callback)
+        match self.slab.remove(id.0) {
+            Watch::Callback { callback, .. } => Ok(callback),
+            Watch::Source(_) => Ok(None),
+        }
     }
 
-    pub(crate) fn take_callback(&mut self, token: Token) -> Option<ReadyCallback> {
-        let watch = self.slab.get_mut(token.0.checked_sub(FIRST_IO_TOKEN)?)?;
-        watch.callback.take()
+    pub(crate) fn take_ready(&mut self, token: Token) -> Option<Ready> {
+        match self.slab.get_mut(token.0.checked_sub(FIRST_IO_TOKEN)?)? {
+            Watch::Callback { callback, .. } => callback.take().map(Ready::Callback),
+            Watch::Source(source) => Some(Ready::Source(source.clone())),
+        }
     }
 
     /// Puts a callback back after it ran, unless it was removed meanwhile
@@ -87,29 +176,41 @@ impl Watches {
     ) -> Option<ReadyCallback> {
         let key = token.0 - FIRST_IO_TOKEN;
         match self.slab.get_mut(key) {
-            Some(watch) if watch.removed => {
+            Some(Watch::Callback { removed: true, .. }) => {
                 self.slab.remove(key);
                 Some(callback)
             }
-            Some(watch) => {
-                watch.callback = Some(callback);
+            Some(Watch::Callback { callback: slot, .. }) => {
+                *slot = Some(callback);
                 None
             }
-            None => Some(callback),
+            _ => Some(callback),
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.slab.len()
+    /// Watches added with `add_reader` / `add_writer`.
+    pub(crate) fn callbacks(&self) -> usize {
+        self.slab
+            .iter()
+            .filter(|(_, watch)| matches!(watch, Watch::Callback { .. }))
+            .count()
     }
 
-    pub(crate) fn clear(&mut self, registry: &Registry) -> Vec<ReadyCallback> {
-        let mut callbacks = Vec::new();
-        for watch in self.slab.drain() {
-            let _ = registry.deregister(&mut SourceFd(&watch.fd));
-            callbacks.extend(watch.callback);
+    /// Sources (connections, ports) registered now.
+    pub(crate) fn sources(&self) -> usize {
+        self.slab.len() - self.callbacks()
+    }
+
+    /// Empties the table; the caller drops what comes back outside any
+    /// borrow. Sources close their own descriptors when dropped.
+    pub(crate) fn clear(&mut self, registry: &Registry) -> Vec<Watch> {
+        let mut watches: Vec<Watch> = self.slab.drain().collect();
+        for watch in &mut watches {
+            if let Watch::Callback { fd, .. } = watch {
+                let _ = registry.deregister(&mut SourceFd(fd));
+            }
         }
-        callbacks
+        watches
     }
 }
 

@@ -63,7 +63,8 @@ pub use io::WatchId;
 pub use triggers::{Phase, SystemEvent, TriggerId, TriggerOutput};
 
 use handle::{CrossThreadCall, Shared};
-use io::{SIGNAL_TOKEN, SignalPipe, WAKER_TOKEN, Watches};
+pub(crate) use io::{IoSource, Readiness};
+use io::{Ready, SIGNAL_TOKEN, SignalPipe, WAKER_TOKEN, Watches};
 use triggers::{Triggers, run_trigger};
 
 /// How long shutdown waits, by default, for the Deferreds of before-shutdown
@@ -101,7 +102,9 @@ struct Inner {
     signals: RefCell<Option<SignalPipe>>,
     /// Reused buffers, so a turn allocates nothing.
     call_batch: RefCell<Vec<CrossThreadCall>>,
-    ready_tokens: RefCell<Vec<Token>>,
+    ready_tokens: RefCell<Vec<(Token, Readiness)>>,
+    /// The one buffer every connection reads into.
+    read_buffer: RefCell<Vec<u8>>,
 }
 
 /// A reactor: the event loop of one thread (Twisted's reactor).
@@ -135,6 +138,7 @@ impl Reactor {
                 signals: RefCell::new(None),
                 call_batch: RefCell::new(Vec::new()),
                 ready_tokens: RefCell::new(Vec::with_capacity(EVENTS_CAPACITY)),
+                read_buffer: RefCell::new(Vec::new()),
             }),
         })
     }
@@ -396,13 +400,17 @@ impl Reactor {
         // Callbacks may poll again (a nested `run_once`), so copy the tokens
         // out of `events` before running any.
         let mut tokens = std::mem::take(&mut *self.inner.ready_tokens.borrow_mut());
-        tokens.extend(events.iter().map(|event| event.token()));
+        tokens.extend(
+            events
+                .iter()
+                .map(|event| (event.token(), Readiness::of(event))),
+        );
         drop(events);
-        for token in tokens.drain(..) {
+        for (token, readiness) in tokens.drain(..) {
             match token {
                 WAKER_TOKEN => {}
                 SIGNAL_TOKEN => self.handle_signal(),
-                token => self.run_watch(token),
+                token => self.run_watch(token, readiness),
             }
         }
         *self.inner.ready_tokens.borrow_mut() = tokens;
@@ -422,9 +430,17 @@ impl Reactor {
         }
     }
 
-    fn run_watch(&self, token: Token) {
-        let Some(mut callback) = self.inner.watches.borrow_mut().take_callback(token) else {
-            return;
+    fn run_watch(&self, token: Token, readiness: Readiness) {
+        let ready = self.inner.watches.borrow_mut().take_ready(token);
+        let mut callback = match ready {
+            None => return,
+            Some(Ready::Source(source)) => {
+                // Sources catch panics in the user code they call and
+                // close only the connection concerned.
+                source.ready(self, readiness);
+                return;
+            }
+            Some(Ready::Callback(callback)) => callback,
         };
         if let Err(failure) = catch_panic(|| callback(self)) {
             tracing::error!(%failure, what = "readiness callback", "panic in a readiness callback");
@@ -488,12 +504,78 @@ impl Reactor {
         inner.shared.close();
         inner.timers.clear();
         inner.executor.clear();
-        let callbacks = {
+        let watches = {
             let poll = inner.poll.borrow();
             inner.watches.borrow_mut().clear(poll.registry())
         };
-        drop(callbacks);
+        for watch in &watches {
+            if let io::Watch::Source(source) = watch {
+                source.shutdown(self);
+            }
+        }
+        drop(watches);
+        // Closing connections may have scheduled calls; none will run.
+        inner.timers.clear();
         drop(inner.signals.borrow_mut().take());
+    }
+
+    /// Registers a source under a fresh token (see [`Watches::add_source`]).
+    pub(crate) fn add_source<S: IoSource + 'static>(
+        &self,
+        make: impl FnOnce(&mio::Registry, Token) -> std::io::Result<Rc<S>>,
+    ) -> std::io::Result<Rc<S>> {
+        let poll = self.inner.poll.borrow();
+        self.inner
+            .watches
+            .borrow_mut()
+            .add_source(|token| make(poll.registry(), token))
+    }
+
+    /// Runs the source's `settle` on the next turn, once no callback is on
+    /// the stack.
+    pub(crate) fn settle_later(&self, token: Token) {
+        let weak = self.downgrade();
+        self.call_later(Duration::ZERO, move || {
+            let Some(reactor) = weak.upgrade() else {
+                return;
+            };
+            let source = reactor.source(token);
+            if let Some(source) = source {
+                source.settle(&reactor);
+            }
+        });
+    }
+
+    pub(crate) fn source(&self, token: Token) -> Option<Rc<dyn IoSource>> {
+        self.inner.watches.borrow().source(token)
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakReactor {
+        WeakReactor(Rc::downgrade(&self.inner))
+    }
+
+    /// Deregisters `source` and forgets its token.
+    pub(crate) fn remove_source(&self, token: Token, fd: RawFd) {
+        let _ = self
+            .inner
+            .poll
+            .borrow()
+            .registry()
+            .deregister(&mut mio::unix::SourceFd(&fd));
+        let removed = self.inner.watches.borrow_mut().remove_source(token);
+        drop(removed);
+    }
+
+    /// Lends the shared read buffer (`size` bytes long) to `f`. A nested
+    /// loop turn inside `f` finds the buffer lent out and uses a fresh one.
+    pub(crate) fn with_read_buffer<R>(&self, size: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        let mut buffer = std::mem::take(&mut *self.inner.read_buffer.borrow_mut());
+        if buffer.len() < size {
+            buffer.resize(size, 0);
+        }
+        let result = f(&mut buffer[..size]);
+        *self.inner.read_buffer.borrow_mut() = buffer;
+        result
     }
 
     /// Counts of what the reactor holds, for diagnostics and tests.
@@ -501,13 +583,25 @@ impl Reactor {
         ReactorStats {
             pending_calls: self.inner.timers.len(),
             tasks: self.inner.executor.len(),
-            watches: self.inner.watches.borrow().len(),
+            watches: self.inner.watches.borrow().callbacks(),
+            sources: self.inner.watches.borrow().sources(),
         }
     }
 
     /// The calls still pending on this reactor, earliest first.
     pub fn pending_calls(&self) -> Vec<DelayedCall> {
         self.inner.timers.pending()
+    }
+}
+
+/// A reactor reference that does not keep it alive; connections hold one so
+/// that a dropped reactor frees them.
+#[derive(Clone)]
+pub(crate) struct WeakReactor(Weak<Inner>);
+
+impl WeakReactor {
+    pub(crate) fn upgrade(&self) -> Option<Reactor> {
+        self.0.upgrade().map(|inner| Reactor { inner })
     }
 }
 
@@ -520,6 +614,8 @@ pub struct ReactorStats {
     pub tasks: usize,
     /// Descriptors watched with `add_reader` / `add_writer`.
     pub watches: usize,
+    /// Connections and listening ports open on this reactor.
+    pub sources: usize,
 }
 
 impl Scheduler for Reactor {

@@ -126,7 +126,7 @@ fn a_task_waiting_on_a_deferred_pauses_alone() {
 fn a_failed_deferred_ends_its_task_with_that_failure() {
     let clock = Clock::new();
     let cooperator = counted(&clock, 10);
-    let steps = std::iter::once(Step::Wait(Deferred::fail(ConnectionLost)));
+    let steps = std::iter::once(Step::Wait(Deferred::fail(ConnectionLost::new())));
     let done = record(cooperator.coiterate(steps));
     turn(&clock);
     assert!(matches!(&*done.borrow(), Some(Err(f)) if f.is::<ConnectionLost>()));

@@ -172,7 +172,7 @@ fn failure_stops_the_loop_and_fails_the_start_deferred() {
     let looping = LoopingCall::new(clock.clone(), move || {
         c.set(c.get() + 1);
         if c.get() == 2 {
-            Err(ConnectionLost)
+            Err(ConnectionLost::new())
         } else {
             Ok(())
         }
@@ -188,7 +188,10 @@ fn failure_stops_the_loop_and_fails_the_start_deferred() {
 #[test]
 fn failed_deferred_stops_the_loop() {
     let clock = Clock::new();
-    let looping = LoopingCall::new(clock.clone(), || Deferred::<()>::fail(ConnectionLost));
+    let looping = LoopingCall::new(
+        clock.clone(),
+        || Deferred::<()>::fail(ConnectionLost::new()),
+    );
     let done = record(looping.start(secs(1), true).unwrap());
     assert!(matches!(&*done.borrow(), Some(Err(f)) if f.is::<ConnectionLost>()));
 }

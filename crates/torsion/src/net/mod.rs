@@ -1,0 +1,63 @@
+//! Connections: protocols, factories and transports over TCP, UNIX and TLS
+//! sockets (Twisted's `internet.protocol`, `tcp` and `ssl`).
+//!
+//! A [`Protocol`] reacts to one connection's events; a [`Factory`] builds one
+//! per connection; the [`Transport`] a protocol gets in `connection_made`
+//! writes and closes. The reactor listens and connects:
+//!
+//! ```
+//! use torsion::net::{Protocol, Transport, factory_fn};
+//! use torsion::Reactor;
+//!
+//! /// Sends back whatever it receives.
+//! #[derive(Default)]
+//! struct Echo {
+//!     transport: Option<Transport>,
+//! }
+//!
+//! impl Protocol for Echo {
+//!     fn connection_made(&mut self, transport: &Transport) {
+//!         self.transport = Some(transport.clone());
+//!     }
+//!     fn data_received(&mut self, data: &[u8]) {
+//!         if let Some(transport) = &self.transport {
+//!             transport.write(data);
+//!         }
+//!     }
+//! }
+//!
+//! let reactor = Reactor::new()?;
+//! let port = reactor.listen_tcp("127.0.0.1:0".parse()?, factory_fn(|_| Some(Echo::default())))?;
+//! println!("echoing on {}", port.address());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Reading is edge-triggered into one buffer shared by every connection of
+//! the reactor; writes go straight to the socket and only what it does not
+//! take is buffered, so an idle connection holds no buffer at all.
+
+mod address;
+mod client;
+mod listener;
+mod protocol;
+mod stream;
+mod tcp;
+pub mod tls;
+mod transport;
+mod unix;
+mod write_buffer;
+
+pub use address::Address;
+pub use client::{ConnectOptions, Connector, DEFAULT_CONNECT_TIMEOUT};
+pub use listener::ListeningPort;
+pub use protocol::{
+    ClientFactory, Factory, FnFactory, HalfClose, Producer, Protocol, PullProducer, PushProducer,
+    factory_fn,
+};
+pub use tcp::ListenOptions;
+pub use transport::{ProducerError, Transport};
+pub use unix::UnixListenOptions;
+pub use write_buffer::{HIGH_WATER_MARK, LOW_WATER_MARK};
+
+#[cfg(test)]
+mod tests;

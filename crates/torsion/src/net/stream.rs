@@ -1,0 +1,898 @@
+//! A connected stream socket (TCP or UNIX) driving a [`Protocol`]: the
+//! read loop into the reactor's shared buffer, direct writes with only the
+//! remainder buffered, flow control, half-close and closing.
+//!
+//! No user callback runs while this module holds a borrow of the
+//! connection's state, and no transport method calls the protocol back
+//! from inside itself: work that would (closing, resuming a read) is put
+//! off until the connection's own callback returns, or to the next turn.
+
+use std::cell::{Cell, RefCell};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsRawFd, RawFd};
+
+use mio::Token;
+
+use crate::error::{ConnectionAborted, ConnectionDone, ConnectionLost};
+use crate::failure::catch_panic;
+use crate::net::Address;
+use crate::net::client::{ClientLink, build_client_protocol};
+use crate::net::protocol::{HalfClose, Producer, Protocol};
+use crate::net::tls::{TlsInfo, TlsSession, TlsSetup};
+use crate::net::transport::{ProducerError, TransportBackend};
+use crate::net::write_buffer::{
+    HIGH_WATER_MARK, LOW_WATER_MARK, WriteBuffer, buffer_rest, write_direct, write_vectored_direct,
+};
+use crate::reactor::{IoSource, Readiness, WeakReactor};
+use crate::{Failure, Reactor};
+
+/// How much one `read` asks for.
+const READ_SIZE: usize = 64 * 1024;
+/// Reads per readiness event before the connection yields to the others.
+const READS_PER_TURN: usize = 16;
+
+/// The socket under a stream connection.
+#[derive(Debug)]
+pub(crate) enum StreamSocket {
+    Tcp(mio::net::TcpStream),
+    Unix(mio::net::UnixStream),
+}
+
+impl StreamSocket {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            StreamSocket::Tcp(s) => (&*s).read(buf),
+            StreamSocket::Unix(s) => (&*s).read(buf),
+        }
+    }
+
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            StreamSocket::Tcp(s) => s.shutdown(how),
+            StreamSocket::Unix(s) => s.shutdown(how),
+        }
+    }
+
+    pub(crate) fn peer(&self) -> Address {
+        match self {
+            StreamSocket::Tcp(s) => s.peer_addr().map(Address::Tcp).unwrap_or(Address::Unknown),
+            StreamSocket::Unix(s) => s.peer_addr().map(Address::from).unwrap_or(Address::Unknown),
+        }
+    }
+
+    pub(crate) fn host(&self) -> Address {
+        match self {
+            StreamSocket::Tcp(s) => s.local_addr().map(Address::Tcp).unwrap_or(Address::Unknown),
+            StreamSocket::Unix(s) => s
+                .local_addr()
+                .map(Address::from)
+                .unwrap_or(Address::Unknown),
+        }
+    }
+
+    pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
+        match self {
+            StreamSocket::Tcp(s) => s.take_error(),
+            StreamSocket::Unix(s) => s.take_error(),
+        }
+    }
+
+    /// Ok(true) once a non-blocking connect has completed.
+    pub(crate) fn is_connected(&self) -> io::Result<bool> {
+        let result = match self {
+            StreamSocket::Tcp(s) => s.peer_addr().map(drop),
+            StreamSocket::Unix(s) => s.peer_addr().map(drop),
+        };
+        match result {
+            Ok(()) => Ok(true),
+            Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+impl Write for &StreamSocket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            StreamSocket::Tcp(s) => (&*s).write(buf),
+            StreamSocket::Unix(s) => (&*s).write(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            StreamSocket::Tcp(s) => (&*s).write_vectored(bufs),
+            StreamSocket::Unix(s) => (&*s).write_vectored(bufs),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsRawFd for StreamSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            StreamSocket::Tcp(s) => s.as_raw_fd(),
+            StreamSocket::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+/// Connection state bits.
+mod flag {
+    pub(super) const CLOSED: u16 = 1;
+    /// lose_connection was called: no more reading, close once flushed.
+    pub(super) const DISCONNECTING: u16 = 1 << 1;
+    pub(super) const WRITE_SHUT_WANTED: u16 = 1 << 2;
+    pub(super) const WRITE_SHUT: u16 = 1 << 3;
+    /// The peer shut its write side (end of file seen).
+    pub(super) const READ_EOF: u16 = 1 << 4;
+    pub(super) const PAUSED: u16 = 1 << 5;
+    /// The socket may have unread data the loop will not be told about
+    /// again (edge-triggered readiness).
+    pub(super) const READ_PENDING: u16 = 1 << 6;
+    /// One of this connection's callbacks is on the stack.
+    pub(super) const DISPATCHING: u16 = 1 << 7;
+    pub(super) const SETTLE_SCHEDULED: u16 = 1 << 8;
+    pub(super) const PRODUCER_PAUSED: u16 = 1 << 9;
+    pub(super) const TLS: u16 = 1 << 10;
+    /// A client connection whose connect has not completed yet.
+    pub(super) const CONNECTING: u16 = 1 << 11;
+}
+
+/// Why the connection is closing, kept until it closes so that the protocol
+/// and a client factory can each get a failure.
+#[derive(Debug)]
+pub(crate) enum Reason {
+    Done,
+    Aborted,
+    Lost(io::ErrorKind, String),
+    Failed(String, Failure),
+}
+
+impl Reason {
+    pub(crate) fn lost(error: io::Error) -> Reason {
+        Reason::Lost(error.kind(), error.to_string())
+    }
+
+    /// A failure for the protocol; a second call makes one for a client
+    /// factory.
+    pub(crate) fn failure(&mut self) -> Failure {
+        match self {
+            Reason::Done => Failure::new(ConnectionDone),
+            Reason::Aborted => Failure::new(ConnectionAborted),
+            Reason::Lost(kind, message) => {
+                Failure::new(ConnectionLost::from(io::Error::new(*kind, message.clone())))
+            }
+            Reason::Failed(message, failure) => {
+                std::mem::replace(failure, Failure::msg(message.clone()))
+            }
+        }
+    }
+}
+
+/// What only some connections need, kept out of line so that an idle plain
+/// connection stays small.
+#[derive(Default)]
+struct Extras {
+    producer: Option<Producer>,
+    tls: Option<TlsSession>,
+    client: Option<ClientLink>,
+    reason: Option<Reason>,
+}
+
+pub(crate) struct StreamConn {
+    token: Token,
+    reactor: WeakReactor,
+    socket: RefCell<Option<StreamSocket>>,
+    flags: Cell<u16>,
+    protocol: RefCell<Option<Box<dyn Protocol>>>,
+    /// None while empty: an idle connection holds no buffer.
+    write: RefCell<Option<Box<WriteBuffer>>>,
+    extras: RefCell<Option<Box<Extras>>>,
+}
+
+impl StreamConn {
+    pub(crate) fn new(
+        reactor: &Reactor,
+        token: Token,
+        socket: StreamSocket,
+        protocol: Option<Box<dyn Protocol>>,
+    ) -> StreamConn {
+        StreamConn {
+            token,
+            reactor: reactor.downgrade(),
+            socket: RefCell::new(Some(socket)),
+            flags: Cell::new(0),
+            protocol: RefCell::new(protocol),
+            write: RefCell::new(None),
+            extras: RefCell::new(None),
+        }
+    }
+
+    fn has(&self, bits: u16) -> bool {
+        self.flags.get() & bits != 0
+    }
+
+    fn set(&self, bits: u16) {
+        self.flags.set(self.flags.get() | bits);
+    }
+
+    fn clear(&self, bits: u16) {
+        self.flags.set(self.flags.get() & !bits);
+    }
+
+    fn extras(&self) -> std::cell::RefMut<'_, Extras> {
+        std::cell::RefMut::map(self.extras.borrow_mut(), |extras| {
+            &mut **extras.get_or_insert_with(Default::default)
+        })
+    }
+
+    pub(crate) fn set_connecting(&self, link: ClientLink) {
+        self.set(flag::CONNECTING);
+        self.extras().client = Some(link);
+    }
+
+    pub(crate) fn set_tls(&self, session: TlsSession) {
+        self.extras().tls = Some(session);
+        self.set(flag::TLS);
+    }
+
+    pub(crate) fn client_link(&self) -> Option<std::cell::RefMut<'_, ClientLink>> {
+        let extras = self.extras.borrow_mut();
+        std::cell::RefMut::filter_map(extras, |extras| {
+            extras.as_mut().and_then(|extras| extras.client.as_mut())
+        })
+        .ok()
+    }
+
+    /// Calls the protocol, catching a panic: the connection is then closed
+    /// with the panic as its reason.
+    fn call_protocol(&self, f: impl FnOnce(&mut dyn Protocol)) {
+        let Ok(mut slot) = self.protocol.try_borrow_mut() else {
+            // A nested loop turn inside this protocol's own callback.
+            return;
+        };
+        let Some(protocol) = slot.as_mut() else {
+            return;
+        };
+        if let Err(failure) = catch_panic(|| f(protocol.as_mut())) {
+            drop(slot);
+            let peer = self.peer();
+            tracing::error!(%failure, %peer, "panic in a protocol callback; aborting its connection");
+            self.fail(Reason::Failed("protocol callback panicked".into(), failure));
+        }
+    }
+
+    /// Runs `f` as this connection's dispatch: transport calls made inside
+    /// are settled when it returns rather than on the next turn.
+    pub(crate) fn dispatch(&self, reactor: &Reactor, f: impl FnOnce()) {
+        let outer = !self.has(flag::DISPATCHING);
+        self.set(flag::DISPATCHING);
+        f();
+        if outer {
+            self.settle_now(reactor);
+            self.clear(flag::DISPATCHING);
+        }
+    }
+
+    /// Hands the protocol its transport (the first callback it gets).
+    pub(crate) fn make_connection(&self, reactor: &Reactor, transport: &crate::net::Transport) {
+        self.dispatch(reactor, || {
+            self.call_protocol(|protocol| protocol.connection_made(transport));
+        });
+    }
+
+    fn request_settle(&self) {
+        if self.has(flag::DISPATCHING | flag::SETTLE_SCHEDULED | flag::CLOSED) {
+            return;
+        }
+        self.set(flag::SETTLE_SCHEDULED);
+        if let Some(reactor) = self.reactor.upgrade() {
+            reactor.settle_later(self.token);
+        }
+    }
+
+    /// Records why the connection must close; it closes at the next settle.
+    pub(crate) fn fail(&self, reason: Reason) {
+        if self.has(flag::CLOSED) {
+            return;
+        }
+        let mut extras = self.extras();
+        if extras.reason.is_none() {
+            extras.reason = Some(reason);
+        }
+        drop(extras);
+        self.request_settle();
+    }
+
+    /// Does the work transport calls asked for, until there is none left.
+    fn settle_now(&self, reactor: &Reactor) {
+        loop {
+            if self.has(flag::CLOSED) {
+                return;
+            }
+            let reason = self
+                .extras
+                .borrow_mut()
+                .as_mut()
+                .and_then(|extras| extras.reason.take());
+            if let Some(reason) = reason {
+                self.close_now(reactor, reason);
+                return;
+            }
+            let flushed = self.buffered() == 0;
+            if self.has(flag::DISCONNECTING) && flushed && !self.has_producer() {
+                self.close_now(reactor, Reason::Done);
+                return;
+            }
+            if self.has(flag::WRITE_SHUT_WANTED) && !self.has(flag::WRITE_SHUT) && flushed {
+                self.set(flag::WRITE_SHUT);
+                if let Some(socket) = &*self.socket.borrow() {
+                    let _ = socket.shutdown(Shutdown::Write);
+                }
+                self.call_protocol(|protocol| protocol.write_connection_lost());
+                if self.has(flag::READ_EOF) {
+                    self.close_now(reactor, Reason::Done);
+                    return;
+                }
+                continue;
+            }
+            if self.has(flag::READ_PENDING) && !self.has(flag::PAUSED | flag::DISCONNECTING) {
+                self.clear(flag::READ_PENDING);
+                self.read(reactor, false);
+                continue;
+            }
+            return;
+        }
+    }
+
+    fn has_producer(&self) -> bool {
+        self.extras
+            .borrow()
+            .as_ref()
+            .is_some_and(|extras| extras.producer.is_some())
+    }
+
+    /// Reads until the socket is drained, the protocol pauses, or the
+    /// connection has had its share of this turn.
+    fn read(&self, reactor: &Reactor, read_closed: bool) {
+        for _ in 0..READS_PER_TURN {
+            if self.has(flag::CLOSED | flag::DISCONNECTING | flag::READ_EOF) {
+                return;
+            }
+            if self.has(flag::PAUSED) {
+                self.set(flag::READ_PENDING);
+                return;
+            }
+            let outcome = reactor.with_read_buffer(READ_SIZE, |buffer| {
+                let result = match &*self.socket.borrow() {
+                    Some(socket) => socket.read(buffer),
+                    None => return ReadOutcome::Drained,
+                };
+                match result {
+                    Ok(0) => ReadOutcome::Eof,
+                    Ok(n) => {
+                        if self.has(flag::TLS) {
+                            self.receive_tls(&buffer[..n]);
+                        } else {
+                            let data = &buffer[..n];
+                            self.call_protocol(|protocol| protocol.data_received(data));
+                        }
+                        if n < buffer.len() && !read_closed {
+                            // A short read drained the socket; new data
+                            // brings a new edge.
+                            ReadOutcome::Drained
+                        } else {
+                            ReadOutcome::More
+                        }
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => ReadOutcome::Drained,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => ReadOutcome::More,
+                    Err(error) => ReadOutcome::Error(error),
+                }
+            });
+            match outcome {
+                ReadOutcome::More => {}
+                ReadOutcome::Drained => return,
+                ReadOutcome::Eof => {
+                    self.end_of_file();
+                    return;
+                }
+                ReadOutcome::Error(error) => {
+                    self.fail(Reason::lost(error));
+                    return;
+                }
+            }
+        }
+        // Still data after this turn's share: come back next turn.
+        self.set(flag::READ_PENDING);
+        if !self.has(flag::SETTLE_SCHEDULED) {
+            self.set(flag::SETTLE_SCHEDULED);
+            reactor.settle_later(self.token);
+        }
+    }
+
+    fn end_of_file(&self) {
+        if self.has(flag::TLS) {
+            // The TLS layer decides whether the close was clean.
+            self.receive_tls_eof();
+            return;
+        }
+        self.peer_closed_write();
+    }
+
+    /// The peer will send nothing more.
+    fn peer_closed_write(&self) {
+        self.set(flag::READ_EOF);
+        let mut choice = HalfClose::Close;
+        self.call_protocol(|protocol| choice = protocol.read_connection_lost());
+        match choice {
+            HalfClose::Close => self.lose_connection(),
+            HalfClose::KeepWriting if self.has(flag::WRITE_SHUT) => self.fail(Reason::Done),
+            HalfClose::KeepWriting => {}
+        }
+    }
+
+    fn receive_tls(&self, ciphertext: &[u8]) {
+        let mut plaintext = Vec::new();
+        let result = {
+            let mut extras = self.extras();
+            let Some(session) = extras.tls.as_mut() else {
+                return;
+            };
+            let result = session.receive(ciphertext, &mut plaintext);
+            self.queue_tls_output(session);
+            result
+        };
+        self.flush_buffer();
+        if !plaintext.is_empty() {
+            self.call_protocol(|protocol| protocol.data_received(&plaintext));
+        }
+        self.after_tls_receive(result);
+    }
+
+    fn receive_tls_eof(&self) {
+        let mut plaintext = Vec::new();
+        let result = {
+            let mut extras = self.extras();
+            let Some(session) = extras.tls.as_mut() else {
+                return;
+            };
+            session.receive_eof(&mut plaintext)
+        };
+        if !plaintext.is_empty() {
+            self.call_protocol(|protocol| protocol.data_received(&plaintext));
+        }
+        match result {
+            Ok(_) => self.peer_closed_write(),
+            Err(failure) => self.fail(Reason::Failed("TLS".into(), failure)),
+        }
+    }
+
+    fn after_tls_receive(&self, result: Result<bool, Failure>) {
+        match result {
+            Ok(false) => {}
+            // close_notify: the peer's clean end of its writing.
+            Ok(true) => self.peer_closed_write(),
+            Err(failure) => {
+                tracing::debug!(%failure, "TLS failed");
+                self.fail(Reason::Failed("TLS".into(), failure));
+            }
+        }
+    }
+
+    /// Moves the TLS session's pending records into the write buffer.
+    fn queue_tls_output(&self, session: &mut TlsSession) {
+        if !session.wants_write() {
+            return;
+        }
+        let mut slot = self.write.borrow_mut();
+        let buffer = slot.get_or_insert_with(Default::default);
+        session.write_records(buffer);
+    }
+
+    /// Writes what is buffered; false if the socket is closed or failed.
+    fn flush_buffer(&self) {
+        let mut slot = self.write.borrow_mut();
+        let Some(buffer) = slot.as_mut() else { return };
+        let result = match &*self.socket.borrow() {
+            Some(socket) => buffer.flush_to(socket),
+            None => return,
+        };
+        match result {
+            Ok(true) => *slot = None,
+            Ok(false) => {}
+            Err(error) => {
+                drop(slot);
+                self.fail(Reason::lost(error));
+            }
+        }
+    }
+
+    fn writable(&self) {
+        if self.write.borrow().is_none() {
+            return;
+        }
+        self.flush_buffer();
+        self.after_drain();
+    }
+
+    /// Resumes producers once the buffer has drained far enough.
+    fn after_drain(&self) {
+        let buffered = self.buffered();
+        let producer = self
+            .extras
+            .borrow()
+            .as_ref()
+            .and_then(|extras| extras.producer.clone());
+        match producer {
+            Some(Producer::Push(producer))
+                if self.has(flag::PRODUCER_PAUSED) && buffered <= LOW_WATER_MARK =>
+            {
+                self.clear(flag::PRODUCER_PAUSED);
+                producer.resume_producing();
+            }
+            Some(Producer::Pull(producer)) if buffered == 0 && !self.has(flag::CLOSED) => {
+                producer.resume_producing();
+            }
+            _ => {}
+        }
+        if buffered == 0 {
+            self.request_settle();
+        }
+    }
+
+    fn pause_producer_if_full(&self) {
+        if self.has(flag::PRODUCER_PAUSED) || self.buffered() <= HIGH_WATER_MARK {
+            return;
+        }
+        let producer = self
+            .extras
+            .borrow()
+            .as_ref()
+            .and_then(|extras| extras.producer.clone());
+        if let Some(Producer::Push(producer)) = producer {
+            self.set(flag::PRODUCER_PAUSED);
+            producer.pause_producing();
+        }
+    }
+
+    fn accepts_writes(&self) -> bool {
+        !self.has(flag::CLOSED | flag::DISCONNECTING | flag::WRITE_SHUT_WANTED)
+    }
+
+    /// Writes plaintext: through TLS when it is on, else straight to the
+    /// socket while nothing is buffered.
+    fn write_slices(&self, data: &[IoSlice<'_>]) {
+        if !self.accepts_writes() || data.iter().all(|slice| slice.is_empty()) {
+            return;
+        }
+        if self.has(flag::TLS) {
+            {
+                let mut extras = self.extras();
+                let Some(session) = extras.tls.as_mut() else {
+                    return;
+                };
+                for slice in data {
+                    session.send(slice);
+                }
+                self.queue_tls_output(session);
+            }
+            self.flush_buffer();
+        } else if self.write.borrow().is_none() {
+            let written = match &*self.socket.borrow() {
+                Some(socket) if data.len() == 1 => write_direct(socket, &data[0]),
+                Some(socket) => write_vectored_direct(socket, data),
+                None => return,
+            };
+            match written {
+                Ok(written) => {
+                    let total: usize = data.iter().map(|slice| slice.len()).sum();
+                    if written < total {
+                        let mut buffer = Box::<WriteBuffer>::default();
+                        buffer_rest(&mut buffer, data, written);
+                        *self.write.borrow_mut() = Some(buffer);
+                    }
+                }
+                Err(error) => {
+                    self.fail(Reason::lost(error));
+                    return;
+                }
+            }
+        } else if let Some(buffer) = self.write.borrow_mut().as_mut() {
+            buffer_rest(buffer, data, 0);
+        }
+        self.pause_producer_if_full();
+    }
+
+    /// Closes the socket and tells the protocol, its producer and its
+    /// client factory.
+    fn close_now(&self, reactor: &Reactor, mut reason: Reason) {
+        if self.has(flag::CLOSED) {
+            return;
+        }
+        self.set(flag::CLOSED);
+        let socket = self.socket.borrow_mut().take();
+        if let Some(socket) = &socket {
+            reactor.remove_source(self.token, socket.as_raw_fd());
+        }
+        drop(socket);
+        *self.write.borrow_mut() = None;
+        let extras = self.extras.borrow_mut().take();
+        let (producer, client) = match extras {
+            Some(extras) => {
+                let Extras {
+                    producer, client, ..
+                } = *extras;
+                (producer, client)
+            }
+            None => (None, None),
+        };
+        if let Some(producer) = producer {
+            report_panic(catch_panic(|| producer.stop()), "producer stop");
+        }
+        let protocol = self.protocol.borrow_mut().take();
+        let was_connected = protocol.is_some() && !self.has(flag::CONNECTING);
+        if let Some(mut protocol) = protocol {
+            if was_connected {
+                let failure = reason.failure();
+                report_panic(
+                    catch_panic(|| protocol.connection_lost(failure)),
+                    "connection_lost",
+                );
+            }
+            drop(protocol);
+        }
+        if let Some(client) = client {
+            client.finished(was_connected, reason);
+        }
+    }
+
+    /// Completes (or fails) a pending client connect.
+    fn finish_connect(&self, reactor: &Reactor) {
+        let state = match &*self.socket.borrow() {
+            Some(socket) => match socket.take_error() {
+                Ok(Some(error)) | Err(error) => Err(error),
+                Ok(None) => socket.is_connected(),
+            },
+            None => return,
+        };
+        match state {
+            Ok(false) => {}
+            Ok(true) => {
+                self.clear(flag::CONNECTING);
+                let link = self.client_link().map(|mut link| link.take_connected());
+                let Some((connector, Some(transport))) = link else {
+                    return;
+                };
+                match build_client_protocol(&connector, &transport) {
+                    Some(protocol) => {
+                        *self.protocol.borrow_mut() = Some(protocol);
+                        self.make_connection(reactor, &transport);
+                    }
+                    None => self.fail(Reason::Failed(
+                        "the factory refused the connection".into(),
+                        Failure::new(ConnectionAborted),
+                    )),
+                }
+            }
+            Err(error) => self.fail(Reason::lost(error)),
+        }
+    }
+
+    /// Aborts a pending connect (a timeout or a cancelled attempt).
+    pub(crate) fn abort_connect(&self, reason: Reason) {
+        if self.has(flag::CONNECTING) {
+            self.fail(reason);
+        }
+    }
+}
+
+enum ReadOutcome {
+    More,
+    Drained,
+    Eof,
+    Error(io::Error),
+}
+
+fn report_panic(result: Result<(), Failure>, what: &str) {
+    if let Err(failure) = result {
+        tracing::error!(%failure, what, "panic while closing a connection");
+    }
+}
+
+impl IoSource for StreamConn {
+    fn ready(&self, reactor: &Reactor, readiness: Readiness) {
+        self.dispatch(reactor, || {
+            if self.has(flag::CONNECTING) {
+                if readiness.writable || readiness.error || readiness.read_closed {
+                    self.finish_connect(reactor);
+                }
+                if self.has(flag::CONNECTING) {
+                    return;
+                }
+            }
+            if readiness.writable || readiness.error {
+                self.writable();
+            }
+            if readiness.readable || readiness.read_closed || readiness.error {
+                self.read(reactor, readiness.read_closed);
+            }
+        });
+    }
+
+    fn settle(&self, reactor: &Reactor) {
+        self.clear(flag::SETTLE_SCHEDULED);
+        self.dispatch(reactor, || {});
+    }
+
+    fn shutdown(&self, reactor: &Reactor) {
+        self.close_now(
+            reactor,
+            Reason::Lost(io::ErrorKind::Other, "the reactor stopped".into()),
+        );
+    }
+}
+
+impl TransportBackend for StreamConn {
+    fn write(&self, data: &[u8]) {
+        self.write_slices(&[IoSlice::new(data)]);
+    }
+
+    fn write_vectored(&self, data: &[IoSlice<'_>]) {
+        self.write_slices(data);
+    }
+
+    fn lose_connection(&self) {
+        if self.has(flag::CLOSED | flag::DISCONNECTING) {
+            return;
+        }
+        self.set(flag::DISCONNECTING);
+        let mut extras = self.extras.borrow_mut();
+        if let Some(session) = extras.as_mut().and_then(|extras| extras.tls.as_mut()) {
+            session.close_notify();
+            self.queue_tls_output(session);
+            drop(extras);
+            self.flush_buffer();
+        }
+        self.request_settle();
+    }
+
+    fn abort_connection(&self) {
+        self.fail(Reason::Aborted);
+    }
+
+    fn lose_write_connection(&self) {
+        if self.has(flag::CLOSED | flag::WRITE_SHUT_WANTED) {
+            return;
+        }
+        self.set(flag::WRITE_SHUT_WANTED);
+        self.request_settle();
+    }
+
+    fn peer(&self) -> Address {
+        self.socket
+            .borrow()
+            .as_ref()
+            .map_or(Address::Unknown, StreamSocket::peer)
+    }
+
+    fn host(&self) -> Address {
+        self.socket
+            .borrow()
+            .as_ref()
+            .map_or(Address::Unknown, StreamSocket::host)
+    }
+
+    fn pause_reading(&self) {
+        self.set(flag::PAUSED);
+    }
+
+    fn resume_reading(&self) {
+        if !self.has(flag::PAUSED) {
+            return;
+        }
+        self.clear(flag::PAUSED);
+        if self.has(flag::READ_PENDING) {
+            self.request_settle();
+        }
+    }
+
+    fn register_producer(&self, producer: Producer) -> Result<(), ProducerError> {
+        if self.has(flag::CLOSED) {
+            producer.stop();
+            return Ok(());
+        }
+        {
+            let mut extras = self.extras();
+            if extras.producer.is_some() {
+                return Err(ProducerError::AlreadyRegistered);
+            }
+            extras.producer = Some(producer.clone());
+        }
+        self.clear(flag::PRODUCER_PAUSED);
+        match producer {
+            Producer::Push(_) => self.pause_producer_if_full(),
+            Producer::Pull(producer) => producer.resume_producing(),
+        }
+        Ok(())
+    }
+
+    fn unregister_producer(&self) {
+        let removed = self
+            .extras
+            .borrow_mut()
+            .as_mut()
+            .and_then(|extras| extras.producer.take());
+        self.clear(flag::PRODUCER_PAUSED);
+        drop(removed);
+        if self.has(flag::DISCONNECTING) {
+            self.request_settle();
+        }
+    }
+
+    fn buffered(&self) -> usize {
+        self.write
+            .borrow()
+            .as_ref()
+            .map_or(0, |buffer| buffer.len())
+    }
+
+    fn is_open(&self) -> bool {
+        !self.has(flag::CLOSED | flag::DISCONNECTING)
+    }
+
+    fn set_nodelay(&self, enabled: bool) -> io::Result<()> {
+        match &*self.socket.borrow() {
+            Some(StreamSocket::Tcp(socket)) => socket.set_nodelay(enabled),
+            _ => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "not a TCP socket",
+            )),
+        }
+    }
+
+    fn set_keepalive(&self, enabled: bool) -> io::Result<()> {
+        match &*self.socket.borrow() {
+            Some(StreamSocket::Tcp(socket)) => {
+                socket2::SockRef::from(socket).set_keepalive(enabled)
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "not a TCP socket",
+            )),
+        }
+    }
+
+    fn start_tls(&self, tls: TlsSetup) -> io::Result<()> {
+        if self.has(flag::TLS) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "TLS is already on",
+            ));
+        }
+        if self.has(flag::CLOSED) {
+            return Err(io::ErrorKind::NotConnected.into());
+        }
+        let session = TlsSession::new(tls).map_err(io::Error::other)?;
+        self.set_tls(session);
+        let mut extras = self.extras();
+        if let Some(session) = extras.tls.as_mut() {
+            self.queue_tls_output(session);
+        }
+        drop(extras);
+        self.flush_buffer();
+        Ok(())
+    }
+
+    fn tls_info(&self) -> Option<TlsInfo> {
+        self.extras
+            .borrow()
+            .as_ref()
+            .and_then(|extras| extras.tls.as_ref().and_then(TlsSession::info))
+    }
+}

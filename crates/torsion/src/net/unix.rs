@@ -1,0 +1,125 @@
+//! UNIX stream sockets: listening on a path, connecting, adopting.
+
+use std::io;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::Reactor;
+use crate::net::client::Connector;
+use crate::net::listener::{Listener, ListeningPort};
+use crate::net::stream::StreamSocket;
+use crate::net::tcp::bind_error;
+use crate::net::{Address, ClientFactory, ConnectOptions, Factory, Protocol, Transport};
+
+/// How a UNIX port listens.
+#[derive(Clone, Debug)]
+pub struct UnixListenOptions {
+    /// The kernel's queue of connections not yet accepted.
+    pub backlog: i32,
+    /// Permission bits for the socket file (such as `0o660`); `None` keeps
+    /// what the umask gives.
+    pub mode: Option<u32>,
+}
+
+impl Default for UnixListenOptions {
+    fn default() -> Self {
+        UnixListenOptions {
+            backlog: 1024,
+            mode: None,
+        }
+    }
+}
+
+impl Reactor {
+    /// Listens on a UNIX socket at `path`. A stale socket file (nobody
+    /// listening) is replaced; a live one is an `AddrInUse` error. The file
+    /// is removed when the port stops listening.
+    pub fn listen_unix(
+        &self,
+        path: impl AsRef<Path>,
+        factory: impl Factory,
+    ) -> io::Result<ListeningPort> {
+        self.listen_unix_with(path, factory, UnixListenOptions::default())
+    }
+
+    /// [`listen_unix`](Reactor::listen_unix) with options.
+    pub fn listen_unix_with(
+        &self,
+        path: impl AsRef<Path>,
+        factory: impl Factory,
+        options: UnixListenOptions,
+    ) -> io::Result<ListeningPort> {
+        let path = path.as_ref();
+        remove_stale_socket(path)?;
+        let socket = socket2::Socket::new(
+            socket2::Domain::UNIX,
+            socket2::Type::STREAM.nonblocking().cloexec(),
+            None,
+        )?;
+        let address = socket2::SockAddr::unix(path)?;
+        socket
+            .bind(&address)
+            .map_err(|error| bind_error(error, &path.display()))?;
+        if let Some(mode) = options.mode {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+        }
+        socket.listen(options.backlog)?;
+        let listener = mio::net::UnixListener::from_std(socket.into());
+        ListeningPort::open(
+            self,
+            Listener::Unix(listener),
+            Rc::new(factory),
+            None,
+            Some(PathBuf::from(path)),
+        )
+    }
+
+    /// Serves connections on a UNIX listening socket opened elsewhere.
+    pub fn adopt_unix_listener(
+        &self,
+        listener: std::os::unix::net::UnixListener,
+        factory: impl Factory,
+    ) -> io::Result<ListeningPort> {
+        listener.set_nonblocking(true)?;
+        let listener = mio::net::UnixListener::from_std(listener);
+        ListeningPort::open(self, Listener::Unix(listener), Rc::new(factory), None, None)
+    }
+
+    /// Connects to the UNIX socket at `path` (Twisted's `connectUNIX`).
+    pub fn connect_unix(&self, path: impl AsRef<Path>, factory: impl ClientFactory) -> Connector {
+        let address = Address::Unix(Some(path.as_ref().to_owned()));
+        let connector = Connector::new(self, address, Rc::new(factory), ConnectOptions::default());
+        connector.connect();
+        connector
+    }
+
+    /// Runs `protocol` over a connected UNIX socket opened elsewhere (one
+    /// end of a socket pair, say).
+    pub fn adopt_unix_stream(
+        &self,
+        stream: std::os::unix::net::UnixStream,
+        protocol: impl Protocol,
+    ) -> io::Result<Transport> {
+        stream.set_nonblocking(true)?;
+        let socket = StreamSocket::Unix(mio::net::UnixStream::from_std(stream));
+        self.open_stream(socket, Box::new(protocol), None)
+    }
+}
+
+/// Removes a socket file nobody listens on any more.
+fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if !metadata.file_type().is_socket() {
+        return Ok(());
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("{} is in use by a listening socket", path.display()),
+        )),
+        Err(_) => std::fs::remove_file(path),
+    }
+}
