@@ -141,6 +141,8 @@ mod flag {
     pub(super) const TLS: u16 = 1 << 10;
     /// A client connection whose connect has not completed yet.
     pub(super) const CONNECTING: u16 = 1 << 11;
+    /// A pull producer is due a request for its next chunk.
+    pub(super) const PULL_WANTED: u16 = 1 << 12;
 }
 
 /// Why the connection is closing, kept until it closes so that the protocol
@@ -346,8 +348,28 @@ impl StreamConn {
                 self.read(reactor, false);
                 continue;
             }
+            if self.has(flag::PULL_WANTED) {
+                // One chunk per connection per turn: a socket that takes
+                // everything at once must not let one producer starve the
+                // loop.
+                self.clear(flag::PULL_WANTED);
+                if let Some(Producer::Pull(producer)) = self.producer() {
+                    producer.resume_producing();
+                    if self.buffered() == 0 && self.producer().is_some() {
+                        self.set(flag::PULL_WANTED | flag::SETTLE_SCHEDULED);
+                        reactor.settle_later(self.token);
+                    }
+                }
+            }
             return;
         }
+    }
+
+    fn producer(&self) -> Option<Producer> {
+        self.extras
+            .borrow()
+            .as_ref()
+            .and_then(|extras| extras.producer.clone())
     }
 
     fn has_producer(&self) -> bool {
@@ -524,21 +546,14 @@ impl StreamConn {
     /// Resumes producers once the buffer has drained far enough.
     fn after_drain(&self) {
         let buffered = self.buffered();
-        let producer = self
-            .extras
-            .borrow()
-            .as_ref()
-            .and_then(|extras| extras.producer.clone());
-        match producer {
+        match self.producer() {
             Some(Producer::Push(producer))
                 if self.has(flag::PRODUCER_PAUSED) && buffered <= LOW_WATER_MARK =>
             {
                 self.clear(flag::PRODUCER_PAUSED);
                 producer.resume_producing();
             }
-            Some(Producer::Pull(producer)) if buffered == 0 && !self.has(flag::CLOSED) => {
-                producer.resume_producing();
-            }
+            Some(Producer::Pull(_)) if buffered == 0 => self.want_pull(),
             _ => {}
         }
         if buffered == 0 {
@@ -546,18 +561,31 @@ impl StreamConn {
         }
     }
 
-    fn pause_producer_if_full(&self) {
-        if self.has(flag::PRODUCER_PAUSED) || self.buffered() <= HIGH_WATER_MARK {
+    /// Pauses a push producer once the buffer passes the high-water mark;
+    /// asks a pull producer for more once it is empty.
+    fn after_write(&self) {
+        let buffered = self.buffered();
+        if buffered == 0 {
+            if self.has_producer() {
+                if let Some(Producer::Pull(_)) = self.producer() {
+                    self.want_pull();
+                }
+            }
             return;
         }
-        let producer = self
-            .extras
-            .borrow()
-            .as_ref()
-            .and_then(|extras| extras.producer.clone());
-        if let Some(Producer::Push(producer)) = producer {
+        if self.has(flag::PRODUCER_PAUSED) || buffered <= HIGH_WATER_MARK {
+            return;
+        }
+        if let Some(Producer::Push(producer)) = self.producer() {
             self.set(flag::PRODUCER_PAUSED);
             producer.pause_producing();
+        }
+    }
+
+    fn want_pull(&self) {
+        if !self.has(flag::CLOSED) {
+            self.set(flag::PULL_WANTED);
+            self.request_settle();
         }
     }
 
@@ -606,7 +634,7 @@ impl StreamConn {
         } else if let Some(buffer) = self.write.borrow_mut().as_mut() {
             buffer_rest(buffer, data, 0);
         }
-        self.pause_producer_if_full();
+        self.after_write();
     }
 
     /// Closes the socket and tells the protocol, its producer and its
@@ -816,7 +844,7 @@ impl TransportBackend for StreamConn {
         }
         self.clear(flag::PRODUCER_PAUSED);
         match producer {
-            Producer::Push(_) => self.pause_producer_if_full(),
+            Producer::Push(_) => self.after_write(),
             Producer::Pull(producer) => producer.resume_producing(),
         }
         Ok(())
