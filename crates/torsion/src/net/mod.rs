@@ -61,3 +61,5 @@ pub use write_buffer::{HIGH_WATER_MARK, LOW_WATER_MARK};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;

@@ -284,6 +284,8 @@ impl StreamConn {
     /// Hands the protocol its transport (the first callback it gets).
     pub(crate) fn make_connection(&self, reactor: &Reactor, transport: &crate::net::Transport) {
         self.dispatch(reactor, || {
+            // A TLS client speaks first: send its hello now.
+            self.send_tls_records();
             self.call_protocol(|protocol| protocol.connection_made(transport));
         });
     }
@@ -517,7 +519,18 @@ impl StreamConn {
         session.write_records(buffer);
     }
 
-    /// Writes what is buffered; false if the socket is closed or failed.
+    /// Sends what the TLS session has to say (a handshake message).
+    fn send_tls_records(&self) {
+        if !self.has(flag::TLS) {
+            return;
+        }
+        if let Some(session) = self.extras().tls.as_mut() {
+            self.queue_tls_output(session);
+        }
+        self.flush_buffer();
+    }
+
+    /// Writes what is buffered; a socket error closes the connection.
     fn flush_buffer(&self) {
         let mut slot = self.write.borrow_mut();
         let Some(buffer) = slot.as_mut() else { return };
@@ -908,12 +921,7 @@ impl TransportBackend for StreamConn {
         }
         let session = TlsSession::new(tls).map_err(io::Error::other)?;
         self.set_tls(session);
-        let mut extras = self.extras();
-        if let Some(session) = extras.tls.as_mut() {
-            self.queue_tls_output(session);
-        }
-        drop(extras);
-        self.flush_buffer();
+        self.send_tls_records();
         Ok(())
     }
 
