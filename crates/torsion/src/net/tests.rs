@@ -729,3 +729,61 @@ fn cancelling_a_connect_abandons_it() {
         reactor.stats().sources == 1
     });
 }
+
+/// Echoes, but panics on "boom".
+#[derive(Default)]
+struct Fragile {
+    transport: Option<Transport>,
+}
+
+impl Protocol for Fragile {
+    fn connection_made(&mut self, transport: &Transport) {
+        self.transport = Some(transport.clone());
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        assert!(data != b"boom", "the protocol blew up");
+        self.transport.as_ref().unwrap().write(data);
+    }
+}
+
+#[test]
+fn a_panic_in_data_received_aborts_that_connection_only() {
+    let reactor = Reactor::new().unwrap();
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0".parse().unwrap(),
+            factory_fn(|_| Some(Fragile::default())),
+        )
+        .unwrap();
+    let clients: Vec<_> = (0..101)
+        .map(|_| recorded_client(&reactor, port.address()))
+        .collect();
+    turn_until(&reactor, Duration::from_secs(20), || {
+        clients.iter().all(|(_, t)| t.borrow().is_some())
+    });
+    let (victim, others) = clients.split_first().unwrap();
+    victim.1.borrow().as_ref().unwrap().write(b"boom");
+    turn_until(&reactor, Duration::from_secs(10), || {
+        victim.0.borrow().lost.is_some()
+    });
+    for round in 0..3u8 {
+        for (index, (_, transport)) in others.iter().enumerate() {
+            transport
+                .borrow()
+                .as_ref()
+                .unwrap()
+                .write(&[round, index as u8]);
+        }
+        turn_until(&reactor, Duration::from_secs(10), || {
+            others
+                .iter()
+                .all(|(events, _)| events.borrow().received.len() == 2 * (round as usize + 1))
+        });
+    }
+    assert!(
+        others
+            .iter()
+            .all(|(events, _)| events.borrow().lost.is_none())
+    );
+    assert!(victim.0.borrow().received.is_empty());
+}
