@@ -347,7 +347,9 @@ impl StreamConn {
             }
             if self.has(flag::READ_PENDING) && !self.has(flag::PAUSED | flag::DISCONNECTING) {
                 self.clear(flag::READ_PENDING);
-                self.read(reactor, false);
+                // The edges that said so are gone: read to WouldBlock or
+                // end of file rather than trust a short read.
+                self.read(reactor, true);
                 continue;
             }
             if self.has(flag::PULL_WANTED) {
@@ -382,8 +384,10 @@ impl StreamConn {
     }
 
     /// Reads until the socket is drained, the protocol pauses, or the
-    /// connection has had its share of this turn.
-    fn read(&self, reactor: &Reactor, read_closed: bool) {
+    /// connection has had its share of this turn. With `exhaustive`, reads
+    /// on to `WouldBlock` or end of file instead of taking a short read as
+    /// drained.
+    fn read(&self, reactor: &Reactor, exhaustive: bool) {
         for _ in 0..READS_PER_TURN {
             if self.has(flag::CLOSED | flag::DISCONNECTING | flag::READ_EOF) {
                 return;
@@ -406,7 +410,7 @@ impl StreamConn {
                             let data = &buffer[..n];
                             self.call_protocol(|protocol| protocol.data_received(data));
                         }
-                        if n < buffer.len() && !read_closed {
+                        if n < buffer.len() && !exhaustive {
                             // A short read drained the socket; new data
                             // brings a new edge.
                             ReadOutcome::Drained

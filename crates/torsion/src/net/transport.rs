@@ -179,6 +179,34 @@ impl Transport {
     }
 }
 
+/// A transport is itself a push producer of the data it reads (Twisted's
+/// transports are `IPushProducer`s): register one transport as the producer
+/// of another, and a proxy or an echo stops reading while the other side's
+/// buffer is full.
+///
+/// ```no_run
+/// # use std::rc::Rc;
+/// # use torsion::net::{Producer, Transport};
+/// # fn relay(incoming: &Transport, outgoing: &Transport) {
+/// outgoing
+///     .register_producer(Producer::Push(Rc::new(incoming.clone())))
+///     .unwrap();
+/// # }
+/// ```
+impl crate::net::PushProducer for Transport {
+    fn pause_producing(&self) {
+        self.pause_reading();
+    }
+
+    fn resume_producing(&self) {
+        self.resume_reading();
+    }
+
+    fn stop_producing(&self) {
+        self.lose_connection();
+    }
+}
+
 impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transport")
