@@ -44,7 +44,9 @@ mod stream;
 mod tcp;
 pub mod tls;
 mod transport;
+mod udp;
 mod unix;
+mod unix_datagram;
 mod write_buffer;
 
 pub use address::Address;
@@ -56,7 +58,11 @@ pub use protocol::{
 };
 pub use tcp::ListenOptions;
 pub use transport::{ProducerError, Transport};
+pub use udp::{
+    DEFAULT_MAX_PACKET_SIZE, DatagramProtocol, DatagramTransport, MulticastInterface, UdpOptions,
+};
 pub use unix::UnixListenOptions;
+pub use unix_datagram::UnixDatagramOptions;
 pub use write_buffer::{HIGH_WATER_MARK, LOW_WATER_MARK};
 
 #[cfg(test)]
