@@ -416,6 +416,16 @@ impl DatagramSource {
     }
 }
 
+/// Finishes stopping a closed source when dropped: when its call runs on
+/// the next turn, or when a reactor that finishes first discards the call.
+struct FinishStop(Rc<DatagramSource>);
+
+impl Drop for FinishStop {
+    fn drop(&mut self) {
+        self.0.finish_stop();
+    }
+}
+
 fn closed() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "the datagram socket is closed")
 }
@@ -568,8 +578,8 @@ impl DatagramTransport {
         match source.reactor.upgrade() {
             Some(reactor) => {
                 if source.close(Some(&reactor)) {
-                    let source = source.clone();
-                    reactor.call_later(Duration::ZERO, move || source.finish_stop());
+                    let finish = FinishStop(source.clone());
+                    reactor.call_later(Duration::ZERO, move || drop(finish));
                 }
             }
             None => {

@@ -12,6 +12,7 @@ use crate::net::{
     Address, DatagramProtocol, DatagramTransport, MulticastInterface, UdpOptions,
     UnixDatagramOptions,
 };
+use crate::reactor::{Phase, SystemEvent};
 use crate::time::Scheduler;
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -662,4 +663,20 @@ fn stop_listening_from_inside_datagram_received() {
     assert_eq!(log.borrow().payloads(), vec![b"first".to_vec()]);
     assert_eq!(log.borrow().stopped, 1);
     assert!(!port.is_open());
+}
+
+#[test]
+fn stop_listening_while_the_reactor_finishes_still_stops_the_protocol() {
+    let reactor = Reactor::new().unwrap();
+    let (protocol, log) = recorder();
+    let port = reactor.listen_udp(loopback(), protocol).unwrap();
+    let fired = Rc::new(RefCell::new(false));
+    let f = fired.clone();
+    reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
+        drop(port.stop_listening().map(move |()| *f.borrow_mut() = true));
+    });
+    run_until(&reactor, LIMIT, || true);
+    assert!(reactor.is_finished());
+    assert_eq!(log.borrow().stopped, 1);
+    assert!(*fired.borrow());
 }
