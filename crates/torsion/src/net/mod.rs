@@ -35,6 +35,14 @@
 //! Reading is edge-triggered into one buffer shared by every connection of
 //! the reactor; writes go straight to the socket and only what it does not
 //! take is buffered, so an idle connection holds no buffer at all.
+//!
+//! Datagram sockets have a protocol and transport of their own: a
+//! [`DatagramProtocol`] hears each datagram with its sender, and its
+//! [`DatagramTransport`] sends them unbuffered. The reactor opens them with
+//! [`Reactor::listen_udp`](crate::Reactor::listen_udp),
+//! [`listen_multicast`](crate::Reactor::listen_multicast),
+//! [`listen_unix_datagram`](crate::Reactor::listen_unix_datagram) and
+//! [`connect_unix_datagram`](crate::Reactor::connect_unix_datagram).
 
 mod address;
 mod client;

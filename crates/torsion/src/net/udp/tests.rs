@@ -431,6 +431,21 @@ fn multicast_options_round_trip_through_socket2() {
         .unwrap_err();
     assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
     assert_eq!(MulticastInterface::from(3u32), MulticastInterface::Index(3));
+
+    // An IPv6 socket sets the hop limit instead.
+    let any6: SocketAddr = "[::1]:0".parse().unwrap();
+    match reactor.listen_udp(any6, recorder().0) {
+        Ok(port6) => {
+            port6.set_ttl(9).unwrap();
+            let seen = port6
+                .source
+                .with_udp(|socket, _| socket.multicast_hops_v6())
+                .unwrap();
+            assert_eq!(seen, 9);
+            assert_eq!(port6.ttl().unwrap(), 9);
+        }
+        Err(error) => eprintln!("IPv6 part skipped: cannot bind a UDP socket on ::1 ({error})"),
+    }
 }
 
 #[test]
@@ -474,6 +489,8 @@ fn unix_datagrams_both_ways() {
         client.connected_address(),
         Some(Address::Unix(Some(server_path.clone())))
     );
+    let error = server.set_ttl(1).unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::Unsupported);
     let l = log.clone();
     run_until(&reactor, LIMIT, move || !l.borrow().received.is_empty());
     assert_eq!(
