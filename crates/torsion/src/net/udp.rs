@@ -6,33 +6,6 @@
 //! the [`DatagramTransport`] it gets in `start_protocol` sends datagrams.
 //! Nothing is buffered: a datagram the socket cannot take at once is dropped
 //! and the write reports why, as a datagram lost on the network would be.
-//!
-//! ```
-//! use torsion::net::{Address, DatagramProtocol, DatagramTransport};
-//! use torsion::Reactor;
-//!
-//! /// Sends every datagram back to where it came from.
-//! #[derive(Default)]
-//! struct Echo {
-//!     transport: Option<DatagramTransport>,
-//! }
-//!
-//! impl DatagramProtocol for Echo {
-//!     fn start_protocol(&mut self, transport: &DatagramTransport) {
-//!         self.transport = Some(transport.clone());
-//!     }
-//!     fn datagram_received(&mut self, data: &[u8], from: Address) {
-//!         if let Some(transport) = &self.transport {
-//!             let _ = transport.write_to(data, from);
-//!         }
-//!     }
-//! }
-//!
-//! let reactor = Reactor::new()?;
-//! let port = reactor.listen_udp("127.0.0.1:0".parse()?, Echo::default())?;
-//! println!("echoing datagrams on {}", port.local_address());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -65,6 +38,33 @@ const READS_PER_TURN: usize = 256;
 ///
 /// Every callback runs on the reactor's thread. A panic in one is caught and
 /// logged: the datagram concerned is lost, the socket goes on.
+///
+/// ```
+/// use torsion::net::{Address, DatagramProtocol, DatagramTransport};
+/// use torsion::Reactor;
+///
+/// /// Sends every datagram back to where it came from.
+/// #[derive(Default)]
+/// struct Echo {
+///     transport: Option<DatagramTransport>,
+/// }
+///
+/// impl DatagramProtocol for Echo {
+///     fn start_protocol(&mut self, transport: &DatagramTransport) {
+///         self.transport = Some(transport.clone());
+///     }
+///     fn datagram_received(&mut self, data: &[u8], from: Address) {
+///         if let Some(transport) = &self.transport {
+///             let _ = transport.write_to(data, from);
+///         }
+///     }
+/// }
+///
+/// let reactor = Reactor::new()?;
+/// let port = reactor.listen_udp("127.0.0.1:0".parse()?, Echo::default())?;
+/// println!("echoing datagrams on {}", port.local_address());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait DatagramProtocol: 'static {
     /// The socket is open; `transport` sends on it. Keep a clone to write
     /// later.
