@@ -35,6 +35,14 @@
 //! Reading is edge-triggered into one buffer shared by every connection of
 //! the reactor; writes go straight to the socket and only what it does not
 //! take is buffered, so an idle connection holds no buffer at all.
+//!
+//! Datagram sockets have a protocol and transport of their own: a
+//! [`DatagramProtocol`] hears each datagram with its sender, and its
+//! [`DatagramTransport`] sends them unbuffered. The reactor opens them with
+//! [`Reactor::listen_udp`](crate::Reactor::listen_udp),
+//! [`listen_multicast`](crate::Reactor::listen_multicast),
+//! [`listen_unix_datagram`](crate::Reactor::listen_unix_datagram) and
+//! [`connect_unix_datagram`](crate::Reactor::connect_unix_datagram).
 
 mod address;
 mod client;
@@ -44,7 +52,9 @@ mod stream;
 mod tcp;
 pub mod tls;
 mod transport;
+mod udp;
 mod unix;
+mod unix_datagram;
 mod write_buffer;
 
 pub use address::Address;
@@ -56,7 +66,11 @@ pub use protocol::{
 };
 pub use tcp::ListenOptions;
 pub use transport::{ProducerError, Transport};
+pub use udp::{
+    DEFAULT_MAX_PACKET_SIZE, DatagramProtocol, DatagramTransport, MulticastInterface, UdpOptions,
+};
 pub use unix::UnixListenOptions;
+pub use unix_datagram::UnixDatagramOptions;
 pub use write_buffer::{HIGH_WATER_MARK, LOW_WATER_MARK};
 
 #[cfg(test)]

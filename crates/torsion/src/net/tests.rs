@@ -33,9 +33,11 @@ struct Events {
     lost: Option<Failure>,
 }
 
+type OnMade = Box<dyn FnOnce(&Transport)>;
+
 struct Recorder {
     events: Rc<RefCell<Events>>,
-    on_made: Option<Box<dyn FnOnce(&Transport)>>,
+    on_made: Option<OnMade>,
 }
 
 impl Protocol for Recorder {
@@ -81,7 +83,7 @@ fn tcp_echo_with_a_blocking_client_thread() {
         stream.write_all(b"hello").unwrap();
         let mut reply = [0u8; 5];
         stream.read_exact(&mut reply).unwrap();
-        handle.stop();
+        let _ = handle.stop();
         reply
     });
     run_for(&reactor, Duration::from_secs(10));
