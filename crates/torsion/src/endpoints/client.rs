@@ -148,6 +148,13 @@ impl<N: Network + Clone + 'static> ClientEndpoint<N> {
     /// TLS error. When a name has several addresses they are tried in turn
     /// and the last failure is reported. Cancelling the Deferred abandons
     /// the attempt, and it fails with [`Cancelled`](crate::error::Cancelled).
+    ///
+    /// For `tls:` the Deferred fires once the TCP connection is up, before
+    /// the handshake; a server whose certificate does not verify (not
+    /// signed by `caCerts`, or not for the host's name) is dropped during
+    /// the handshake, and the protocol's `connection_lost` gets the TLS
+    /// error (such as "invalid peer certificate") without having seen any
+    /// data.
     pub fn connect(&self, protocol: impl Protocol) -> Deferred<Transport> {
         let attempt = Rc::new(Attempt {
             network: self.network.clone(),

@@ -37,43 +37,47 @@
 //! asked of it.
 //!
 //! ```
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
 //! use std::time::Duration;
 //! use torsion::endpoints::{client_from_string, server_from_string};
 //! use torsion::net::{Protocol, Transport, factory_fn};
 //! use torsion::time::Scheduler;
-//! use torsion::Reactor;
+//! use torsion::{Failure, Reactor};
 //!
 //! /// Says hello to whoever connects.
 //! struct Greeter;
 //! impl Protocol for Greeter {
 //!     fn connection_made(&mut self, transport: &Transport) {
-//!         transport.write(b"hello\n");
+//!         transport.write(b"hello");
 //!         transport.lose_connection();
 //!     }
 //!     fn data_received(&mut self, _: &[u8]) {}
 //! }
 //!
-//! /// Prints what it receives.
-//! struct Printer;
-//! impl Protocol for Printer {
+//! /// Keeps what it receives.
+//! struct Collector(Rc<RefCell<Vec<u8>>>);
+//! impl Protocol for Collector {
 //!     fn data_received(&mut self, data: &[u8]) {
-//!         print!("{}", String::from_utf8_lossy(data));
+//!         self.0.borrow_mut().extend_from_slice(data);
 //!     }
 //! }
 //!
 //! let reactor = Reactor::new()?;
+//! let received = Rc::new(RefCell::new(Vec::new()));
 //! let server = server_from_string(&reactor, "tcp:0:interface=127.0.0.1")?;
-//! let r = reactor.clone();
+//! let (r, into) = (reactor.clone(), received.clone());
 //! let _ = server
 //!     .listen(factory_fn(|_| Some(Greeter)))
 //!     .then(move |port| {
 //!         let address = port.tcp_address().expect("a TCP port");
 //!         let client = client_from_string(&r, &format!("tcp:127.0.0.1:{}", address.port()))?;
-//!         Ok::<_, torsion::Failure>(client.connect(Printer).map(move |_| drop(port)))
+//!         Ok::<_, Failure>(client.connect(Collector(into)).map(move |_| port))
 //!     });
 //! let stopper = reactor.clone();
 //! reactor.call_later(Duration::from_millis(200), move || stopper.stop().unwrap());
 //! reactor.run()?;
+//! assert_eq!(*received.borrow(), b"hello");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

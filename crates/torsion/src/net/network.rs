@@ -169,6 +169,17 @@ impl Lookups {
     }
 }
 
+impl Drop for Lookups {
+    /// The thread is ending with lookups unanswered (its reactor stopped
+    /// first): nothing can run their callbacks any more, so the resolvers
+    /// are let go without firing.
+    fn drop(&mut self) {
+        for (_, resolver) in self.pending.drain() {
+            resolver.disarm();
+        }
+    }
+}
+
 thread_local! {
     static LOOKUPS: RefCell<Lookups> = RefCell::new(Lookups::default());
 }
