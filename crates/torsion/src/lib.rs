@@ -28,11 +28,15 @@
 //! The modules, one concept each: [`reactor`] (the loop, shutdown, signals,
 //! other threads, embedding), [`time`] (`call_later`, [`time::LoopingCall`],
 //! [`time::defer_later`]), [`defer`] (Deferreds, combinators, locks and
-//! queues), [`task`] (cooperative CPU work), [`error`] (the well-known
-//! errors) and [`testing`] (a deterministic [`testing::Clock`]).
+//! queues), [`task`] (cooperative CPU work), [`net`] (protocols,
+//! factories and transports over TCP, UNIX and TLS), [`endpoints`]
+//! (listening and connecting from a string such as `tcp:8080`),
+//! [`error`] (the well-known errors) and [`testing`] (a deterministic
+//! [`testing::Clock`], a recording [`testing::MemoryReactor`]).
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
 pub mod defer;
+pub mod endpoints;
 pub mod error;
 mod failure;
 pub mod net;

@@ -47,6 +47,7 @@
 mod address;
 mod client;
 mod listener;
+mod network;
 mod protocol;
 mod stream;
 mod tcp;
@@ -60,6 +61,7 @@ mod write_buffer;
 pub use address::Address;
 pub use client::{ConnectOptions, Connector, DEFAULT_CONNECT_TIMEOUT};
 pub use listener::ListeningPort;
+pub use network::Network;
 pub use protocol::{
     ClientFactory, Factory, FnFactory, HalfClose, Producer, Protocol, PullProducer, PushProducer,
     factory_fn,

@@ -3,8 +3,10 @@
 //! own (Twisted's `internet.testing` and `task.Clock`).
 
 mod clock;
+mod memory_reactor;
 
 pub use clock::Clock;
+pub use memory_reactor::{ConnectCall, MemoryPort, MemoryReactor, TcpListenCall, UnixListenCall};
 
 #[cfg(test)]
 pub(crate) mod log_capture;

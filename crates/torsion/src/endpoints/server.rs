@@ -1,0 +1,224 @@
+//! Server endpoints: [`server_from_string`] and [`ServerEndpoint`].
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::endpoints::EndpointError;
+use crate::endpoints::parse::{Arguments, parse};
+use crate::net::tls::server_config;
+use crate::net::{Factory, ListenOptions, Network, UnixListenOptions};
+use crate::{Deferred, Failure, Reactor};
+
+/// Twisted's default listen backlog.
+const DEFAULT_BACKLOG: i32 = 50;
+/// Twisted's default mode for a UNIX socket file.
+const DEFAULT_MODE: u32 = 0o666;
+
+/// Where and how to listen, as parsed from a description.
+#[derive(Clone)]
+enum Kind {
+    Tcp {
+        address: SocketAddr,
+        backlog: i32,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    },
+    Unix {
+        path: PathBuf,
+        mode: u32,
+        backlog: i32,
+    },
+}
+
+/// A place to listen, parsed from a string by [`server_from_string`]
+/// (Twisted's `IStreamServerEndpoint`). Listen on it any number of times.
+#[derive(Clone)]
+pub struct ServerEndpoint<N: Network = Reactor> {
+    network: N,
+    kind: Kind,
+}
+
+/// Parses a server description (see [the module](crate::endpoints) for
+/// the grammar) into an endpoint of `network`. Certificates and keys of a
+/// `tls:` endpoint are loaded now, so a bad file is an error here.
+///
+/// ```
+/// use torsion::endpoints::{EndpointError, server_from_string};
+/// use torsion::Reactor;
+///
+/// let reactor = Reactor::new()?;
+/// assert!(server_from_string(&reactor, "tcp:8080:interface=127.0.0.1").is_ok());
+/// assert!(matches!(
+///     server_from_string(&reactor, "tcp:http"),
+///     Err(EndpointError::BadPort { .. })
+/// ));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn server_from_string<N: Network + Clone>(
+    network: &N,
+    description: &str,
+) -> Result<ServerEndpoint<N>, EndpointError> {
+    let parsed = parse(description)?;
+    let kind = match parsed.kind.as_str() {
+        "tcp" => {
+            let args = Arguments::new("tcp", parsed.fields, &["port"], &["interface", "backlog"])?;
+            tcp(&args, IpAddr::V4(Ipv4Addr::UNSPECIFIED), None)?
+        }
+        "tcp6" => {
+            let args = Arguments::new("tcp6", parsed.fields, &["port"], &["interface", "backlog"])?;
+            tcp(&args, IpAddr::V6(Ipv6Addr::UNSPECIFIED), None)?
+        }
+        "unix" => {
+            let args = Arguments::new("unix", parsed.fields, &["address"], &["mode", "backlog"])?;
+            let path = PathBuf::from(args.required("address")?);
+            let mode = match args.get("mode") {
+                None => DEFAULT_MODE,
+                Some(value) => match u32::from_str_radix(value, 8) {
+                    Ok(mode) if mode <= 0o7777 => mode,
+                    _ => return Err(args.bad("mode", value, "octal permission bits such as 660")),
+                },
+            };
+            Kind::Unix {
+                path,
+                mode,
+                backlog: args.backlog(DEFAULT_BACKLOG)?,
+            }
+        }
+        kind @ ("tls" | "ssl") => {
+            let name = if kind == "tls" { "tls" } else { "ssl" };
+            let args = Arguments::new(
+                name,
+                parsed.fields,
+                &["port"],
+                &["privateKey", "certKey", "interface", "backlog"],
+            )?;
+            let key = Path::new(args.required("privateKey")?);
+            let certificates = args.get("certKey").map(Path::new).unwrap_or(key);
+            let config = server_config(certificates, key).map_err(|source| EndpointError::Tls {
+                endpoint: name,
+                source,
+            })?;
+            tcp(
+                &args,
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                Some(Arc::new(config)),
+            )?
+        }
+        other => return Err(EndpointError::UnknownType(other.to_owned())),
+    };
+    Ok(ServerEndpoint {
+        network: network.clone(),
+        kind,
+    })
+}
+
+fn tcp(
+    args: &Arguments,
+    any: IpAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<Kind, EndpointError> {
+    let port = args.port("port")?;
+    let interface = args.ip("interface")?.unwrap_or(any);
+    if args.kind() == "tcp6" && interface.is_ipv4() {
+        let value = interface.to_string();
+        return Err(args.bad("interface", &value, "an IPv6 address"));
+    }
+    Ok(Kind::Tcp {
+        address: SocketAddr::new(interface, port),
+        backlog: args.backlog(DEFAULT_BACKLOG)?,
+        tls,
+    })
+}
+
+impl<N: Network> ServerEndpoint<N> {
+    /// Starts listening, building a protocol with `factory` for each
+    /// connection. Fires with the port ([`ListeningPort`](crate::net::ListeningPort)
+    /// on a reactor), or fails with why it could not listen (an
+    /// [`io::Error`](std::io::Error) naming the address, such as one
+    /// already in use).
+    pub fn listen(&self, factory: impl Factory) -> Deferred<N::Port> {
+        let factory: Rc<dyn Factory> = Rc::new(factory);
+        let result = match &self.kind {
+            Kind::Tcp {
+                address,
+                backlog,
+                tls,
+            } => self.network.listen_tcp_port(
+                *address,
+                factory,
+                ListenOptions {
+                    backlog: *backlog,
+                    tls: tls.clone(),
+                    reuse_port: false,
+                },
+            ),
+            Kind::Unix {
+                path,
+                mode,
+                backlog,
+            } => self.network.listen_unix_port(
+                path,
+                factory,
+                UnixListenOptions {
+                    backlog: *backlog,
+                    mode: Some(*mode),
+                },
+            ),
+        };
+        match result {
+            Ok(port) => Deferred::succeed(port),
+            Err(error) => Deferred::fail(Failure::new(error)),
+        }
+    }
+
+    /// The TCP address this endpoint listens on (port 0 until bound), or
+    /// `None` for a UNIX endpoint.
+    pub fn tcp_address(&self) -> Option<SocketAddr> {
+        match &self.kind {
+            Kind::Tcp { address, .. } => Some(*address),
+            Kind::Unix { .. } => None,
+        }
+    }
+
+    /// The socket path of a UNIX endpoint.
+    pub fn unix_path(&self) -> Option<&Path> {
+        match &self.kind {
+            Kind::Unix { path, .. } => Some(path),
+            Kind::Tcp { .. } => None,
+        }
+    }
+
+    /// True for a TLS endpoint.
+    pub fn is_tls(&self) -> bool {
+        matches!(&self.kind, Kind::Tcp { tls: Some(_), .. })
+    }
+}
+
+impl<N: Network> fmt::Debug for ServerEndpoint<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Tcp {
+                address,
+                backlog,
+                tls,
+            } => f
+                .debug_struct("ServerEndpoint")
+                .field("address", address)
+                .field("backlog", backlog)
+                .field("tls", &tls.is_some())
+                .finish(),
+            Kind::Unix {
+                path,
+                mode,
+                backlog,
+            } => f
+                .debug_struct("ServerEndpoint")
+                .field("path", path)
+                .field("mode", &format_args!("{mode:o}"))
+                .field("backlog", backlog)
+                .finish(),
+        }
+    }
+}
