@@ -55,6 +55,7 @@ pub use protocol::{
     factory_fn,
 };
 pub use tcp::ListenOptions;
+pub(crate) use transport::TransportBackend;
 pub use transport::{ProducerError, Transport};
 pub use unix::UnixListenOptions;
 pub use write_buffer::{HIGH_WATER_MARK, LOW_WATER_MARK};
