@@ -28,14 +28,19 @@
 //! The modules, one concept each: [`reactor`] (the loop, shutdown, signals,
 //! other threads, embedding), [`time`] (`call_later`, [`time::LoopingCall`],
 //! [`time::defer_later`]), [`defer`] (Deferreds, combinators, locks and
-//! queues), [`task`] (cooperative CPU work), [`error`] (the well-known
-//! errors) and [`testing`] (a deterministic [`testing::Clock`]).
+//! queues), [`task`] (cooperative CPU work), [`net`] (protocols, factories
+//! and transports over TCP, UNIX sockets and TLS), [`protocols`] (framing:
+//! lines, netstrings, length-prefixed strings), [`error`] (the well-known
+//! errors) and [`testing`] (a deterministic [`testing::Clock`], and
+//! [`testing::StringTransport`] and [`testing::Loopback`] to drive protocols
+//! without sockets).
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
 pub mod defer;
 pub mod error;
 mod failure;
 pub mod net;
+pub mod protocols;
 pub mod reactor;
 mod sync;
 pub mod task;
