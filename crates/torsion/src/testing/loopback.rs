@@ -746,4 +746,40 @@ mod tests {
         assert_eq!(pipe.client().borrow().received(), b"bye");
         assert!(pipe.client().borrow().lost[0].is::<ConnectionDone>());
     }
+
+    /// Uses its transport from every callback, including after the end.
+    #[derive(Default)]
+    struct Busy {
+        transport: Option<Transport>,
+        lost_while_open: Option<bool>,
+    }
+
+    impl Protocol for Busy {
+        fn connection_made(&mut self, transport: &Transport) {
+            self.transport = Some(transport.clone());
+        }
+        fn data_received(&mut self, data: &[u8]) {
+            let transport = self.transport.as_ref().unwrap();
+            transport.write(data);
+            let _ = (transport.peer(), transport.buffered());
+            transport.lose_connection();
+        }
+        fn connection_lost(&mut self, _: Failure) {
+            let transport = self.transport.as_ref().unwrap();
+            transport.write(b"too late");
+            transport.lose_connection();
+            transport.abort_connection();
+            self.lost_while_open = Some(transport.is_open());
+        }
+    }
+
+    #[test]
+    fn protocols_may_use_their_transport_from_any_callback() {
+        let pipe = Loopback::new(Busy::default(), Peer::greeting(b"x"));
+        pipe.pump();
+        assert!(pipe.is_closed());
+        assert_eq!(pipe.client().borrow().received(), b"x");
+        assert_eq!(pipe.server().borrow().lost_while_open, Some(false));
+        assert!(!pipe.pump());
+    }
 }
