@@ -28,11 +28,14 @@
 //! The modules, one concept each: [`reactor`] (the loop, shutdown, signals,
 //! other threads, embedding), [`time`] (`call_later`, [`time::LoopingCall`],
 //! [`time::defer_later`]), [`defer`] (Deferreds, combinators, locks and
-//! queues), [`task`] (cooperative CPU work), [`net`] (protocols,
-//! factories and transports over TCP, UNIX and TLS), [`endpoints`]
-//! (listening and connecting from a string such as `tcp:8080`),
-//! [`error`] (the well-known errors) and [`testing`] (a deterministic
-//! [`testing::Clock`], a recording [`testing::MemoryReactor`]).
+//! queues), [`task`] (cooperative CPU work), [`net`] (protocols, factories
+//! and transports over TCP, UNIX sockets, TLS and datagram sockets),
+//! [`endpoints`] (listening and connecting from a string such as
+//! `tcp:8080`), [`protocols`] (framing: lines, netstrings, length-prefixed
+//! strings), [`error`] (the well-known errors) and [`testing`] (a
+//! deterministic [`testing::Clock`], [`testing::StringTransport`] and
+//! [`testing::Loopback`] to drive protocols without sockets, and a recording
+//! [`testing::MemoryReactor`]).
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
 pub mod defer;
@@ -40,6 +43,7 @@ pub mod endpoints;
 pub mod error;
 mod failure;
 pub mod net;
+pub mod protocols;
 pub mod reactor;
 mod sync;
 pub mod task;

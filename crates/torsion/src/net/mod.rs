@@ -67,6 +67,7 @@ pub use protocol::{
     factory_fn,
 };
 pub use tcp::ListenOptions;
+pub(crate) use transport::TransportBackend;
 pub use transport::{ProducerError, Transport};
 pub use udp::{
     DEFAULT_MAX_PACKET_SIZE, DatagramProtocol, DatagramTransport, MulticastInterface, UdpOptions,

@@ -1,12 +1,19 @@
 //! Deterministic fakes for testing code built on torsion, shipped as part of
 //! the library so users test their own protocols the way torsion tests its
-//! own (Twisted's `internet.testing` and `task.Clock`).
+//! own (Twisted's `internet.testing`, `test.iosim` and `task.Clock`):
+//! [`Clock`] for time, [`StringTransport`] to drive one protocol by hand and
+//! [`Loopback`] to connect two protocols in memory, and [`MemoryReactor`]
+//! to record what code listens on and connects to.
 
 mod clock;
+mod loopback;
 mod memory_reactor;
+mod string_transport;
 
 pub use clock::Clock;
+pub use loopback::Loopback;
 pub use memory_reactor::{ConnectCall, MemoryPort, MemoryReactor, TcpListenCall, UnixListenCall};
+pub use string_transport::StringTransport;
 
 #[cfg(test)]
 pub(crate) mod log_capture;
