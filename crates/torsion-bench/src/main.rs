@@ -135,5 +135,10 @@ fn main() {
                 &rows
             )
         );
+        println!(
+            "note: tokio's server keeps a {} KiB read buffer per connection, the usual \
+             task-per-connection shape; most of its figure is that buffer.",
+            server::TOKIO_BUFFER / 1024
+        );
     }
 }

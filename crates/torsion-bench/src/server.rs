@@ -47,7 +47,7 @@ impl Engine {
 }
 
 /// The tokio server's read buffer, one per connection.
-const TOKIO_BUFFER: usize = 16 * 1024;
+pub const TOKIO_BUFFER: usize = 16 * 1024;
 
 /// Writes back whatever it receives.
 #[derive(Default)]
