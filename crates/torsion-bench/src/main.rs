@@ -3,8 +3,13 @@
 #![forbid(unsafe_code)]
 
 mod cross_thread;
+mod echo;
+mod idle;
 mod measure;
+mod server;
 mod timers;
+
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -27,12 +32,31 @@ enum Bench {
     Timers,
     /// 1,000,000 calls posted from another thread.
     CrossThread,
+    /// Echo servers in their own processes: 64 connections round-tripping
+    /// 64-byte and 16 KiB messages.
+    Echo,
+    /// Resident memory per idle connection, 10,000 connections.
+    Idle,
     /// Every benchmark.
     Compare,
+    /// Runs one echo server (started by `echo` and `idle`).
+    #[command(hide = true)]
+    Serve {
+        /// Which engine serves.
+        #[arg(long, value_enum)]
+        engine: server::Engine,
+    },
 }
 
 fn main() {
     let cli = Cli::parse();
+    if let Bench::Serve { engine } = cli.command {
+        if let Err(error) = server::serve(engine) {
+            eprintln!("torsion-bench serve: {error}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let (scale, runs) = if cli.quick {
         (10, 1)
     } else {
@@ -70,6 +94,51 @@ fn main() {
                 ),
                 &rows
             )
+        );
+    }
+    if matches!(cli.command, Bench::Echo | Bench::Compare) {
+        let (warm_up, window) = if cli.quick {
+            (Duration::from_millis(100), Duration::from_millis(300))
+        } else {
+            (Duration::from_millis(500), Duration::from_secs(3))
+        };
+        for size in [64, 16 * 1024] {
+            let load = echo::Load {
+                connections: 64,
+                size,
+                warm_up,
+                window,
+            };
+            let rows = echo::compare(load, runs);
+            print!(
+                "{}",
+                measure::render(
+                    &format!(
+                        "echo: 64 connections, {size}-byte messages, {:.1} s windows, server on CPU 0 \
+                         (goal: server CPU per message at most 1.0x tokio's)",
+                        window.as_secs_f64()
+                    ),
+                    &rows
+                )
+            );
+        }
+    }
+    if matches!(cli.command, Bench::Idle | Bench::Compare) {
+        let (rows, count) = idle::compare(10_000 / scale, runs);
+        print!(
+            "{}",
+            measure::render(
+                &format!(
+                    "idle: {count} open connections, one byte echoed on each \
+                     (goal: memory per connection at most 1.0x tokio's)"
+                ),
+                &rows
+            )
+        );
+        println!(
+            "note: tokio's server keeps a {} KiB read buffer per connection, the usual \
+             task-per-connection shape; most of its figure is that buffer.",
+            server::TOKIO_BUFFER / 1024
         );
     }
 }

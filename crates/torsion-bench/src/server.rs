@@ -1,0 +1,288 @@
+//! Echo servers, each in a process of its own, so its CPU time and memory
+//! can be read from `/proc/<pid>` with nothing else in the account.
+//!
+//! The benchmark binary re-executes itself as `torsion-bench serve --engine
+//! torsion|tokio`, under `taskset -c 0` when it can. The server prints
+//! `listening <address>` on its standard output once it accepts, and exits
+//! when its standard input closes, which is how [`ServerProcess`] stops it.
+//!
+//! Both servers do the same job in the usual way for their engine:
+//!
+//! - torsion: a `Protocol` that writes back every chunk `data_received`
+//!   hands it (reads land in the reactor's one shared 64 KiB buffer);
+//! - tokio: a current-thread runtime, one task per connection that reads
+//!   into its own 16 KiB buffer (one read per message of either size) and
+//!   `write_all`s what it read.
+//!
+//! Both turn Nagle's algorithm off on accepted connections.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use torsion::Reactor;
+use torsion::net::{Protocol, Transport, factory_fn};
+
+/// Which engine a server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// torsion's reactor and a `Protocol`.
+    Torsion,
+    /// tokio's current-thread runtime and a task per connection.
+    Tokio,
+}
+
+impl Engine {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Torsion => "torsion",
+            Engine::Tokio => "tokio",
+        }
+    }
+}
+
+/// The tokio server's read buffer, one per connection.
+pub const TOKIO_BUFFER: usize = 16 * 1024;
+
+/// Writes back whatever it receives.
+#[derive(Default)]
+struct Echo {
+    transport: Option<Transport>,
+}
+
+impl Protocol for Echo {
+    fn connection_made(&mut self, transport: &Transport) {
+        let _ = transport.set_nodelay(true);
+        self.transport = Some(transport.clone());
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        if let Some(transport) = &self.transport {
+            transport.write(data);
+        }
+    }
+}
+
+/// Runs torsion's echo server on this thread until its reactor stops,
+/// telling `ready` where it listens first.
+pub fn serve_torsion(ready: impl FnOnce(SocketAddr, torsion::ReactorHandle)) -> io::Result<()> {
+    let reactor = Reactor::new().map_err(io::Error::other)?;
+    let port = reactor.listen_tcp(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        factory_fn(|_| Some(Echo::default())),
+    )?;
+    let address = port
+        .tcp_address()
+        .ok_or_else(|| io::Error::other("no TCP address"))?;
+    ready(address, reactor.handle());
+    reactor.run().map_err(io::Error::other)
+}
+
+/// Runs tokio's echo server on this thread, forever, telling `ready` where
+/// it listens first.
+pub fn serve_tokio(ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        ready(listener.local_addr()?);
+        loop {
+            let (mut stream, _) = listener.accept().await?;
+            tokio::spawn(async move {
+                let _ = stream.set_nodelay(true);
+                let mut buffer = vec![0u8; TOKIO_BUFFER];
+                loop {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => {
+                            if stream.write_all(&buffer[..read]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    })
+}
+
+/// The hidden `serve` subcommand: runs `engine`'s server, prints where it
+/// listens, and exits when standard input closes.
+pub fn serve(engine: Engine) -> io::Result<()> {
+    std::thread::spawn(|| {
+        let mut sink = Vec::new();
+        let _ = io::stdin().read_to_end(&mut sink);
+        std::process::exit(0);
+    });
+    let announce = |address: SocketAddr| println!("listening {address}");
+    match engine {
+        Engine::Torsion => serve_torsion(|address, _| announce(address)),
+        Engine::Tokio => serve_tokio(announce),
+    }
+}
+
+/// The soft limit on open descriptors is raised to the hard one, for this
+/// process and so for the servers it starts, with util-linux `prlimit`.
+/// Returns the soft limit in force afterwards.
+pub fn raise_descriptor_limit() -> u64 {
+    let pid = std::process::id().to_string();
+    let hard = limit(&pid, "--hard");
+    if let Some(hard) = hard {
+        let _ = Command::new("prlimit")
+            .args(["--pid", &pid, &format!("--nofile={hard}:{hard}")])
+            .output();
+    }
+    limit(&pid, "--soft").unwrap_or(1024)
+}
+
+fn limit(pid: &str, which: &str) -> Option<u64> {
+    let output = Command::new("prlimit")
+        .args(["--pid", pid, "--nofile", "--noheadings", "--raw"])
+        .args([
+            "--output",
+            which.trim_start_matches("--").to_uppercase().as_str(),
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let value = text.trim();
+    if value == "unlimited" {
+        Some(1 << 20)
+    } else {
+        value.parse().ok()
+    }
+}
+
+/// A server running in a child process.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    /// Where it accepts connections.
+    pub address: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `engine`'s server pinned to CPU 0 (when `taskset` is here)
+    /// and waits until it listens.
+    pub fn start(engine: Engine) -> io::Result<ServerProcess> {
+        let exe = std::env::current_exe()?;
+        let mut command = if taskset_works() {
+            let mut command = Command::new("taskset");
+            command.args(["-c", "0"]).arg(exe);
+            command
+        } else {
+            Command::new(exe)
+        };
+        let mut child = command
+            .args(["serve", "--engine", engine.name()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdin = child.stdin.take();
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped");
+        BufReader::new(stdout).read_line(&mut line)?;
+        let address = line
+            .trim()
+            .strip_prefix("listening ")
+            .and_then(|address| address.parse().ok());
+        let Some(address) = address else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::other(format!(
+                "{} server did not start: {line:?}",
+                engine.name()
+            )));
+        };
+        Ok(ServerProcess {
+            child,
+            stdin,
+            address,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU time the whole server process has used: utime + stime from
+    /// `/proc/<pid>/stat`, in clock ticks.
+    pub fn cpu_time(&self) -> Duration {
+        let text = fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // Fields after the command name, which is in parentheses: the
+        // state is field 3, utime field 14, stime field 15.
+        let after_name = text.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks = |index: usize| -> u64 {
+            fields
+                .get(index)
+                .and_then(|field| field.parse().ok())
+                .unwrap_or(0)
+        };
+        let total = ticks(11) + ticks(12);
+        Duration::from_secs_f64(total as f64 / clock_ticks_per_second() as f64)
+    }
+
+    /// The server's resident memory (`VmRSS` in `/proc/<pid>/status`), in
+    /// bytes.
+    pub fn resident_bytes(&self) -> u64 {
+        let text = fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        text.lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| {
+                value
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map_or(0, |kib| kib * 1024)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // Closing its standard input tells the server to exit.
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn taskset_works() -> bool {
+    static WORKS: OnceLock<bool> = OnceLock::new();
+    *WORKS.get_or_init(|| {
+        Command::new("taskset")
+            .args(["-c", "0", "true"])
+            .output()
+            .is_ok_and(|output| output.status.success())
+    })
+}
+
+fn clock_ticks_per_second() -> u64 {
+    static TICKS: OnceLock<u64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|output| String::from_utf8_lossy(&output.stdout).trim().parse().ok())
+            .unwrap_or(100)
+    })
+}
