@@ -583,10 +583,8 @@ impl StreamConn {
     fn after_write(&self) {
         let buffered = self.buffered();
         if buffered == 0 {
-            if self.has_producer() {
-                if let Some(Producer::Pull(_)) = self.producer() {
-                    self.want_pull();
-                }
+            if let Some(Producer::Pull(_)) = self.producer() {
+                self.want_pull();
             }
             return;
         }

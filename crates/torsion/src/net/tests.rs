@@ -251,7 +251,7 @@ fn abort_connection_closes_even_when_the_peer_does_not_read() {
 
 struct LostRecorder {
     lost: Rc<RefCell<Option<Failure>>>,
-    on_made: Option<Box<dyn FnOnce(&Transport)>>,
+    on_made: Option<OnMade>,
 }
 
 impl Protocol for LostRecorder {
