@@ -49,6 +49,7 @@ mod client;
 mod listener;
 mod network;
 mod protocol;
+mod reconnect;
 mod stream;
 mod tcp;
 pub mod tls;
@@ -66,6 +67,7 @@ pub use protocol::{
     ClientFactory, Factory, FnFactory, HalfClose, Producer, Protocol, PullProducer, PushProducer,
     factory_fn,
 };
+pub use reconnect::{Backoff, ReconnectingClientFactory};
 pub use tcp::ListenOptions;
 pub(crate) use transport::TransportBackend;
 pub use transport::{ProducerError, Transport};
