@@ -245,9 +245,11 @@ mod tests {
         fn data_received(&mut self, _: &[u8]) {}
     }
 
+    type QuietFactory = crate::net::FnFactory<fn(&Address) -> Option<Quiet>>;
+
     /// Counts attempts as the factory hears of them.
     struct Counting {
-        inner: ReconnectingClientFactory<crate::net::FnFactory<fn(&Address) -> Option<Quiet>>>,
+        inner: ReconnectingClientFactory<QuietFactory>,
         attempts: Cell<u32>,
         failures: Cell<u32>,
     }
