@@ -45,6 +45,7 @@
 //! [`connect_unix_datagram`](crate::Reactor::connect_unix_datagram).
 
 mod address;
+mod async_stream;
 mod client;
 mod listener;
 mod network;
@@ -60,6 +61,7 @@ mod unix_datagram;
 mod write_buffer;
 
 pub use address::Address;
+pub use async_stream::{AsyncListener, AsyncStream};
 pub use client::{ConnectOptions, Connector, DEFAULT_CONNECT_TIMEOUT};
 pub use listener::ListeningPort;
 pub use network::Network;

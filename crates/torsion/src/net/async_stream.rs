@@ -1,0 +1,415 @@
+//! The same connections as async streams: [`AsyncStream`] implements
+//! futures-io's and tokio's `AsyncRead` / `AsyncWrite` (tokio without its
+//! runtime), so crates written against those traits (codecs, TLS wrappers,
+//! HTTP stacks) run over torsion sockets inside
+//! [`Reactor::spawn`](crate::Reactor::spawn).
+//!
+//! ```
+//! use torsion::net::{AsyncListener, ConnectOptions};
+//! use torsion::{Failure, Reactor};
+//!
+//! let reactor = Reactor::new()?;
+//! let listener = AsyncListener::bind_tcp(&reactor, "127.0.0.1:0".parse()?)?;
+//! let address = listener.address();
+//! let r = reactor.clone();
+//! let done = reactor.spawn(async move {
+//!     let client = r.connect_stream(address, ConnectOptions::default()).await?;
+//!     let (server, _peer) = listener.accept().await?;
+//!     client.write_all_now(b"hello");
+//!     let mut buf = [0u8; 5];
+//!     server.read_exact(&mut buf).await?;
+//!     assert_eq!(&buf, b"hello");
+//!     r.stop().unwrap();
+//!     Ok::<(), Failure>(())
+//! });
+//! reactor.run()?;
+//! # drop(done);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::defer::DeferredQueue;
+use crate::net::{
+    Address, ConnectOptions, HIGH_WATER_MARK, HalfClose, ListeningPort, Producer, Protocol,
+    PushProducer, Transport, factory_fn,
+};
+use crate::{Deferred, Failure, Reactor};
+
+/// Received bytes held for the reader before the socket is paused.
+const READ_AHEAD: usize = 64 * 1024;
+
+#[derive(Default)]
+struct Shared {
+    incoming: VecDeque<u8>,
+    eof: bool,
+    error: Option<io::Error>,
+    reader: Option<Waker>,
+    writer: Option<Waker>,
+    reading_paused: bool,
+    transport: Option<Transport>,
+}
+
+/// The protocol behind an [`AsyncStream`]: it queues what arrives and wakes
+/// the task waiting for it.
+struct StreamProtocol {
+    shared: Rc<RefCell<Shared>>,
+}
+
+impl Protocol for StreamProtocol {
+    fn connection_made(&mut self, transport: &Transport) {
+        self.shared.borrow_mut().transport = Some(transport.clone());
+        // Told when the write buffer drains, to wake a blocked writer.
+        let waker = WriterWaker(self.shared.clone());
+        let _ = transport.register_producer(Producer::Push(Rc::new(waker)));
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        let mut shared = self.shared.borrow_mut();
+        shared.incoming.extend(data);
+        if shared.incoming.len() >= READ_AHEAD && !shared.reading_paused {
+            shared.reading_paused = true;
+            if let Some(transport) = &shared.transport {
+                transport.pause_reading();
+            }
+        }
+        if let Some(waker) = shared.reader.take() {
+            waker.wake();
+        }
+    }
+
+    fn read_connection_lost(&mut self) -> HalfClose {
+        let mut shared = self.shared.borrow_mut();
+        shared.eof = true;
+        if let Some(waker) = shared.reader.take() {
+            waker.wake();
+        }
+        // The reader sees end of file; the writer may go on (a half-close),
+        // as with tokio's TcpStream.
+        HalfClose::KeepWriting
+    }
+
+    fn connection_lost(&mut self, reason: Failure) {
+        let mut shared = self.shared.borrow_mut();
+        shared.eof = true;
+        if !reason.is::<crate::error::ConnectionDone>() && shared.error.is_none() {
+            shared.error = Some(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                reason.to_string(),
+            ));
+        }
+        shared.transport = None;
+        for waker in [shared.reader.take(), shared.writer.take()]
+            .into_iter()
+            .flatten()
+        {
+            waker.wake();
+        }
+    }
+}
+
+struct WriterWaker(Rc<RefCell<Shared>>);
+
+impl PushProducer for WriterWaker {
+    fn pause_producing(&self) {}
+
+    fn resume_producing(&self) {
+        if let Some(waker) = self.0.borrow_mut().writer.take() {
+            waker.wake();
+        }
+    }
+
+    fn stop_producing(&self) {
+        if let Some(waker) = self.0.borrow_mut().writer.take() {
+            waker.wake();
+        }
+    }
+}
+
+/// A connection used with async/await. Reading waits for data; writing
+/// waits only while more than the transport's high-water mark is buffered.
+/// Dropping the stream closes the connection once what was written has
+/// been sent.
+pub struct AsyncStream {
+    shared: Rc<RefCell<Shared>>,
+    transport: Transport,
+}
+
+impl AsyncStream {
+    fn new(shared: Rc<RefCell<Shared>>, transport: Transport) -> AsyncStream {
+        AsyncStream { shared, transport }
+    }
+
+    /// The underlying transport (addresses, TCP options, `start_tls`).
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// Reads into `buf`; 0 means end of file.
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_read_into(cx, buf)).await
+    }
+
+    /// Reads exactly `buf.len()` bytes, or fails with `UnexpectedEof`.
+    pub async fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            let n = self.read(buf).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            buf = &mut buf[n..];
+        }
+        Ok(())
+    }
+
+    /// Writes all of `data` without waiting (the transport buffers what the
+    /// socket does not take).
+    pub fn write_all_now(&self, data: &[u8]) {
+        self.transport.write(data);
+    }
+
+    fn poll_read_into(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut shared = self.shared.borrow_mut();
+        if !shared.incoming.is_empty() {
+            let n = buf.len().min(shared.incoming.len());
+            for (slot, byte) in buf.iter_mut().zip(shared.incoming.drain(..n)) {
+                *slot = byte;
+            }
+            if shared.reading_paused && shared.incoming.len() < READ_AHEAD / 2 {
+                shared.reading_paused = false;
+                let transport = shared.transport.clone();
+                drop(shared);
+                if let Some(transport) = transport {
+                    transport.resume_reading();
+                }
+            }
+            return Poll::Ready(Ok(n));
+        }
+        if let Some(error) = shared.error.take() {
+            return Poll::Ready(Err(error));
+        }
+        if shared.eof || buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        shared.reader = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    fn poll_write_from(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        if !self.transport.is_open() {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        if self.transport.buffered() > HIGH_WATER_MARK {
+            self.shared.borrow_mut().writer = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        self.transport.write(data);
+        Poll::Ready(Ok(data.len()))
+    }
+
+    fn poll_shutdown_write(&self) -> Poll<io::Result<()>> {
+        self.transport.lose_write_connection();
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl Drop for AsyncStream {
+    fn drop(&mut self) {
+        // The wake-up producer would hold the close back.
+        self.transport.unregister_producer();
+        self.transport.lose_connection();
+    }
+}
+
+impl fmt::Debug for AsyncStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncStream")
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+impl futures_io::AsyncRead for AsyncStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_into(cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for AsyncStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_from(cx, buf)
+    }
+
+    /// The transport writes what it buffered on its own while the
+    /// connection is up, so there is nothing to wait for.
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_shutdown_write()
+    }
+}
+
+impl tokio::io::AsyncRead for AsyncStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let unfilled = buf.initialize_unfilled();
+        match self.poll_read_into(cx, unfilled) {
+            Poll::Ready(Ok(n)) => {
+                buf.advance(n);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for AsyncStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_from(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_shutdown_write()
+    }
+}
+
+fn stream_protocol() -> (StreamProtocol, Rc<RefCell<Shared>>) {
+    let shared = Rc::new(RefCell::new(Shared::default()));
+    (
+        StreamProtocol {
+            shared: shared.clone(),
+        },
+        shared,
+    )
+}
+
+/// A listening port whose connections are accepted with `.await`.
+pub struct AsyncListener {
+    port: ListeningPort,
+    queue: DeferredQueue<(AsyncStream, Address)>,
+}
+
+impl AsyncListener {
+    /// Listens on a TCP address.
+    pub fn bind_tcp(reactor: &Reactor, address: SocketAddr) -> io::Result<AsyncListener> {
+        let queue = DeferredQueue::new(None, None);
+        let port = reactor.listen_tcp(address, accepting_factory(queue.clone()))?;
+        Ok(AsyncListener { port, queue })
+    }
+
+    /// Listens on a UNIX socket path.
+    pub fn bind_unix(
+        reactor: &Reactor,
+        path: impl AsRef<std::path::Path>,
+    ) -> io::Result<AsyncListener> {
+        let queue = DeferredQueue::new(None, None);
+        let port = reactor.listen_unix(path, accepting_factory(queue.clone()))?;
+        Ok(AsyncListener { port, queue })
+    }
+
+    /// The next connection and its peer's address.
+    pub fn accept(&self) -> Deferred<(AsyncStream, Address)> {
+        // The queue has no backlog limit, so `get` cannot underflow.
+        self.queue.get().unwrap_or_else(Deferred::fail)
+    }
+
+    /// The bound address (the chosen port when 0 was asked).
+    pub fn address(&self) -> Address {
+        self.port.address()
+    }
+
+    /// The listening port, to stop it.
+    pub fn port(&self) -> &ListeningPort {
+        &self.port
+    }
+}
+
+impl fmt::Debug for AsyncListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncListener")
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+/// Builds stream protocols and queues each connection, once made, for
+/// `accept`.
+fn accepting_factory(queue: DeferredQueue<(AsyncStream, Address)>) -> impl crate::net::Factory {
+    factory_fn(move |_| {
+        let (protocol, shared) = stream_protocol();
+        Some(Announcing {
+            inner: protocol,
+            shared,
+            queue: queue.clone(),
+        })
+    })
+}
+
+/// A stream protocol that hands its stream to `accept` when connected.
+struct Announcing {
+    inner: StreamProtocol,
+    shared: Rc<RefCell<Shared>>,
+    queue: DeferredQueue<(AsyncStream, Address)>,
+}
+
+impl Protocol for Announcing {
+    fn connection_made(&mut self, transport: &Transport) {
+        self.inner.connection_made(transport);
+        let stream = AsyncStream::new(self.shared.clone(), transport.clone());
+        if self.queue.put((stream, transport.peer())).is_err() {
+            transport.abort_connection();
+        }
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        self.inner.data_received(data);
+    }
+    fn read_connection_lost(&mut self) -> HalfClose {
+        self.inner.read_connection_lost()
+    }
+    fn connection_lost(&mut self, reason: Failure) {
+        self.inner.connection_lost(reason);
+    }
+}
+
+impl Reactor {
+    /// Connects to `address` and gives the connection as an [`AsyncStream`].
+    pub fn connect_stream(
+        &self,
+        address: Address,
+        options: ConnectOptions,
+    ) -> Deferred<AsyncStream> {
+        let (protocol, shared) = stream_protocol();
+        self.connect_protocol(address, protocol, options)
+            .map(move |transport| AsyncStream::new(shared, transport))
+    }
+}

@@ -1,0 +1,152 @@
+//! Connections used with async/await, and crates written against tokio's
+//! and futures-io's traits running over them.
+
+mod common;
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::turn_until;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use torsion::net::tls::{client_config, root_store, server_config};
+use torsion::net::{AsyncListener, ConnectOptions, ListenOptions, factory_fn};
+use torsion::{Deferred, Failure, Reactor};
+
+/// Runs `future` on the reactor until it finishes; returns its result.
+fn block_on<T: 'static>(reactor: &Reactor, deferred: Deferred<T>) -> Result<T, Failure> {
+    let result = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let slot = result.clone();
+    drop(
+        deferred
+            .then(move |value| {
+                *slot.borrow_mut() = Some(Ok(value));
+                Ok::<_, Failure>(())
+            })
+            .or_else({
+                let slot = result.clone();
+                move |failure| {
+                    *slot.borrow_mut() = Some(Err(failure));
+                    Ok::<_, Failure>(())
+                }
+            }),
+    );
+    turn_until(reactor, Duration::from_secs(20), || {
+        result.borrow().is_some()
+    });
+    result.borrow_mut().take().unwrap()
+}
+
+#[test]
+fn tokio_io_ext_round_trip_with_backpressure_and_end_of_file() {
+    let reactor = Reactor::new().unwrap();
+    let listener = AsyncListener::bind_tcp(&reactor, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = listener.address();
+    let r = reactor.clone();
+    let payload: Vec<u8> = (0..8_000_000u32).map(|i| (i % 253) as u8).collect();
+    let expected = payload.clone();
+    let server = reactor.spawn(async move {
+        let (mut stream, _) = listener.accept().await?;
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received).await?;
+        stream
+            .write_all(format!("{}", received.len()).as_bytes())
+            .await?;
+        stream.shutdown().await?;
+        Ok::<_, Failure>(received)
+    });
+    let client = reactor.spawn(async move {
+        let mut stream = r.connect_stream(address, ConnectOptions::default()).await?;
+        // write_all waits whenever the transport's buffer is full.
+        stream.write_all(&payload).await?;
+        stream.shutdown().await?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).await?;
+        Ok::<_, Failure>(reply)
+    });
+    let reply = block_on(&reactor, client).unwrap();
+    let received = block_on(&reactor, server).unwrap();
+    assert_eq!(reply, expected.len().to_string());
+    assert!(received == expected);
+}
+
+/// Reads once through the futures-io trait, as a crate written for it would.
+async fn read_futures_io<R: futures_io::AsyncRead + Unpin>(
+    reader: &mut R,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    poll_fn(|cx| Pin::new(&mut *reader).poll_read(cx, buf)).await
+}
+
+async fn write_futures_io<W: futures_io::AsyncWrite + Unpin>(
+    writer: &mut W,
+    data: &[u8],
+) -> std::io::Result<usize> {
+    poll_fn(|cx| Pin::new(&mut *writer).poll_write(cx, data)).await
+}
+
+#[test]
+fn futures_io_traits_over_a_unix_socket() {
+    let reactor = Reactor::new().unwrap();
+    let path = std::env::temp_dir().join(format!("torsion-async-{}.sock", std::process::id()));
+    let listener = AsyncListener::bind_unix(&reactor, &path).unwrap();
+    let address = listener.address();
+    let r = reactor.clone();
+    let done = reactor.spawn(async move {
+        let mut client = r.connect_stream(address, ConnectOptions::default()).await?;
+        let (mut server, _) = listener.accept().await?;
+        write_futures_io(&mut client, b"via futures-io").await?;
+        let mut buf = [0u8; 64];
+        let mut got = Vec::new();
+        while got.len() < 14 {
+            let n = read_futures_io(&mut server, &mut buf).await?;
+            got.extend_from_slice(&buf[..n]);
+        }
+        Ok::<_, Failure>(got)
+    });
+    assert_eq!(block_on(&reactor, done).unwrap(), b"via futures-io");
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn tokio_rustls_runs_over_a_torsion_stream_against_a_torsion_tls_server() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = std::env::temp_dir();
+    let cert = dir.join(format!("torsion-async-tls-{}-cert.pem", std::process::id()));
+    let key = dir.join(format!("torsion-async-tls-{}-key.pem", std::process::id()));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+
+    let reactor = Reactor::new().unwrap();
+    // The server is torsion's own TLS under a plain echo protocol.
+    let options = ListenOptions {
+        tls: Some(Arc::new(server_config(&cert, &key).unwrap())),
+        ..Default::default()
+    };
+    let port = reactor
+        .listen_tcp_with(
+            "127.0.0.1:0".parse().unwrap(),
+            factory_fn(|_| Some(common::Echo::default())),
+            options,
+        )
+        .unwrap();
+    // The client is tokio-rustls over a torsion AsyncStream.
+    let connector =
+        tokio_rustls::TlsConnector::from(Arc::new(client_config(root_store(&cert).unwrap())));
+    let r = reactor.clone();
+    let address = port.address();
+    let done = reactor.spawn(async move {
+        let stream = r.connect_stream(address, ConnectOptions::default()).await?;
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut tls = connector.connect(name, stream).await?;
+        tls.write_all(b"encrypted by tokio-rustls").await?;
+        let mut reply = [0u8; 25];
+        tls.read_exact(&mut reply).await?;
+        Ok::<_, Failure>(reply.to_vec())
+    });
+    let reply = block_on(&reactor, done);
+    let _ = std::fs::remove_file(&cert);
+    let _ = std::fs::remove_file(&key);
+    assert_eq!(reply.unwrap(), b"encrypted by tokio-rustls");
+}
