@@ -125,15 +125,7 @@ impl Connector {
             Some(setup) => Some(TlsSession::new(setup.clone()).map_err(io::Error::other)?),
             None => None,
         };
-        let conn = reactor.add_source(|registry, token| {
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
-            registry.register(
-                &mut mio::unix::SourceFd(&fd),
-                token,
-                mio::Interest::READABLE | mio::Interest::WRITABLE,
-            )?;
-            Ok(Rc::new(StreamConn::new(reactor, token, socket, None)))
-        })?;
+        let conn = StreamConn::register(reactor, socket, None)?;
         let timeout = self.inner.options.timeout.map(|limit| {
             let weak = Rc::downgrade(&conn);
             reactor.call_later(limit, move || {

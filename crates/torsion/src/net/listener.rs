@@ -166,20 +166,7 @@ impl PortSource {
             },
             None => None,
         };
-        let added = reactor.add_source(|registry, token| {
-            let fd = socket.as_raw_fd();
-            registry.register(
-                &mut mio::unix::SourceFd(&fd),
-                token,
-                mio::Interest::READABLE | mio::Interest::WRITABLE,
-            )?;
-            Ok(Rc::new(StreamConn::new(
-                reactor,
-                token,
-                socket,
-                Some(protocol),
-            )))
-        });
+        let added = StreamConn::register(reactor, socket, Some(protocol));
         let conn = match added {
             Ok(conn) => conn,
             Err(error) => {

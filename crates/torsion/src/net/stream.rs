@@ -215,6 +215,26 @@ impl StreamConn {
         }
     }
 
+    /// Registers `socket` with the reactor for reading and writing, as a
+    /// connection driving `protocol` (`None` until a connect completes).
+    pub(crate) fn register(
+        reactor: &Reactor,
+        socket: StreamSocket,
+        protocol: Option<Box<dyn Protocol>>,
+    ) -> io::Result<std::rc::Rc<StreamConn>> {
+        reactor.add_source(|registry, token| {
+            let fd = socket.as_raw_fd();
+            registry.register(
+                &mut mio::unix::SourceFd(&fd),
+                token,
+                mio::Interest::READABLE | mio::Interest::WRITABLE,
+            )?;
+            Ok(std::rc::Rc::new(StreamConn::new(
+                reactor, token, socket, protocol,
+            )))
+        })
+    }
+
     fn has(&self, bits: u16) -> bool {
         self.flags.get() & bits != 0
     }

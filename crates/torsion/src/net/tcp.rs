@@ -149,20 +149,7 @@ impl Reactor {
             Some(setup) => Some(TlsSession::new(setup).map_err(io::Error::other)?),
             None => None,
         };
-        let conn = self.add_source(|registry, token| {
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
-            registry.register(
-                &mut mio::unix::SourceFd(&fd),
-                token,
-                mio::Interest::READABLE | mio::Interest::WRITABLE,
-            )?;
-            Ok(Rc::new(StreamConn::new(
-                self,
-                token,
-                socket,
-                Some(protocol),
-            )))
-        })?;
+        let conn = StreamConn::register(self, socket, Some(protocol))?;
         if let Some(session) = session {
             conn.set_tls(session);
         }
