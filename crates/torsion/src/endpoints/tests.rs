@@ -11,26 +11,12 @@ use super::*;
 use crate::error::{Cancelled, ConnectionRefused, TimedOut};
 use crate::net::{ListeningPort, Protocol, Transport, factory_fn};
 use crate::testing::MemoryReactor;
+use crate::testing::net_support::Echo;
 use crate::testing::outcome::{Slot, record};
 use crate::time::Scheduler;
 use crate::{Deferred, Failure, Reactor};
 
 // ---------------------------------------------------------------- helpers
-
-/// Writes back what it reads.
-#[derive(Default)]
-struct Echo {
-    transport: Option<Transport>,
-}
-
-impl Protocol for Echo {
-    fn connection_made(&mut self, transport: &Transport) {
-        self.transport = Some(transport.clone());
-    }
-    fn data_received(&mut self, data: &[u8]) {
-        self.transport.as_ref().unwrap().write(data);
-    }
-}
 
 /// What happened to a client connection.
 #[derive(Default)]

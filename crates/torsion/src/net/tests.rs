@@ -7,23 +7,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::error::{ConnectionDone, ConnectionRefused};
+use crate::testing::net_support::{Echo, turn_until};
 use crate::time::Scheduler;
 use crate::{Failure, Reactor};
-
-/// Writes back what it reads.
-#[derive(Default)]
-struct Echo {
-    transport: Option<Transport>,
-}
-
-impl Protocol for Echo {
-    fn connection_made(&mut self, transport: &Transport) {
-        self.transport = Some(transport.clone());
-    }
-    fn data_received(&mut self, data: &[u8]) {
-        self.transport.as_ref().unwrap().write(data);
-    }
-}
 
 /// Records what happens to a client connection.
 #[derive(Default)]
@@ -146,18 +132,6 @@ fn connecting_to_a_closed_port_is_refused() {
     );
     run_for(&reactor, Duration::from_secs(10));
     assert_eq!(*outcome.borrow(), Some(true));
-}
-
-/// Turns the loop until `done` holds, failing the test after `limit`.
-fn turn_until(reactor: &Reactor, limit: Duration, mut done: impl FnMut() -> bool) {
-    if !reactor.is_running() {
-        reactor.start().unwrap();
-    }
-    let deadline = std::time::Instant::now() + limit;
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out");
-        reactor.run_once(Some(Duration::from_millis(10))).unwrap();
-    }
 }
 
 /// A client connection to `port` made with the reactor, recording events.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::tls::{TlsConfigError, TlsSetup, client_config, root_store, server_config};
 use super::*;
+use crate::testing::net_support::turn_until;
 use crate::{Failure, Reactor};
 
 /// A certificate for `localhost` and its key, written to PEM files.
@@ -62,17 +63,6 @@ impl Protocol for Probe {
     }
     fn connection_lost(&mut self, reason: Failure) {
         self.seen.borrow_mut().lost = Some(reason);
-    }
-}
-
-fn turn_until(reactor: &Reactor, mut done: impl FnMut() -> bool) {
-    if !reactor.is_running() {
-        reactor.start().unwrap();
-    }
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out");
-        reactor.run_once(Some(Duration::from_millis(10))).unwrap();
     }
 }
 
@@ -131,12 +121,16 @@ fn tls_echo_negotiates_alpn_and_sni() {
     let server = Rc::new(RefCell::new(Seen::default()));
     let port = tls_server(&reactor, &certificate, server.clone());
     let client = tls_client(&reactor, &port, &certificate);
-    turn_until(&reactor, || client.borrow().transport.is_some());
+    turn_until(&reactor, Duration::from_secs(10), || {
+        client.borrow().transport.is_some()
+    });
     let transport = client.borrow().transport.clone().unwrap();
     // Written before the handshake finished: held, then encrypted.
     let message: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
     transport.write(&message);
-    turn_until(&reactor, || client.borrow().received.len() == message.len());
+    turn_until(&reactor, Duration::from_secs(10), || {
+        client.borrow().received.len() == message.len()
+    });
     assert!(client.borrow().received == message);
     let info = transport.tls_info().unwrap();
     assert_eq!(info.alpn_protocol.as_deref(), Some(&b"torsion/1"[..]));
@@ -149,7 +143,7 @@ fn tls_echo_negotiates_alpn_and_sni() {
         .unwrap();
     assert_eq!(server_info.server_name.as_deref(), Some("localhost"));
     transport.lose_connection();
-    turn_until(&reactor, || {
+    turn_until(&reactor, Duration::from_secs(10), || {
         client.borrow().lost.is_some() && server.borrow().lost.is_some()
     });
     assert!(
@@ -178,7 +172,9 @@ fn a_client_rejects_a_certificate_it_does_not_trust() {
     let server = Rc::new(RefCell::new(Seen::default()));
     let port = tls_server(&reactor, &certificate, server.clone());
     let client = tls_client(&reactor, &port, &other);
-    turn_until(&reactor, || client.borrow().lost.is_some());
+    turn_until(&reactor, Duration::from_secs(10), || {
+        client.borrow().lost.is_some()
+    });
     let lost = client.borrow_mut().lost.take().unwrap();
     let error = lost
         .downcast_ref::<rustls::Error>()
@@ -188,7 +184,9 @@ fn a_client_rejects_a_certificate_it_does_not_trust() {
         "{error}"
     );
     assert!(client.borrow().received.is_empty());
-    turn_until(&reactor, || server.borrow().lost.is_some());
+    turn_until(&reactor, Duration::from_secs(10), || {
+        server.borrow().lost.is_some()
+    });
 }
 
 /// Sends a greeting in the clear, then switches to TLS as a server.
@@ -233,14 +231,16 @@ fn start_tls_switches_an_open_connection_after_clear_bytes() {
         },
         ConnectOptions::default(),
     ));
-    turn_until(&reactor, || seen.borrow().received == b"clear-greeting");
+    turn_until(&reactor, Duration::from_secs(10), || {
+        seen.borrow().received == b"clear-greeting"
+    });
     let transport = seen.borrow().transport.clone().unwrap();
     let client = client_config(root_store(&certificate.cert).unwrap());
     transport
         .start_tls(TlsSetup::client(Arc::new(client), "localhost").unwrap())
         .unwrap();
     transport.write(b"secret");
-    turn_until(&reactor, || {
+    turn_until(&reactor, Duration::from_secs(10), || {
         seen.borrow().received == b"clear-greetingsecret"
     });
     assert!(transport.tls_info().is_some());

@@ -18,4 +18,6 @@ pub use string_transport::StringTransport;
 #[cfg(test)]
 pub(crate) mod log_capture;
 #[cfg(test)]
+pub(crate) mod net_support;
+#[cfg(test)]
 pub(crate) mod outcome;

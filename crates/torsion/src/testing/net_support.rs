@@ -1,0 +1,34 @@
+//! Protocols and loop helpers shared by the unit tests that use real sockets.
+
+use std::time::{Duration, Instant};
+
+use crate::Reactor;
+use crate::net::{Protocol, Transport};
+
+/// Writes back what it reads.
+#[derive(Default)]
+pub(crate) struct Echo {
+    transport: Option<Transport>,
+}
+
+impl Protocol for Echo {
+    fn connection_made(&mut self, transport: &Transport) {
+        self.transport = Some(transport.clone());
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        self.transport.as_ref().unwrap().write(data);
+    }
+}
+
+/// Turns the loop (starting it if needed) until `done` holds; panics after
+/// `limit`.
+pub(crate) fn turn_until(reactor: &Reactor, limit: Duration, mut done: impl FnMut() -> bool) {
+    if !reactor.is_running() {
+        reactor.start().unwrap();
+    }
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out after {limit:?}");
+        reactor.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+}
