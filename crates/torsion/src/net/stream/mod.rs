@@ -8,19 +8,19 @@
 //! off until the connection's own callback returns, or to the next turn.
 
 use std::cell::{Cell, RefCell};
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice};
 use std::net::Shutdown;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::AsRawFd;
 
 use mio::Token;
 
 use crate::error::{ConnectionAborted, ConnectionDone, ConnectionLost};
 use crate::failure::catch_panic;
-use crate::net::Address;
+
 use crate::net::client::{ClientLink, build_client_protocol};
 use crate::net::protocol::{HalfClose, Producer, Protocol};
-use crate::net::tls::{TlsInfo, TlsSession, TlsSetup};
-use crate::net::transport::{ProducerError, TransportBackend};
+use crate::net::tls::TlsSession;
+use crate::net::transport::TransportBackend;
 use crate::net::write_buffer::{
     HIGH_WATER_MARK, LOW_WATER_MARK, WriteBuffer, buffer_rest, write_direct, write_vectored_direct,
 };
@@ -32,94 +32,11 @@ const READ_SIZE: usize = 64 * 1024;
 /// Reads per readiness event before the connection yields to the others.
 const READS_PER_TURN: usize = 16;
 
-/// The socket under a stream connection.
-#[derive(Debug)]
-pub(crate) enum StreamSocket {
-    Tcp(mio::net::TcpStream),
-    Unix(mio::net::UnixStream),
-}
+mod backend;
+mod socket;
+mod tls_layer;
 
-impl StreamSocket {
-    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            StreamSocket::Tcp(s) => (&*s).read(buf),
-            StreamSocket::Unix(s) => (&*s).read(buf),
-        }
-    }
-
-    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        match self {
-            StreamSocket::Tcp(s) => s.shutdown(how),
-            StreamSocket::Unix(s) => s.shutdown(how),
-        }
-    }
-
-    pub(crate) fn peer(&self) -> Address {
-        match self {
-            StreamSocket::Tcp(s) => s.peer_addr().map(Address::Tcp).unwrap_or(Address::Unknown),
-            StreamSocket::Unix(s) => s.peer_addr().map(Address::from).unwrap_or(Address::Unknown),
-        }
-    }
-
-    pub(crate) fn host(&self) -> Address {
-        match self {
-            StreamSocket::Tcp(s) => s.local_addr().map(Address::Tcp).unwrap_or(Address::Unknown),
-            StreamSocket::Unix(s) => s
-                .local_addr()
-                .map(Address::from)
-                .unwrap_or(Address::Unknown),
-        }
-    }
-
-    pub(crate) fn take_error(&self) -> io::Result<Option<io::Error>> {
-        match self {
-            StreamSocket::Tcp(s) => s.take_error(),
-            StreamSocket::Unix(s) => s.take_error(),
-        }
-    }
-
-    /// Ok(true) once a non-blocking connect has completed.
-    pub(crate) fn is_connected(&self) -> io::Result<bool> {
-        let result = match self {
-            StreamSocket::Tcp(s) => s.peer_addr().map(drop),
-            StreamSocket::Unix(s) => s.peer_addr().map(drop),
-        };
-        match result {
-            Ok(()) => Ok(true),
-            Err(error) if error.kind() == io::ErrorKind::NotConnected => Ok(false),
-            Err(error) => Err(error),
-        }
-    }
-}
-
-impl Write for &StreamSocket {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            StreamSocket::Tcp(s) => (&*s).write(buf),
-            StreamSocket::Unix(s) => (&*s).write(buf),
-        }
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            StreamSocket::Tcp(s) => (&*s).write_vectored(bufs),
-            StreamSocket::Unix(s) => (&*s).write_vectored(bufs),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl AsRawFd for StreamSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        match self {
-            StreamSocket::Tcp(s) => s.as_raw_fd(),
-            StreamSocket::Unix(s) => s.as_raw_fd(),
-        }
-    }
-}
+pub(crate) use socket::StreamSocket;
 
 /// Connection state bits.
 mod flag {
@@ -485,75 +402,6 @@ impl StreamConn {
         }
     }
 
-    fn receive_tls(&self, ciphertext: &[u8]) {
-        let mut plaintext = Vec::new();
-        let result = {
-            let mut extras = self.extras();
-            let Some(session) = extras.tls.as_mut() else {
-                return;
-            };
-            let result = session.receive(ciphertext, &mut plaintext);
-            self.queue_tls_output(session);
-            result
-        };
-        self.flush_buffer();
-        if !plaintext.is_empty() {
-            self.call_protocol(|protocol| protocol.data_received(&plaintext));
-        }
-        self.after_tls_receive(result);
-    }
-
-    fn receive_tls_eof(&self) {
-        let mut plaintext = Vec::new();
-        let result = {
-            let mut extras = self.extras();
-            let Some(session) = extras.tls.as_mut() else {
-                return;
-            };
-            session.receive_eof(&mut plaintext)
-        };
-        if !plaintext.is_empty() {
-            self.call_protocol(|protocol| protocol.data_received(&plaintext));
-        }
-        match result {
-            Ok(_) => self.peer_closed_write(),
-            Err(failure) => self.fail(Reason::Failed("TLS".into(), failure)),
-        }
-    }
-
-    fn after_tls_receive(&self, result: Result<bool, Failure>) {
-        match result {
-            Ok(false) => {}
-            // close_notify: the peer's clean end of its writing.
-            Ok(true) => self.peer_closed_write(),
-            Err(failure) => {
-                tracing::debug!(%failure, "TLS failed");
-                self.fail(Reason::Failed("TLS".into(), failure));
-            }
-        }
-    }
-
-    /// Moves the TLS session's pending records into the write buffer.
-    fn queue_tls_output(&self, session: &mut TlsSession) {
-        if !session.wants_write() {
-            return;
-        }
-        let mut slot = self.write.borrow_mut();
-        let buffer = slot.get_or_insert_with(Default::default);
-        session.write_records(buffer);
-    }
-
-    /// Sends what the TLS session has to say (a handshake message).
-    fn send_tls_records(&self) {
-        if !self.has(flag::TLS) {
-            return;
-        }
-        if let Some(session) = self.extras().tls.as_mut() {
-            self.queue_tls_output(session);
-        }
-        self.flush_buffer();
-    }
-
     /// Writes what is buffered; a socket error closes the connection.
     fn flush_buffer(&self) {
         let mut slot = self.write.borrow_mut();
@@ -798,159 +646,5 @@ impl IoSource for StreamConn {
             reactor,
             Reason::Lost(io::ErrorKind::Other, "the reactor stopped".into()),
         );
-    }
-}
-
-impl TransportBackend for StreamConn {
-    fn write(&self, data: &[u8]) {
-        self.write_slices(&[IoSlice::new(data)]);
-    }
-
-    fn write_vectored(&self, data: &[IoSlice<'_>]) {
-        self.write_slices(data);
-    }
-
-    fn lose_connection(&self) {
-        if self.has(flag::CLOSED | flag::DISCONNECTING) {
-            return;
-        }
-        self.set(flag::DISCONNECTING);
-        let mut extras = self.extras.borrow_mut();
-        if let Some(session) = extras.as_mut().and_then(|extras| extras.tls.as_mut()) {
-            session.close_notify();
-            self.queue_tls_output(session);
-            drop(extras);
-            self.flush_buffer();
-        }
-        self.request_settle();
-    }
-
-    fn abort_connection(&self) {
-        self.fail(Reason::Aborted);
-    }
-
-    fn lose_write_connection(&self) {
-        if self.has(flag::CLOSED | flag::WRITE_SHUT_WANTED) {
-            return;
-        }
-        self.set(flag::WRITE_SHUT_WANTED);
-        self.request_settle();
-    }
-
-    fn peer(&self) -> Address {
-        self.socket
-            .borrow()
-            .as_ref()
-            .map_or(Address::Unknown, StreamSocket::peer)
-    }
-
-    fn host(&self) -> Address {
-        self.socket
-            .borrow()
-            .as_ref()
-            .map_or(Address::Unknown, StreamSocket::host)
-    }
-
-    fn pause_reading(&self) {
-        self.set(flag::PAUSED);
-    }
-
-    fn resume_reading(&self) {
-        if !self.has(flag::PAUSED) {
-            return;
-        }
-        self.clear(flag::PAUSED);
-        if self.has(flag::READ_PENDING) {
-            self.request_settle();
-        }
-    }
-
-    fn register_producer(&self, producer: Producer) -> Result<(), ProducerError> {
-        if self.has(flag::CLOSED) {
-            producer.stop();
-            return Ok(());
-        }
-        {
-            let mut extras = self.extras();
-            if extras.producer.is_some() {
-                return Err(ProducerError::AlreadyRegistered);
-            }
-            extras.producer = Some(producer.clone());
-        }
-        self.clear(flag::PRODUCER_PAUSED);
-        match producer {
-            Producer::Push(_) => self.after_write(),
-            Producer::Pull(producer) => producer.resume_producing(),
-        }
-        Ok(())
-    }
-
-    fn unregister_producer(&self) {
-        let removed = self
-            .extras
-            .borrow_mut()
-            .as_mut()
-            .and_then(|extras| extras.producer.take());
-        self.clear(flag::PRODUCER_PAUSED);
-        drop(removed);
-        if self.has(flag::DISCONNECTING) {
-            self.request_settle();
-        }
-    }
-
-    fn buffered(&self) -> usize {
-        self.write
-            .borrow()
-            .as_ref()
-            .map_or(0, |buffer| buffer.len())
-    }
-
-    fn is_open(&self) -> bool {
-        !self.has(flag::CLOSED | flag::DISCONNECTING)
-    }
-
-    fn set_nodelay(&self, enabled: bool) -> io::Result<()> {
-        match &*self.socket.borrow() {
-            Some(StreamSocket::Tcp(socket)) => socket.set_nodelay(enabled),
-            _ => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "not a TCP socket",
-            )),
-        }
-    }
-
-    fn set_keepalive(&self, enabled: bool) -> io::Result<()> {
-        match &*self.socket.borrow() {
-            Some(StreamSocket::Tcp(socket)) => {
-                socket2::SockRef::from(socket).set_keepalive(enabled)
-            }
-            _ => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "not a TCP socket",
-            )),
-        }
-    }
-
-    fn start_tls(&self, tls: TlsSetup) -> io::Result<()> {
-        if self.has(flag::TLS) {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "TLS is already on",
-            ));
-        }
-        if self.has(flag::CLOSED) {
-            return Err(io::ErrorKind::NotConnected.into());
-        }
-        let session = TlsSession::new(tls).map_err(io::Error::other)?;
-        self.set_tls(session);
-        self.send_tls_records();
-        Ok(())
-    }
-
-    fn tls_info(&self) -> Option<TlsInfo> {
-        self.extras
-            .borrow()
-            .as_ref()
-            .and_then(|extras| extras.tls.as_ref().and_then(TlsSession::info))
     }
 }
