@@ -16,7 +16,6 @@ use mio::Token;
 
 use crate::error::{ConnectionAborted, ConnectionDone, ConnectionLost};
 use crate::failure::catch_panic;
-
 use crate::net::client::{ClientLink, build_client_protocol};
 use crate::net::protocol::{HalfClose, Producer, Protocol};
 use crate::net::tls::TlsSession;
