@@ -1,0 +1,293 @@
+//! [`DatagramTransport`]: a datagram protocol's handle on its socket.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::net::Address;
+use crate::net::tcp::bind_error;
+use crate::time::Scheduler;
+use crate::{Deferred, Reactor};
+
+use super::*;
+
+/// A datagram protocol's handle on its socket (Twisted's UDP `Port` and
+/// UNIX datagram ports as a transport).
+///
+/// Cheap to clone. Writes are not buffered: a datagram the socket cannot
+/// take at once (`WouldBlock`) is dropped and the write returns the error,
+/// as Twisted does. Multicast methods apply to UDP sockets; on a UNIX
+/// socket they fail with `Unsupported`.
+#[derive(Clone)]
+pub struct DatagramTransport {
+    pub(super) source: Rc<DatagramSource>,
+}
+
+impl DatagramTransport {
+    /// Registers `socket` with the reactor and starts `protocol` on it.
+    pub(crate) fn open(
+        reactor: &Reactor,
+        socket: DatagramSocket,
+        protocol: Box<dyn DatagramProtocol>,
+        max_packet_size: usize,
+        unlink: Option<PathBuf>,
+    ) -> io::Result<DatagramTransport> {
+        let local = socket.local();
+        let connected = socket.peer();
+        let source = reactor.add_source(|registry, token| {
+            let fd = socket.as_raw_fd();
+            registry.register(
+                &mut mio::unix::SourceFd(&fd),
+                token,
+                mio::Interest::READABLE,
+            )?;
+            Ok(Rc::new(DatagramSource {
+                token,
+                reactor: reactor.downgrade(),
+                socket: RefCell::new(Some(socket)),
+                protocol: RefCell::new(Some(protocol)),
+                max_packet_size: max_packet_size.max(1),
+                local,
+                connected: RefCell::new(connected),
+                unlink,
+                refused: Cell::new(false),
+                read_pending: Cell::new(false),
+                settle_scheduled: Cell::new(false),
+                stopped: Cell::new(false),
+                stop_waiters: RefCell::new(Vec::new()),
+            }))
+        })?;
+        let transport = DatagramTransport { source };
+        transport
+            .source
+            .call_protocol("start_protocol", |protocol| {
+                protocol.start_protocol(&transport)
+            });
+        Ok(transport)
+    }
+
+    /// Sends one datagram to `to` (a UDP address, or a UNIX socket path as
+    /// `Address::Unix(Some(path))`). On a connected transport `to` must be
+    /// the connected address. A datagram the socket cannot take now is
+    /// dropped and the error returned. On a connected transport a refusal
+    /// also reaches the protocol's `connection_refused`, on the next turn.
+    pub fn write_to(&self, data: &[u8], to: impl Into<Address>) -> io::Result<()> {
+        self.source.write_to(data, to.into())
+    }
+
+    /// Sends one datagram to the connected address (see
+    /// [`connect`](DatagramTransport::connect)); `NotConnected` otherwise.
+    pub fn write(&self, data: &[u8]) -> io::Result<()> {
+        self.source.write(data)
+    }
+
+    /// Connects the socket to `to`: only datagrams from there are received,
+    /// [`write`](DatagramTransport::write) sends there, and refusals reach
+    /// [`DatagramProtocol::connection_refused`]. A transport connects once.
+    pub fn connect(&self, to: impl Into<Address>) -> io::Result<()> {
+        self.source.connect(to.into())
+    }
+
+    /// The address the socket is bound to; with port 0 asked, the port the
+    /// system chose.
+    pub fn local_address(&self) -> Address {
+        self.source.local.clone()
+    }
+
+    /// The bound UDP address, for the common case of a UDP socket.
+    pub fn udp_address(&self) -> Option<SocketAddr> {
+        match self.source.local {
+            Address::Tcp(address) => Some(address),
+            _ => None,
+        }
+    }
+
+    /// Where a connected transport sends; `None` if not connected.
+    pub fn connected_address(&self) -> Option<Address> {
+        self.source.connected.borrow().clone()
+    }
+
+    /// The largest datagram this socket reads.
+    pub fn max_packet_size(&self) -> usize {
+        self.source.max_packet_size
+    }
+
+    /// True until the socket is closed.
+    pub fn is_open(&self) -> bool {
+        self.source.socket.borrow().is_some()
+    }
+
+    /// Closes the socket at once (the port can be bound again as soon as
+    /// this returns). The protocol's `stop_protocol` runs on the next turn,
+    /// and then the Deferred fires. Stopping twice is harmless.
+    pub fn stop_listening(&self) -> Deferred<()> {
+        let source = &self.source;
+        if source.stopped.get() {
+            return Deferred::succeed(());
+        }
+        let (stopped, resolver) = Deferred::new();
+        source.stop_waiters.borrow_mut().push(resolver);
+        match source.reactor.upgrade() {
+            Some(reactor) => {
+                if source.close(Some(&reactor)) {
+                    let finish = FinishStop(source.clone());
+                    reactor.call_later(Duration::ZERO, move || drop(finish));
+                }
+            }
+            None => {
+                source.close(None);
+                source.finish_stop();
+            }
+        }
+        stopped
+    }
+
+    /// Joins the multicast `group` on `interface` (Twisted's `joinGroup`):
+    /// datagrams sent to the group on that interface, to this socket's port,
+    /// arrive here. An IPv4 group takes an interface address or index, an
+    /// IPv6 group an index.
+    pub fn join_group(
+        &self,
+        group: IpAddr,
+        interface: impl Into<MulticastInterface>,
+    ) -> io::Result<()> {
+        let interface = interface.into();
+        self.source.with_udp(|socket, _| match group {
+            IpAddr::V4(group) => match interface {
+                MulticastInterface::Any => socket.join_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED),
+                MulticastInterface::Address(address) => socket.join_multicast_v4(&group, &address),
+                MulticastInterface::Index(index) => socket
+                    .join_multicast_v4_n(&group, &socket2::InterfaceIndexOrAddress::Index(index)),
+            },
+            IpAddr::V6(group) => socket.join_multicast_v6(&group, v6_index(interface)?),
+        })
+    }
+
+    /// Leaves a group joined with [`join_group`](DatagramTransport::join_group)
+    /// (Twisted's `leaveGroup`).
+    pub fn leave_group(
+        &self,
+        group: IpAddr,
+        interface: impl Into<MulticastInterface>,
+    ) -> io::Result<()> {
+        let interface = interface.into();
+        self.source.with_udp(|socket, _| match group {
+            IpAddr::V4(group) => match interface {
+                MulticastInterface::Any => {
+                    socket.leave_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED)
+                }
+                MulticastInterface::Address(address) => socket.leave_multicast_v4(&group, &address),
+                MulticastInterface::Index(index) => socket
+                    .leave_multicast_v4_n(&group, &socket2::InterfaceIndexOrAddress::Index(index)),
+            },
+            IpAddr::V6(group) => socket.leave_multicast_v6(&group, v6_index(interface)?),
+        })
+    }
+
+    /// Sets how many hops multicast datagrams sent from here may travel
+    /// (IP_MULTICAST_TTL, or IPV6_MULTICAST_HOPS on an IPv6 socket;
+    /// Twisted's `setTTL`). The system's default is 1.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.source.with_udp(|socket, ipv6| match ipv6 {
+            true => socket.set_multicast_hops_v6(ttl),
+            false => socket.set_multicast_ttl_v4(ttl),
+        })
+    }
+
+    /// The multicast TTL (Twisted's `getTTL`).
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.source.with_udp(|socket, ipv6| match ipv6 {
+            true => socket.multicast_hops_v6(),
+            false => socket.multicast_ttl_v4(),
+        })
+    }
+
+    /// Whether multicast datagrams sent from here are also delivered to
+    /// sockets of this host that joined the group (Twisted's
+    /// `setLoopbackMode`). On by default.
+    pub fn set_loopback_mode(&self, enabled: bool) -> io::Result<()> {
+        self.source.with_udp(|socket, ipv6| match ipv6 {
+            true => socket.set_multicast_loop_v6(enabled),
+            false => socket.set_multicast_loop_v4(enabled),
+        })
+    }
+
+    /// The multicast loopback mode (Twisted's `getLoopbackMode`).
+    pub fn loopback_mode(&self) -> io::Result<bool> {
+        self.source.with_udp(|socket, ipv6| match ipv6 {
+            true => socket.multicast_loop_v6(),
+            false => socket.multicast_loop_v4(),
+        })
+    }
+
+    /// The interface multicast datagrams leave by (Twisted's
+    /// `setOutgoingInterface`): an address for IPv4, an index for IPv6.
+    pub fn set_outgoing_interface(
+        &self,
+        interface: impl Into<MulticastInterface>,
+    ) -> io::Result<()> {
+        let interface = interface.into();
+        self.source.with_udp(|socket, ipv6| {
+            if ipv6 {
+                return socket.set_multicast_if_v6(v6_index(interface)?);
+            }
+            match interface {
+                MulticastInterface::Any => socket.set_multicast_if_v4(&Ipv4Addr::UNSPECIFIED),
+                MulticastInterface::Address(address) => socket.set_multicast_if_v4(&address),
+                MulticastInterface::Index(_) => Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "an IPv4 outgoing interface is chosen by address",
+                )),
+            }
+        })
+    }
+}
+
+impl fmt::Debug for DatagramTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatagramTransport")
+            .field("local", &self.source.local)
+            .field("connected", &*self.source.connected.borrow())
+            .field("open", &self.is_open())
+            .finish()
+    }
+}
+
+/// A non-blocking UDP socket bound to `address` as `options` say.
+pub(super) fn bind_udp(address: SocketAddr, options: &UdpOptions) -> io::Result<socket2::Socket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::DGRAM.nonblocking().cloexec(),
+        None,
+    )?;
+    if options.reuse_address {
+        socket.set_reuse_address(true)?;
+    }
+    if options.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket
+        .bind(&address.into())
+        .map_err(|error| bind_error(error, &address))?;
+    Ok(socket)
+}
+
+/// The interface index an IPv6 multicast call needs.
+pub(super) fn v6_index(interface: MulticastInterface) -> io::Result<u32> {
+    match interface {
+        MulticastInterface::Any => Ok(0),
+        MulticastInterface::Index(index) => Ok(index),
+        MulticastInterface::Address(address) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("an IPv6 group takes an interface index, not {address}"),
+        )),
+    }
+}
