@@ -763,3 +763,27 @@ fn a_panic_in_data_received_aborts_that_connection_only() {
     );
     assert!(victim.0.borrow().received.is_empty());
 }
+
+#[test]
+fn stopping_the_reactor_closes_every_connection_and_port() {
+    let reactor = Reactor::new().unwrap();
+    let port = echo_port(&reactor);
+    let address = port.tcp_address().unwrap();
+    let (events, transport) = recorded_client(&reactor, port.address());
+    turn_until(&reactor, Duration::from_secs(10), || {
+        transport.borrow().is_some()
+    });
+    reactor.stop().unwrap();
+    turn_until(&reactor, Duration::from_secs(10), || reactor.is_finished());
+    assert!(
+        events
+            .borrow()
+            .lost
+            .as_ref()
+            .unwrap()
+            .is::<crate::error::ConnectionLost>()
+    );
+    assert_eq!(reactor.stats().sources, 0);
+    // The port is closed: nothing accepts there any more.
+    assert!(std::net::TcpStream::connect(address).is_err());
+}
