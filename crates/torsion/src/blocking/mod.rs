@@ -76,8 +76,9 @@ use std::time::{Duration, Instant};
 
 pub use result::EventualResult;
 
-use crate::defer::{CancelHandle, IntoDeferred, maybe_deferred};
+use crate::defer::{CancelHandle, IntoDeferred, Outcome};
 use crate::error::Cancelled;
+use crate::failure::catch_panic;
 use crate::reactor::{DEFAULT_SHUTDOWN_TIMEOUT, Phase, SystemEvent};
 use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
 use crate::{Failure, Reactor, ReactorHandle};
@@ -335,7 +336,18 @@ where
             core.complete(Err(BridgeError::Failed(Failure::new(Cancelled))));
             return;
         }
-        let deferred = maybe_deferred(|| f(reactor));
+        // A plain result completes at once; a Deferred is followed.
+        let deferred = match catch_panic(|| f(reactor).into_outcome()) {
+            Ok(Outcome::Ready(result)) => {
+                core.complete(result.map_err(BridgeError::Failed));
+                return;
+            }
+            Ok(Outcome::Wait(deferred)) => deferred,
+            Err(failure) => {
+                core.complete(Err(BridgeError::Failed(failure)));
+                return;
+            }
+        };
         let id = core.id;
         if !deferred.is_fired() {
             on_reactor::track(

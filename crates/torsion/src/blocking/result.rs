@@ -40,6 +40,9 @@ struct State<T> {
     abandoned: bool,
     /// An unretrieved failure was already logged.
     reported: bool,
+    /// Threads blocked in `wait`: only then does completing need the
+    /// condition variable (a wake-up system call).
+    waiters: usize,
 }
 
 /// What an `EventualResult` and the reactor side share.
@@ -97,6 +100,7 @@ impl<T> Core<T> {
                 cancel_requested: false,
                 abandoned: false,
                 reported: false,
+                waiters: 0,
             }),
             ready: Condvar::new(),
             bridge,
@@ -120,8 +124,11 @@ impl<T> Core<T> {
         }
         state.slot = Slot::Ready(result);
         let waker = state.waker.take();
+        let waiters = state.waiters;
         drop(state);
-        self.ready.notify_all();
+        if waiters > 0 {
+            self.ready.notify_all();
+        }
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -245,12 +252,14 @@ impl<T: Send + 'static> EventualResult<T> {
             if remaining.is_zero() {
                 return Err(BridgeError::TimedOut(timeout));
             }
+            state.waiters += 1;
             state = self
                 .core
                 .ready
                 .wait_timeout(state, remaining.min(LONGEST_SLEEP))
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
+            state.waiters -= 1;
         }
     }
 
