@@ -137,7 +137,7 @@ impl BridgeError {
     }
 
     /// True if the operation failed with
-    /// [`Cancelled`](crate::error::Cancelled).
+    /// [`Cancelled`].
     pub fn is_cancelled(&self) -> bool {
         self.failure().is_some_and(Failure::is_cancelled)
     }
