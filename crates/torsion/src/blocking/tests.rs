@@ -15,8 +15,7 @@ const LONG: Duration = Duration::from_secs(10);
 
 fn never(_: &Reactor) -> Deferred<u32> {
     let (deferred, resolver) = Deferred::new();
-    // Kept alive by a never-firing timer-free leak would be a test bug;
-    // forgetting the resolver keeps the Deferred pending.
+    // Forgetting the resolver keeps the Deferred pending for good.
     std::mem::forget(resolver);
     deferred
 }
