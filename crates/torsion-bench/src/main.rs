@@ -2,6 +2,7 @@
 //! beside its peer from the same run, with the ratio torsion / tokio.
 #![forbid(unsafe_code)]
 
+mod bridge;
 mod cross_thread;
 mod echo;
 mod idle;
@@ -32,6 +33,9 @@ enum Bench {
     Timers,
     /// 1,000,000 calls posted from another thread.
     CrossThread,
+    /// 100,000 round trips from blocking code into a loop on another
+    /// thread: `run_in_reactor` + `wait` against tokio's `Handle::block_on`.
+    Bridge,
     /// Echo servers in their own processes: 64 connections round-tripping
     /// 64-byte and 16 KiB messages.
     Echo,
@@ -93,6 +97,28 @@ fn main() {
                     "cross-thread: {count} calls posted from another thread (goal: throughput at least 1.0x tokio's)"
                 ),
                 &rows
+            )
+        );
+    }
+    if matches!(cli.command, Bench::Bridge | Bench::Compare) {
+        let round_trips = 100_000 / scale;
+        let (direct, spawned) = bridge::compare(round_trips, runs);
+        print!(
+            "{}",
+            measure::render(
+                &format!(
+                    "bridge: {round_trips} round trips, run_in_reactor(ready) + wait vs tokio \
+                     Handle::block_on(ready future), which runs on the caller's thread"
+                ),
+                &direct
+            )
+        );
+        print!(
+            "{}",
+            measure::render(
+                "bridge: the same torsion runs vs tokio Handle::block_on(spawn(ready future)), \
+                 which runs on the runtime's thread (goal: p50 at most 1.0x tokio's)",
+                &spawned
             )
         );
     }

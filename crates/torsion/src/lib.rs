@@ -35,9 +35,13 @@
 //! strings), [`error`] (the well-known errors) and [`testing`] (a
 //! deterministic [`testing::Clock`], [`testing::StringTransport`] and
 //! [`testing::Loopback`] to drive protocols without sockets, and a recording
-//! [`testing::MemoryReactor`]).
+//! [`testing::MemoryReactor`]). [`blocking`] runs a reactor behind blocking
+//! code: [`blocking::setup`] starts it on a background thread,
+//! [`blocking::run_in_reactor`] hands it work and returns a
+//! [`blocking::EventualResult`] to wait on (crochet's model).
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
+pub mod blocking;
 pub mod defer;
 pub mod endpoints;
 pub mod error;

@@ -430,6 +430,7 @@ impl<T: 'static> Deferred<T> {
 }
 
 /// Cancels a Deferred without keeping it alive.
+#[derive(Clone)]
 pub(crate) struct CancelHandle(Weak<dyn Cancel>);
 
 impl CancelHandle {
