@@ -32,7 +32,9 @@
 //! and transports over TCP, UNIX sockets, TLS and datagram sockets),
 //! [`endpoints`] (listening and connecting from a string such as
 //! `tcp:8080`), [`protocols`] (framing: lines, netstrings, length-prefixed
-//! strings), [`error`] (the well-known errors) and [`testing`] (a
+//! strings), [`threads`] (blocking work on a [`threads::ThreadPool`] with
+//! its result as a Deferred, and blocking calls into the reactor from other
+//! threads), [`error`] (the well-known errors) and [`testing`] (a
 //! deterministic [`testing::Clock`], [`testing::StringTransport`] and
 //! [`testing::Loopback`] to drive protocols without sockets, and a recording
 //! [`testing::MemoryReactor`]).
@@ -48,6 +50,7 @@ pub mod reactor;
 mod sync;
 pub mod task;
 pub mod testing;
+pub mod threads;
 pub mod time;
 
 pub use defer::Deferred;
