@@ -34,12 +34,14 @@
 //! `tcp:8080`), [`protocols`] (framing: lines, netstrings, length-prefixed
 //! strings), [`threads`] (blocking work on a [`threads::ThreadPool`] with
 //! its result as a Deferred, and blocking calls into the reactor from other
-//! threads), [`error`] (the well-known errors) and [`testing`] (a
+//! threads), [`dbpool`] (blocking database connections used from a
+//! thread pool, SQLite built in), [`error`] (the well-known errors) and [`testing`] (a
 //! deterministic [`testing::Clock`], [`testing::StringTransport`] and
 //! [`testing::Loopback`] to drive protocols without sockets, and a recording
 //! [`testing::MemoryReactor`]).
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
+pub mod dbpool;
 pub mod defer;
 pub mod endpoints;
 pub mod error;

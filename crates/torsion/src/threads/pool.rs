@@ -291,6 +291,7 @@ fn start_worker(inner: &Arc<PoolInner>, state: &mut State) {
     {
         Ok(handle) => {
             state.workers += 1;
+            state.idle += 1;
             let id = handle.thread().id();
             reap_finished(state);
             state.handles.push((id, handle));
@@ -303,6 +304,9 @@ fn start_worker(inner: &Arc<PoolInner>, state: &mut State) {
     }
 }
 
+/// A worker's loop. A worker counts as idle from the moment it is started
+/// (so jobs queued meanwhile do not start more workers) until it takes a
+/// job, and again once the job is done.
 fn run_worker(inner: &PoolInner) {
     let mut state = lock(&inner.state);
     loop {
@@ -310,23 +314,24 @@ fn run_worker(inner: &PoolInner) {
             break;
         }
         if let Some(job) = state.queue.pop_front() {
+            state.idle -= 1;
             drop(state);
             if let Err(failure) = catch_panic(job) {
                 tracing::error!(pool = %inner.name, %failure, what = "thread pool job", "panic in a thread pool job");
             }
             state = lock(&inner.state);
             state.completed += 1;
+            state.idle += 1;
             continue;
         }
         if state.stopping.is_some() {
             break;
         }
-        state.idle += 1;
         state = inner
             .work
             .wait(state)
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        state.idle -= 1;
     }
+    state.idle -= 1;
     state.workers -= 1;
 }
