@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod cross_thread;
+mod defer_to_thread;
 mod echo;
 mod idle;
 mod measure;
@@ -32,6 +33,9 @@ enum Bench {
     Timers,
     /// 1,000,000 calls posted from another thread.
     CrossThread,
+    /// Jobs handed to a thread pool and their results back on the loop:
+    /// 20,000 round trips one at a time, then 200,000 queued at once.
+    DeferToThread,
     /// Echo servers in their own processes: 64 connections round-tripping
     /// 64-byte and 16 KiB messages.
     Echo,
@@ -91,6 +95,20 @@ fn main() {
             measure::render(
                 &format!(
                     "cross-thread: {count} calls posted from another thread (goal: throughput at least 1.0x tokio's)"
+                ),
+                &rows
+            )
+        );
+    }
+    if matches!(cli.command, Bench::DeferToThread | Bench::Compare) {
+        let (round_trips, burst) = (20_000 / scale, 200_000 / scale);
+        let rows = defer_to_thread::compare(round_trips, burst, runs);
+        print!(
+            "{}",
+            measure::render(
+                &format!(
+                    "defer-to-thread: {round_trips} round trips one at a time, then {burst} jobs \
+                     queued at once, pools of 10 threads (goal: at least 1.0x tokio's spawn_blocking)"
                 ),
                 &rows
             )

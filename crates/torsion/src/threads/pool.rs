@@ -10,7 +10,8 @@
 //! one, up to `max`; `min` workers start with the pool. An idle worker
 //! waits on a condition variable and is never torn down for idling (as in
 //! Twisted), except when [`adjust`](ThreadPool::adjust) lowers `max`
-//! below the number of workers. [`stop`](ThreadPool::stop) refuses new work,
+//! below the number of workers. A burst of jobs costs the submitting
+//! thread one wake-up: the woken worker wakes the next while jobs remain. [`stop`](ThreadPool::stop) refuses new work,
 //! either finishes or drops the queue, and joins every worker.
 
 use std::collections::VecDeque;
@@ -56,7 +57,12 @@ struct State {
     min: usize,
     max: usize,
     workers: usize,
+    /// Workers waiting for a job and not yet sent a wake-up.
     idle: usize,
+    /// Wake-ups sent to idle workers and not yet taken by one. Each wake-up
+    /// stands for one queued job, so a burst of jobs wakes each idle worker
+    /// once instead of signalling the condition variable for every job.
+    notified: usize,
     completed: u64,
     /// Numbers the next worker's name.
     started: u64,
@@ -129,6 +135,7 @@ impl ThreadPool {
                 max,
                 workers: 0,
                 idle: 0,
+                notified: 0,
                 completed: 0,
                 started: 0,
                 stopping: None,
@@ -139,7 +146,7 @@ impl ThreadPool {
         {
             let mut state = lock(&inner.state);
             while state.workers < min {
-                start_worker(&inner, &mut state);
+                start_worker(&inner, &mut state, Born::Idle);
             }
         }
         ThreadPool {
@@ -170,12 +177,11 @@ impl ThreadPool {
             return Err(PoolStopped);
         }
         state.queue.push_back(job);
-        if state.queue.len() > state.idle && state.workers < state.max {
-            start_worker(inner, &mut state);
-        } else {
-            drop(state);
-            inner.work.notify_one();
+        if state.notified == 0 {
+            wake_one(inner, &mut state);
         }
+        // Otherwise a worker is on its way, and wakes the next one if it
+        // finds more jobs than its own.
         Ok(())
     }
 
@@ -191,8 +197,17 @@ impl ThreadPool {
         if state.stopping.is_some() {
             return;
         }
-        while state.workers < min || (state.queue.len() > state.idle && state.workers < state.max) {
-            start_worker(inner, &mut state);
+        while state.workers < min {
+            start_worker(inner, &mut state, Born::Idle);
+        }
+        // Jobs no worker is on the way to: a new worker each, up to max.
+        let mut unclaimed = state
+            .queue
+            .len()
+            .saturating_sub(state.idle + state.notified);
+        while unclaimed > 0 && state.workers < state.max {
+            start_worker(inner, &mut state, Born::ForAJob);
+            unclaimed -= 1;
         }
         reap_finished(&mut state);
         drop(state);
@@ -281,7 +296,34 @@ fn reap_finished(state: &mut State) {
     }
 }
 
-fn start_worker(inner: &Arc<PoolInner>, state: &mut State) {
+/// Gets one more worker going for the queued jobs: wakes an idle one, or
+/// starts one if there are fewer than `max`; if every worker is busy, the
+/// first one free takes the next job.
+///
+/// At most one wake-up is in flight from a burst of jobs: the worker that
+/// takes a job wakes the next one while jobs remain queued, so the
+/// submitting thread pays for one wake-up, not one per job.
+fn wake_one(inner: &Arc<PoolInner>, state: &mut State) {
+    if state.idle > 0 {
+        state.idle -= 1;
+        state.notified += 1;
+        inner.work.notify_one();
+    } else if state.workers < state.max {
+        start_worker(inner, state, Born::ForAJob);
+    }
+}
+
+/// What a new worker is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Born {
+    /// To wait for work (the pool's `min`): counted in `idle`.
+    Idle,
+    /// For a job just queued: counted as already woken for it, so the next
+    /// job does not count on this worker too.
+    ForAJob,
+}
+
+fn start_worker(inner: &Arc<PoolInner>, state: &mut State, born: Born) {
     state.started += 1;
     let name = format!("{}-{}", inner.name, state.started);
     let worker = inner.clone();
@@ -291,7 +333,10 @@ fn start_worker(inner: &Arc<PoolInner>, state: &mut State) {
     {
         Ok(handle) => {
             state.workers += 1;
-            state.idle += 1;
+            match born {
+                Born::Idle => state.idle += 1,
+                Born::ForAJob => state.notified += 1,
+            }
             let id = handle.thread().id();
             reap_finished(state);
             state.handles.push((id, handle));
@@ -304,34 +349,45 @@ fn start_worker(inner: &Arc<PoolInner>, state: &mut State) {
     }
 }
 
-/// A worker's loop. A worker counts as idle from the moment it is started
-/// (so jobs queued meanwhile do not start more workers) until it takes a
-/// job, and again once the job is done.
-fn run_worker(inner: &PoolInner) {
+/// A worker's loop: wait (counted in `idle`) until woken for a job, run
+/// jobs while there are any, and exit when the pool stops or has more
+/// workers than `max`. A new worker starts out waiting, so jobs queued
+/// while it starts do not start more workers.
+fn run_worker(inner: &Arc<PoolInner>) {
     let mut state = lock(&inner.state);
     loop {
-        if state.workers > state.max {
-            break;
+        loop {
+            if state.notified > 0 {
+                // The waker already took us off `idle`.
+                state.notified -= 1;
+                break;
+            }
+            if !state.queue.is_empty() || state.stopping.is_some() || state.workers > state.max {
+                state.idle -= 1;
+                break;
+            }
+            state = inner
+                .work
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
-        if let Some(job) = state.queue.pop_front() {
-            state.idle -= 1;
+        while let Some(job) = state.queue.pop_front() {
+            if !state.queue.is_empty() && state.notified == 0 {
+                wake_one(inner, &mut state);
+            }
             drop(state);
             if let Err(failure) = catch_panic(job) {
                 tracing::error!(pool = %inner.name, %failure, what = "thread pool job", "panic in a thread pool job");
             }
             state = lock(&inner.state);
             state.completed += 1;
-            state.idle += 1;
-            continue;
         }
-        if state.stopping.is_some() {
+        // Decided and counted under one lock, so that of several workers
+        // over `max` only the excess exits.
+        if state.stopping.is_some() || state.workers > state.max {
             break;
         }
-        state = inner
-            .work
-            .wait(state)
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.idle += 1;
     }
-    state.idle -= 1;
     state.workers -= 1;
 }

@@ -115,9 +115,9 @@ fn workers_start_on_demand_up_to_max() {
         })
         .unwrap();
     }
-    let stats = pool.stats();
-    assert_eq!(stats.workers, 3);
-    assert!(stats.queued >= 3);
+    // Workers wake or start one another while jobs remain queued.
+    wait_until(|| pool.stats().workers == 3);
+    assert!(pool.stats().queued >= 3);
     for _ in 0..6 {
         open.send(()).unwrap();
     }
@@ -196,6 +196,7 @@ fn adjust_raising_max_starts_workers_for_queued_jobs() {
         })
         .unwrap();
     }
+    wait_until(|| pool.stats().queued == 2);
     assert_eq!(pool.stats().workers, 1);
     pool.adjust(0, 3);
     assert_eq!(pool.stats().workers, 3);
