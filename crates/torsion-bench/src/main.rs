@@ -4,6 +4,7 @@
 
 mod bridge;
 mod cross_thread;
+mod defer_to_thread;
 mod echo;
 mod idle;
 mod measure;
@@ -36,6 +37,9 @@ enum Bench {
     /// 100,000 round trips from blocking code into a loop on another
     /// thread: `run_in_reactor` + `wait` against tokio's `Handle::block_on`.
     Bridge,
+    /// Jobs handed to a thread pool and their results back on the loop:
+    /// 20,000 round trips one at a time, then 200,000 queued at once.
+    DeferToThread,
     /// Echo servers in their own processes: 64 connections round-tripping
     /// 64-byte and 16 KiB messages.
     Echo,
@@ -119,6 +123,20 @@ fn main() {
                 "bridge: the same torsion runs vs tokio Handle::block_on(spawn(ready future)), \
                  which runs on the runtime's thread (goal: p50 at most 1.0x tokio's)",
                 &spawned
+            )
+        );
+    }
+    if matches!(cli.command, Bench::DeferToThread | Bench::Compare) {
+        let (round_trips, burst) = (20_000 / scale, 200_000 / scale);
+        let rows = defer_to_thread::compare(round_trips, burst, runs);
+        print!(
+            "{}",
+            measure::render(
+                &format!(
+                    "defer-to-thread: {round_trips} round trips one at a time, then {burst} jobs \
+                     queued at once, pools of 10 threads (goal: at least 1.0x tokio's spawn_blocking)"
+                ),
+                &rows
             )
         );
     }

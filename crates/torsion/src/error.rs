@@ -117,6 +117,19 @@ pub enum ReactorError {
     NoSuchTrigger,
 }
 
+/// Work was offered to a [`ThreadPool`](crate::threads::ThreadPool) that
+/// has been stopped (or to the reactor's pool after its shutdown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the thread pool has stopped")]
+pub struct PoolStopped;
+
+/// A call that blocks until the reactor answers was made on the reactor's
+/// own thread, where it could only deadlock; it fails at once instead (see
+/// [`blocking_call_from_thread`](crate::threads::blocking_call_from_thread)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a blocking call was made on the reactor thread, where it would deadlock")]
+pub struct OnReactorThread;
+
 /// One member of a [`gather`](crate::defer::gather) failed; carries that
 /// member's failure and its index (Twisted's `FirstError`).
 #[derive(Debug)]

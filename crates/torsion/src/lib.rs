@@ -32,7 +32,10 @@
 //! and transports over TCP, UNIX sockets, TLS and datagram sockets),
 //! [`endpoints`] (listening and connecting from a string such as
 //! `tcp:8080`), [`protocols`] (framing: lines, netstrings, length-prefixed
-//! strings), [`error`] (the well-known errors) and [`testing`] (a
+//! strings), [`threads`] (blocking work on a [`threads::ThreadPool`] with
+//! its result as a Deferred, and blocking calls into the reactor from other
+//! threads), [`dbpool`] (blocking database connections used from a
+//! thread pool, SQLite built in), [`error`] (the well-known errors) and [`testing`] (a
 //! deterministic [`testing::Clock`], [`testing::StringTransport`] and
 //! [`testing::Loopback`] to drive protocols without sockets, and a recording
 //! [`testing::MemoryReactor`]). [`blocking`] runs a reactor behind blocking
@@ -42,6 +45,7 @@
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
 pub mod blocking;
+pub mod dbpool;
 pub mod defer;
 pub mod endpoints;
 pub mod error;
@@ -52,6 +56,7 @@ pub mod reactor;
 mod sync;
 pub mod task;
 pub mod testing;
+pub mod threads;
 pub mod time;
 
 pub use defer::Deferred;

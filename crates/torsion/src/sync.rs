@@ -4,3 +4,13 @@
 
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// Locks `mutex`, ignoring poisoning: torsion never panics while holding
+/// one of its own locks (user code runs outside them), so a poisoned lock
+/// only means a panic unwound through a caller's frame and the data is
+/// still consistent.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

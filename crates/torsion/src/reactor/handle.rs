@@ -9,6 +9,7 @@
 //! wait for the next turn, so a busy poster cannot starve I/O.
 
 use std::fmt;
+use std::thread::ThreadId;
 
 use crate::error::ReactorError;
 use crate::reactor::Reactor;
@@ -29,6 +30,9 @@ pub(crate) struct Shared {
     /// The reactor has finished (or been dropped) and takes no more calls.
     closed: AtomicBool,
     waker: mio::Waker,
+    /// The thread that made the reactor, the only one that can run it (a
+    /// `Reactor` is `!Send`).
+    thread: ThreadId,
 }
 
 impl Shared {
@@ -39,6 +43,7 @@ impl Shared {
             notified: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             waker,
+            thread: std::thread::current().id(),
         }
     }
 
@@ -149,6 +154,20 @@ impl ReactorHandle {
     /// True once the reactor has finished and takes no more calls.
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// True on the reactor's own thread (Twisted's `isInIOThread`): the
+    /// thread that made the reactor, which is the only one that can run it.
+    /// Code that would block waiting for the reactor checks this first.
+    pub fn is_reactor_thread(&self) -> bool {
+        std::thread::current().id() == self.shared.thread
+    }
+
+    /// Refuses further calls and drops the queued ones, whose waiters then
+    /// see the reactor as stopped. For shutdown steps that block the
+    /// reactor thread, after which no posted call could run anyway.
+    pub(crate) fn refuse_calls(&self) {
+        self.shared.close();
     }
 }
 

@@ -105,6 +105,8 @@ struct Inner {
     ready_tokens: RefCell<Vec<(Token, Readiness)>>,
     /// The one buffer every connection reads into.
     read_buffer: RefCell<Vec<u8>>,
+    /// The default thread pool and the Deferreds waiting for threads.
+    threads: crate::threads::ReactorThreads,
 }
 
 /// A reactor: the event loop of one thread (Twisted's reactor).
@@ -139,6 +141,7 @@ impl Reactor {
                 call_batch: RefCell::new(Vec::new()),
                 ready_tokens: RefCell::new(Vec::with_capacity(EVENTS_CAPACITY)),
                 read_buffer: RefCell::new(Vec::new()),
+                threads: crate::threads::ReactorThreads::default(),
             }),
         })
     }
@@ -504,6 +507,7 @@ impl Reactor {
         inner.shared.close();
         inner.timers.clear();
         inner.executor.clear();
+        inner.threads.finish();
         let watches = {
             let poll = inner.poll.borrow();
             inner.watches.borrow_mut().clear(poll.registry())
@@ -548,6 +552,10 @@ impl Reactor {
 
     pub(crate) fn source(&self, token: Token) -> Option<Rc<dyn IoSource>> {
         self.inner.watches.borrow().source(token)
+    }
+
+    pub(crate) fn threads(&self) -> &crate::threads::ReactorThreads {
+        &self.inner.threads
     }
 
     pub(crate) fn downgrade(&self) -> WeakReactor {
