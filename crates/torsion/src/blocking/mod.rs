@@ -71,7 +71,7 @@ use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::OnceLock;
-use std::thread::{self, JoinHandle, ThreadId};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub use result::EventualResult;
@@ -80,7 +80,7 @@ use crate::defer::{CancelHandle, IntoDeferred, Outcome};
 use crate::error::Cancelled;
 use crate::failure::catch_panic;
 use crate::reactor::{DEFAULT_SHUTDOWN_TIMEOUT, Phase, SystemEvent};
-use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, Ordering, lock};
 use crate::{Failure, Reactor, ReactorHandle};
 use result::{Core, Pending};
 
@@ -187,7 +187,6 @@ static NEXT_BRIDGE: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct BridgeInner {
     id: u64,
     handle: ReactorHandle,
-    reactor_thread: ThreadId,
     /// Set on the reactor thread when shutdown begins; from then on no new
     /// operation starts.
     stopped: AtomicBool,
@@ -197,15 +196,9 @@ pub(crate) struct BridgeInner {
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl BridgeInner {
     fn is_reactor_thread(&self) -> bool {
-        thread::current().id() == self.reactor_thread
+        self.handle.is_reactor_thread()
     }
 
     /// Asks the reactor thread to cancel the operation behind result `id`.
@@ -446,7 +439,6 @@ impl Bridge {
         let inner = Arc::new(BridgeInner {
             id: NEXT_BRIDGE.fetch_add(1, Ordering::Relaxed),
             handle: reactor.handle(),
-            reactor_thread: thread::current().id(),
             stopped: AtomicBool::new(false),
             finished: Mutex::new(false),
             finished_changed: Condvar::new(),

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::{BridgeError, BridgeInner, stash};
 use crate::Failure;
-use crate::sync::{Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
+use crate::sync::{Arc, AtomicU64, Condvar, Mutex, Ordering, lock};
 
 /// Ids for results, unique in the process (they key the reactor thread's
 /// table of pending operations).
@@ -65,14 +65,6 @@ impl<T> Pending for Core<T> {
     fn reactor_stopped(&self) {
         self.complete(Err(BridgeError::ReactorStopped));
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A waiter that panicked while holding the lock leaves the slot
-    // consistent: every change to it is a single assignment.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The failure in `result` that nobody retrieved and that is worth a log

@@ -13,7 +13,7 @@ use std::thread::ThreadId;
 
 use crate::error::ReactorError;
 use crate::reactor::Reactor;
-use crate::sync::{Arc, AtomicBool, Mutex, MutexGuard, Ordering};
+use crate::sync::{Arc, AtomicBool, Mutex, Ordering, lock};
 
 /// A call posted from another thread.
 pub(crate) type CrossThreadCall = Box<dyn FnOnce(&Reactor) + Send>;
@@ -95,14 +95,6 @@ impl Shared {
         drop(pending);
         lock(&self.woken).clear();
     }
-}
-
-/// Poisoning only means a posting thread panicked between lock and unlock;
-/// the queue itself is still consistent.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A thread-safe handle to a [`Reactor`]: post calls to run on the reactor's
