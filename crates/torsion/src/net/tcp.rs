@@ -53,21 +53,7 @@ impl Reactor {
         factory: impl Factory,
         options: ListenOptions,
     ) -> io::Result<ListeningPort> {
-        let socket = socket2::Socket::new(
-            socket2::Domain::for_address(address),
-            socket2::Type::STREAM.nonblocking().cloexec(),
-            None,
-        )?;
-        socket.set_reuse_address(true)?;
-        if options.reuse_port {
-            socket.set_reuse_port(true)?;
-        }
-        if address.is_ipv6() {
-            socket.set_only_v6(true)?;
-        }
-        socket
-            .bind(&address.into())
-            .map_err(|error| bind_error(error, &address))?;
+        let socket = bind_socket(address, socket2::Type::STREAM, true, options.reuse_port)?;
         socket.listen(options.backlog)?;
         let listener = mio::net::TcpListener::from_std(socket.into());
         ListeningPort::open(
@@ -157,6 +143,34 @@ impl Reactor {
         conn.make_connection(self, &transport);
         Ok(transport)
     }
+}
+
+/// A non-blocking socket of `kind` bound to `address`: IPv6 sockets are
+/// IPv6 only, so that `[::]` and `0.0.0.0` on one port do not clash.
+pub(crate) fn bind_socket(
+    address: SocketAddr,
+    kind: socket2::Type,
+    reuse_address: bool,
+    reuse_port: bool,
+) -> io::Result<socket2::Socket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        kind.nonblocking().cloexec(),
+        None,
+    )?;
+    if reuse_address {
+        socket.set_reuse_address(true)?;
+    }
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket
+        .bind(&address.into())
+        .map_err(|error| bind_error(error, &address))?;
+    Ok(socket)
 }
 
 /// Names the address in a bind failure ("address in use" alone does not

@@ -10,7 +10,6 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::net::Address;
-use crate::net::tcp::bind_error;
 use crate::time::Scheduler;
 use crate::{Deferred, Reactor};
 
@@ -260,24 +259,12 @@ impl fmt::Debug for DatagramTransport {
 
 /// A non-blocking UDP socket bound to `address` as `options` say.
 pub(super) fn bind_udp(address: SocketAddr, options: &UdpOptions) -> io::Result<socket2::Socket> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(address),
-        socket2::Type::DGRAM.nonblocking().cloexec(),
-        None,
-    )?;
-    if options.reuse_address {
-        socket.set_reuse_address(true)?;
-    }
-    if options.reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    if address.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket
-        .bind(&address.into())
-        .map_err(|error| bind_error(error, &address))?;
-    Ok(socket)
+    crate::net::tcp::bind_socket(
+        address,
+        socket2::Type::DGRAM,
+        options.reuse_address,
+        options.reuse_port,
+    )
 }
 
 /// The interface index an IPv6 multicast call needs.
