@@ -38,6 +38,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use crate::defer::DeferredQueue;
+use crate::endpoints::{ClientEndpoint, ServerEndpoint};
 use crate::net::{
     Address, ConnectOptions, HIGH_WATER_MARK, HalfClose, ListeningPort, Producer, Protocol,
     PushProducer, Transport, factory_fn,
@@ -177,12 +178,31 @@ impl AsyncStream {
     }
 
     fn poll_read_into(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let mut filled = 0;
+        self.poll_take(cx, buf.len(), |chunk| {
+            buf[filled..filled + chunk.len()].copy_from_slice(chunk);
+            filled += chunk.len();
+        })
+    }
+
+    /// Hands up to `max` received bytes to `take`, in at most two slices
+    /// (the queue is a ring), and returns how many.
+    pub(crate) fn poll_take(
+        &self,
+        cx: &mut Context<'_>,
+        max: usize,
+        mut take: impl FnMut(&[u8]),
+    ) -> Poll<io::Result<usize>> {
         let mut shared = self.shared.borrow_mut();
         if !shared.incoming.is_empty() {
-            let n = buf.len().min(shared.incoming.len());
-            for (slot, byte) in buf.iter_mut().zip(shared.incoming.drain(..n)) {
-                *slot = byte;
+            let n = max.min(shared.incoming.len());
+            let (front, back) = shared.incoming.as_slices();
+            let from_front = n.min(front.len());
+            take(&front[..from_front]);
+            if from_front < n {
+                take(&back[..n - from_front]);
             }
+            shared.incoming.drain(..n);
             if shared.reading_paused && shared.incoming.len() < READ_AHEAD / 2 {
                 shared.reading_paused = false;
                 let transport = shared.transport.clone();
@@ -196,14 +216,18 @@ impl AsyncStream {
         if let Some(error) = shared.error.take() {
             return Poll::Ready(Err(error));
         }
-        if shared.eof || buf.is_empty() {
+        if shared.eof || max == 0 {
             return Poll::Ready(Ok(0));
         }
         shared.reader = Some(cx.waker().clone());
         Poll::Pending
     }
 
-    fn poll_write_from(&self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_write_from(
+        &self,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if !self.transport.is_open() {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
@@ -215,7 +239,25 @@ impl AsyncStream {
         Poll::Ready(Ok(data.len()))
     }
 
-    fn poll_shutdown_write(&self) -> Poll<io::Result<()>> {
+    /// Waits for room as [`poll_write_from`](Self::poll_write_from) does,
+    /// then writes every slice at once.
+    pub(crate) fn poll_write_vectored_from(
+        &self,
+        cx: &mut Context<'_>,
+        slices: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if !self.transport.is_open() {
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
+        if self.transport.buffered() > HIGH_WATER_MARK {
+            self.shared.borrow_mut().writer = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        self.transport.write_vectored(slices);
+        Poll::Ready(Ok(slices.iter().map(|slice| slice.len()).sum()))
+    }
+
+    pub(crate) fn poll_shutdown_write(&self) -> Poll<io::Result<()>> {
         self.transport.lose_write_connection();
         Poll::Ready(Ok(()))
     }
@@ -337,6 +379,16 @@ impl AsyncListener {
         Ok(AsyncListener { port, queue })
     }
 
+    /// Listens on a [`ServerEndpoint`] (any kind: TCP, UNIX, TLS), for
+    /// servers configured by a string such as `tcp:8080` or
+    /// `tls:8443:privateKey=key.pem:certKey=cert.pem`.
+    pub fn listen(endpoint: &ServerEndpoint) -> Deferred<AsyncListener> {
+        let queue = DeferredQueue::new(None, None);
+        endpoint
+            .listen(accepting_factory(queue.clone()))
+            .map(move |port| AsyncListener { port, queue })
+    }
+
     /// The next connection and its peer's address.
     pub fn accept(&self) -> Deferred<(AsyncStream, Address)> {
         // The queue has no backlog limit, so `get` cannot underflow.
@@ -398,6 +450,17 @@ impl Protocol for Announcing {
     }
     fn connection_lost(&mut self, reason: Failure) {
         self.inner.connection_lost(reason);
+    }
+}
+
+impl ClientEndpoint {
+    /// Connects and gives the connection as an [`AsyncStream`] (for TLS
+    /// endpoints, once the handshake has been started; the ALPN protocol is
+    /// in [`Transport::tls_info`] after the first read).
+    pub fn connect_stream(&self) -> Deferred<AsyncStream> {
+        let (protocol, shared) = stream_protocol();
+        self.connect(protocol)
+            .map(move |transport| AsyncStream::new(shared, transport))
     }
 }
 

@@ -47,6 +47,8 @@
 mod address;
 mod async_stream;
 mod client;
+#[cfg(feature = "hyper")]
+mod hyper_io;
 mod listener;
 mod network;
 mod protocol;

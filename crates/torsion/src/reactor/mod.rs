@@ -124,7 +124,7 @@ impl Reactor {
     pub fn new() -> std::io::Result<Reactor> {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
-        Ok(Reactor {
+        let reactor = Reactor {
             inner: Rc::new(Inner {
                 poll: RefCell::new(poll),
                 events: RefCell::new(Events::with_capacity(EVENTS_CAPACITY)),
@@ -143,7 +143,41 @@ impl Reactor {
                 read_buffer: RefCell::new(Vec::new()),
                 threads: crate::threads::ReactorThreads::default(),
             }),
-        })
+        };
+        reactor.make_current();
+        Ok(reactor)
+    }
+
+    /// The reactor of this thread: the one turning now, or else the one made
+    /// here last and still alive. Code handed to libraries that cannot carry
+    /// a `Reactor` (hyper's `Send` timers, for one) finds its loop this way.
+    ///
+    /// ```
+    /// use torsion::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// assert!(Reactor::current().unwrap().same_reactor(&reactor));
+    /// std::thread::spawn(|| assert!(Reactor::current().is_none())).join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn current() -> Option<Reactor> {
+        CURRENT
+            .with(|current| current.borrow().upgrade())
+            .map(|inner| Reactor { inner })
+    }
+
+    /// True if both handles are the same loop.
+    pub fn same_reactor(&self, other: &Reactor) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    fn make_current(&self) {
+        CURRENT.with(|current| {
+            let mut current = current.borrow_mut();
+            if current.as_ptr() != Rc::as_ptr(&self.inner) {
+                *current = Rc::downgrade(&self.inner);
+            }
+        });
     }
 
     /// A thread-safe handle for posting calls and stopping the reactor.
@@ -174,6 +208,7 @@ impl Reactor {
             RunState::Running | RunState::Stopping => return Err(ReactorError::AlreadyRunning),
             RunState::Finished => return Err(ReactorError::NotRestartable),
         }
+        self.make_current();
         self.run_phase(SystemEvent::Startup, Phase::Before);
         self.inner.state.set(RunState::Running);
         self.run_phase(SystemEvent::Startup, Phase::During);
@@ -347,6 +382,7 @@ impl Reactor {
         if self.is_finished() {
             return Ok(());
         }
+        self.make_current();
         self.run_cross_thread_calls();
         self.run_due_timers();
         self.poll_woken_tasks();
@@ -600,6 +636,11 @@ impl Reactor {
     pub fn pending_calls(&self) -> Vec<DelayedCall> {
         self.inner.timers.pending()
     }
+}
+
+thread_local! {
+    /// What [`Reactor::current`] answers on this thread.
+    static CURRENT: RefCell<Weak<Inner>> = const { RefCell::new(Weak::new()) };
 }
 
 /// A reactor reference that does not keep it alive; connections hold one so

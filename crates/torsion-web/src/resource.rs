@@ -1,0 +1,137 @@
+//! [`Resource`]: what answers a request. A resource returns a [`Reply`]: a
+//! response now, a [`Deferred`] of one, or a future of one, so callback-style
+//! and async code answer requests side by side.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use torsion::{Deferred, Failure};
+
+use crate::Body;
+
+/// A request as a resource sees it. Its extensions carry what the server
+/// knows of the connection ([`ConnectionInfo`]) and what routers add.
+pub type Request = http::Request<Body>;
+
+/// A response as a resource builds it.
+pub type Response = http::Response<Body>;
+
+/// Answers requests: Twisted's `IResource` and klein's route handlers in one
+/// shape. Closures `Fn(Request) -> R` are resources when `R` converts into a
+/// [`Reply`].
+///
+/// ```
+/// use torsion_web::{Body, Request, Resource, Response};
+///
+/// let hello = |_request: Request| Response::new(Body::from("hello"));
+/// let _ = hello.handle(Request::new(Body::empty()));
+/// ```
+pub trait Resource: 'static {
+    /// Starts answering `request`. A failure becomes a 500 response and is
+    /// logged by the server.
+    fn handle(&self, request: Request) -> Reply;
+}
+
+impl<F, R> Resource for F
+where
+    F: Fn(Request) -> R + 'static,
+    R: Into<Reply>,
+{
+    fn handle(&self, request: Request) -> Reply {
+        self(request).into()
+    }
+}
+
+/// A response, now or later.
+#[must_use = "a reply does nothing unless the server awaits it"]
+pub struct Reply {
+    inner: ReplyInner,
+}
+
+enum ReplyInner {
+    Ready(Option<Result<Response, Failure>>),
+    Later(Pin<Box<dyn Future<Output = Result<Response, Failure>>>>),
+}
+
+impl Reply {
+    /// A reply that a future will produce.
+    pub fn later<F, E>(future: F) -> Reply
+    where
+        F: Future<Output = Result<Response, E>> + 'static,
+        E: Into<Failure>,
+    {
+        Reply {
+            inner: ReplyInner::Later(Box::pin(async move { future.await.map_err(Into::into) })),
+        }
+    }
+
+    /// A failed reply (the server answers 500).
+    pub fn failed(failure: impl Into<Failure>) -> Reply {
+        Reply {
+            inner: ReplyInner::Ready(Some(Err(failure.into()))),
+        }
+    }
+}
+
+impl From<Response> for Reply {
+    fn from(response: Response) -> Reply {
+        Reply {
+            inner: ReplyInner::Ready(Some(Ok(response))),
+        }
+    }
+}
+
+impl From<Deferred<Response>> for Reply {
+    fn from(deferred: Deferred<Response>) -> Reply {
+        Reply {
+            inner: ReplyInner::Later(Box::pin(deferred)),
+        }
+    }
+}
+
+impl<E: Into<Failure>> From<Result<Response, E>> for Reply {
+    fn from(result: Result<Response, E>) -> Reply {
+        Reply {
+            inner: ReplyInner::Ready(Some(result.map_err(Into::into))),
+        }
+    }
+}
+
+impl Future for Reply {
+    type Output = Result<Response, Failure>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().inner {
+            ReplyInner::Ready(response) => Poll::Ready(
+                response
+                    .take()
+                    .unwrap_or_else(|| Err(Failure::msg("a reply was polled after it finished"))),
+            ),
+            ReplyInner::Later(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.inner {
+            ReplyInner::Ready(_) => "ready",
+            ReplyInner::Later(_) => "later",
+        };
+        f.debug_struct("Reply").field("state", &state).finish()
+    }
+}
+
+/// What the server knows of the connection a request came on; in every
+/// request's extensions.
+#[derive(Clone, Debug)]
+pub struct ConnectionInfo {
+    /// The client's address.
+    pub peer: torsion::net::Address,
+    /// The server's address the client connected to.
+    pub local: torsion::net::Address,
+    /// TLS details, when the connection is encrypted.
+    pub tls: Option<torsion::net::tls::TlsInfo>,
+}
