@@ -20,14 +20,25 @@
 //! ```
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
+
 mod body;
+mod http_error;
 mod resource;
+pub mod respond;
+mod router;
 pub mod rt;
 mod server;
+#[cfg(feature = "tower")]
+mod tower;
+
 
 pub use body::{Body, BodyClosed, BodyError, BodySender};
+pub use http_error::HttpError;
 pub use resource::{ConnectionInfo, Reply, Request, Resource, Response};
+pub use router::{OriginalUri, PathParams, RequestExt, Router};
 pub use server::{Listening, Server};
+#[cfg(feature = "tower")]
+pub use tower::{TowerBody, TowerResource};
 
 /// Re-exported so users name the same `http` types torsion-web uses.
 pub use http;
