@@ -21,6 +21,7 @@
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
 
+mod blocking_app;
 mod body;
 mod http_error;
 mod resource;
@@ -32,6 +33,7 @@ mod server;
 mod tower;
 
 
+pub use blocking_app::{BlockingApp, BlockingBody, BlockingRequest, BlockingResponse, BodyWriter};
 pub use body::{Body, BodyClosed, BodyError, BodySender};
 pub use http_error::HttpError;
 pub use resource::{ConnectionInfo, Reply, Request, Resource, Response};

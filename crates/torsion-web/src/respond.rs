@@ -151,19 +151,24 @@ fn is_json(content_type: Option<&HeaderValue>) -> bool {
 /// bytes: at once when its `content-length` says so, else as soon as the
 /// bytes read pass the limit. A connection that fails while the body
 /// arrives is a 400.
-pub async fn read_body<B>(request: http::Request<B>, limit: u64) -> Result<Bytes, HttpError>
-where
-    B: Into<Body>,
-{
-    let declared = request
-        .headers()
+pub async fn read_body(request: Request, limit: u64) -> Result<Bytes, HttpError> {
+    let (parts, body) = request.into_parts();
+    read_limited(&parts.headers, body, limit).await
+}
+
+/// [`read_body`] for a request already taken apart.
+pub(crate) async fn read_limited(
+    headers: &http::HeaderMap,
+    mut body: Body,
+    limit: u64,
+) -> Result<Bytes, HttpError> {
+    let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit) {
         return Err(HttpError::payload_too_large(limit));
     }
-    let mut body: Body = request.into_body().into();
     let mut bytes = BytesMut::new();
     while let Some(chunk) = body.chunk().await {
         let chunk = chunk.map_err(|error| match error {
