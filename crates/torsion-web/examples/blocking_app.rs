@@ -84,10 +84,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .get("/countdown", BlockingApp::new(countdown))
         .get("/ping", |_request: Request| text("pong\n"));
     let endpoint = server_from_string(&reactor, &args.listen)?;
-    let listening = Server::new(router).listen(&reactor, &endpoint).map(|listening| {
-        println!("blocking_app listening on {}", listening.address());
-        listening
-    });
+    let listening = Server::new(router)
+        .listen(&reactor, &endpoint)
+        .map(|listening| {
+            println!("blocking_app listening on {}", listening.address());
+            listening
+        });
     reactor.run()?;
     drop(listening);
     Ok(())

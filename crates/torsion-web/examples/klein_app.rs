@@ -97,10 +97,13 @@ fn app() -> Router {
         .get("/", |_request: Request| {
             text("torsion klein_app: try /hello/{name} and /api/notes\n")
         })
-        .get("/hello/{name}", |request: Request| -> Result<Response, HttpError> {
-            let name: String = request.param("name")?;
-            Ok(text(format!("hello, {name}!\n")))
-        })
+        .get(
+            "/hello/{name}",
+            |request: Request| -> Result<Response, HttpError> {
+                let name: String = request.param("name")?;
+                Ok(text(format!("hello, {name}!\n")))
+            },
+        )
         .mount("/api", api)
 }
 
@@ -109,10 +112,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
     reactor.install_signal_handlers()?;
     let endpoint = server_from_string(&reactor, &args.listen)?;
-    let listening = Server::new(app()).listen(&reactor, &endpoint).map(|listening| {
-        println!("klein_app listening on {}", listening.address());
-        listening
-    });
+    let listening = Server::new(app())
+        .listen(&reactor, &endpoint)
+        .map(|listening| {
+            println!("klein_app listening on {}", listening.address());
+            listening
+        });
     reactor.run()?;
     drop(listening);
     Ok(())

@@ -183,7 +183,7 @@ impl fmt::Debug for BodyWriter {
 type App = dyn Fn(BlockingRequest) -> BlockingResponse + Send + Sync;
 
 /// A blocking function served as a [`Resource`]: each request runs on a
-/// thread of a pool, never on the reactor. See the [module docs](self).
+/// thread of a pool, never on the reactor. See the [module docs](crate::blocking_app).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -293,7 +293,7 @@ type HeadSender = tokio::sync::oneshot::Sender<(http::response::Parts, Head)>;
 /// streaming aborts the body and fails the job too, so it is logged.
 fn run_on_worker(app: &App, request: BlockingRequest, head: HeadSender) -> Result<(), Failure> {
     let (parts, body) = app(request).into_parts();
-    let produce: Box<dyn FnOnce(&mut BodyWriter) -> io::Result<()>> = match body.kind {
+    let produce: WriteFn = match body.kind {
         Kind::Full(bytes) => {
             let _ = head.send((parts, Head::Full(bytes)));
             return Ok(());

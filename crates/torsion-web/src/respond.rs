@@ -26,10 +26,8 @@ pub const DEFAULT_BODY_LIMIT: u64 = 1024 * 1024;
 pub fn json<T: Serialize + ?Sized>(value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(bytes) => with_type(Body::from(bytes), "application/json"),
-        Err(error) => {
-            HttpError::internal(format!("serializing a JSON response failed: {error}"))
-                .into_response()
-        }
+        Err(error) => HttpError::internal(format!("serializing a JSON response failed: {error}"))
+            .into_response(),
     }
 }
 

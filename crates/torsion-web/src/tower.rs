@@ -49,7 +49,7 @@ const BODY_CAPACITY: usize = 64 * 1024;
 type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// Serves a `tower::Service` (an axum `Router`, a `service_fn`) as a
-/// [`Resource`]. See the [module docs](self) on tokio.
+/// [`Resource`]. See the [module docs](crate::tower) on tokio.
 ///
 /// ```no_run
 /// use torsion::Reactor;
@@ -155,9 +155,9 @@ where
                 let _entered = tokio.as_ref().map(|handle| handle.enter());
                 match std::panic::catch_unwind(AssertUnwindSafe(|| body.as_mut().poll_frame(cx))) {
                     Ok(Poll::Pending) => Poll::Pending,
-                    Ok(Poll::Ready(frame)) => {
-                        Poll::Ready(frame.map(|frame| frame.map_err(|error| error.into().to_string())))
-                    }
+                    Ok(Poll::Ready(frame)) => Poll::Ready(
+                        frame.map(|frame| frame.map_err(|error| error.into().to_string())),
+                    ),
                     Err(payload) => {
                         Poll::Ready(Some(Err(Failure::from_panic(payload).to_string())))
                     }
@@ -273,7 +273,7 @@ impl http_body::Body for TowerBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.size.clone()
+        self.size
     }
 }
 

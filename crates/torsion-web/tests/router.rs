@@ -30,25 +30,37 @@ fn app(reactor: &Reactor) -> Router {
                 Ok::<_, HttpError>(json(&item).with_status(StatusCode::CREATED))
             })
         })
-        .get("/items/{id:int}", |request: Request| -> Result<Response, HttpError> {
-            let id: i64 = request.param("id")?;
-            Ok(json(&serde_json::json!({ "id": id })))
-        });
+        .get(
+            "/items/{id:int}",
+            |request: Request| -> Result<Response, HttpError> {
+                let id: i64 = request.param("id")?;
+                Ok(json(&serde_json::json!({ "id": id })))
+            },
+        );
     let r = reactor.clone();
     Router::with_state(Visits(Cell::new(0)))
         .get("/", |_request: Request| text("home\n"))
-        .get("/users/{id}", |request: Request| -> Result<Response, HttpError> {
-            let id: u64 = request.param("id")?;
-            Ok(text(format!("user {id}\n")))
-        })
-        .get("/files/{*path}", |request: Request| -> Result<Response, HttpError> {
-            Ok(text(format!("file {}\n", request.param::<String>("path")?)))
-        })
-        .get("/visits", |request: Request| -> Result<Response, HttpError> {
-            let visits = request.state::<Visits>()?;
-            visits.0.set(visits.0.get() + 1);
-            Ok(text(format!("{}\n", visits.0.get())))
-        })
+        .get(
+            "/users/{id}",
+            |request: Request| -> Result<Response, HttpError> {
+                let id: u64 = request.param("id")?;
+                Ok(text(format!("user {id}\n")))
+            },
+        )
+        .get(
+            "/files/{*path}",
+            |request: Request| -> Result<Response, HttpError> {
+                Ok(text(format!("file {}\n", request.param::<String>("path")?)))
+            },
+        )
+        .get(
+            "/visits",
+            |request: Request| -> Result<Response, HttpError> {
+                let visits = request.state::<Visits>()?;
+                visits.0.set(visits.0.get() + 1);
+                Ok(text(format!("{}\n", visits.0.get())))
+            },
+        )
         .get("/later", move |_request: Request| {
             defer_later(&r, Duration::from_millis(20), || {
                 Ok::<_, Failure>(text("a Deferred answered\n"))
@@ -86,7 +98,11 @@ fn curl_sees_parameters_methods_and_the_not_found_and_not_allowed_answers() {
 
         let head = curl(&["-I", &url("/users/7")]);
         assert_eq!(head.status, 200);
-        assert_eq!(head.header("content-length"), Some("7"), "as GET would send");
+        assert_eq!(
+            head.header("content-length"),
+            Some("7"),
+            "as GET would send"
+        );
         assert_eq!(head.body, "", "HEAD has no body");
 
         let redirected = curl(&[&url("/docs?x=1")]);
@@ -141,9 +157,19 @@ print(json.dumps(out))
     assert_eq!(report["item"], serde_json::json!([200, {"id": 12}]));
     assert_eq!(report["not_an_int"], 404);
     assert_eq!(report["bad_json"][0], 400);
-    assert!(report["bad_json"][1].as_str().unwrap().contains("invalid JSON body"));
+    assert!(
+        report["bad_json"][1]
+            .as_str()
+            .unwrap()
+            .contains("invalid JSON body")
+    );
     assert_eq!(report["missing_field"][0], 400);
-    assert!(report["missing_field"][1].as_str().unwrap().contains("missing field `count`"));
+    assert!(
+        report["missing_field"][1]
+            .as_str()
+            .unwrap()
+            .contains("missing field `count`")
+    );
     assert_eq!(report["form"], 415);
     assert_eq!(report["too_large"], 413);
     assert_eq!(report["get_on_post_only"], serde_json::json!([405, "POST"]));

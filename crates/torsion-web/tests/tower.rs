@@ -49,11 +49,18 @@ fn curl_reaches_an_axum_router_served_by_torsion_without_a_tokio_runtime() {
     serve(&reactor, TowerResource::new(axum_app()), |address| {
         let url = |path: &str| format!("http://{address}{path}");
         let hello = curl(&[&url("/")]);
-        assert_eq!((hello.status, hello.body.as_str()), (200, "hello from axum\n"));
+        assert_eq!(
+            (hello.status, hello.body.as_str()),
+            (200, "hello from axum\n")
+        );
         assert_eq!(hello.header("content-length"), Some("16"));
 
         assert_eq!(curl(&[&url("/users/7")]).body, "user 7\n");
-        assert_eq!(curl(&[&url("/users/seven")]).status, 400, "axum's Path rejection");
+        assert_eq!(
+            curl(&[&url("/users/seven")]).status,
+            400,
+            "axum's Path rejection"
+        );
         assert_eq!(curl(&[&url("/missing")]).status, 404);
 
         let echo = curl(&[
@@ -101,10 +108,12 @@ fn a_handler_using_tokio_time_works_once_given_a_runtime() {
 
 #[test]
 fn a_plain_service_fn_mounted_in_a_torsion_router() {
-    let service = tower::service_fn(|request: http::Request<torsion_web::TowerBody>| async move {
-        let body = format!("{} {}\n", request.method(), request.uri());
-        Ok::<_, Infallible>(http::Response::new(body))
-    });
+    let service = tower::service_fn(
+        |request: http::Request<torsion_web::TowerBody>| async move {
+            let body = format!("{} {}\n", request.method(), request.uri());
+            Ok::<_, Infallible>(http::Response::new(body))
+        },
+    );
     let reactor = Reactor::new().unwrap();
     let router = Router::new().mount("/svc", TowerResource::new(service));
     serve(&reactor, router, |address| {

@@ -23,7 +23,7 @@
 //!
 //! A mounted resource sees the path without its prefix (at least `/`); the
 //! full URI stays in the [`OriginalUri`] extension. Handlers that fail with
-//! an [`HttpError`](crate::HttpError) get its response; other failures are
+//! an [`HttpError`] get its response; other failures are
 //! a logged 500.
 //!
 //! ```
@@ -63,11 +63,11 @@ use request_data::{StateKeys, StateSlot};
 
 /// A hook run on each request a router dispatches, before its handler: it
 /// may add extensions, or answer at once with a response.
-type Hook = Rc<dyn Fn(&mut Request) -> Result<(), Response>>;
+type Hook = Rc<dyn Fn(&mut Request) -> Option<Response>>;
 
 /// Routes requests by path and method to resources. A `Router` is itself a
 /// [`Resource`]: serve it, or mount it in another router. See the
-/// [module docs](self) for the rules.
+/// [module docs](crate::router) for the rules.
 ///
 /// Builder methods panic on a malformed pattern or a method added twice to
 /// one pattern: both are mistakes in the program, found at startup.
@@ -191,8 +191,9 @@ impl Router {
     /// Runs `hook` on each request this router hands to a handler or a
     /// mounted resource (not on its 404s and 405s), in the order the hooks
     /// were added, before the handler. A hook puts request-scoped data in
-    /// the request's extensions, or returns `Err(response)` to answer
-    /// itself (an authentication check answering 401, say).
+    /// the request's extensions and returns `None`, or returns
+    /// `Some(response)` to answer itself (an authentication check
+    /// answering 401, say).
     ///
     /// ```
     /// use torsion_web::respond::text;
@@ -204,14 +205,14 @@ impl Router {
     /// let router = Router::new()
     ///     .before(|request: &mut Request| {
     ///         request.extensions_mut().insert(RequestId(7));
-    ///         Ok(())
+    ///         None
     ///     })
     ///     .get("/", |request: Request| {
     ///         text(format!("request {}\n", request.extensions().get::<RequestId>().unwrap().0))
     ///     });
     /// # let _ = router;
     /// ```
-    pub fn before(mut self, hook: impl Fn(&mut Request) -> Result<(), Response> + 'static) -> Router {
+    pub fn before(mut self, hook: impl Fn(&mut Request) -> Option<Response> + 'static) -> Router {
         self.hooks.push(Rc::new(hook));
         self
     }
@@ -229,12 +230,12 @@ impl Router {
             .filter_map(|entry| entry.find(&split).map(|found| (entry, found)))
             .collect();
         // A stable sort keeps the order routes were added among equals.
-        candidates.sort_by(|(a, _), (b, _)| b.specificity().cmp(&a.specificity()));
+        candidates.sort_by_key(|(entry, _)| std::cmp::Reverse(entry.specificity()));
 
         let method = request.method().clone();
-        let chosen = candidates.iter().find_map(|(entry, found)| {
-            entry.handler_for(&method).map(|handler| (handler, found))
-        });
+        let chosen = candidates
+            .iter()
+            .find_map(|(entry, found)| entry.handler_for(&method).map(|handler| (handler, found)));
         let Some((handler, found)) = chosen else {
             let response = if candidates.is_empty() {
                 self.not_found(&request, &split)
@@ -247,7 +248,7 @@ impl Router {
             return (*response).into();
         }
         for hook in &self.hooks {
-            if let Err(response) = hook(&mut request) {
+            if let Some(response) = hook(&mut request) {
                 return response.into();
             }
         }
@@ -287,9 +288,11 @@ impl Router {
     }
 
     fn not_found(&self, request: &Request, split: &SplitPath<'_>) -> Response {
-        let other_form_exists = split
-            .toggled_slash()
-            .is_some_and(|toggled| self.entries.iter().any(|entry| entry.find(&toggled).is_some()));
+        let other_form_exists = split.toggled_slash().is_some_and(|toggled| {
+            self.entries
+                .iter()
+                .any(|entry| entry.find(&toggled).is_some())
+        });
         if !other_form_exists {
             return HttpError::not_found("404 Not Found").into_response();
         }
@@ -356,8 +359,8 @@ fn method_not_allowed<'a>(entries: impl Iterator<Item = &'a Entry>) -> Response 
         }
     }
     let allow = allowed.into_iter().collect::<Vec<_>>().join(", ");
-    let mut response = HttpError::new(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed")
-        .into_response();
+    let mut response =
+        HttpError::new(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed").into_response();
     if let Ok(value) = HeaderValue::from_str(&allow) {
         response.headers_mut().insert(ALLOW, value);
     }

@@ -64,7 +64,10 @@ fn routes_answer_by_path_and_method() {
     assert_eq!(call(&router, Method::GET, "/").2, "home");
     assert_eq!(call(&router, Method::GET, "/users").2, "list");
     assert_eq!(call(&router, Method::POST, "/users").2, "create");
-    assert_eq!(call(&router, Method::GET, "/nothing").0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(&router, Method::GET, "/nothing").0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[test]
@@ -77,7 +80,10 @@ fn a_wrong_method_is_405_listing_the_allowed_ones() {
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(headers[ALLOW], "DELETE, GET, HEAD, PUT");
     let (_, headers, _) = call(&router, Method::PATCH, "/users/bob");
-    assert_eq!(headers[ALLOW], "DELETE, GET, HEAD", "the int route does not match bob");
+    assert_eq!(
+        headers[ALLOW], "DELETE, GET, HEAD",
+        "the int route does not match bob"
+    );
 }
 
 #[test]
@@ -89,7 +95,10 @@ fn head_is_answered_by_get_unless_a_head_route_exists() {
     assert_eq!(call(&router, Method::HEAD, "/a").2, "get a");
     assert_eq!(call(&router, Method::HEAD, "/b").2, "head b");
     let router = Router::new().post("/p", says("post"));
-    assert_eq!(call(&router, Method::HEAD, "/p").0, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        call(&router, Method::HEAD, "/p").0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
 }
 
 #[test]
@@ -116,7 +125,10 @@ fn a_less_specific_route_answers_a_method_the_more_specific_lacks() {
 #[test]
 fn typed_parameters_that_do_not_fit_are_404() {
     let router = Router::new().get("/users/{id:int}", says("user"));
-    assert_eq!(call(&router, Method::GET, "/users/abc").0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(&router, Method::GET, "/users/abc").0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[test]
@@ -149,8 +161,14 @@ fn parameters_are_percent_decoded() {
     let router = Router::new()
         .get("/files/{name}", echo_params)
         .get("/tree/{*path}", echo_params);
-    assert_eq!(call(&router, Method::GET, "/files/a%20b%2Fc").2, "name=a b/c");
-    assert_eq!(call(&router, Method::GET, "/tree/x/y%20z/").2, "path=x/y z/");
+    assert_eq!(
+        call(&router, Method::GET, "/files/a%20b%2Fc").2,
+        "name=a b/c"
+    );
+    assert_eq!(
+        call(&router, Method::GET, "/tree/x/y%20z/").2,
+        "path=x/y z/"
+    );
     let (status, _, _) = call(&router, Method::GET, "/files/%FF%FE");
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
@@ -168,9 +186,16 @@ fn a_missing_or_extra_trailing_slash_redirects_to_the_route() {
     assert_eq!(status, StatusCode::PERMANENT_REDIRECT);
     assert_eq!(headers[LOCATION], "/about");
     let (status, headers, _) = call(&router, Method::POST, "/api/items");
-    assert_eq!(status, StatusCode::PERMANENT_REDIRECT, "308 keeps the method");
+    assert_eq!(
+        status,
+        StatusCode::PERMANENT_REDIRECT,
+        "308 keeps the method"
+    );
     assert_eq!(headers[LOCATION], "/api/items/", "the mount prefix is kept");
-    assert_eq!(call(&router, Method::GET, "/nowhere/").0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(&router, Method::GET, "/nowhere/").0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[test]
@@ -196,8 +221,14 @@ fn a_mounted_router_sees_the_rest_of_the_path_and_the_prefix_parameters() {
         "/posts/9?x=1 | /users/5/posts/9?x=1"
     );
     assert_eq!(call(&router, Method::GET, "/users/5/about").2, "about");
-    assert_eq!(call(&router, Method::GET, "/users/5/none").0, StatusCode::NOT_FOUND);
-    assert_eq!(call(&router, Method::GET, "/users/x/posts/1").0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(&router, Method::GET, "/users/5/none").0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(&router, Method::GET, "/users/x/posts/1").0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[test]
@@ -239,15 +270,20 @@ fn hooks_add_request_data_or_answer_first() {
     #[derive(Clone)]
     struct User(&'static str);
     let inner = Router::new().get("/me", |request: Request| {
-        text(request.extensions().get::<User>().map_or("nobody", |user| user.0))
+        text(
+            request
+                .extensions()
+                .get::<User>()
+                .map_or("nobody", |user| user.0),
+        )
     });
     let router = Router::new()
         .before(|request: &mut Request| {
             if request.headers().contains_key("x-deny") {
-                return Err(HttpError::new(StatusCode::UNAUTHORIZED, "no").into_response());
+                return Some(HttpError::new(StatusCode::UNAUTHORIZED, "no").into_response());
             }
             request.extensions_mut().insert(User("alice"));
-            Ok(())
+            None
         })
         .mount("/api", inner);
     assert_eq!(call(&router, Method::GET, "/api/me").2, "alice");

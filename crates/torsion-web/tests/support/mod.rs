@@ -8,9 +8,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use torsion::Reactor;
-use torsion::time::Scheduler;
 use torsion::endpoints::server_from_string;
 use torsion::net::Address;
+use torsion::time::Scheduler;
 use torsion_web::{Resource, Server};
 
 /// No test may run longer than this: the reactor stops itself.
@@ -34,7 +34,8 @@ pub fn serve<T: Send + 'static>(
             panic!("a TCP address");
         };
         std::thread::spawn(move || {
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client(address)));
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| client(address)));
             done_tx.send(outcome).unwrap();
             handle.stop().unwrap();
         });

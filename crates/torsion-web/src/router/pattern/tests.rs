@@ -94,7 +94,11 @@ fn segments_are_percent_decoded_one_by_one() {
     );
     assert_eq!(params("/café", "/caf%C3%A9"), pairs(&[]));
     assert_eq!(params("/a b", "/a%20b"), pairs(&[]));
-    assert_eq!(params("/{x}", "/%zz"), pairs(&[("x", "%zz")]), "bad escapes stay as they are");
+    assert_eq!(
+        params("/{x}", "/%zz"),
+        pairs(&[("x", "%zz")]),
+        "bad escapes stay as they are"
+    );
     assert_eq!(SplitPath::new("/%FF"), Err(NotUtf8));
 }
 
@@ -104,9 +108,16 @@ fn a_wildcard_takes_the_rest_of_the_path() {
         params("/files/{*rest}", "/files/a/b/c.txt"),
         pairs(&[("rest", "a/b/c.txt")])
     );
-    assert_eq!(params("/files/{*rest}", "/files/a/"), pairs(&[("rest", "a/")]));
+    assert_eq!(
+        params("/files/{*rest}", "/files/a/"),
+        pairs(&[("rest", "a/")])
+    );
     assert_eq!(params("/files/{*rest}", "/files/"), pairs(&[("rest", "")]));
-    assert_eq!(params("/files/{*rest}", "/files"), None, "the slash before it is needed");
+    assert_eq!(
+        params("/files/{*rest}", "/files"),
+        None,
+        "the slash before it is needed"
+    );
     assert_eq!(params("/files/{*rest}", "/other/a"), None);
     assert_eq!(params("/{*all}", "/"), pairs(&[("all", "")]));
     assert_eq!(params("/{*all}", "/x/y"), pairs(&[("all", "x/y")]));
@@ -137,7 +148,10 @@ fn literals_beat_typed_beat_plain_parameters_beat_wildcards() {
     assert!(rank("/users/me") > rank("/users/{id:int}"));
     assert!(rank("/users/{id:int}") > rank("/users/{id}"));
     assert!(rank("/users/{id}") > rank("/users/{*rest}"));
-    assert!(rank("/a/{x}") > rank("/{x}/b"), "the leftmost difference decides");
+    assert!(
+        rank("/a/{x}") > rank("/{x}/b"),
+        "the leftmost difference decides"
+    );
     assert!(rank("/a/b/c") > rank("/a/{*rest}"));
     let mount = Pattern::parse("/api").unwrap().specificity(true);
     assert!(rank("/api/health") > mount);
@@ -155,8 +169,14 @@ fn a_prefix_match_gives_the_raw_rest() {
     };
     assert_eq!(rest("/api", "/api"), Some((vec![], "/".into())));
     assert_eq!(rest("/api", "/api/"), Some((vec![], "/".into())));
-    assert_eq!(rest("/api", "/api/users/7"), Some((vec![], "/users/7".into())));
-    assert_eq!(rest("/api", "/api/a%2Fb/"), Some((vec![], "/a%2Fb/".into())));
+    assert_eq!(
+        rest("/api", "/api/users/7"),
+        Some((vec![], "/users/7".into()))
+    );
+    assert_eq!(
+        rest("/api", "/api/a%2Fb/"),
+        Some((vec![], "/a%2Fb/".into()))
+    );
     assert_eq!(rest("/api", "/apix"), None, "only at a segment boundary");
     assert_eq!(rest("/api", "/"), None);
     assert_eq!(
@@ -164,7 +184,10 @@ fn a_prefix_match_gives_the_raw_rest() {
         Some((vec![("id".into(), "7".into())], "/posts".into()))
     );
     assert_eq!(rest("/users/{id:int}", "/users/x/posts"), None);
-    assert_eq!(rest("/", "/anything/here"), Some((vec![], "/anything/here".into())));
+    assert_eq!(
+        rest("/", "/anything/here"),
+        Some((vec![], "/anything/here".into()))
+    );
 }
 
 #[test]
@@ -172,6 +195,11 @@ fn the_other_slash_form_of_a_path() {
     let path = SplitPath::new("/users").unwrap();
     let toggled = path.toggled_slash().unwrap();
     assert_eq!(params("/users/", "/users/"), pairs(&[]));
-    assert!(Pattern::parse("/users/").unwrap().matches(&toggled).is_some());
+    assert!(
+        Pattern::parse("/users/")
+            .unwrap()
+            .matches(&toggled)
+            .is_some()
+    );
     assert_eq!(SplitPath::new("/").unwrap().toggled_slash(), None);
 }
