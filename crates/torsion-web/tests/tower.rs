@@ -110,7 +110,11 @@ fn a_handler_using_tokio_time_works_once_given_a_runtime() {
 fn a_plain_service_fn_mounted_in_a_torsion_router() {
     let service = tower::service_fn(
         |request: http::Request<torsion_web::TowerBody>| async move {
-            let body = format!("{} {}\n", request.method(), request.uri());
+            // Past 1 MiB a response body is streamed, not collected.
+            let body = match request.uri().path() {
+                "/big" => "b".repeat(3 << 20),
+                _ => format!("{} {}\n", request.method(), request.uri()),
+            };
             Ok::<_, Infallible>(http::Response::new(body))
         },
     );
@@ -119,5 +123,8 @@ fn a_plain_service_fn_mounted_in_a_torsion_router() {
     serve(&reactor, router, |address| {
         let answer = curl(&["-X", "PUT", &format!("http://{address}/svc/a/b?q=1")]);
         assert_eq!(answer.body, "PUT /a/b?q=1\n");
+        let big = curl(&[&format!("http://{address}/svc/big")]);
+        assert_eq!(big.header("transfer-encoding"), Some("chunked"));
+        assert_eq!(big.body.len(), 3 << 20);
     });
 }
