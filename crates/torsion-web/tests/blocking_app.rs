@@ -57,11 +57,11 @@ fn sixteen_sleeping_requests_share_a_pool_of_sixteen_while_a_timer_stays_on_time
             r#"
 from concurrent.futures import ThreadPoolExecutor
 url = sys.argv[1]
-session_per_thread = lambda n: requests.get(f"{url}/r{n}", timeout=10)
+fetch = lambda n: requests.get(f"{url}/r{n}", timeout=10)
 with ThreadPoolExecutor(16) as clients:
     requests.get(url + "/warm-up", timeout=10)
     start = time.monotonic()
-    answers = list(clients.map(session_per_thread, range(16)))
+    answers = list(clients.map(fetch, range(16)))
     elapsed = time.monotonic() - start
 print(json.dumps({"elapsed": elapsed, "statuses": [a.status_code for a in answers],
                   "bodies": [a.text for a in answers]}))
