@@ -243,8 +243,10 @@ impl http_body::Body for Body {
             Kind::Full(bytes) => bytes.is_none(),
             Kind::Incoming { body, .. } => body.is_end_stream(),
             Kind::Channel(channel) => {
+                // An aborted body is not at its end: its error is still to
+                // be read, or the peer would see a clean, complete body.
                 let channel = channel.borrow();
-                channel.finished && channel.queue.is_empty()
+                channel.finished && channel.queue.is_empty() && channel.aborted.is_none()
             }
         }
     }
@@ -455,6 +457,10 @@ mod tests {
         let (sender, body) = Body::channel(8);
         sender.send("part").unwrap();
         sender.abort("disk failed");
+        assert!(
+            !http_body::Body::is_end_stream(&body),
+            "the error is still to come"
+        );
         let Poll::Ready(result) = poll_once(body.bytes()) else {
             panic!("ready");
         };

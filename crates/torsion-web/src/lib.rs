@@ -5,6 +5,12 @@
 //! now, a [`Deferred`](torsion::Deferred) of one, or a future of one. A
 //! [`Server`] serves a resource on any torsion server endpoint.
 //!
+//! Resources to build applications from: a [`Router`] (klein-style routes
+//! with typed path parameters, mounts, state; helpers in [`respond`]), a
+//! [`BlockingApp`] (a blocking function run on a thread pool, the WSGI
+//! analog) and, with the `tower` feature, a `TowerResource` (any
+//! `tower::Service`, an axum `Router` say).
+//!
 //! ```no_run
 //! use torsion::Reactor;
 //! use torsion::endpoints::server_from_string;
@@ -20,14 +26,25 @@
 //! ```
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
+pub mod blocking_app;
 mod body;
+mod http_error;
 mod resource;
+pub mod respond;
+pub mod router;
 pub mod rt;
 mod server;
+#[cfg(feature = "tower")]
+pub mod tower;
 
+pub use blocking_app::{BlockingApp, BlockingBody, BlockingRequest, BlockingResponse, BodyWriter};
 pub use body::{Body, BodyClosed, BodyError, BodySender};
+pub use http_error::HttpError;
 pub use resource::{ConnectionInfo, Reply, Request, Resource, Response};
+pub use router::{OriginalUri, PathParams, RequestExt, Router};
 pub use server::{Listening, Server};
+#[cfg(feature = "tower")]
+pub use tower::{TowerBody, TowerResource};
 
 /// Re-exported so users name the same `http` types torsion-web uses.
 pub use http;
