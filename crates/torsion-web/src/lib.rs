@@ -24,10 +24,12 @@ mod body;
 mod resource;
 pub mod rt;
 mod server;
+mod static_files;
 
 pub use body::{Body, BodyClosed, BodyError, BodySender};
 pub use resource::{ConnectionInfo, Reply, Request, Resource, Response};
 pub use server::{Listening, Server};
+pub use static_files::{DEFAULT_CHUNK_SIZE, StaticFiles};
 
 /// Re-exported so users name the same `http` types torsion-web uses.
 pub use http;
