@@ -20,12 +20,14 @@
 //! ```
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
+mod access_log;
 mod body;
 mod resource;
 pub mod rt;
 mod server;
 mod static_files;
 
+pub use access_log::{ACCESS_LOG_TARGET, AccessLog};
 pub use body::{Body, BodyClosed, BodyError, BodySender};
 pub use resource::{ConnectionInfo, Reply, Request, Resource, Response};
 pub use server::{Listening, Server};
