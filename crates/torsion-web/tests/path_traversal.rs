@@ -3,9 +3,11 @@
 //! and through `curl --path-as-is`, against a root that has a secret file
 //! beside it and symlinks leading out.
 
-mod support;
+mod static_support;
 
-use support::{OUTSIDE_SECRET, SIBLING_SECRET, TestServer, Tree, curl, parse_response, raw_get};
+use static_support::{
+    OUTSIDE_SECRET, SIBLING_SECRET, TestServer, Tree, curl, parse_response, raw_get,
+};
 use torsion_web::StaticFiles;
 
 /// Raw request targets, each trying to reach `../secret.txt` or

@@ -2,9 +2,9 @@
 //! requests, byte ranges (single, multiple, unsatisfiable), HEAD, index
 //! files, the trailing-slash redirect and the listing.
 
-mod support;
+mod static_support;
 
-use support::{TestServer, Tree, curl, parse_response, raw_exchange};
+use static_support::{TestServer, Tree, curl, parse_response, raw_exchange};
 use torsion_web::StaticFiles;
 
 fn serve(tree: &Tree, listing: bool) -> TestServer {

@@ -2,7 +2,7 @@
 //! while the server's resident memory stays far below the file's size, and
 //! a client that goes away mid-download stops the reading.
 
-mod support;
+mod static_support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::TestServer;
+use static_support::TestServer;
 use torsion_web::StaticFiles;
 
 const FILE_SIZE: usize = 64 << 20;
