@@ -64,9 +64,11 @@ impl Torsion {
         }
     }
 
+    /// Sends `signal` (`-TERM`, `-INT`) with the shell's own `kill`.
     fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill {signal} {}", self.child.id()))
             .status()
             .unwrap();
         assert!(status.success());
