@@ -27,6 +27,7 @@
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
 pub mod blocking_app;
+mod access_log;
 mod body;
 mod http_error;
 mod resource;
@@ -38,6 +39,9 @@ mod server;
 pub mod tower;
 
 pub use blocking_app::{BlockingApp, BlockingBody, BlockingRequest, BlockingResponse, BodyWriter};
+mod static_files;
+
+pub use access_log::{ACCESS_LOG_TARGET, AccessLog};
 pub use body::{Body, BodyClosed, BodyError, BodySender};
 pub use http_error::HttpError;
 pub use resource::{ConnectionInfo, Reply, Request, Resource, Response};
@@ -45,6 +49,7 @@ pub use router::{OriginalUri, PathParams, RequestExt, Router};
 pub use server::{Listening, Server};
 #[cfg(feature = "tower")]
 pub use tower::{TowerBody, TowerResource};
+pub use static_files::{DEFAULT_CHUNK_SIZE, StaticFiles};
 
 /// Re-exported so users name the same `http` types torsion-web uses.
 pub use http;

@@ -1,0 +1,256 @@
+//! The `torsion` binary end to end: started as a child process, fetched
+//! from with curl, stopped by a signal; its exit status and its access log
+//! checked.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A running `torsion` child and the lines it logged so far.
+struct Torsion {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+    url: String,
+}
+
+impl Torsion {
+    /// Starts `torsion ARGS` in `cwd` and waits for it to say where it
+    /// serves.
+    fn start(args: &[&str], cwd: &Path) -> Torsion {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_torsion"))
+            .args(args)
+            .current_dir(cwd)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut torsion = Torsion {
+            child,
+            lines,
+            log: Vec::new(),
+            url: String::new(),
+        };
+        let serving = torsion.wait_for_line("serving ");
+        let start = serving.find("http://").expect("a URL in the serving line");
+        torsion.url = serving[start..].trim().to_owned();
+        torsion
+    }
+
+    fn wait_for_line(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(line) = self.log.iter().find(|line| line.contains(needle)) {
+                return line.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.log.push(line),
+                Err(_) => panic!("torsion never logged {needle:?}; it logged {:#?}", self.log),
+            }
+        }
+    }
+
+    /// Sends `signal` (`-TERM`, `-INT`) with the shell's own `kill`.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill {signal} {}", self.child.id()))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits (bounded) for the process to exit; its exit code and its whole
+    /// log.
+    fn wait(mut self) -> (Option<i32>, Vec<String>) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("torsion did not exit; it logged {:#?}", self.log);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.log.extend(self.lines.try_iter());
+        // The reader thread ends with the pipe; collect what it still had.
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.log.push(line);
+        }
+        (status.code(), self.log)
+    }
+}
+
+fn curl(args: &[&str], url: &str) -> String {
+    let output = Command::new("curl")
+        .args(["-sS", "--fail", "--max-time", "20"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("curl runs");
+    assert!(output.status.success(), "curl {url}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hello from torsion\n").unwrap();
+    std::fs::create_dir(dir.path().join("docs")).unwrap();
+    std::fs::write(dir.path().join("docs/guide.txt"), "a guide\n").unwrap();
+    dir
+}
+
+#[test]
+fn torsion_web_serves_a_directory_logs_each_request_and_exits_0_on_sigterm() {
+    let dir = site();
+    let path = dir.path().to_str().unwrap();
+    let mut torsion = Torsion::start(
+        &[
+            "web",
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--path",
+            path,
+        ],
+        Path::new("/"),
+    );
+    assert!(
+        torsion.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        torsion.url
+    );
+    assert_eq!(
+        curl(&[], &format!("{}hello.txt", torsion.url)),
+        "hello from torsion\n"
+    );
+    let listing = curl(&[], &format!("{}docs/", torsion.url));
+    assert!(listing.contains("guide.txt"), "{listing}");
+    let line = torsion.wait_for_line("\"GET /hello.txt HTTP/1.1\" 200 19 ");
+    assert!(line.contains("torsion_web::access"), "{line}");
+    assert!(line.contains("127.0.0.1:"), "the peer: {line}");
+
+    torsion.signal("-TERM");
+    let (code, log) = torsion.wait();
+    assert_eq!(code, Some(0), "{log:#?}");
+    assert!(log.iter().any(|line| line.contains("stopped")), "{log:#?}");
+}
+
+#[test]
+fn sigint_stops_it_cleanly_too_and_the_default_path_is_the_current_directory() {
+    let dir = site();
+    let mut torsion = Torsion::start(
+        &["web", "--listen", "tcp:0:interface=127.0.0.1"],
+        dir.path(),
+    );
+    assert_eq!(
+        curl(&[], &format!("{}hello.txt", torsion.url)),
+        "hello from torsion\n"
+    );
+    torsion.wait_for_line("GET /hello.txt");
+    torsion.signal("-INT");
+    let (code, log) = torsion.wait();
+    assert_eq!(code, Some(0), "{log:#?}");
+}
+
+#[test]
+fn a_missing_directory_or_a_bad_endpoint_is_a_clear_error() {
+    let output = Command::new(env!("CARGO_BIN_EXE_torsion"))
+        .args([
+            "web",
+            "--path",
+            "/no/such/directory",
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot serve /no/such/directory"),
+        "{stderr}"
+    );
+
+    let dir = site();
+    let output = Command::new(env!("CARGO_BIN_EXE_torsion"))
+        .args(["web", "--listen", "tcp:notaport", "--path"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--listen tcp:notaport"), "{stderr}");
+}
+
+#[test]
+fn help_documents_the_defaults() {
+    let output = Command::new(env!("CARGO_BIN_EXE_torsion"))
+        .args(["web", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("tcp:8080:interface=127.0.0.1"), "{help}");
+    assert!(help.contains("[default: .]"), "{help}");
+}
+
+#[test]
+#[ignore = "needs the HTTP server's graceful stop on reactor shutdown (in-flight responses finish)"]
+fn a_download_in_flight_finishes_before_sigterm_stops_the_server() {
+    let dir = site();
+    let big = vec![7u8; 24 << 20];
+    std::fs::write(dir.path().join("big.bin"), &big).unwrap();
+    let path = dir.path().to_str().unwrap();
+    let torsion = Torsion::start(
+        &[
+            "web",
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--path",
+            path,
+        ],
+        Path::new("/"),
+    );
+    let url = format!("{}big.bin", torsion.url);
+    // About 3 s at 8 MiB/s (more than socket buffers hold); the signal
+    // comes a second in.
+    let download = std::thread::spawn(move || {
+        Command::new("curl")
+            .args([
+                "-sS",
+                "--fail",
+                "--max-time",
+                "20",
+                "--limit-rate",
+                "8M",
+                "-o",
+                "-",
+            ])
+            .arg(url)
+            .output()
+            .unwrap()
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    torsion.signal("-TERM");
+    let output = download.join().unwrap();
+    let (code, log) = torsion.wait();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "curl: {stderr}; torsion: {log:#?}");
+    assert!(output.stdout == big, "the whole file arrived");
+    assert_eq!(code, Some(0), "{log:#?}");
+}
