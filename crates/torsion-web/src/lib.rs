@@ -27,7 +27,7 @@ mod server;
 
 pub use body::{Body, BodyClosed, BodyError, BodySender};
 pub use resource::{ConnectionInfo, Reply, Request, Resource, Response};
-pub use server::{Listening, Server};
+pub use server::{Listening, Server, ServerOptions};
 
 /// Re-exported so users name the same `http` types torsion-web uses.
 pub use http;
