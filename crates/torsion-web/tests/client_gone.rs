@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use support::{curl, serve};
 use torsion::defer::Resolver;
 use torsion::time::defer_later;
 use torsion::{Deferred, Failure};
 use torsion_web::{Body, Request, Response, Server};
-use support::{curl, serve};
 
 /// Waits up to five seconds for `flag`.
 fn eventually(flag: &AtomicBool) -> bool {
@@ -46,7 +46,10 @@ fn never_answers(cancelled: Arc<AtomicBool>, called: Arc<AtomicBool>) -> Server 
 
 #[test]
 fn a_pending_deferred_is_cancelled_when_an_http1_client_closes() {
-    let (cancelled, called) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let (cancelled, called) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
     let (c, k) = (cancelled.clone(), called.clone());
     let server = serve(move |_| never_answers(c, k));
     let mut stream = TcpStream::connect(server.address).unwrap();
@@ -54,14 +57,20 @@ fn a_pending_deferred_is_cancelled_when_an_http1_client_closes() {
         .write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     assert!(eventually(&called), "the resource was called");
-    assert!(!cancelled.load(Ordering::SeqCst), "not cancelled while the client waits");
+    assert!(
+        !cancelled.load(Ordering::SeqCst),
+        "not cancelled while the client waits"
+    );
     drop(stream);
     assert!(eventually(&cancelled), "the Deferred was cancelled");
 }
 
 #[test]
 fn a_pending_deferred_is_cancelled_when_an_http2_client_gives_up() {
-    let (cancelled, called) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let (cancelled, called) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
     let (c, k) = (cancelled.clone(), called.clone());
     let server = serve(move |_| never_answers(c, k));
     let output = curl(&[
@@ -116,5 +125,8 @@ fn a_streaming_body_sender_sees_the_client_go_away() {
     }
     drop(stream);
     assert!(eventually(&closed), "the sender saw the receiver gone");
-    assert!(sent.load(Ordering::SeqCst) < 1000, "the stream stopped early");
+    assert!(
+        sent.load(Ordering::SeqCst) < 1000,
+        "the stream stopped early"
+    );
 }

@@ -9,9 +9,9 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
+use support::{curl, exchange, serve};
 use torsion::Failure;
 use torsion_web::{Body, BodyError, Reply, Request, Response, Server, ServerOptions};
-use support::{curl, exchange, serve};
 
 /// Echoes the path, or the body's length for a POST.
 fn echo_server() -> Server {
@@ -19,7 +19,10 @@ fn echo_server() -> Server {
         if request.method() == http::Method::POST {
             return Reply::later(async move {
                 let body = request.into_body().bytes().await?;
-                Ok::<_, BodyError>(Response::new(Body::from(format!("got {} bytes\n", body.len()))))
+                Ok::<_, BodyError>(Response::new(Body::from(format!(
+                    "got {} bytes\n",
+                    body.len()
+                ))))
             });
         }
         let path = request.uri().path().to_owned();
@@ -40,7 +43,10 @@ fn curl_reuses_one_keep_alive_connection_for_two_urls() {
     let server = serve(|_| echo_server());
     let output = curl(&["-v", &server.url("/one"), &server.url("/two")]);
     assert!(output.status.success(), "{output:?}");
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "path /one\npath /two\n");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "path /one\npath /two\n"
+    );
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("Re-using existing connection"), "{log}");
 }

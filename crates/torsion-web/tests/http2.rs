@@ -3,8 +3,8 @@
 
 mod support;
 
-use torsion_web::{Body, ConnectionInfo, Request, Response, Server};
 use support::{TestCertificate, curl, serve, serve_on};
+use torsion_web::{Body, ConnectionInfo, Request, Response, Server};
 
 /// Answers with the request's HTTP version and the ALPN protocol agreed.
 fn version_server() -> Server {
