@@ -23,6 +23,9 @@ use crate::rt::{ReactorExecutor, ReactorTimer};
 /// What every HTTP/2 client sends first (RFC 9113, section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/// hyper's own limit on HTTP/1 header fields.
+const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
+
 /// The protocol a connection speaks, as its first bytes tell.
 #[derive(Debug, PartialEq, Eq)]
 enum Protocol {
@@ -101,8 +104,12 @@ fn http1(options: &ServerOptions) -> hyper::server::conn::http1::Builder {
         // HTTP/2 too and without a timer per request.
         .header_read_timeout(None)
         .max_buf_size(options.max_header_size.max(8192))
-        .max_header_size(options.max_header_size)
-        .max_headers(options.max_headers);
+        .max_header_size(options.max_header_size);
+    // hyper parses into a buffer on the stack for its default count, and
+    // allocates one per request for any other.
+    if options.max_headers != HYPER_DEFAULT_MAX_HEADERS {
+        builder.max_headers(options.max_headers);
+    }
     builder
 }
 
