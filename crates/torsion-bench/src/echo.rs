@@ -201,7 +201,7 @@ pub fn compare(load: Load, runs: usize) -> Vec<Row> {
             for (row, value) in figures {
                 match engine {
                     Engine::Torsion => row.torsion.push(value),
-                    Engine::Tokio => row.tokio.push(value),
+                    _ => row.tokio.push(value),
                 }
             }
         }

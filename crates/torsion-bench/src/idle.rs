@@ -86,7 +86,7 @@ pub fn compare(wanted: usize, runs: usize) -> (Vec<Row>, usize) {
                     per_connection.torsion.push(bytes);
                     total.torsion.push(kib);
                 }
-                Engine::Tokio => {
+                _ => {
                     per_connection.tokio.push(bytes);
                     total.tokio.push(kib);
                 }

@@ -6,6 +6,8 @@ mod bridge;
 mod cross_thread;
 mod defer_to_thread;
 mod echo;
+mod hello;
+mod http;
 mod idle;
 mod measure;
 mod server;
@@ -45,6 +47,9 @@ enum Bench {
     Echo,
     /// Resident memory per idle connection, 10,000 connections.
     Idle,
+    /// wrk against hello-world HTTP servers in their own processes:
+    /// torsion-web and hyper on tokio, 64 keep-alive connections.
+    Http,
     /// Every benchmark.
     Compare,
     /// Runs one echo server (started by `echo` and `idle`).
@@ -166,6 +171,31 @@ fn main() {
                 )
             );
         }
+    }
+    if matches!(cli.command, Bench::Http | Bench::Compare) {
+        let (warm_up, window) = if cli.quick {
+            (Duration::ZERO, Duration::from_secs(1))
+        } else {
+            (Duration::from_secs(1), Duration::from_secs(5))
+        };
+        let load = http::Load {
+            connections: 64,
+            warm_up,
+            window,
+        };
+        let rows = http::compare(load, runs);
+        print!(
+            "{}",
+            measure::render(
+                &format!(
+                    "http: wrk -t1 -c64 -d{}s, hello world, server on CPU 0, torsion-web vs hyper \
+                     on tokio current_thread in the tokio column (goal: CPU per request at most \
+                     1.0x, requests/s at least 1.0x)",
+                    window.as_secs()
+                ),
+                &rows
+            )
+        );
     }
     if matches!(cli.command, Bench::Idle | Bench::Compare) {
         let (rows, count) = idle::compare(10_000 / scale, runs);

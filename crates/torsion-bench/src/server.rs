@@ -1,8 +1,9 @@
-//! Echo servers, each in a process of its own, so its CPU time and memory
+//! Benchmark servers (echo here, hello-world HTTP in
+//! [`hello`](crate::hello)), each in a process of its own, so its CPU time and memory
 //! can be read from `/proc/<pid>` with nothing else in the account.
 //!
 //! The benchmark binary re-executes itself as `torsion-bench serve --engine
-//! torsion|tokio`, under `taskset -c 0` when it can. The server prints
+//! torsion|tokio|torsion-http|hyper-tokio`, under `taskset -c 0` when it can. The server prints
 //! `listening <address>` on its standard output once it accepts, and exits
 //! when its standard input closes, which is how [`ServerProcess`] stops it.
 //!
@@ -34,6 +35,10 @@ pub enum Engine {
     Torsion,
     /// tokio's current-thread runtime and a task per connection.
     Tokio,
+    /// torsion-web's HTTP server with a hello-world resource.
+    TorsionHttp,
+    /// hyper's HTTP/1 server on tokio's current-thread runtime.
+    HyperTokio,
 }
 
 impl Engine {
@@ -42,6 +47,8 @@ impl Engine {
         match self {
             Engine::Torsion => "torsion",
             Engine::Tokio => "tokio",
+            Engine::TorsionHttp => "torsion-http",
+            Engine::HyperTokio => "hyper-tokio",
         }
     }
 }
@@ -124,6 +131,8 @@ pub fn serve(engine: Engine) -> io::Result<()> {
     match engine {
         Engine::Torsion => serve_torsion(|address, _| announce(address)),
         Engine::Tokio => serve_tokio(announce),
+        Engine::TorsionHttp => crate::hello::serve_torsion(move |address, _| announce(address)),
+        Engine::HyperTokio => crate::hello::serve_hyper(announce),
     }
 }
 

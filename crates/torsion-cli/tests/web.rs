@@ -210,7 +210,6 @@ fn help_documents_the_defaults() {
 }
 
 #[test]
-#[ignore = "needs the HTTP server's graceful stop on reactor shutdown (in-flight responses finish)"]
 fn a_download_in_flight_finishes_before_sigterm_stops_the_server() {
     let dir = site();
     let big = vec![7u8; 24 << 20];

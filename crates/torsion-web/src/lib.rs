@@ -46,10 +46,10 @@ pub use body::{Body, BodyClosed, BodyError, BodySender};
 pub use http_error::HttpError;
 pub use resource::{ConnectionInfo, Reply, Request, Resource, Response};
 pub use router::{OriginalUri, PathParams, RequestExt, Router};
-pub use server::{Listening, Server};
 #[cfg(feature = "tower")]
 pub use tower::{TowerBody, TowerResource};
 pub use static_files::{DEFAULT_CHUNK_SIZE, StaticFiles};
+pub use server::{Listening, Server, ServerOptions};
 
 /// Re-exported so users name the same `http` types torsion-web uses.
 pub use http;

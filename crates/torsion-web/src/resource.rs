@@ -52,6 +52,7 @@ pub struct Reply {
 
 enum ReplyInner {
     Ready(Option<Result<Response, Failure>>),
+    Deferred(Deferred<Response>),
     Later(Pin<Box<dyn Future<Output = Result<Response, Failure>>>>),
 }
 
@@ -86,7 +87,7 @@ impl From<Response> for Reply {
 impl From<Deferred<Response>> for Reply {
     fn from(deferred: Deferred<Response>) -> Reply {
         Reply {
-            inner: ReplyInner::Later(Box::pin(deferred)),
+            inner: ReplyInner::Deferred(deferred),
         }
     }
 }
@@ -109,7 +110,19 @@ impl Future for Reply {
                     .take()
                     .unwrap_or_else(|| Err(Failure::msg("a reply was polled after it finished"))),
             ),
+            ReplyInner::Deferred(deferred) => Pin::new(deferred).poll(cx),
             ReplyInner::Later(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl Drop for Reply {
+    /// A reply dropped before it is done means nobody wants the response
+    /// any more (the client went away): a Deferred is cancelled, so the
+    /// work behind it can stop; a future is dropped, which stops it.
+    fn drop(&mut self) {
+        if let ReplyInner::Deferred(deferred) = &self.inner {
+            deferred.cancel();
         }
     }
 }
@@ -118,6 +131,7 @@ impl fmt::Debug for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.inner {
             ReplyInner::Ready(_) => "ready",
+            ReplyInner::Deferred(_) => "deferred",
             ReplyInner::Later(_) => "later",
         };
         f.debug_struct("Reply").field("state", &state).finish()

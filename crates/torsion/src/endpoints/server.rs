@@ -194,6 +194,47 @@ impl<N: Network> ServerEndpoint<N> {
     pub fn is_tls(&self) -> bool {
         matches!(&self.kind, Kind::Tcp { tls: Some(_), .. })
     }
+
+    /// This endpoint with its TLS offering `protocols` by ALPN, most
+    /// preferred first (an HTTP server offers `h2` and `http/1.1`). A TLS
+    /// configuration that already offers protocols, and a plain endpoint,
+    /// are kept as they are.
+    ///
+    /// ```
+    /// use torsion::endpoints::server_from_string;
+    /// use torsion::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let plain = server_from_string(&reactor, "tcp:0:interface=127.0.0.1")?;
+    /// let still_plain = plain.offering_alpn(&[b"h2", b"http/1.1"]);
+    /// assert!(!still_plain.is_tls());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn offering_alpn(&self, protocols: &[&[u8]]) -> ServerEndpoint<N>
+    where
+        N: Clone,
+    {
+        let kind = match &self.kind {
+            Kind::Tcp {
+                address,
+                backlog,
+                tls: Some(config),
+            } if config.alpn_protocols.is_empty() => {
+                let mut config = (**config).clone();
+                config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
+                Kind::Tcp {
+                    address: *address,
+                    backlog: *backlog,
+                    tls: Some(Arc::new(config)),
+                }
+            }
+            kind => kind.clone(),
+        };
+        ServerEndpoint {
+            network: self.network.clone(),
+            kind,
+        }
+    }
 }
 
 impl<N: Network> fmt::Debug for ServerEndpoint<N> {

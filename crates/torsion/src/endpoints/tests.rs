@@ -403,6 +403,37 @@ fn tls_server_and_client_verify_the_name() {
 }
 
 #[test]
+fn a_tls_endpoint_offering_alpn_agrees_on_its_own_first_choice_the_client_offers() {
+    let dir = temp_dir("alpn");
+    let (cert, key) = certificate(&dir, "server");
+    let reactor = Reactor::new().unwrap();
+    let endpoint = server_from_string(
+        &reactor,
+        &format!(
+            "tls:0:privateKey={}:certKey={}:interface=127.0.0.1",
+            escaped(&key),
+            escaped(&cert)
+        ),
+    )
+    .unwrap()
+    .offering_alpn(&[b"h2", b"http/1.1"]);
+    let slot = record(endpoint.listen(factory_fn(|_| Some(Echo::default()))));
+    let port = slot.borrow_mut().take().unwrap().unwrap();
+    let (events, _) = echo_through(
+        &reactor,
+        &format!(
+            "tls:host=localhost:port={}:caCerts={}:alpn=http/1.1,h2:timeout=5",
+            port.tcp_address().unwrap().port(),
+            escaped(&cert)
+        ),
+    );
+    assert_eq!(events.borrow().received, b"ping");
+    let info = events.borrow().tls.clone().expect("the handshake is done");
+    assert_eq!(info.alpn_protocol.as_deref(), Some(&b"h2"[..]));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
 fn ssl_alias_with_certificate_and_key_in_one_file() {
     let dir = temp_dir("ssl");
     let (cert, key) = certificate(&dir, "server");

@@ -84,9 +84,26 @@ pub(crate) fn write_vectored_direct(
     data: &[IoSlice<'_>],
 ) -> io::Result<usize> {
     let total: usize = data.iter().map(|slice| slice.len()).sum();
-    let mut written = 0;
+    if total == 0 {
+        return Ok(0);
+    }
+    // The first call almost always takes everything: the slices are copied
+    // (to advance past what was written) only when it does not.
+    let mut written = loop {
+        match sink.write_vectored(data) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => break n,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    };
+    if written == total {
+        return Ok(total);
+    }
     let mut slices: Vec<IoSlice<'_>> = data.to_vec();
     let mut remaining: &mut [IoSlice<'_>] = &mut slices;
+    IoSlice::advance_slices(&mut remaining, written);
     while written < total {
         match sink.write_vectored(remaining) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),

@@ -1,0 +1,71 @@
+//! Hello-world HTTP servers for the `http` benchmark, run like the echo
+//! servers (see [`server`](crate::server)) in processes of their own:
+//!
+//! - torsion: a torsion-web [`Server`] with a closure resource, default
+//!   options (its header read and idle timeouts are on);
+//! - hyper on tokio: hyper's `server::conn::http1` on a tokio
+//!   current-thread runtime, a task per connection, as in hyper's own
+//!   hello-world example (no timer, so no header read timeout).
+//!
+//! Both answer every request with the same 14-byte body; hyper adds the
+//! same `date` and `content-length` headers to both.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use torsion::Reactor;
+use torsion::endpoints::server_from_string;
+use torsion::net::Address;
+use torsion_web::{Body, Request, Response, Server};
+
+/// What every request gets.
+pub const HELLO: &str = "Hello, world!\n";
+
+/// Runs torsion-web's hello-world server on this thread until its reactor
+/// stops, telling `ready` where it listens first.
+pub fn serve_torsion(
+    ready: impl FnOnce(SocketAddr, torsion::ReactorHandle) + 'static,
+) -> io::Result<()> {
+    let reactor = Reactor::new().map_err(io::Error::other)?;
+    let server = Server::new(|_request: Request| Response::new(Body::from(HELLO)));
+    let endpoint =
+        server_from_string(&reactor, "tcp:0:interface=127.0.0.1").map_err(io::Error::other)?;
+    let handle = reactor.handle();
+    let listening = server.listen(&reactor, &endpoint).map(move |listening| {
+        if let Address::Tcp(address) = listening.address() {
+            ready(*address, handle);
+        }
+    });
+    drop(listening);
+    reactor.run().map_err(io::Error::other)
+}
+
+/// Runs hyper's hello-world server on a tokio current-thread runtime on
+/// this thread, forever, telling `ready` where it listens first.
+pub fn serve_hyper(ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        ready(listener.local_addr()?);
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_request| async {
+                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(
+                        HELLO.as_bytes(),
+                    ))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    })
+}

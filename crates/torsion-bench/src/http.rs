@@ -1,0 +1,230 @@
+//! `http`: wrk against torsion-web's hello-world server and hyper's on
+//! tokio (see [`hello`](crate::hello)).
+//!
+//! Each server runs in a process of its own on CPU 0; wrk (one thread, 64
+//! keep-alive connections) runs on CPU 1. Every run warms up first, then
+//! wrk's measured run gives requests per second and the latency
+//! percentiles, and `/proc/<pid>/stat` before and after gives the server's
+//! CPU time per request. Both servers use hyper, so the difference is the
+//! engine under it.
+
+use std::io;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::measure::{Better, Row, pin_current_thread};
+use crate::server::{Engine, ServerProcess};
+
+/// What one measurement does.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    /// Open keep-alive connections.
+    pub connections: usize,
+    /// wrk's run before the measured one, not counted.
+    pub warm_up: Duration,
+    /// The measured run.
+    pub window: Duration,
+}
+
+/// What wrk reported for one run, and what the server spent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Requests completed.
+    pub requests: u64,
+    /// Requests per second, as wrk computed it.
+    pub rate: f64,
+    /// Median latency.
+    pub p50: Duration,
+    /// 99th percentile latency.
+    pub p99: Duration,
+    /// Responses that were not 2xx or 3xx, plus socket errors.
+    pub errors: u64,
+    /// Server CPU time spent in the measured run.
+    pub server_cpu: Duration,
+}
+
+/// Runs wrk once against `address` on CPU 1 (when `taskset` works).
+fn wrk(address: SocketAddr, connections: usize, duration: Duration) -> io::Result<String> {
+    let seconds = format!("{}s", duration.as_secs().max(1));
+    let output = Command::new("taskset")
+        .args(["-c", "1", "wrk", "-t1", "--latency"])
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{seconds}"))
+        .arg(format!("http://{address}/"))
+        .output()
+        .or_else(|_| {
+            Command::new("wrk")
+                .args(["-t1", "--latency"])
+                .arg(format!("-c{connections}"))
+                .arg(format!("-d{seconds}"))
+                .arg(format!("http://{address}/"))
+                .output()
+        })?;
+    if !output.status.success() {
+        return Err(io::Error::other(format!(
+            "wrk failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// A wrk duration such as `812.00us`, `1.25ms` or `2.01s`.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "us" => value / 1e6,
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(seconds))
+}
+
+/// Reads wrk's report (with `--latency`): total requests, requests/s,
+/// the 50% and 99% latencies and every error count.
+pub fn parse_wrk(report: &str) -> Option<Outcome> {
+    let mut outcome = Outcome {
+        requests: 0,
+        rate: 0.0,
+        p50: Duration::ZERO,
+        p99: Duration::ZERO,
+        errors: 0,
+        server_cpu: Duration::ZERO,
+    };
+    let (mut rate, mut requests, mut p50, mut p99) = (None, None, None, None);
+    for line in report.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", value] => rate = value.parse().ok(),
+            [count, "requests", "in", ..] => requests = count.parse().ok(),
+            ["50%", value] => p50 = parse_duration(value),
+            ["99%", value] => p99 = parse_duration(value),
+            ["Non-2xx", "or", "3xx", "responses:", count] => {
+                outcome.errors += count.parse::<u64>().ok()?;
+            }
+            ["Socket", "errors:", rest @ ..] => {
+                // connect 0, read 0, write 0, timeout 0
+                for pair in rest.chunks(2) {
+                    if let [_, count] = pair {
+                        outcome.errors += count.trim_end_matches(',').parse::<u64>().ok()?;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    outcome.rate = rate?;
+    outcome.requests = requests?;
+    outcome.p50 = p50?;
+    outcome.p99 = p99?;
+    Some(outcome)
+}
+
+/// Measures `engine`'s server once in a fresh process.
+fn measure(engine: Engine, load: Load) -> Outcome {
+    let server = ServerProcess::start(engine).expect("server starts");
+    if !load.warm_up.is_zero() {
+        wrk(server.address, load.connections, load.warm_up).expect("wrk runs");
+    }
+    let before = server.cpu_time();
+    let report = wrk(server.address, load.connections, load.window).expect("wrk runs");
+    let server_cpu = server.cpu_time() - before;
+    let mut outcome =
+        parse_wrk(&report).unwrap_or_else(|| panic!("cannot read wrk's report:\n{report}"));
+    outcome.server_cpu = server_cpu;
+    assert_eq!(
+        outcome.errors,
+        0,
+        "{}: wrk saw errors:\n{report}",
+        engine.name()
+    );
+    outcome
+}
+
+/// Runs both servers `runs` times each, alternating, and returns the table
+/// rows (torsion-web in the torsion column, hyper on tokio in the tokio
+/// one).
+pub fn compare(load: Load, runs: usize) -> Vec<Row> {
+    let pinned = pin_current_thread(1);
+    let mut rate = Row::new("requests per second", Better::Higher);
+    let mut p50 = Row::new("latency p50 (us)", Better::Lower);
+    let mut p99 = Row::new("latency p99 (us)", Better::Lower);
+    let mut cpu = Row::new("server CPU per request (us)", Better::Lower);
+    for _ in 0..runs {
+        for engine in [Engine::TorsionHttp, Engine::HyperTokio] {
+            let outcome = measure(engine, load);
+            let requests = outcome.requests.max(1) as f64;
+            let figures = [
+                (&mut rate, outcome.rate),
+                (&mut p50, outcome.p50.as_secs_f64() * 1e6),
+                (&mut p99, outcome.p99.as_secs_f64() * 1e6),
+                (&mut cpu, outcome.server_cpu.as_secs_f64() * 1e6 / requests),
+            ];
+            for (row, value) in figures {
+                match engine {
+                    Engine::TorsionHttp => row.torsion.push(value),
+                    _ => row.tokio.push(value),
+                }
+            }
+        }
+    }
+    if pinned {
+        pin_current_thread(0);
+    }
+    vec![cpu, rate, p50, p99]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPORT: &str = "Running 5s test @ http://127.0.0.1:4000/
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   601.21us   90.12us   2.96ms   92.01%
+    Req/Sec   106.80k     2.01k  109.42k    76.00%
+  Latency Distribution
+     50%  590.00us
+     75%  610.00us
+     90%  650.00us
+     99%    1.02ms
+  531403 requests in 5.00s, 63.85MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+Requests/sec: 106260.50
+Transfer/sec:     12.77MB
+";
+
+    #[test]
+    fn wrk_reports_are_read_with_their_units_and_errors() {
+        let outcome = parse_wrk(REPORT).unwrap();
+        assert_eq!(outcome.requests, 531_403);
+        assert_eq!(outcome.rate, 106_260.5);
+        assert_eq!(outcome.p50, Duration::from_micros(590));
+        assert_eq!(outcome.p99, Duration::from_micros(1020));
+        assert_eq!(outcome.errors, 3);
+        assert!(parse_wrk("garbage").is_none());
+    }
+
+    #[test]
+    fn wrk_gets_hello_from_an_in_process_torsion_web_server() {
+        let (ready, started) = std::sync::mpsc::channel();
+        let server = std::thread::spawn(move || {
+            crate::hello::serve_torsion(move |address, handle| {
+                ready.send((address, handle)).unwrap()
+            })
+            .unwrap();
+        });
+        let (address, handle) = started.recv().unwrap();
+        let report = wrk(address, 4, Duration::from_secs(1)).unwrap();
+        let outcome = parse_wrk(&report).unwrap();
+        assert!(outcome.requests > 0, "{report}");
+        assert_eq!(outcome.errors, 0, "{report}");
+        handle.stop().unwrap();
+        server.join().unwrap();
+    }
+}

@@ -1,0 +1,239 @@
+//! Serving one connection: HTTP/2 is told from HTTP/1 by the client's
+//! first bytes (the HTTP/2 connection preface, which a client sends first
+//! when it knows or has agreed by ALPN that the server speaks HTTP/2), so
+//! one port serves both, with or without TLS. The bytes read to decide are
+//! handed back to hyper before the rest of the stream.
+
+use std::future::{Future, poll_fn};
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use hyper::rt::{Read, ReadBufCursor, Write};
+use torsion::Reactor;
+use torsion::net::AsyncStream;
+
+use super::control::{Control, Order};
+use super::service::RequestService;
+use super::{ServerOptions, Shared};
+use crate::ConnectionInfo;
+use crate::rt::{ReactorExecutor, ReactorTimer};
+
+/// What every HTTP/2 client sends first (RFC 9113, section 3.4).
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// hyper's own limit on HTTP/1 header fields.
+const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
+
+/// The protocol a connection speaks, as its first bytes tell.
+#[derive(Debug, PartialEq, Eq)]
+enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// Serves HTTP on `stream` until the client or an order ends it.
+pub(super) async fn serve(
+    server: Rc<Shared>,
+    reactor: Reactor,
+    stream: AsyncStream,
+    control: Rc<Control>,
+) {
+    let mut first = [0u8; PREFACE.len()];
+    let (protocol, read) = match sniff(&stream, &mut first).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::debug!(%error, "connection lost before its first request");
+            return;
+        }
+    };
+    let transport = stream.transport();
+    // Data has arrived, so a TLS handshake is over and its ALPN known.
+    let tls = transport.tls_info();
+    let protocol = match &tls {
+        Some(info) if info.alpn_protocol.as_deref() == Some(b"h2") => Protocol::Http2,
+        _ => protocol,
+    };
+    let info = ConnectionInfo {
+        peer: transport.peer(),
+        local: transport.host(),
+        tls,
+    };
+    let options = &server.options;
+    let service = RequestService {
+        resource: server.resource.clone(),
+        info,
+        control: control.clone(),
+        max_body_size: options.max_body_size,
+    };
+    let io = ServerIo {
+        stream,
+        replay: first,
+        replay_at: 0,
+        replay_end: read,
+        control: (protocol == Protocol::Http1).then(|| control.clone()),
+    };
+    let outcome = match protocol {
+        Protocol::Http1 => {
+            let connection = http1(options).serve_connection(io, service);
+            supervise(connection, &control, |connection| {
+                connection.graceful_shutdown()
+            })
+            .await
+        }
+        Protocol::Http2 => {
+            control.settled_idle();
+            let connection = http2(options, &reactor).serve_connection(io, service);
+            supervise(connection, &control, |connection| {
+                connection.graceful_shutdown()
+            })
+            .await
+        }
+    };
+    if let Err(error) = outcome {
+        tracing::debug!(%error, "HTTP connection ended with an error");
+    }
+}
+
+fn http1(options: &ServerOptions) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        // The connection's watchdog enforces the header read timeout, for
+        // HTTP/2 too and without a timer per request.
+        .header_read_timeout(None)
+        .max_buf_size(options.max_header_size.max(8192))
+        .max_header_size(options.max_header_size);
+    // hyper parses into a buffer on the stack for its default count, and
+    // allocates one per request for any other.
+    if options.max_headers != HYPER_DEFAULT_MAX_HEADERS {
+        builder.max_headers(options.max_headers);
+    }
+    builder
+}
+
+fn http2(
+    options: &ServerOptions,
+    reactor: &Reactor,
+) -> hyper::server::conn::http2::Builder<ReactorExecutor> {
+    let mut builder = hyper::server::conn::http2::Builder::new(ReactorExecutor::new(reactor));
+    builder
+        .timer(ReactorTimer)
+        .max_header_list_size(u32::try_from(options.max_header_size).unwrap_or(u32::MAX))
+        .max_concurrent_streams(options.http2_max_concurrent_streams)
+        .keep_alive_interval(options.http2_keep_alive_interval)
+        .keep_alive_timeout(options.http2_keep_alive_timeout);
+    builder
+}
+
+/// Reads until the first bytes tell the protocol: `None` when the client
+/// closed before sending anything.
+async fn sniff(
+    stream: &AsyncStream,
+    first: &mut [u8; PREFACE.len()],
+) -> io::Result<Option<(Protocol, usize)>> {
+    let mut read = 0;
+    loop {
+        let n = stream.read(&mut first[read..]).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        read += n;
+        if first[..read] != PREFACE[..read] {
+            return Ok(Some((Protocol::Http1, read)));
+        }
+        if read == PREFACE.len() {
+            return Ok(Some((Protocol::Http2, read)));
+        }
+    }
+}
+
+/// Drives a hyper connection, carrying out the server's orders: `finish`
+/// asks hyper to close once the requests in flight are answered; an abort
+/// returns at once, dropping (closing) the connection.
+async fn supervise<C>(
+    connection: C,
+    control: &Control,
+    finish: impl Fn(Pin<&mut C>),
+) -> hyper::Result<()>
+where
+    C: Future<Output = hyper::Result<()>>,
+{
+    let mut connection = std::pin::pin!(connection);
+    let mut finishing = false;
+    poll_fn(|cx| {
+        if !finishing && control.order() >= Order::Finish {
+            finishing = true;
+            finish(connection.as_mut());
+        }
+        connection.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// The stream as hyper reads it: first the bytes read to tell the
+/// protocol, then the stream. For HTTP/1 it tells the connection's control
+/// when bytes arrive, which starts a request head's timeout.
+struct ServerIo {
+    stream: AsyncStream,
+    replay: [u8; PREFACE.len()],
+    replay_at: usize,
+    replay_end: usize,
+    control: Option<Rc<Control>>,
+}
+
+impl Read for ServerIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.replay_at < this.replay_end {
+            let n = buf.remaining().min(this.replay_end - this.replay_at);
+            buf.put_slice(&this.replay[this.replay_at..this.replay_at + n]);
+            this.replay_at += n;
+            return Poll::Ready(Ok(()));
+        }
+        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
+        // Ready means bytes or the end of the stream, and at the end the
+        // phase no longer matters.
+        if polled.is_ready()
+            && let Some(control) = &this.control
+        {
+            control.received();
+        }
+        polled
+    }
+}
+
+impl Write for ServerIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+}

@@ -1,0 +1,237 @@
+//! One connection's state as the server oversees it: what the connection
+//! is doing (reading a request head, idle between requests, answering),
+//! the order the server gave it (finish gracefully, stop now), and the
+//! watchdog that enforces the header read and idle timeouts.
+//!
+//! The watchdog is one reactor timer per connection that never moves while
+//! requests come and go: each request only records a phase and an instant.
+//! When the timer fires it compares the phase's deadline with the clock,
+//! gives an order if the deadline has passed, and otherwise sleeps again
+//! until the deadline or for one period (the shortest timeout), whichever
+//! comes first. A deadline set after the timer was armed is never earlier
+//! than the timer, since every deadline is at least one period away when it
+//! is set, so no deadline is missed and none is late.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use torsion::Reactor;
+use torsion::time::{DelayedCall, Scheduler};
+
+use super::ServerOptions;
+
+/// What a connection is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// A request head is arriving (or is awaited on a new connection),
+    /// since then.
+    Head(Instant),
+    /// Nothing in flight and nothing received, since then.
+    Idle(Instant),
+    /// Requests in flight.
+    Busy,
+}
+
+/// What the server wants a connection to do, in increasing severity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Order {
+    /// Go on serving.
+    Serve,
+    /// Finish the requests in flight, accept no more, then close.
+    Finish,
+    /// Close now.
+    Abort,
+}
+
+/// The shared state of one connection.
+pub(super) struct Control {
+    phase: Cell<Phase>,
+    in_flight: Cell<usize>,
+    order: Cell<Order>,
+    /// The connection's task, woken when an order arrives.
+    task: RefCell<Option<Waker>>,
+    watchdog: RefCell<Option<DelayedCall>>,
+    header_read_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+}
+
+impl Control {
+    /// A new connection, awaiting its first request head.
+    pub(super) fn start(reactor: &Reactor, options: &ServerOptions) -> Rc<Control> {
+        let control = Rc::new(Control {
+            phase: Cell::new(Phase::Head(Instant::now())),
+            in_flight: Cell::new(0),
+            order: Cell::new(Order::Serve),
+            task: RefCell::new(None),
+            watchdog: RefCell::new(None),
+            header_read_timeout: options.header_read_timeout,
+            idle_timeout: options.idle_timeout,
+        });
+        if let Some(period) = options.watchdog_period() {
+            arm(&control, reactor, period, period);
+        }
+        control
+    }
+
+    pub(super) fn order(&self) -> Order {
+        self.order.get()
+    }
+
+    /// Gives an order (never a milder one than already given) and wakes
+    /// the connection's task to carry it out.
+    pub(super) fn command(&self, order: Order) {
+        if order > self.order.get() {
+            self.order.set(order);
+            if let Some(waker) = self.task.borrow_mut().take() {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Remembers the task to wake for orders.
+    pub(super) fn register_task(&self, waker: &Waker) {
+        let mut task = self.task.borrow_mut();
+        match &*task {
+            Some(known) if known.will_wake(waker) => {}
+            _ => *task = Some(waker.clone()),
+        }
+    }
+
+    /// Bytes arrived: on an idle connection, a request head has begun.
+    pub(super) fn received(&self) {
+        if let Phase::Idle(_) = self.phase.get() {
+            self.phase.set(Phase::Head(Instant::now()));
+        }
+    }
+
+    /// The protocol is settled and no request is in flight yet (HTTP/2
+    /// after its preface, whose requests arrive as frames among others).
+    pub(super) fn settled_idle(&self) {
+        if self.in_flight.get() == 0 {
+            self.phase.set(Phase::Idle(Instant::now()));
+        }
+    }
+
+    /// A request's head is complete and it goes to the resource.
+    pub(super) fn request_started(&self) {
+        self.in_flight.set(self.in_flight.get() + 1);
+        self.phase.set(Phase::Busy);
+    }
+
+    /// A request's response was sent (or abandoned).
+    pub(super) fn request_finished(&self) {
+        let left = self.in_flight.get().saturating_sub(1);
+        self.in_flight.set(left);
+        if left == 0 {
+            self.phase.set(Phase::Idle(Instant::now()));
+        }
+    }
+
+    /// The connection is over: its watchdog stops.
+    pub(super) fn ended(&self) {
+        if let Some(call) = self.watchdog.borrow_mut().take() {
+            let _ = call.cancel();
+        }
+        self.task.borrow_mut().take();
+    }
+
+    /// The current deadline and what happens when it passes.
+    fn deadline(&self) -> Option<(Instant, Order)> {
+        match self.phase.get() {
+            Phase::Head(since) => self
+                .header_read_timeout
+                .map(|timeout| (since + timeout, Order::Abort)),
+            Phase::Idle(since) => self
+                .idle_timeout
+                .map(|timeout| (since + timeout, Order::Finish)),
+            Phase::Busy => None,
+        }
+    }
+}
+
+/// Sleeps `delay`, then looks at the connection's deadline.
+fn arm(control: &Rc<Control>, reactor: &Reactor, delay: Duration, period: Duration) {
+    let weak = Rc::downgrade(control);
+    let r = reactor.clone();
+    let call = reactor.call_later(delay, move || {
+        let Some(control) = weak.upgrade() else {
+            return;
+        };
+        control.watchdog.borrow_mut().take();
+        let now = Instant::now();
+        let mut next = period;
+        if let Some((deadline, order)) = control.deadline() {
+            if deadline <= now {
+                tracing::debug!(?order, "a connection's timeout passed");
+                control.command(order);
+            } else {
+                next = next.min(deadline - now);
+            }
+        }
+        if control.order() != Order::Abort {
+            arm(&control, &r, next, period);
+        }
+    });
+    *control.watchdog.borrow_mut() = Some(call);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use torsion::Failure;
+
+    fn options(header: u64, idle: u64) -> ServerOptions {
+        ServerOptions {
+            header_read_timeout: Some(Duration::from_millis(header)),
+            idle_timeout: Some(Duration::from_millis(idle)),
+            ..ServerOptions::default()
+        }
+    }
+
+    /// Runs the reactor until `control` has an order other than Serve, and
+    /// says when that happened.
+    fn time_until_ordered(reactor: &Reactor, control: &Rc<Control>) -> (Order, Duration) {
+        let started = Instant::now();
+        let seen = Rc::new(Cell::new(None));
+        let (c, s, r) = (control.clone(), seen.clone(), reactor.clone());
+        drop(reactor.spawn(async move {
+            loop {
+                if c.order() != Order::Serve {
+                    s.set(Some((c.order(), started.elapsed())));
+                    r.stop().unwrap();
+                    return Ok::<(), Failure>(());
+                }
+                torsion::time::defer_later(&r, Duration::from_millis(2), || Ok::<_, Failure>(()))
+                    .await?;
+            }
+        }));
+        reactor.run().unwrap();
+        seen.get().expect("an order was given")
+    }
+
+    #[test]
+    fn a_connection_that_sends_no_head_is_aborted_at_the_header_timeout() {
+        let reactor = Reactor::new().unwrap();
+        let control = Control::start(&reactor, &options(60, 1000));
+        let (order, after) = time_until_ordered(&reactor, &control);
+        assert_eq!(order, Order::Abort);
+        assert!(after >= Duration::from_millis(60), "{after:?}");
+        assert!(after < Duration::from_millis(400), "{after:?}");
+    }
+
+    #[test]
+    fn an_idle_connection_is_told_to_finish_at_the_idle_timeout_and_a_busy_one_never() {
+        let reactor = Reactor::new().unwrap();
+        let control = Control::start(&reactor, &options(40, 120));
+        control.request_started();
+        let busy_for = Duration::from_millis(200);
+        let c = control.clone();
+        reactor.call_later(busy_for, move || c.request_finished());
+        let (order, after) = time_until_ordered(&reactor, &control);
+        assert_eq!(order, Order::Finish);
+        assert!(after >= busy_for + Duration::from_millis(120), "{after:?}");
+        assert!(after < busy_for + Duration::from_millis(400), "{after:?}");
+    }
+}

@@ -1,0 +1,83 @@
+//! [`ServerOptions`]: the limits and timeouts a [`Server`](super::Server)
+//! applies to every connection.
+
+use std::time::Duration;
+
+/// Limits and timeouts of a [`Server`](super::Server). The defaults suit a
+/// server facing the public: change the fields you care about and keep the
+/// rest with `..ServerOptions::default()`.
+///
+/// ```
+/// use std::time::Duration;
+/// use torsion_web::ServerOptions;
+///
+/// let options = ServerOptions {
+///     max_body_size: Some(1024 * 1024),
+///     header_read_timeout: Some(Duration::from_secs(5)),
+///     ..ServerOptions::default()
+/// };
+/// assert_eq!(options.max_header_size, 64 * 1024);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// The most bytes of request line and headers (HTTP/1) or of a header
+    /// list (HTTP/2) accepted; larger requests get 431 Request Header
+    /// Fields Too Large (HTTP/1) or a stream reset (HTTP/2). At least
+    /// 8 KiB. Default 64 KiB.
+    pub max_header_size: usize,
+    /// The most header fields in an HTTP/1 request. Default 100.
+    pub max_headers: usize,
+    /// The most bytes of a request body. A request announcing a longer
+    /// `Content-Length` is answered 413 Payload Too Large without calling
+    /// the resource; a body that turns out longer while it streams fails
+    /// with [`BodyError::TooLarge`](crate::BodyError::TooLarge) when read.
+    /// `None` for no limit. Default 16 MiB.
+    pub max_body_size: Option<u64>,
+    /// How long a client has, from its connection or the first byte of a
+    /// request, to send the whole request head; slower clients are
+    /// disconnected (the defence against slowloris). `None` for no limit.
+    /// Default 30 s.
+    pub header_read_timeout: Option<Duration>,
+    /// How long a connection may sit with no request in flight and nothing
+    /// received before the server closes it. `None` keeps idle connections
+    /// open. Default 60 s.
+    pub idle_timeout: Option<Duration>,
+    /// How often to ping an HTTP/2 client that has sent nothing, to find
+    /// dead connections. `None` for no pings. Default `None`.
+    pub http2_keep_alive_interval: Option<Duration>,
+    /// How long to wait for the answer to an HTTP/2 ping before closing the
+    /// connection. Default 20 s.
+    pub http2_keep_alive_timeout: Duration,
+    /// The most concurrent requests (streams) on one HTTP/2 connection.
+    /// Default 200.
+    pub http2_max_concurrent_streams: u32,
+    /// When the reactor stops, how long in-flight requests may take to
+    /// finish before their connections are cut. Default 10 s.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> ServerOptions {
+        ServerOptions {
+            max_header_size: 64 * 1024,
+            max_headers: 100,
+            max_body_size: Some(16 * 1024 * 1024),
+            header_read_timeout: Some(Duration::from_secs(30)),
+            idle_timeout: Some(Duration::from_secs(60)),
+            http2_keep_alive_interval: None,
+            http2_keep_alive_timeout: Duration::from_secs(20),
+            http2_max_concurrent_streams: 200,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ServerOptions {
+    /// The shortest timeout set: how often a connection's watchdog looks.
+    pub(super) fn watchdog_period(&self) -> Option<Duration> {
+        match (self.header_read_timeout, self.idle_timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (one, other) => one.or(other),
+        }
+    }
+}

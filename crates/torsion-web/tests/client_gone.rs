@@ -1,0 +1,132 @@
+//! A resource learns that its client went away: a pending Deferred is
+//! cancelled (HTTP/1.1 and HTTP/2), and a streaming body's sender sees the
+//! receiver gone.
+
+mod server_support;
+
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use server_support::{curl, serve};
+use torsion::defer::Resolver;
+use torsion::time::defer_later;
+use torsion::{Deferred, Failure};
+use torsion_web::{Body, Request, Response, Server};
+
+/// Waits up to five seconds for `flag`.
+fn eventually(flag: &AtomicBool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if flag.load(Ordering::SeqCst) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// A resource whose Deferred never fires by itself; its canceller sets
+/// the flag.
+fn never_answers(cancelled: Arc<AtomicBool>, called: Arc<AtomicBool>) -> Server {
+    let pending: Rc<RefCell<Vec<Resolver<Response>>>> = Rc::default();
+    Server::new(move |_request: Request| {
+        called.store(true, Ordering::SeqCst);
+        let flag = cancelled.clone();
+        let (deferred, resolver) =
+            Deferred::with_canceller(move || flag.store(true, Ordering::SeqCst));
+        pending.borrow_mut().push(resolver);
+        deferred
+    })
+}
+
+#[test]
+fn a_pending_deferred_is_cancelled_when_an_http1_client_closes() {
+    let (cancelled, called) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (c, k) = (cancelled.clone(), called.clone());
+    let server = serve(move |_| never_answers(c, k));
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    stream
+        .write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(eventually(&called), "the resource was called");
+    assert!(
+        !cancelled.load(Ordering::SeqCst),
+        "not cancelled while the client waits"
+    );
+    drop(stream);
+    assert!(eventually(&cancelled), "the Deferred was cancelled");
+}
+
+#[test]
+fn a_pending_deferred_is_cancelled_when_an_http2_client_gives_up() {
+    let (cancelled, called) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (c, k) = (cancelled.clone(), called.clone());
+    let server = serve(move |_| never_answers(c, k));
+    let output = curl(&[
+        "--http2-prior-knowledge",
+        "--max-time",
+        "1",
+        &server.url("/wait"),
+    ]);
+    assert!(!output.status.success(), "curl timed out: {output:?}");
+    assert!(called.load(Ordering::SeqCst));
+    assert!(eventually(&cancelled), "the Deferred was cancelled");
+}
+
+#[test]
+fn a_streaming_body_sender_sees_the_client_go_away() {
+    let closed = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let (c, s) = (closed.clone(), sent.clone());
+    let server = serve(move |reactor| {
+        let reactor = reactor.clone();
+        Server::new(move |_request: Request| {
+            let (sender, body) = Body::channel(4096);
+            let (closed, sent, r) = (c.clone(), s.clone(), reactor.clone());
+            drop(reactor.spawn(async move {
+                // Sends a chunk every 10 ms, for at most 10 s.
+                for _ in 0..1000 {
+                    if sender.send_data("tick\n").await.is_err() {
+                        break;
+                    }
+                    sent.fetch_add(1, Ordering::SeqCst);
+                    defer_later(&r, Duration::from_millis(10), || Ok::<_, Failure>(())).await?;
+                }
+                closed.store(sender.is_closed(), Ordering::SeqCst);
+                Ok::<(), Failure>(())
+            }));
+            Response::new(body)
+        })
+    });
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !String::from_utf8_lossy(&received).contains("tick\n") {
+        let n = stream.read(&mut buffer).unwrap();
+        assert!(n > 0, "the stream goes on");
+        received.extend_from_slice(&buffer[..n]);
+    }
+    drop(stream);
+    assert!(eventually(&closed), "the sender saw the receiver gone");
+    assert!(
+        sent.load(Ordering::SeqCst) < 1000,
+        "the stream stopped early"
+    );
+}

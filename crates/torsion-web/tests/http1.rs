@@ -1,0 +1,166 @@
+//! HTTP/1.1 with real clients: keep-alive reuse (curl), pipelining (a raw
+//! socket), the header and body limits, a panicking resource, and a POST
+//! from Python's requests.
+
+mod server_support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
+
+use server_support::{curl, exchange, serve};
+use torsion::Failure;
+use torsion_web::{Body, BodyError, Reply, Request, Response, Server, ServerOptions};
+
+/// Echoes the path, or the body's length for a POST.
+fn echo_server() -> Server {
+    Server::new(|request: Request| -> Reply {
+        if request.method() == http::Method::POST {
+            return Reply::later(async move {
+                let body = request.into_body().bytes().await?;
+                Ok::<_, BodyError>(Response::new(Body::from(format!(
+                    "got {} bytes\n",
+                    body.len()
+                ))))
+            });
+        }
+        let path = request.uri().path().to_owned();
+        match path.as_str() {
+            "/panic" => panic!("the resource broke"),
+            "/panic-later" => Reply::later(async {
+                panic!("the future broke");
+                #[allow(unreachable_code)]
+                Ok::<_, Failure>(Response::new(Body::empty()))
+            }),
+            _ => Response::new(Body::from(format!("path {path}\n"))).into(),
+        }
+    })
+}
+
+#[test]
+fn curl_reuses_one_keep_alive_connection_for_two_urls() {
+    let server = serve(|_| echo_server());
+    let output = curl(&["-v", &server.url("/one"), &server.url("/two")]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "path /one\npath /two\n"
+    );
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("Re-using existing connection"), "{log}");
+}
+
+#[test]
+fn pipelined_requests_written_at_once_are_answered_in_order() {
+    let server = serve(|_| echo_server());
+    let mut requests = String::new();
+    for n in 0..10 {
+        requests.push_str(&format!("GET /r{n} HTTP/1.1\r\nHost: x\r\n\r\n"));
+    }
+    requests.push_str("GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let answer = exchange(server.address, requests.as_bytes(), Duration::from_secs(10));
+    let bodies: Vec<&str> = answer
+        .lines()
+        .filter(|line| line.starts_with("path "))
+        .collect();
+    let mut expected: Vec<String> = (0..10).map(|n| format!("path /r{n}")).collect();
+    expected.push("path /last".to_owned());
+    assert_eq!(bodies, expected, "{answer}");
+    assert_eq!(answer.matches("HTTP/1.1 200 OK").count(), 11);
+}
+
+#[test]
+fn oversized_request_headers_get_431_and_the_connection_closes() {
+    let server = serve(|_| {
+        echo_server().with_options(ServerOptions {
+            max_header_size: 16 * 1024,
+            ..ServerOptions::default()
+        })
+    });
+    let big = "a".repeat(20 * 1024);
+    let request = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n");
+    let answer = exchange(server.address, request.as_bytes(), Duration::from_secs(10));
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.200}");
+
+    // Just under the limit is served, through curl.
+    let fits = format!("X-Big: {}", "a".repeat(12 * 1024));
+    let output = curl(&["-H", &fits, &server.url("/fits")]);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "path /fits\n");
+}
+
+#[test]
+fn a_body_over_the_limit_gets_413_announced_or_streamed() {
+    let server = serve(|_| {
+        echo_server().with_options(ServerOptions {
+            max_body_size: Some(1000),
+            ..ServerOptions::default()
+        })
+    });
+    let url = server.url("/");
+    let write_status = ["-o", "/dev/null", "-w", "%{http_code}"];
+    // Content-Length above the limit: 413 without calling the resource.
+    let mut args = write_status.to_vec();
+    let body = "x".repeat(5000);
+    args.extend(["--data-binary", &body, &url]);
+    let output = curl(&args);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "413", "{output:?}");
+    // Chunked, so the size is unknown until read: the resource's read
+    // fails with TooLarge, which becomes 413 too.
+    let mut args = write_status.to_vec();
+    args.extend([
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        &body,
+        &url,
+    ]);
+    let output = curl(&args);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "413", "{output:?}");
+    // Within the limit.
+    let small = "x".repeat(1000);
+    let output = curl(&["--data-binary", &small, &url]);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "got 1000 bytes\n");
+}
+
+#[test]
+fn a_panicking_resource_gets_500_and_the_connection_and_server_go_on() {
+    let server = serve(|_| echo_server());
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(
+            b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\n\
+              GET /panic-later HTTP/1.1\r\nHost: x\r\n\r\n\
+              GET /fine HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert_eq!(answer.matches("HTTP/1.1 500").count(), 2, "{answer}");
+    assert!(answer.contains("path /fine"), "{answer}");
+    let output = curl(&[&server.url("/after")]);
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "path /after\n");
+}
+
+#[test]
+fn python_requests_posts_a_body() {
+    let server = serve(|_| echo_server());
+    let script = format!(
+        "import requests\n\
+         r = requests.post('{}', data=b'z' * 100000, timeout=10)\n\
+         print(r.status_code, r.text.strip())\n",
+        server.url("/upload")
+    );
+    let output = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 runs");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "200 got 100000 bytes"
+    );
+}
