@@ -24,6 +24,8 @@ mod body;
 mod resource;
 pub mod rt;
 mod server;
+pub mod upgrade;
+pub mod websocket;
 
 pub use body::{Body, BodyClosed, BodyError, BodySender};
 pub use resource::{ConnectionInfo, Reply, Request, Resource, Response};

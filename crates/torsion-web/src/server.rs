@@ -13,6 +13,7 @@ use torsion::net::{Address, AsyncListener, AsyncStream};
 use torsion::{Deferred, Failure, Reactor};
 
 use crate::rt::ReactorTimer;
+use crate::upgrade::UpgradableStream;
 use crate::{Body, ConnectionInfo, Reply, Request, Resource, Response};
 
 /// Serves one resource (usually a router) on as many endpoints as asked.
@@ -86,7 +87,8 @@ impl Server {
         });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(ReactorTimer)
-            .serve_connection(stream, service);
+            .serve_connection(UpgradableStream::new(stream), service)
+            .with_upgrades();
         drop(reactor.spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "HTTP connection ended with an error");
