@@ -170,9 +170,7 @@ mod tests {
         let finished = std::rc::Rc::new(std::cell::Cell::new(false));
         let f = finished.clone();
         drop(reactor.spawn(async move {
-            let client = r
-                .connect_stream(address, ConnectOptions::default())
-                .await?;
+            let client = r.connect_stream(address, ConnectOptions::default()).await?;
             let (server, _) = listener.accept().await?;
             let mut token = UpgradableStream::new(server);
             std::future::poll_fn(|cx| Pin::new(&mut token).poll_write(cx, b"ping")).await?;

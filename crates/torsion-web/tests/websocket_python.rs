@@ -39,7 +39,11 @@ fn python_gets_text_binary_fragmented_and_large_messages_echoed() {
             })
             .await?;
             assert!(log.contains("message of 10 bytes"), "{:?}", log.lines());
-            assert!(log.contains("closed 1000 \"\" clean=true"), "{:?}", log.lines());
+            assert!(
+                log.contains("closed 1000 \"\" clean=true"),
+                "{:?}",
+                log.lines()
+            );
             Ok(())
         },
     );

@@ -164,10 +164,7 @@ impl WebSocketClient {
         let secure = self.url.scheme_str() == Some("wss");
         let host = self.url.host().unwrap_or_default();
         let host = quote_string_argument(host.trim_start_matches('[').trim_end_matches(']'));
-        let port = self
-            .url
-            .port_u16()
-            .unwrap_or(if secure { 443 } else { 80 });
+        let port = self.url.port_u16().unwrap_or(if secure { 443 } else { 80 });
         let description = if secure {
             let roots = self.ca_certs.as_ref().ok_or_else(|| {
                 Failure::msg("a wss:// URL needs trust roots: give them with ca_certs")

@@ -13,17 +13,17 @@
 //!   protocol --send--> tungstenite.send() --> Duplex.outgoing --> transport.write
 //! ```
 
+use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::pin::Pin;
 use std::rc::Weak;
-use std::cell::RefCell;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
+use torsion::Reactor;
 use torsion::defer::Resolver;
 use torsion::net::{AsyncStream, HIGH_WATER_MARK};
 use torsion::time::{DelayedCall, Scheduler};
-use torsion::Reactor;
 use tungstenite::error::{Error, ProtocolError};
 use tungstenite::protocol::{CloseFrame, Role, WebSocket as Machine};
 

@@ -1,4 +1,5 @@
-//! The task that serves one WebSocket connection: it reads from the
+//! The task that serves one WebSocket connection (once its protocol was
+//! told it opened): it reads from the
 //! socket, lets the connection parse, and calls the protocol, one event at
 //! a time, catching panics so a broken protocol loses only its own
 //! connection.
@@ -18,7 +19,6 @@ pub(crate) async fn drive(
     ws: WebSocket,
     mut protocol: Box<dyn WebSocketProtocol>,
 ) -> Result<(), Failure> {
-    call(&ws, &mut protocol, |protocol| protocol.opened(&ws));
     let mut buf = vec![0u8; READ_CHUNK];
     let reason = loop {
         let event = {
@@ -36,7 +36,9 @@ pub(crate) async fn drive(
                 });
             }
             Event::Pong(payload) => {
-                call(&ws, &mut protocol, |protocol| protocol.pong_received(payload));
+                call(&ws, &mut protocol, |protocol| {
+                    protocol.pong_received(payload)
+                });
             }
             Event::Finished(reason) => break reason,
             Event::NeedInput => {
@@ -54,7 +56,7 @@ pub(crate) async fn drive(
 }
 
 /// Runs one protocol callback; a panic fails the connection with 1011.
-fn call(
+pub(crate) fn call(
     ws: &WebSocket,
     protocol: &mut Box<dyn WebSocketProtocol>,
     callback: impl FnOnce(&mut dyn WebSocketProtocol),

@@ -46,7 +46,7 @@ impl WebSocket {
         role: Role,
         options: WebSocketOptions,
         details: Details,
-        protocol: Box<dyn WebSocketProtocol>,
+        mut protocol: Box<dyn WebSocketProtocol>,
     ) -> WebSocket {
         let (stream, already_read) = upgraded;
         let peer = Rc::new(stream.transport().peer());
@@ -65,6 +65,8 @@ impl WebSocket {
             details: Rc::new(details),
             peer,
         };
+        // Told before anyone holding the handle can send on it.
+        driver::call(&ws, &mut protocol, |protocol| protocol.opened(&ws));
         drop(reactor.spawn(driver::drive(ws.clone(), protocol)));
         ws
     }

@@ -24,7 +24,10 @@ pub(crate) struct Accepted {
 /// answer, choosing the first of `subprotocols` (the server's, in order of
 /// preference) that the client offered. A request that is not a valid
 /// WebSocket upgrade gets an error response saying what is wrong.
-pub(crate) fn accept(request: &Request, subprotocols: &[String]) -> Result<Accepted, Response> {
+pub(crate) fn accept(
+    request: &Request,
+    subprotocols: &[String],
+) -> Result<Accepted, Box<Response>> {
     let headers = request.headers();
     if request.method() != Method::GET {
         let mut response = refusal(
@@ -34,13 +37,13 @@ pub(crate) fn accept(request: &Request, subprotocols: &[String]) -> Result<Accep
         response
             .headers_mut()
             .insert(http::header::ALLOW, HeaderValue::from_static("GET"));
-        return Err(response);
+        return Err(Box::new(response));
     }
     if request.version() != Version::HTTP_11 {
-        return Err(refusal(
+        return Err(Box::new(refusal(
             StatusCode::BAD_REQUEST,
             "WebSocket upgrades need HTTP/1.1",
-        ));
+        )));
     }
     if !has_token(headers, &UPGRADE, "websocket") {
         let mut response = refusal(
@@ -48,35 +51,43 @@ pub(crate) fn accept(request: &Request, subprotocols: &[String]) -> Result<Accep
             "this resource speaks WebSocket only: the request needs \"Upgrade: websocket\"",
         );
         insert_upgrade_headers(response.headers_mut());
-        return Err(response);
+        return Err(Box::new(response));
     }
     if !has_token(headers, &CONNECTION, "upgrade") {
-        return Err(refusal(
+        return Err(Box::new(refusal(
             StatusCode::BAD_REQUEST,
             "a WebSocket upgrade request needs \"Connection: Upgrade\"",
-        ));
+        )));
     }
-    if headers.get(SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
+    if headers
+        .get(SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
         let mut response = refusal(
             StatusCode::UPGRADE_REQUIRED,
             "unsupported WebSocket version: \"Sec-WebSocket-Version: 13\" is required",
         );
         insert_upgrade_headers(response.headers_mut());
-        return Err(response);
+        return Err(Box::new(response));
     }
-    let key = match headers.get_all(SEC_WEBSOCKET_KEY).iter().collect::<Vec<_>>()[..] {
+    let key = match headers
+        .get_all(SEC_WEBSOCKET_KEY)
+        .iter()
+        .collect::<Vec<_>>()[..]
+    {
         [key] if is_valid_key(key.as_bytes()) => key,
         [] => {
-            return Err(refusal(
+            return Err(Box::new(refusal(
                 StatusCode::BAD_REQUEST,
                 "a WebSocket upgrade request needs a Sec-WebSocket-Key header",
-            ));
+            )));
         }
         _ => {
-            return Err(refusal(
+            return Err(Box::new(refusal(
                 StatusCode::BAD_REQUEST,
                 "Sec-WebSocket-Key must be one base64-encoded 16-byte value",
-            ));
+            )));
         }
     };
     let offered = tokens(headers, &SEC_WEBSOCKET_PROTOCOL);
@@ -245,7 +256,10 @@ mod tests {
     #[test]
     fn each_missing_or_wrong_part_gets_its_own_refusal() {
         let status_of = |request: Request| accept(&request, &[]).unwrap_err().status();
-        let post = upgrade_request().method("POST").body(Body::empty()).unwrap();
+        let post = upgrade_request()
+            .method("POST")
+            .body(Body::empty())
+            .unwrap();
         assert_eq!(status_of(post), StatusCode::METHOD_NOT_ALLOWED);
         let plain = http::Request::get("/").body(Body::empty()).unwrap();
         assert_eq!(status_of(plain), StatusCode::UPGRADE_REQUIRED);

@@ -102,10 +102,12 @@ impl fmt::Debug for Messages {
     }
 }
 
+type OpenHook = Box<dyn FnOnce(&WebSocket)>;
+
 /// The protocol behind a [`Messages`] stream: it queues what arrives.
 pub(crate) struct QueueProtocol {
     queue: Rc<RefCell<Queue>>,
-    on_open: Option<Box<dyn FnOnce(&WebSocket)>>,
+    on_open: Option<OpenHook>,
 }
 
 impl QueueProtocol {
@@ -176,14 +178,15 @@ pub(crate) fn spawn_handler(ws: WebSocket, handler: impl Future<Output = ()> + '
     };
     drop(reactor.spawn(async move {
         let mut handler = std::pin::pin!(handler);
-        let outcome = poll_fn(|cx| {
-            match catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
-                Ok(Poll::Pending) => Poll::Pending,
-                Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
-                Err(payload) => Poll::Ready(Err(Failure::from_panic(payload))),
-            }
-        })
-        .await;
+        let outcome =
+            poll_fn(
+                |cx| match catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
+                    Err(payload) => Poll::Ready(Err(Failure::from_panic(payload))),
+                },
+            )
+            .await;
         match outcome {
             Ok(()) => ws.close(CloseCode::Normal, ""),
             Err(failure) => {

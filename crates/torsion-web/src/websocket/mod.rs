@@ -117,7 +117,9 @@ impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOWN: usize = 64;
         match self {
-            Message::Text(text) if text.len() <= SHOWN => f.debug_tuple("Text").field(text).finish(),
+            Message::Text(text) if text.len() <= SHOWN => {
+                f.debug_tuple("Text").field(text).finish()
+            }
             Message::Text(text) => write!(f, "Text({} bytes)", text.len()),
             Message::Binary(bytes) if bytes.len() <= SHOWN => {
                 f.debug_tuple("Binary").field(bytes).finish()

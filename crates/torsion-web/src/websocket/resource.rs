@@ -140,10 +140,12 @@ impl Resource for WebSocketResource {
     fn handle(&self, mut request: Request) -> Reply {
         let accepted = match accept(&request, &self.subprotocols) {
             Ok(accepted) => accepted,
-            Err(refused) => return refused.into(),
+            Err(refused) => return (*refused).into(),
         };
         let Some(reactor) = Reactor::current() else {
-            return Reply::failed(Failure::msg("a WebSocket was accepted off a reactor thread"));
+            return Reply::failed(Failure::msg(
+                "a WebSocket was accepted off a reactor thread",
+            ));
         };
         if request
             .extensions()

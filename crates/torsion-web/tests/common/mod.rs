@@ -26,9 +26,18 @@ where
     F: FnOnce(Reactor, u16) -> Fut + 'static,
     Fut: Future<Output = Result<(), Failure>> + 'static,
 {
+    with_server_on("tcp:0:interface=127.0.0.1", resource, body);
+}
+
+/// [`with_server`] on the server endpoint `description` (port 0).
+pub fn with_server_on<F, Fut>(description: &str, resource: impl Resource, body: F)
+where
+    F: FnOnce(Reactor, u16) -> Fut + 'static,
+    Fut: Future<Output = Result<(), Failure>> + 'static,
+{
     let reactor = Reactor::new().unwrap();
     let server = Server::new(resource);
-    let endpoint = server_from_string(&reactor, "tcp:0:interface=127.0.0.1").unwrap();
+    let endpoint = server_from_string(&reactor, description).unwrap();
     let listening = server.listen(&reactor, &endpoint);
     let outcome: Rc<RefCell<Option<Result<(), Failure>>>> = Rc::default();
     let o = outcome.clone();
@@ -59,7 +68,11 @@ where
 
 /// Runs a Python script (with `websockets` at hand) on a thread, bounded
 /// in time; gives its standard output, failing when it did.
-pub async fn python(reactor: &Reactor, script: &'static str, args: Vec<String>) -> Result<String, Failure> {
+pub async fn python(
+    reactor: &Reactor,
+    script: &'static str,
+    args: Vec<String>,
+) -> Result<String, Failure> {
     let output: Output = reactor
         .defer_to_thread(move || {
             Command::new("timeout")
@@ -80,7 +93,11 @@ pub async fn python(reactor: &Reactor, script: &'static str, args: Vec<String>) 
 }
 
 /// Waits on the reactor (without blocking it) until `done` holds.
-pub async fn wait_until(reactor: &Reactor, what: &str, done: impl Fn() -> bool) -> Result<(), Failure> {
+pub async fn wait_until(
+    reactor: &Reactor,
+    what: &str,
+    done: impl Fn() -> bool,
+) -> Result<(), Failure> {
     let started = Instant::now();
     while !done() {
         if started.elapsed() > Duration::from_secs(10) {
