@@ -4,6 +4,9 @@
 //! A [`Resource`] answers a [`Request`] with a [`Reply`]: a [`Response`]
 //! now, a [`Deferred`](torsion::Deferred) of one, or a future of one. A
 //! [`Server`] serves a resource on any torsion server endpoint.
+//! [`websocket`] adds WebSockets: a resource that upgrades requests and a
+//! client, both serving a connection with a per-connection protocol or an
+//! async stream of messages.
 //!
 //! ```no_run
 //! use torsion::Reactor;
