@@ -202,6 +202,31 @@ fn a_slow_reader_holds_the_sender_back_and_nothing_piles_up() {
     });
 }
 
+#[test]
+fn a_panicking_async_handler_closes_its_connection_with_1011() {
+    let resource = WebSocketResource::from_async(|_ws, mut messages| async move {
+        if let Some(message) = messages.next().await {
+            panic!("cannot handle {message:?}");
+        }
+    });
+    with_server(resource, |reactor, port| async move {
+        let url = format!("ws://127.0.0.1:{port}/");
+        let (ws, _messages) = connect_websocket(&reactor, &url).await?;
+        ws.send_text("anything")?;
+        let reason = ws.when_closed().await?;
+        assert_eq!(
+            describe(&reason),
+            "closed 1011 \"internal error\" clean=true"
+        );
+        // The server goes on serving.
+        let (ws, _messages) = connect_websocket(&reactor, &url).await?;
+        assert!(ws.is_open());
+        ws.close(CloseCode::Normal, "");
+        assert!(ws.when_closed().await?.clean);
+        Ok(())
+    });
+}
+
 /// A site with a WebSocket at /ws and nothing else.
 fn site() -> impl Resource {
     let ws = echo();

@@ -170,7 +170,14 @@ impl Resource for WebSocketResource {
         let options = self.options.clone();
         let r = reactor.clone();
         drop(reactor.spawn(async move {
-            let upgraded = on_upgrade.await?;
+            let upgraded = match on_upgrade.await {
+                Ok(upgraded) => upgraded,
+                Err(error) => {
+                    // The client went away before the switch.
+                    tracing::debug!(%error, "a WebSocket upgrade did not complete");
+                    return Ok(());
+                }
+            };
             let Some(stream) = upgrade::into_stream(upgraded) else {
                 return Err(Failure::msg(
                     "the upgraded connection was not served through an UpgradableStream",
