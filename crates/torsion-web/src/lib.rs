@@ -4,6 +4,9 @@
 //! A [`Resource`] answers a [`Request`] with a [`Reply`]: a [`Response`]
 //! now, a [`Deferred`](torsion::Deferred) of one, or a future of one. A
 //! [`Server`] serves a resource on any torsion server endpoint.
+//! [`websocket`] adds WebSockets: a resource that upgrades requests and a
+//! client, both serving a connection with a per-connection protocol or an
+//! async stream of messages.
 //!
 //! Resources to build applications from: a [`Router`] (klein-style routes
 //! with typed path parameters, mounts, state; helpers in [`respond`]), a
@@ -37,6 +40,8 @@ pub mod rt;
 mod server;
 #[cfg(feature = "tower")]
 pub mod tower;
+pub mod upgrade;
+pub mod websocket;
 
 pub use blocking_app::{BlockingApp, BlockingBody, BlockingRequest, BlockingResponse, BodyWriter};
 mod static_files;

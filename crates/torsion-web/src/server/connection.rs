@@ -19,6 +19,7 @@ use super::service::RequestService;
 use super::{ServerOptions, Shared};
 use crate::ConnectionInfo;
 use crate::rt::{ReactorExecutor, ReactorTimer};
+use crate::upgrade::{UpgradableIo, UpgradableStream};
 
 /// What every HTTP/2 client sends first (RFC 9113, section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -77,7 +78,11 @@ pub(super) async fn serve(
     };
     let outcome = match protocol {
         Protocol::Http1 => {
-            let connection = http1(options).serve_connection(io, service);
+            // hyper upgrades (WebSockets) only `Send` I/O: the connection is
+            // served through a token for the stream kept on this thread.
+            let connection = http1(options)
+                .serve_connection(UpgradableStream::wrapping(io), service)
+                .with_upgrades();
             supervise(connection, &control, |connection| {
                 connection.graceful_shutdown()
             })
@@ -181,6 +186,15 @@ struct ServerIo {
     replay_at: usize,
     replay_end: usize,
     control: Option<Rc<Control>>,
+}
+
+impl UpgradableIo for ServerIo {
+    /// By the time hyper gives the connection up it has read the request,
+    /// so the sniffed bytes are long replayed.
+    fn into_stream(self: Box<Self>) -> AsyncStream {
+        debug_assert_eq!(self.replay_at, self.replay_end);
+        self.stream
+    }
 }
 
 impl Read for ServerIo {

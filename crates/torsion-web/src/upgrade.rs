@@ -1,0 +1,221 @@
+//! HTTP upgrades (`101 Switching Protocols`): handing a connection from
+//! HTTP to another protocol such as WebSockets.
+//!
+//! hyper hands an upgraded connection over as a `hyper::upgrade::Upgraded`,
+//! which it builds only from I/O that is `Send`. torsion's [`AsyncStream`]
+//! is not (it lives on its reactor's thread), so connections that may be
+//! upgraded are served through an [`UpgradableStream`]: a `Send` token
+//! naming a stream kept in a table of the reactor thread. Once hyper gives
+//! the connection back, [`into_stream`] turns the `Upgraded` into the
+//! original [`AsyncStream`] and the bytes hyper had read past the request.
+//!
+//! The token is only usable on the thread that made it; polled anywhere
+//! else it fails with an I/O error instead of touching the stream.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper::upgrade::Upgraded;
+use torsion::net::AsyncStream;
+
+/// The connection I/O a token can stand for: a plain stream, or the
+/// server's stream wrapper, which gives the stream back when upgraded.
+pub(crate) trait UpgradableIo: Read + Write + Unpin + 'static {
+    /// The stream under the wrapper, once hyper has given the connection up.
+    fn into_stream(self: Box<Self>) -> AsyncStream;
+}
+
+impl UpgradableIo for AsyncStream {
+    fn into_stream(self: Box<Self>) -> AsyncStream {
+        *self
+    }
+}
+
+thread_local! {
+    /// The streams of this thread's live tokens, by token id.
+    static STREAMS: RefCell<HashMap<u64, Box<dyn UpgradableIo>>> = RefCell::new(HashMap::new());
+}
+
+/// Ids are never reused, so a token polled on the wrong thread cannot find
+/// another connection's stream there.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// A `Send` handle to an [`AsyncStream`] of the current thread, for hyper
+/// connections that may be upgraded (`with_upgrades` needs `Send` I/O).
+/// Dropping it closes the stream, as dropping the stream would.
+pub struct UpgradableStream {
+    id: Option<u64>,
+}
+
+impl UpgradableStream {
+    /// Puts `stream` in this thread's table and returns its token.
+    pub fn new(stream: AsyncStream) -> UpgradableStream {
+        UpgradableStream::wrapping(stream)
+    }
+
+    /// Puts any upgradable I/O in this thread's table.
+    pub(crate) fn wrapping(io: impl UpgradableIo) -> UpgradableStream {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        STREAMS.with(|streams| streams.borrow_mut().insert(id, Box::new(io)));
+        UpgradableStream { id: Some(id) }
+    }
+
+    /// Takes the stream back out of the table; `None` on another thread.
+    pub fn into_inner(mut self) -> Option<AsyncStream> {
+        let id = self.id.take()?;
+        STREAMS
+            .try_with(|streams| streams.borrow_mut().remove(&id))
+            .ok()
+            .flatten()
+            .map(UpgradableIo::into_stream)
+    }
+
+    /// Runs `f` on the stream, or fails when polled off its thread.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(Pin<&mut dyn UpgradableIo>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        let missing = || {
+            Poll::Ready(Err(io::Error::other(
+                "an upgradable stream was used off its reactor thread",
+            )))
+        };
+        let Some(id) = self.id else {
+            return missing();
+        };
+        STREAMS
+            .try_with(|streams| {
+                // Polling a stream only stores wakers, so nothing re-enters
+                // the table while it is borrowed.
+                match streams.borrow_mut().get_mut(&id) {
+                    Some(stream) => f(Pin::new(&mut **stream)),
+                    None => missing(),
+                }
+            })
+            .unwrap_or_else(|_| missing())
+    }
+}
+
+/// The stream of an upgraded connection and the bytes hyper had already
+/// read from it past the HTTP message (the start of the new protocol).
+/// `None` when the connection was not served through an
+/// [`UpgradableStream`], or when asked off the stream's thread.
+pub fn into_stream(upgraded: Upgraded) -> Option<(AsyncStream, Bytes)> {
+    let parts = upgraded.downcast::<UpgradableStream>().ok()?;
+    Some((parts.io.into_inner()?, parts.read_buf))
+}
+
+impl Drop for UpgradableStream {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            let found = STREAMS.try_with(|streams| streams.borrow_mut().remove(&id));
+            match found {
+                // Dropped outside the borrow: closing may run callbacks.
+                Ok(Some(stream)) => drop(stream),
+                Ok(None) => tracing::error!("an upgradable stream was dropped off its thread"),
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+impl fmt::Debug for UpgradableStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpgradableStream")
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl Read for UpgradableStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.with(|stream| stream.poll_read(cx, buf))
+    }
+}
+
+impl Write for UpgradableStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.with(|stream| stream.poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.with(|stream| stream.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.with(|stream| stream.poll_shutdown(cx))
+    }
+
+    /// Every stream torsion serves writes vectors in one call.
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.with(|stream| stream.poll_write_vectored(cx, bufs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use torsion::net::{AsyncListener, ConnectOptions};
+    use torsion::{Failure, Reactor};
+
+    #[test]
+    fn a_token_reads_and_writes_its_stream_and_gives_it_back() {
+        let reactor = Reactor::new().unwrap();
+        let listener = AsyncListener::bind_tcp(&reactor, "127.0.0.1:0".parse().unwrap()).unwrap();
+        let address = listener.address();
+        let r = reactor.clone();
+        let finished = std::rc::Rc::new(std::cell::Cell::new(false));
+        let f = finished.clone();
+        drop(reactor.spawn(async move {
+            let client = r.connect_stream(address, ConnectOptions::default()).await?;
+            let (server, _) = listener.accept().await?;
+            let mut token = UpgradableStream::new(server);
+            std::future::poll_fn(|cx| Pin::new(&mut token).poll_write(cx, b"ping")).await?;
+            let mut buf = [0u8; 4];
+            client.read_exact(&mut buf).await?;
+            assert_eq!(&buf, b"ping");
+
+            let other_thread = std::thread::spawn(move || {
+                let waker = std::task::Waker::noop();
+                let mut cx = Context::from_waker(waker);
+                let result = Pin::new(&mut token).poll_write(&mut cx, b"x");
+                (matches!(result, Poll::Ready(Err(_))), token)
+            });
+            let (refused, token) = other_thread.join().unwrap();
+            assert!(refused, "a token is useless off its thread");
+
+            let server = token.into_inner().expect("the stream comes back");
+            server.write_all_now(b"pong");
+            client.read_exact(&mut buf).await?;
+            assert_eq!(&buf, b"pong");
+            f.set(true);
+            r.stop().unwrap();
+            Ok::<(), Failure>(())
+        }));
+        reactor.run().unwrap();
+        assert!(finished.get());
+    }
+}

@@ -1,0 +1,75 @@
+//! The task that serves one WebSocket connection (once its protocol was
+//! told it opened): it reads from the
+//! socket, lets the connection parse, and calls the protocol, one event at
+//! a time, catching panics so a broken protocol loses only its own
+//! connection.
+
+use std::future::poll_fn;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use torsion::Failure;
+
+use super::connection::Event;
+use super::{CloseCode, WebSocket, WebSocketProtocol};
+
+/// How much is read from the socket at a time.
+const READ_CHUNK: usize = 16 * 1024;
+
+pub(crate) async fn drive(
+    ws: WebSocket,
+    mut protocol: Box<dyn WebSocketProtocol>,
+) -> Result<(), Failure> {
+    let mut buf = vec![0u8; READ_CHUNK];
+    let reason = loop {
+        let event = {
+            let mut connection = ws.connection.borrow_mut();
+            if connection.wants_events() {
+                connection.next_event()
+            } else {
+                Event::NeedInput
+            }
+        };
+        match event {
+            Event::Message(message) => {
+                call(&ws, &mut protocol, |protocol| {
+                    protocol.message_received(message)
+                });
+            }
+            Event::Pong(payload) => {
+                call(&ws, &mut protocol, |protocol| {
+                    protocol.pong_received(payload)
+                });
+            }
+            Event::Finished(reason) => break reason,
+            Event::NeedInput => {
+                poll_fn(|cx| ws.connection.borrow_mut().poll_input(cx, &mut buf)).await;
+            }
+        }
+    };
+    tracing::debug!(peer = %ws.peer(), %reason, "WebSocket closed");
+    let waiters = ws.connection.borrow_mut().finish(&reason);
+    for waiter in waiters {
+        waiter.resolve(reason.clone());
+    }
+    call(&ws, &mut protocol, |protocol| protocol.closed(&reason));
+    Ok(())
+}
+
+/// Runs one protocol callback; a panic fails the connection with 1011.
+pub(crate) fn call(
+    ws: &WebSocket,
+    protocol: &mut Box<dyn WebSocketProtocol>,
+    callback: impl FnOnce(&mut dyn WebSocketProtocol),
+) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(protocol.as_mut()))) {
+        let failure = Failure::from_panic(payload);
+        tracing::error!(
+            peer = %ws.peer(),
+            %failure,
+            "a WebSocket protocol panicked; closing its connection with 1011"
+        );
+        ws.connection
+            .borrow_mut()
+            .fail(CloseCode::Error, "internal error");
+    }
+}
