@@ -21,6 +21,7 @@
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
 mod body;
+pub mod client;
 mod resource;
 pub mod rt;
 mod server;

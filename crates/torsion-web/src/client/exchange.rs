@@ -1,0 +1,303 @@
+//! One request's way to its response: a connection from the pool, the
+//! exchange on it, and the redirects that follow.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, HeaderValue, LOCATION,
+    PROXY_AUTHORIZATION, TRANSFER_ENCODING, USER_AGENT,
+};
+use http::{HeaderMap, Method, StatusCode};
+use hyper::body::Incoming;
+use torsion::Failure;
+
+use crate::Body;
+use crate::client::pool::{Origin, Sender};
+use crate::client::response::{Deadline, before};
+use crate::client::{Client, ClientError, ClientResponse};
+
+/// At most this much of a redirect's own body is read so that its
+/// connection can be reused; a longer one closes the connection instead.
+const REDIRECT_BODY_LIMIT: usize = 64 * 1024;
+
+/// A request's body: bytes can be sent again (after a 307 or 308, or on a
+/// fresh connection when a pooled one turned out closed), a stream once.
+pub(crate) enum RequestBody {
+    Empty,
+    Bytes(Bytes),
+    Stream(Body),
+}
+
+impl RequestBody {
+    fn is_replayable(&self) -> bool {
+        !matches!(self, RequestBody::Stream(_))
+    }
+
+    /// The body for one attempt; a stream is handed over (and is empty
+    /// afterwards).
+    fn take_for_attempt(&mut self) -> Body {
+        match self {
+            RequestBody::Empty => Body::empty(),
+            RequestBody::Bytes(bytes) => Body::from(bytes.clone()),
+            RequestBody::Stream(_) => match std::mem::replace(self, RequestBody::Empty) {
+                RequestBody::Stream(body) => body,
+                _ => unreachable!("matched as a stream above"),
+            },
+        }
+    }
+}
+
+/// A request ready to go.
+pub(crate) struct Outgoing {
+    pub(crate) method: Method,
+    pub(crate) url: url::Url,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: RequestBody,
+    /// `None`: redirects are returned, not followed.
+    pub(crate) max_redirects: Option<usize>,
+    pub(crate) deadline: Option<Deadline>,
+}
+
+/// Sends `outgoing` and follows its redirects.
+pub(crate) async fn exchange(
+    client: Client,
+    mut outgoing: Outgoing,
+) -> Result<ClientResponse, Failure> {
+    let mut redirects = 0;
+    loop {
+        let origin = Origin::of(&outgoing.url)?;
+        let response = send_once(&client, &origin, &mut outgoing).await?;
+        let Some(limit) = outgoing.max_redirects else {
+            return Ok(ClientResponse::new(
+                response,
+                outgoing.url,
+                outgoing.deadline,
+            ));
+        };
+        let Some(next) = redirect(&response, &outgoing)? else {
+            return Ok(ClientResponse::new(
+                response,
+                outgoing.url,
+                outgoing.deadline,
+            ));
+        };
+        if redirects == limit {
+            return Err(ClientError::TooManyRedirects {
+                limit,
+                url: next.url.to_string(),
+            }
+            .into());
+        }
+        redirects += 1;
+        tracing::debug!(from = %outgoing.url, to = %next.url, status = %response.status(), "following a redirect");
+        drain(
+            Body::incoming(response.into_body(), None),
+            outgoing.deadline,
+        )
+        .await;
+        if Origin::of(&next.url).ok().as_ref() != Some(&origin) {
+            // Credentials were meant for the first server only.
+            for name in [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE] {
+                outgoing.headers.remove(name);
+            }
+        }
+        if next.drop_body {
+            outgoing.body = RequestBody::Empty;
+            for name in [CONTENT_TYPE, CONTENT_LENGTH, TRANSFER_ENCODING] {
+                outgoing.headers.remove(name);
+            }
+        }
+        outgoing.method = next.method;
+        outgoing.url = next.url;
+    }
+}
+
+/// One exchange on one connection: a pooled one, or (if the pooled one
+/// turns out closed before the request went out) a new one.
+async fn send_once(
+    client: &Client,
+    origin: &Origin,
+    outgoing: &mut Outgoing,
+) -> Result<http::Response<Incoming>, Failure> {
+    let pool = client.pool();
+    let settings = client.connect_settings();
+    loop {
+        let (sender, reused) = before(outgoing.deadline, pool.checkout(origin, settings)).await??;
+        match sender {
+            Sender::Http1(mut sender) => {
+                let request = build(outgoing, origin, false)?;
+                let sending = async {
+                    sender.ready().await?;
+                    Ok::<_, hyper::Error>(sender.try_send_request(request))
+                };
+                let attempt = match before(outgoing.deadline, sending).await? {
+                    Ok(attempt) => attempt,
+                    Err(_) if reused && outgoing.body.is_replayable() => continue,
+                    Err(source) => return Err(http_error(outgoing, source)),
+                };
+                match before(outgoing.deadline, attempt).await? {
+                    Ok(response) => {
+                        pool.release(origin.clone(), sender);
+                        return Ok(response);
+                    }
+                    Err(mut error) => {
+                        let unsent = error.take_message().is_some();
+                        if !(reused && unsent && outgoing.body.is_replayable()) {
+                            return Err(http_error(outgoing, error.into_error()));
+                        }
+                        // Closed by the server while idle, before reading
+                        // this request: safe to send again on a new
+                        // connection.
+                        tracing::debug!(%origin, "a pooled connection had closed; reconnecting");
+                    }
+                }
+            }
+            Sender::Http2(mut sender) => {
+                let request = build(outgoing, origin, true)?;
+                let response = before(outgoing.deadline, async {
+                    sender.ready().await?;
+                    sender.send_request(request).await
+                })
+                .await?;
+                return response.map_err(|source| http_error(outgoing, source));
+            }
+        }
+    }
+}
+
+fn http_error(outgoing: &Outgoing, source: hyper::Error) -> Failure {
+    ClientError::Http {
+        url: outgoing.url.to_string(),
+        source,
+    }
+    .into()
+}
+
+/// The hyper request for one attempt. HTTP/1.1 gets the path and a Host
+/// header; HTTP/2 the whole URL, from which hyper takes `:authority`.
+fn build(
+    outgoing: &mut Outgoing,
+    origin: &Origin,
+    http2: bool,
+) -> Result<http::Request<Body>, ClientError> {
+    let url = &outgoing.url;
+    let target = if http2 {
+        url.as_str().to_owned()
+    } else {
+        let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        if path.is_empty() {
+            "/".to_owned()
+        } else {
+            path.to_owned()
+        }
+    };
+    let mut request = http::Request::builder()
+        .method(outgoing.method.clone())
+        .uri(target.as_str())
+        .body(outgoing.body.take_for_attempt())
+        .map_err(|error| ClientError::InvalidUrl {
+            url: url.to_string(),
+            reason: error.to_string(),
+        })?;
+    let headers = request.headers_mut();
+    for (name, value) in outgoing.headers.iter() {
+        headers.append(name.clone(), value.clone());
+    }
+    if !http2 && !headers.contains_key(HOST) {
+        let default_port = if origin.https { 443 } else { 80 };
+        let host = match (url.host_str(), origin.port) {
+            (Some(host), port) if port == default_port => host.to_owned(),
+            (Some(host), port) => format!("{host}:{port}"),
+            (None, _) => String::new(),
+        };
+        let value = HeaderValue::from_str(&host)
+            .map_err(|error| ClientError::InvalidHeader(format!("Host {host:?}: {error}")))?;
+        headers.insert(HOST, value);
+    }
+    if !headers.contains_key(USER_AGENT) {
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(concat!("torsion-web/", env!("CARGO_PKG_VERSION"))),
+        );
+    }
+    Ok(request)
+}
+
+/// Where a redirect leads, and how to go there.
+struct Next {
+    method: Method,
+    url: url::Url,
+    drop_body: bool,
+}
+
+/// The next request if `response` is a redirect to follow. 301, 302 and
+/// 303 become a GET without body (a HEAD stays a HEAD); 307 and 308 keep
+/// the method and the body, unless the body was a stream, which cannot be
+/// sent twice: then the redirect itself is the answer.
+fn redirect(
+    response: &http::Response<Incoming>,
+    outgoing: &Outgoing,
+) -> Result<Option<Next>, ClientError> {
+    let status = response.status();
+    let keeps_method = match status {
+        StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER => false,
+        StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT => true,
+        _ => return Ok(None),
+    };
+    let Some(location) = response.headers().get(LOCATION) else {
+        return Ok(None);
+    };
+    let bad = |reason: String| ClientError::BadRedirect {
+        url: outgoing.url.to_string(),
+        reason,
+    };
+    let location = location
+        .to_str()
+        .map_err(|_| bad("the Location header is not text".into()))?;
+    let mut url = outgoing
+        .url
+        .join(location)
+        .map_err(|error| bad(format!("Location {location:?}: {error}")))?;
+    url.set_fragment(None);
+    if keeps_method {
+        if !outgoing.body.is_replayable() {
+            return Ok(None);
+        }
+        return Ok(Some(Next {
+            method: outgoing.method.clone(),
+            url,
+            drop_body: false,
+        }));
+    }
+    let method = if outgoing.method == Method::HEAD {
+        Method::HEAD
+    } else {
+        Method::GET
+    };
+    Ok(Some(Next {
+        method,
+        url,
+        drop_body: true,
+    }))
+}
+
+/// Reads a redirect's small body to its end so its connection can serve
+/// the next request; gives up on a large or slow one.
+async fn drain(mut body: Body, deadline: Option<Deadline>) {
+    let short = Deadline::after(Some(Duration::from_secs(1)));
+    let deadline = match (deadline, short) {
+        (Some(a), Some(b)) if a.at < b.at => Some(a),
+        (_, short) => short,
+    };
+    let _ = before(deadline, async {
+        let mut read = 0;
+        while let Some(Ok(chunk)) = body.chunk().await {
+            read += chunk.len();
+            if read > REDIRECT_BODY_LIMIT {
+                break;
+            }
+        }
+    })
+    .await;
+}
