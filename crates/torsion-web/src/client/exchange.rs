@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use torsion::Failure;
 
 use crate::Body;
-use crate::client::pool::{Origin, Sender};
+use crate::client::pool::{Origin, Sender, Ticket};
 use crate::client::response::{Deadline, before};
 use crate::client::{Client, ClientError, ClientResponse};
 
@@ -67,19 +67,17 @@ pub(crate) async fn exchange(
     let mut redirects = 0;
     loop {
         let origin = Origin::of(&outgoing.url)?;
-        let response = send_once(&client, &origin, &mut outgoing).await?;
-        let Some(limit) = outgoing.max_redirects else {
-            return Ok(ClientResponse::new(
-                response,
-                outgoing.url,
-                outgoing.deadline,
-            ));
+        let (response, ticket) = send_once(&client, &origin, &mut outgoing).await?;
+        let next = match outgoing.max_redirects {
+            Some(_) => redirect(&response, &outgoing)?,
+            None => None,
         };
-        let Some(next) = redirect(&response, &outgoing)? else {
+        let (Some(limit), Some(next)) = (outgoing.max_redirects, next) else {
             return Ok(ClientResponse::new(
                 response,
                 outgoing.url,
                 outgoing.deadline,
+                ticket,
             ));
         };
         if redirects == limit {
@@ -91,11 +89,12 @@ pub(crate) async fn exchange(
         }
         redirects += 1;
         tracing::debug!(from = %outgoing.url, to = %next.url, status = %response.status(), "following a redirect");
-        drain(
-            Body::incoming(response.into_body(), None),
-            outgoing.deadline,
-        )
-        .await;
+        let body = Body::incoming(response.into_body(), None);
+        if drain(body, outgoing.deadline).await
+            && let Some(ticket) = ticket
+        {
+            ticket.finished();
+        }
         if Origin::of(&next.url).ok().as_ref() != Some(&origin) {
             // Credentials were meant for the first server only.
             for name in [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE] {
@@ -114,53 +113,55 @@ pub(crate) async fn exchange(
 }
 
 /// One exchange on one connection: a pooled one, or (if the pooled one
-/// turns out closed before the request went out) a new one.
+/// turns out closed before the request went out) a new one. An HTTP/1.1
+/// connection comes with the ticket that frees it once the body is read.
 async fn send_once(
     client: &Client,
     origin: &Origin,
     outgoing: &mut Outgoing,
-) -> Result<http::Response<Incoming>, Failure> {
+) -> Result<(http::Response<Incoming>, Option<Ticket>), Failure> {
     let pool = client.pool();
     let settings = client.connect_settings();
     loop {
         let (sender, reused) = before(outgoing.deadline, pool.checkout(origin, settings)).await??;
         match sender {
             Sender::Http1(mut sender) => {
+                if let Err(source) = before(outgoing.deadline, sender.ready()).await? {
+                    if reused {
+                        continue;
+                    }
+                    return Err(http_error(outgoing, source));
+                }
                 let request = build(outgoing, origin, false)?;
-                let sending = async {
-                    sender.ready().await?;
-                    Ok::<_, hyper::Error>(sender.try_send_request(request))
-                };
-                let attempt = match before(outgoing.deadline, sending).await? {
-                    Ok(attempt) => attempt,
-                    Err(_) if reused && outgoing.body.is_replayable() => continue,
-                    Err(source) => return Err(http_error(outgoing, source)),
-                };
-                match before(outgoing.deadline, attempt).await? {
+                match before(outgoing.deadline, sender.try_send_request(request)).await? {
                     Ok(response) => {
-                        pool.release(origin.clone(), sender);
-                        return Ok(response);
+                        let ticket = pool.lend(origin.clone(), sender);
+                        return Ok((response, Some(ticket)));
                     }
                     Err(mut error) => {
-                        let unsent = error.take_message().is_some();
-                        if !(reused && unsent && outgoing.body.is_replayable()) {
+                        let Some(unsent) = error.take_message().filter(|_| reused) else {
                             return Err(http_error(outgoing, error.into_error()));
-                        }
+                        };
                         // Closed by the server while idle, before reading
-                        // this request: safe to send again on a new
-                        // connection.
+                        // this request: send it again on a new connection.
                         tracing::debug!(%origin, "a pooled connection had closed; reconnecting");
+                        if !outgoing.body.is_replayable() {
+                            outgoing.body = RequestBody::Stream(unsent.into_body());
+                        }
                     }
                 }
             }
             Sender::Http2(mut sender) => {
-                let request = build(outgoing, origin, true)?;
                 let response = before(outgoing.deadline, async {
                     sender.ready().await?;
-                    sender.send_request(request).await
+                    let request = build(outgoing, origin, true).map_err(Failure::new)?;
+                    sender
+                        .send_request(request)
+                        .await
+                        .map_err(|source| http_error(outgoing, source))
                 })
                 .await?;
-                return response.map_err(|source| http_error(outgoing, source));
+                return response.map(|response| (response, None));
             }
         }
     }
@@ -283,21 +284,29 @@ fn redirect(
 }
 
 /// Reads a redirect's small body to its end so its connection can serve
-/// the next request; gives up on a large or slow one.
-async fn drain(mut body: Body, deadline: Option<Deadline>) {
+/// the next request; gives up on a large or slow one. True if it read it
+/// all.
+async fn drain(mut body: Body, deadline: Option<Deadline>) -> bool {
     let short = Deadline::after(Some(Duration::from_secs(1)));
     let deadline = match (deadline, short) {
         (Some(a), Some(b)) if a.at < b.at => Some(a),
         (_, short) => short,
     };
-    let _ = before(deadline, async {
+    before(deadline, async {
         let mut read = 0;
-        while let Some(Ok(chunk)) = body.chunk().await {
-            read += chunk.len();
-            if read > REDIRECT_BODY_LIMIT {
-                break;
+        loop {
+            match body.chunk().await {
+                None => return true,
+                Some(Ok(chunk)) => {
+                    read += chunk.len();
+                    if read > REDIRECT_BODY_LIMIT {
+                        return false;
+                    }
+                }
+                Some(Err(_)) => return false,
             }
         }
     })
-    .await;
+    .await
+    .unwrap_or(false)
 }

@@ -326,11 +326,7 @@ impl ClientBuilder {
                     connect_timeout: self.connect_timeout,
                     tls: Arc::new(tls),
                 },
-                pool: Rc::new(Pool::new(
-                    reactor,
-                    self.max_idle_per_host,
-                    self.idle_timeout,
-                )),
+                pool: Pool::new(reactor, self.max_idle_per_host, self.idle_timeout),
             }),
         }
     }

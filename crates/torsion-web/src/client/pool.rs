@@ -88,6 +88,7 @@ pub(crate) enum Sender {
 
 /// The open connections of one client.
 pub(crate) struct Pool {
+    id: u64,
     reactor: Reactor,
     max_idle_per_host: usize,
     idle_timeout: Duration,
@@ -96,28 +97,64 @@ pub(crate) struct Pool {
 
 #[derive(Default)]
 struct PoolState {
-    idle: HashMap<Origin, Vec<Idle>>,
+    http1: HashMap<Origin, Vec<Kept>>,
     http2: HashMap<Origin, http2::SendRequest<Body>>,
     next_id: u64,
 }
 
-struct Idle {
+/// An HTTP/1.1 connection between exchanges, or carrying a response body
+/// that is still being read.
+struct Kept {
     id: u64,
     sender: http1::SendRequest<Body>,
-    expiry: DelayedCall,
+    /// Set while idle: closes the connection when its time is up.
+    expiry: Option<DelayedCall>,
+}
+
+/// Names a connection whose response body is being read, so that reading
+/// it to the end gives the connection back at once. Holds no reference
+/// (a response may travel to another thread): the pool is found through
+/// a table of this thread's pools.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ticket {
+    pool: u64,
+    connection: u64,
+}
+
+thread_local! {
+    static POOLS: RefCell<HashMap<u64, Weak<Pool>>> = RefCell::new(HashMap::new());
+}
+
+static NEXT_POOL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Ticket {
+    /// The response body was read to its end: the connection is free.
+    pub(crate) fn finished(self) {
+        let pool = POOLS.with(|pools| pools.borrow().get(&self.pool).and_then(Weak::upgrade));
+        if let Some(pool) = pool {
+            pool.finished(self.connection);
+        }
+    }
 }
 
 impl Pool {
-    pub(crate) fn new(reactor: &Reactor, max_idle_per_host: usize, idle_timeout: Duration) -> Pool {
-        Pool {
+    pub(crate) fn new(
+        reactor: &Reactor,
+        max_idle_per_host: usize,
+        idle_timeout: Duration,
+    ) -> Rc<Pool> {
+        let pool = Rc::new(Pool {
+            id: NEXT_POOL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             reactor: reactor.clone(),
             max_idle_per_host,
             idle_timeout,
             state: RefCell::default(),
-        }
+        });
+        POOLS.with(|pools| pools.borrow_mut().insert(pool.id, Rc::downgrade(&pool)));
+        pool
     }
 
-    /// A connection to `origin`: the shared HTTP/2 one, an idle HTTP/1.1
+    /// A connection to `origin`: the shared HTTP/2 one, a free HTTP/1.1
     /// one, or a new one. True when it was open before (a request that
     /// fails on it before being sent may be retried on a new one).
     pub(crate) async fn checkout(
@@ -146,53 +183,72 @@ impl Pool {
             }
             state.http2.remove(origin);
         }
-        let idle = state.idle.get_mut(origin)?;
-        // The most recently used first: the least likely to have been
-        // closed by the server's own idle timeout.
-        while let Some(connection) = idle.pop() {
-            let _ = connection.expiry.cancel();
-            if connection.sender.is_ready() {
-                return Some(Sender::Http1(connection.sender));
-            }
+        let kept = state.http1.get_mut(origin)?;
+        kept.retain(|connection| !connection.sender.is_closed());
+        // An idle one, the most recently used first (the least likely to
+        // have been closed by the server's own idle timeout); else one
+        // whose body a reader finished elsewhere.
+        let position = kept
+            .iter()
+            .rposition(|connection| connection.expiry.is_some())
+            .or_else(|| {
+                kept.iter()
+                    .position(|connection| connection.sender.is_ready())
+            })?;
+        let connection = kept.remove(position);
+        if let Some(expiry) = connection.expiry {
+            let _ = expiry.cancel();
         }
-        None
+        Some(Sender::Http1(connection.sender))
     }
 
-    /// Takes an HTTP/1.1 connection back once its exchange is over (the
-    /// response body read to the end). A connection whose exchange ends
-    /// otherwise (the body dropped half read, the server closing) is not
-    /// kept.
-    pub(crate) fn release(self: &Rc<Self>, origin: Origin, mut sender: http1::SendRequest<Body>) {
-        if self.max_idle_per_host == 0 {
-            return;
-        }
-        let pool = Rc::downgrade(self);
-        drop(self.reactor.spawn(async move {
-            if sender.ready().await.is_ok()
-                && let Some(pool) = pool.upgrade()
-            {
-                pool.keep_idle(origin, sender);
-            }
-            Ok::<(), Failure>(())
-        }));
-    }
-
-    fn keep_idle(self: &Rc<Self>, origin: Origin, sender: http1::SendRequest<Body>) {
+    /// Keeps an HTTP/1.1 connection whose response body is being read; the
+    /// ticket frees it when the body has been read to the end. If the body
+    /// is dropped half read, hyper closes the connection, and it is
+    /// forgotten at the next checkout.
+    pub(crate) fn lend(&self, origin: Origin, sender: http1::SendRequest<Body>) -> Ticket {
         let mut state = self.state.borrow_mut();
         state.next_id += 1;
         let id = state.next_id;
+        state.http1.entry(origin).or_default().push(Kept {
+            id,
+            sender,
+            expiry: None,
+        });
+        Ticket {
+            pool: self.id,
+            connection: id,
+        }
+    }
+
+    /// Makes a lent connection idle (or closes it if enough are idle).
+    fn finished(self: &Rc<Self>, id: u64) {
+        let mut state = self.state.borrow_mut();
+        let Some((origin, kept)) = state
+            .http1
+            .iter_mut()
+            .find(|(_, kept)| kept.iter().any(|connection| connection.id == id))
+        else {
+            return;
+        };
+        let origin = origin.clone();
+        let idle = kept
+            .iter()
+            .filter(|connection| connection.expiry.is_some())
+            .count();
+        if idle >= self.max_idle_per_host {
+            kept.retain(|connection| connection.id != id);
+            return;
+        }
         let pool: Weak<Pool> = Rc::downgrade(self);
-        let expired_origin = origin.clone();
+        let expired = origin.clone();
         let expiry = self.reactor.call_later(self.idle_timeout, move || {
             if let Some(pool) = pool.upgrade() {
-                pool.forget(&expired_origin, id);
+                pool.forget(&expired, id);
             }
         });
-        let idle = state.idle.entry(origin).or_default();
-        idle.push(Idle { id, sender, expiry });
-        if idle.len() > self.max_idle_per_host {
-            let oldest = idle.remove(0);
-            let _ = oldest.expiry.cancel();
+        if let Some(connection) = kept.iter_mut().find(|connection| connection.id == id) {
+            connection.expiry = Some(expiry);
         }
     }
 
@@ -200,25 +256,32 @@ impl Pool {
     /// hyper's connection task, which closes the socket).
     fn forget(&self, origin: &Origin, id: u64) {
         let mut state = self.state.borrow_mut();
-        if let Some(idle) = state.idle.get_mut(origin) {
-            idle.retain(|connection| connection.id != id);
-            if idle.is_empty() {
-                state.idle.remove(origin);
+        if let Some(kept) = state.http1.get_mut(origin) {
+            kept.retain(|connection| connection.id != id);
+            if kept.is_empty() {
+                state.http1.remove(origin);
             }
         }
     }
 
     /// Idle HTTP/1.1 connections kept, over all origins.
     pub(crate) fn idle_count(&self) -> usize {
-        self.state.borrow().idle.values().map(Vec::len).sum()
+        self.state
+            .borrow()
+            .http1
+            .values()
+            .flatten()
+            .filter(|connection| connection.expiry.is_some())
+            .count()
     }
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        for idle in self.state.get_mut().idle.values() {
-            for connection in idle {
-                let _ = connection.expiry.cancel();
+        let _ = POOLS.try_with(|pools| pools.borrow_mut().remove(&self.id));
+        for connection in self.state.get_mut().http1.values().flatten() {
+            if let Some(expiry) = &connection.expiry {
+                let _ = expiry.cancel();
             }
         }
     }

@@ -16,6 +16,7 @@ use torsion::Failure;
 use torsion::error::TimedOut;
 
 use crate::client::ClientError;
+use crate::client::pool::Ticket;
 use crate::rt::ReactorTimer;
 use crate::{Body, BodyError};
 
@@ -75,6 +76,8 @@ pub struct ClientResponse {
     url: url::Url,
     body: Incoming,
     deadline: Option<Deadline>,
+    /// Frees the connection once the body has been read to its end.
+    ticket: Option<Ticket>,
 }
 
 impl ClientResponse {
@@ -82,6 +85,7 @@ impl ClientResponse {
         response: http::Response<Incoming>,
         url: url::Url,
         deadline: Option<Deadline>,
+        ticket: Option<Ticket>,
     ) -> ClientResponse {
         let (parts, body) = response.into_parts();
         ClientResponse {
@@ -91,6 +95,7 @@ impl ClientResponse {
             url,
             body,
             deadline,
+            ticket,
         }
     }
 
@@ -132,7 +137,12 @@ impl ClientResponse {
         match next {
             Ok(Some(Ok(data))) => Some(Ok(data)),
             Ok(Some(Err(error))) => Some(Err(ClientError::Body(error).into())),
-            Ok(None) => None,
+            Ok(None) => {
+                if let Some(ticket) = self.ticket.take() {
+                    ticket.finished();
+                }
+                None
+            }
             Err(timed_out) => Some(Err(timed_out)),
         }
     }
