@@ -36,6 +36,7 @@ struct HyperServer {
 async fn describe(
     request: hyper::Request<Incoming>,
     peer: SocketAddr,
+    sni: Option<String>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     if request.uri().path() == "/moved" {
         return Ok(hyper::Response::builder()
@@ -66,6 +67,7 @@ async fn describe(
         "content_type": header("content-type"),
         "body": String::from_utf8_lossy(&body),
         "peer_port": peer.port(),
+        "sni": sni,
     });
     Ok(hyper::Response::new(Full::new(Bytes::from(
         description.to_string(),
@@ -92,8 +94,8 @@ impl HyperServer {
                     counted.fetch_add(1, Ordering::SeqCst);
                     let acceptor = acceptor.clone();
                     tokio::spawn(async move {
-                        let service = service_fn(move |request| describe(request, peer));
                         let Some(acceptor) = acceptor else {
+                            let service = service_fn(move |request| describe(request, peer, None));
                             let _ = hyper::server::conn::http1::Builder::new()
                                 .serve_connection(TokioIo::new(tcp), service)
                                 .await;
@@ -102,6 +104,9 @@ impl HyperServer {
                         let Ok(stream) = acceptor.accept(tcp).await else {
                             return;
                         };
+                        let sni = stream.get_ref().1.server_name().map(str::to_owned);
+                        let service =
+                            service_fn(move |request| describe(request, peer, sni.clone()));
                         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                         let io = TokioIo::new(stream);
                         if h2 {
@@ -199,6 +204,7 @@ fn over_tls_alpn_picks_http2_and_concurrent_requests_share_one_connection() {
             let seen: Value = response.json()?;
             assert_eq!(seen["path"], format!("/h2/{i}"));
             assert_eq!(seen["version"], "HTTP/2.0");
+            assert_eq!(seen["sni"], "localhost");
             assert_eq!(
                 seen["authority"],
                 format!("localhost:{}", base.rsplit(':').next().unwrap())
