@@ -51,8 +51,5 @@ fn blocking_code_fetches_a_page_in_one_line() {
         Client::new(reactor).get("http://127.0.0.1:1/").fetch()
     })
     .unwrap_err();
-    assert!(
-        refused.to_string().contains("cannot connect"),
-        "{refused}"
-    );
+    assert!(refused.to_string().contains("cannot connect"), "{refused}");
 }

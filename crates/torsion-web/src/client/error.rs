@@ -39,7 +39,7 @@ pub enum ClientError {
     },
     /// Connecting to the server failed (refused, unreachable, a name that
     /// does not resolve).
-    #[error("cannot connect to {origin}: {source}")]
+    #[error("cannot connect to {origin}")]
     Connect {
         /// `scheme://host:port`.
         origin: String,
@@ -74,7 +74,7 @@ pub enum ClientError {
     },
     /// The HTTP exchange failed (the connection closed mid-response, a
     /// malformed response).
-    #[error("HTTP request to {url} failed: {source}")]
+    #[error("HTTP request to {url} failed")]
     Http {
         /// The URL requested.
         url: String,

@@ -271,7 +271,7 @@ impl Pool {
             .http1
             .values()
             .flatten()
-            .filter(|connection| connection.expiry.is_some())
+            .filter(|connection| connection.expiry.is_some() && !connection.sender.is_closed())
             .count()
     }
 }
