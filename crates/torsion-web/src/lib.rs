@@ -3,7 +3,9 @@
 //!
 //! A [`Resource`] answers a [`Request`] with a [`Reply`]: a [`Response`]
 //! now, a [`Deferred`](torsion::Deferred) of one, or a future of one. A
-//! [`Server`] serves a resource on any torsion server endpoint.
+//! [`Server`] serves a resource on any torsion server endpoint. The
+//! [`client`] module is the HTTP client: requests that return a Deferred of
+//! their response, pooled connections, TLS verified by default.
 //!
 //! ```no_run
 //! use torsion::Reactor;
