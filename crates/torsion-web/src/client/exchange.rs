@@ -69,7 +69,7 @@ pub(crate) async fn exchange(
         let origin = Origin::of(&outgoing.url)?;
         let (response, ticket) = send_once(&client, &origin, &mut outgoing).await?;
         let next = match outgoing.max_redirects {
-            Some(_) => redirect(&response, &outgoing)?,
+            Some(_) => redirect(response.status(), response.headers(), &outgoing)?,
             None => None,
         };
         let (Some(limit), Some(next)) = (outgoing.max_redirects, next) else {
@@ -226,6 +226,7 @@ fn build(
 }
 
 /// Where a redirect leads, and how to go there.
+#[derive(Debug)]
 struct Next {
     method: Method,
     url: url::Url,
@@ -237,16 +238,16 @@ struct Next {
 /// the method and the body, unless the body was a stream, which cannot be
 /// sent twice: then the redirect itself is the answer.
 fn redirect(
-    response: &http::Response<Incoming>,
+    status: StatusCode,
+    headers: &HeaderMap,
     outgoing: &Outgoing,
 ) -> Result<Option<Next>, ClientError> {
-    let status = response.status();
     let keeps_method = match status {
         StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER => false,
         StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT => true,
         _ => return Ok(None),
     };
-    let Some(location) = response.headers().get(LOCATION) else {
+    let Some(location) = headers.get(LOCATION) else {
         return Ok(None);
     };
     let bad = |reason: String| ClientError::BadRedirect {
@@ -309,4 +310,98 @@ async fn drain(mut body: Body, deadline: Option<Deadline>) -> bool {
     })
     .await
     .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outgoing(method: Method, body: RequestBody) -> Outgoing {
+        Outgoing {
+            method,
+            url: url::Url::parse("http://example.test/a/b?x=1").unwrap(),
+            headers: HeaderMap::new(),
+            body,
+            max_redirects: Some(10),
+            deadline: None,
+        }
+    }
+
+    fn location(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(LOCATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn see_other_family_turns_into_get_without_body_but_head_stays_head() {
+        for status in [301, 302, 303] {
+            let status = StatusCode::from_u16(status).unwrap();
+            let post = outgoing(Method::POST, RequestBody::Bytes("b".into()));
+            let next = redirect(status, &location("c"), &post).unwrap().unwrap();
+            assert_eq!(next.method, Method::GET);
+            assert!(next.drop_body);
+            assert_eq!(next.url.as_str(), "http://example.test/a/c");
+            let head = outgoing(Method::HEAD, RequestBody::Empty);
+            let next = redirect(status, &location("/z"), &head).unwrap().unwrap();
+            assert_eq!(next.method, Method::HEAD);
+        }
+    }
+
+    #[test]
+    fn temporary_and_permanent_redirects_keep_method_and_body_unless_streamed() {
+        for status in [
+            StatusCode::TEMPORARY_REDIRECT,
+            StatusCode::PERMANENT_REDIRECT,
+        ] {
+            let put = outgoing(Method::PUT, RequestBody::Bytes("b".into()));
+            let next = redirect(status, &location("https://other.test/#frag"), &put)
+                .unwrap()
+                .unwrap();
+            assert_eq!(next.method, Method::PUT);
+            assert!(!next.drop_body);
+            assert_eq!(next.url.as_str(), "https://other.test/", "no fragment");
+            let streamed = outgoing(Method::PUT, RequestBody::Stream(Body::empty()));
+            assert!(
+                redirect(status, &location("/x"), &streamed)
+                    .unwrap()
+                    .is_none()
+            );
+        }
+    }
+
+    #[test]
+    fn other_statuses_and_a_missing_location_are_not_redirects() {
+        let get = outgoing(Method::GET, RequestBody::Empty);
+        assert!(
+            redirect(StatusCode::OK, &location("/x"), &get)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            redirect(StatusCode::NOT_MODIFIED, &location("/x"), &get)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            redirect(StatusCode::FOUND, &HeaderMap::new(), &get)
+                .unwrap()
+                .is_none()
+        );
+        let error = redirect(StatusCode::FOUND, &location("http://[bad"), &get).unwrap_err();
+        assert!(error.to_string().contains("bad redirect"), "{error}");
+    }
+
+    #[test]
+    fn http1_requests_carry_the_path_and_a_host_with_a_non_default_port() {
+        let mut get = outgoing(Method::GET, RequestBody::Empty);
+        get.url = url::Url::parse("http://example.test:8080/p?q=1").unwrap();
+        let origin = Origin::of(&get.url).unwrap();
+        let request = build(&mut get, &origin, false).unwrap();
+        assert_eq!(request.uri(), "/p?q=1");
+        assert_eq!(request.headers()[HOST], "example.test:8080");
+        let request = build(&mut get, &origin, true).unwrap();
+        assert_eq!(request.uri(), "http://example.test:8080/p?q=1");
+        assert!(request.headers().get(HOST).is_none());
+    }
 }

@@ -388,3 +388,29 @@ fn http_error(origin: &Origin, source: hyper::Error) -> ClientError {
         source,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin(url: &str) -> Result<Origin, ClientError> {
+        Origin::of(&url::Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn an_origin_is_scheme_host_and_port_with_the_default_ports_filled_in() {
+        let plain = origin("http://Example.test/a").unwrap();
+        assert_eq!(plain, origin("http://example.test:80/b?c").unwrap());
+        assert_eq!(plain.to_string(), "http://example.test:80");
+        let secure = origin("https://example.test/").unwrap();
+        assert_eq!(secure.port, 443);
+        assert_ne!(secure, plain);
+        let v6 = origin("http://[::1]:8080/").unwrap();
+        assert_eq!(v6.host, "::1");
+        assert_eq!(v6.to_string(), "http://[::1]:8080");
+        assert!(matches!(
+            origin("ftp://example.test/"),
+            Err(ClientError::UnsupportedScheme(scheme)) if scheme == "ftp"
+        ));
+    }
+}
