@@ -165,15 +165,15 @@ impl RequestBuilder {
         self
     }
 
-    /// Sends `body` as it is: bytes or text (which a 307/308 redirect sends
-    /// again), or a streamed [`Body::channel`] (sent once: a 307/308 answer
-    /// to it is returned instead of followed).
+    /// Sends `body`, such as a streamed [`Body::channel`]. It is sent
+    /// once: a 307/308 answer to it is returned instead of followed. Use
+    /// [`bytes`](Self::bytes) for a body that redirects can send again.
     pub fn body(mut self, body: impl Into<Body>) -> RequestBuilder {
         self.body = RequestBody::Stream(body.into());
         self
     }
 
-    /// Sends `bytes` as the body.
+    /// Sends `bytes` as the body (again after a 307/308 redirect).
     pub fn bytes(mut self, bytes: impl Into<Bytes>) -> RequestBuilder {
         self.body = RequestBody::Bytes(bytes.into());
         self
