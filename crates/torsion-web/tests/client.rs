@@ -452,3 +452,30 @@ fn concurrent_requests_all_complete() {
         Ok(())
     });
 }
+
+#[test]
+fn a_streamed_request_body_is_sent_once_and_a_307_to_it_is_returned() {
+    run(LIMIT, |reactor| async move {
+        let (base, _server) = serve(&reactor, redirecting).await?;
+        let client = Client::new(&reactor);
+        let (sender, body) = Body::channel(16);
+        let sending = client.post(&format!("{base}/echo")).body(body).fetch();
+        for piece in ["streamed ", "in ", "pieces"] {
+            sender.send_data(piece).await.unwrap();
+        }
+        drop(sender);
+        let seen: Value = sending.await?.json()?;
+        assert_eq!(seen["body"], "streamed in pieces");
+
+        let (sender, body) = Body::channel(16);
+        sender.send("once").unwrap();
+        drop(sender);
+        let response = client
+            .post(&format!("{base}/307"))
+            .body(body)
+            .fetch()
+            .await?;
+        assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+        Ok(())
+    });
+}

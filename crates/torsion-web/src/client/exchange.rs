@@ -27,20 +27,22 @@ pub(crate) enum RequestBody {
     Empty,
     Bytes(Bytes),
     Stream(Body),
+    /// A stream that went out with an earlier attempt.
+    Spent,
 }
 
 impl RequestBody {
     fn is_replayable(&self) -> bool {
-        !matches!(self, RequestBody::Stream(_))
+        matches!(self, RequestBody::Empty | RequestBody::Bytes(_))
     }
 
-    /// The body for one attempt; a stream is handed over (and is empty
+    /// The body for one attempt; a stream is handed over (and spent
     /// afterwards).
     fn take_for_attempt(&mut self) -> Body {
         match self {
-            RequestBody::Empty => Body::empty(),
+            RequestBody::Empty | RequestBody::Spent => Body::empty(),
             RequestBody::Bytes(bytes) => Body::from(bytes.clone()),
-            RequestBody::Stream(_) => match std::mem::replace(self, RequestBody::Empty) {
+            RequestBody::Stream(_) => match std::mem::replace(self, RequestBody::Spent) {
                 RequestBody::Stream(body) => body,
                 _ => unreachable!("matched as a stream above"),
             },
