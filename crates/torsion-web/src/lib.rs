@@ -3,16 +3,20 @@
 //!
 //! A [`Resource`] answers a [`Request`] with a [`Reply`]: a [`Response`]
 //! now, a [`Deferred`](torsion::Deferred) of one, or a future of one. A
-//! [`Server`] serves a resource on any torsion server endpoint.
-//! [`websocket`] adds WebSockets: a resource that upgrades requests and a
-//! client, both serving a connection with a per-connection protocol or an
-//! async stream of messages.
+//! [`Server`] serves a resource over HTTP/1.1 and HTTP/2 on any torsion
+//! server endpoint.
 //!
 //! Resources to build applications from: a [`Router`] (klein-style routes
-//! with typed path parameters, mounts, state; helpers in [`respond`]), a
+//! with typed path parameters, mounts, state; helpers in [`respond`]),
+//! [`StaticFiles`] (a directory, like `twistd web --path`), a
 //! [`BlockingApp`] (a blocking function run on a thread pool, the WSGI
-//! analog) and, with the `tower` feature, a `TowerResource` (any
-//! `tower::Service`, an axum `Router` say).
+//! analog), [`AccessLog`] (a log line per request) and, with the `tower`
+//! feature, a `TowerResource` (any `tower::Service`, an axum `Router` say).
+//! [`websocket`] adds WebSockets: a resource that upgrades requests and a
+//! client, both serving a connection with a per-connection protocol or an
+//! async stream of messages. The [`client`] module is the HTTP client:
+//! requests that return a Deferred of their response, pooled connections,
+//! TLS verified by default.
 //!
 //! ```no_run
 //! use torsion::Reactor;
@@ -29,32 +33,32 @@
 //! ```
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
-pub mod blocking_app;
 mod access_log;
+pub mod blocking_app;
 mod body;
+pub mod client;
 mod http_error;
 mod resource;
 pub mod respond;
 pub mod router;
 pub mod rt;
 mod server;
+mod static_files;
 #[cfg(feature = "tower")]
 pub mod tower;
 pub mod upgrade;
 pub mod websocket;
 
-pub use blocking_app::{BlockingApp, BlockingBody, BlockingRequest, BlockingResponse, BodyWriter};
-mod static_files;
-
 pub use access_log::{ACCESS_LOG_TARGET, AccessLog};
+pub use blocking_app::{BlockingApp, BlockingBody, BlockingRequest, BlockingResponse, BodyWriter};
 pub use body::{Body, BodyClosed, BodyError, BodySender};
 pub use http_error::HttpError;
 pub use resource::{ConnectionInfo, Reply, Request, Resource, Response};
 pub use router::{OriginalUri, PathParams, RequestExt, Router};
+pub use server::{Listening, Server, ServerOptions};
+pub use static_files::{DEFAULT_CHUNK_SIZE, StaticFiles};
 #[cfg(feature = "tower")]
 pub use tower::{TowerBody, TowerResource};
-pub use static_files::{DEFAULT_CHUNK_SIZE, StaticFiles};
-pub use server::{Listening, Server, ServerOptions};
 
 /// Re-exported so users name the same `http` types torsion-web uses.
 pub use http;

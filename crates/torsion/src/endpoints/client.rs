@@ -322,6 +322,11 @@ impl Protocol for Handoff {
             protocol.write_connection_lost();
         }
     }
+    fn handshake_completed(&mut self) {
+        if let Some(protocol) = &mut self.inner {
+            protocol.handshake_completed();
+        }
+    }
 }
 
 impl<N: Network> fmt::Debug for ClientEndpoint<N> {

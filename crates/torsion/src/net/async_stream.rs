@@ -57,6 +57,8 @@ struct Shared {
     writer: Option<Waker>,
     reading_paused: bool,
     transport: Option<Transport>,
+    handshake_done: bool,
+    handshake_waiter: Option<Waker>,
 }
 
 /// The protocol behind an [`AsyncStream`]: it queues what arrives and wakes
@@ -98,6 +100,14 @@ impl Protocol for StreamProtocol {
         HalfClose::KeepWriting
     }
 
+    fn handshake_completed(&mut self) {
+        let mut shared = self.shared.borrow_mut();
+        shared.handshake_done = true;
+        if let Some(waker) = shared.handshake_waiter.take() {
+            waker.wake();
+        }
+    }
+
     fn connection_lost(&mut self, reason: Failure) {
         let mut shared = self.shared.borrow_mut();
         shared.eof = true;
@@ -108,9 +118,13 @@ impl Protocol for StreamProtocol {
             ));
         }
         shared.transport = None;
-        for waker in [shared.reader.take(), shared.writer.take()]
-            .into_iter()
-            .flatten()
+        for waker in [
+            shared.reader.take(),
+            shared.writer.take(),
+            shared.handshake_waiter.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             waker.wake();
         }
@@ -169,6 +183,40 @@ impl AsyncStream {
             buf = &mut buf[n..];
         }
         Ok(())
+    }
+
+    /// Waits for the TLS handshake to finish and gives what it agreed on
+    /// (the ALPN protocol, the version). Fails with the reason the
+    /// connection ended if it ended first (a certificate that did not
+    /// verify, say), and at once with `InvalidInput` on a connection
+    /// without TLS.
+    pub async fn tls_handshake(&self) -> io::Result<crate::net::tls::TlsInfo> {
+        poll_fn(|cx| {
+            let mut shared = self.shared.borrow_mut();
+            if shared.handshake_done
+                && let Some(info) = self.transport.tls_info()
+            {
+                return Poll::Ready(Ok(info));
+            }
+            if let Some(error) = &shared.error {
+                return Poll::Ready(Err(io::Error::new(error.kind(), error.to_string())));
+            }
+            if shared.eof {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the connection closed during the TLS handshake",
+                )));
+            }
+            if !self.transport.is_tls() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the connection does not use TLS",
+                )));
+            }
+            shared.handshake_waiter = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
     }
 
     /// Writes all of `data` without waiting (the transport buffers what the
@@ -450,6 +498,9 @@ impl Protocol for Announcing {
     }
     fn connection_lost(&mut self, reason: Failure) {
         self.inner.connection_lost(reason);
+    }
+    fn handshake_completed(&mut self) {
+        self.inner.handshake_completed();
     }
 }
 

@@ -203,4 +203,7 @@ impl Protocol for BoxedProtocol {
     fn write_connection_lost(&mut self) {
         self.0.write_connection_lost();
     }
+    fn handshake_completed(&mut self) {
+        self.0.handshake_completed();
+    }
 }

@@ -49,6 +49,13 @@ pub trait Protocol: 'static {
     /// This side's write half was shut down after
     /// [`Transport::lose_write_connection`].
     fn write_connection_lost(&mut self) {}
+
+    /// The TLS handshake of this connection finished (Twisted's
+    /// `IHandshakeListener.handshakeCompleted`): the peer's certificate
+    /// verified, and [`Transport::tls_info`] now tells the version and the
+    /// ALPN protocol agreed. Called before any data of the connection
+    /// arrives; never called on a connection without TLS.
+    fn handshake_completed(&mut self) {}
 }
 
 /// What to do when the peer has shut down its write side.

@@ -240,6 +240,10 @@ impl TlsSession {
         }
     }
 
+    pub(crate) fn is_handshaking(&self) -> bool {
+        self.connection.is_handshaking()
+    }
+
     pub(crate) fn close_notify(&mut self) {
         self.connection.send_close_notify();
     }

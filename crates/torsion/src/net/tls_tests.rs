@@ -266,3 +266,95 @@ fn a_garbage_certificate_file_is_an_error() {
     std::fs::remove_file(&path).unwrap();
     assert!(error.to_string().contains("no certificate"), "{error}");
 }
+
+#[test]
+fn an_async_stream_waits_for_the_handshake_and_learns_alpn_or_why_it_failed() {
+    let certificate = TestCertificate::new("handshake");
+    let other = TestCertificate::new("handshake-other");
+    let reactor = Reactor::new().unwrap();
+    let port = tls_server(
+        &reactor,
+        &certificate,
+        Rc::new(RefCell::new(Seen::default())),
+    );
+    let options = |trusted: &TestCertificate| {
+        let mut config = client_config(root_store(&trusted.cert).unwrap());
+        config.alpn_protocols = vec![b"torsion/1".to_vec()];
+        ConnectOptions {
+            tls: Some(TlsSetup::client(Arc::new(config), "localhost").unwrap()),
+            ..Default::default()
+        }
+    };
+    let good = reactor.connect_stream(port.address(), options(&certificate));
+    let bad = reactor.connect_stream(port.address(), options(&other));
+    let plain = reactor.connect_stream(port.address(), ConnectOptions::default());
+    let outcome = Rc::new(RefCell::new(None));
+    let o = outcome.clone();
+    drop(reactor.spawn(async move {
+        let good = good.await?;
+        let info = good.tls_handshake().await?;
+        let bad = bad.await?.tls_handshake().await.unwrap_err();
+        let plain = plain.await?.tls_handshake().await.unwrap_err();
+        *o.borrow_mut() = Some((info, bad, plain));
+        Ok::<(), Failure>(())
+    }));
+    turn_until(&reactor, Duration::from_secs(10), || {
+        outcome.borrow().is_some()
+    });
+    let (info, bad, plain) = outcome.borrow_mut().take().unwrap();
+    assert_eq!(info.alpn_protocol.as_deref(), Some(&b"torsion/1"[..]));
+    assert!(
+        bad.to_string().contains("invalid peer certificate"),
+        "{bad}"
+    );
+    assert_eq!(plain.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+/// Counts handshakes, and whether any data came before the first.
+#[derive(Default)]
+struct HandshakeOrder {
+    handshakes: Rc<RefCell<Vec<&'static str>>>,
+}
+
+impl Protocol for HandshakeOrder {
+    fn handshake_completed(&mut self) {
+        self.handshakes.borrow_mut().push("handshake");
+    }
+    fn data_received(&mut self, _data: &[u8]) {
+        self.handshakes.borrow_mut().push("data");
+    }
+}
+
+#[test]
+fn handshake_completed_comes_once_and_before_any_data() {
+    let certificate = TestCertificate::new("order");
+    let reactor = Reactor::new().unwrap();
+    let port = tls_server(
+        &reactor,
+        &certificate,
+        Rc::new(RefCell::new(Seen::default())),
+    );
+    let config = client_config(root_store(&certificate.cert).unwrap());
+    let options = ConnectOptions {
+        tls: Some(TlsSetup::client(Arc::new(config), "localhost").unwrap()),
+        ..Default::default()
+    };
+    let order = HandshakeOrder::default();
+    let events = order.handshakes.clone();
+    let connecting = reactor.connect_protocol(port.address(), order, options);
+    let transport = Rc::new(RefCell::new(None));
+    let t = transport.clone();
+    let connected = connecting.map(move |transport| *t.borrow_mut() = Some(transport));
+    turn_until(&reactor, Duration::from_secs(10), || {
+        transport.borrow().is_some()
+    });
+    drop(connected);
+    // The echo server sends the bytes back once it has them.
+    transport.borrow().as_ref().unwrap().write(b"ping");
+    turn_until(&reactor, Duration::from_secs(10), || {
+        events.borrow().contains(&"data")
+    });
+    let events = events.borrow();
+    assert_eq!(events[0], "handshake");
+    assert_eq!(events.iter().filter(|e| **e == "handshake").count(), 1);
+}

@@ -49,6 +49,9 @@ pub(crate) trait TransportBackend {
     fn tls_info(&self) -> Option<crate::net::tls::TlsInfo> {
         None
     }
+    fn is_tls(&self) -> bool {
+        false
+    }
 }
 
 fn not_a_socket() -> io::Error {
@@ -171,6 +174,12 @@ impl Transport {
     /// The negotiated TLS parameters, once a TLS handshake has finished.
     pub fn tls_info(&self) -> Option<crate::net::tls::TlsInfo> {
         self.backend.tls_info()
+    }
+
+    /// True once TLS is on for this connection (from the start of its
+    /// handshake).
+    pub fn is_tls(&self) -> bool {
+        self.backend.is_tls()
     }
 
     /// True if both handles are for the same connection.

@@ -156,6 +156,10 @@ impl TransportBackend for StreamConn {
         Ok(())
     }
 
+    fn is_tls(&self) -> bool {
+        self.has(flag::TLS)
+    }
+
     fn tls_info(&self) -> Option<TlsInfo> {
         self.extras
             .borrow()

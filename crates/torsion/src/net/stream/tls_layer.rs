@@ -9,16 +9,20 @@ use super::{Reason, StreamConn, flag};
 impl StreamConn {
     pub(super) fn receive_tls(&self, ciphertext: &[u8]) {
         let mut plaintext = Vec::new();
-        let result = {
+        let (result, handshake_done) = {
             let mut extras = self.extras();
             let Some(session) = extras.tls.as_mut() else {
                 return;
             };
+            let was_handshaking = session.is_handshaking();
             let result = session.receive(ciphertext, &mut plaintext);
             self.queue_tls_output(session);
-            result
+            (result, was_handshaking && !session.is_handshaking())
         };
         self.flush_buffer();
+        if handshake_done && result.is_ok() {
+            self.call_protocol(|protocol| protocol.handshake_completed());
+        }
         if !plaintext.is_empty() {
             self.call_protocol(|protocol| protocol.data_received(&plaintext));
         }
