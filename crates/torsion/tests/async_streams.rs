@@ -4,6 +4,7 @@
 mod common;
 
 use std::future::poll_fn;
+use std::io::IoSlice;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,9 +51,12 @@ fn tokio_io_ext_round_trip_with_backpressure_and_end_of_file() {
         let (mut stream, _) = listener.accept().await?;
         let mut received = Vec::new();
         stream.read_to_end(&mut received).await?;
-        stream
-            .write_all(format!("{}", received.len()).as_bytes())
-            .await?;
+        // A vectored write takes every slice at once.
+        let count = received.len().to_string();
+        let slices = [IoSlice::new(b"bytes: "), IoSlice::new(count.as_bytes())];
+        assert!(tokio::io::AsyncWrite::is_write_vectored(&stream));
+        let written = stream.write_vectored(&slices).await?;
+        assert_eq!(written, 7 + count.len());
         stream.shutdown().await?;
         Ok::<_, Failure>(received)
     });
@@ -67,7 +71,7 @@ fn tokio_io_ext_round_trip_with_backpressure_and_end_of_file() {
     });
     let reply = block_on(&reactor, client).unwrap();
     let received = block_on(&reactor, server).unwrap();
-    assert_eq!(reply, expected.len().to_string());
+    assert_eq!(reply, format!("bytes: {}", expected.len()));
     assert!(received == expected);
 }
 

@@ -391,6 +391,18 @@ impl tokio::io::AsyncWrite for AsyncStream {
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_shutdown_write()
     }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored_from(cx, bufs)
+    }
 }
 
 fn stream_protocol() -> (StreamProtocol, Rc<RefCell<Shared>>) {
