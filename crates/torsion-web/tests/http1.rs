@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use server_support::{curl, exchange, serve};
 use torsion::Failure;
-use torsion_web::{Body, BodyError, Reply, Request, Response, Server, ServerOptions};
+use torsion_web::{Body, BodyError, HttpError, Reply, Request, Response, Server, ServerOptions};
 
 /// Echoes the path, or the body's length for a POST.
 fn echo_server() -> Server {
@@ -33,6 +33,10 @@ fn echo_server() -> Server {
                 #[allow(unreachable_code)]
                 Ok::<_, Failure>(Response::new(Body::empty()))
             }),
+            "/teapot" => Reply::failed(HttpError::new(
+                http::StatusCode::IM_A_TEAPOT,
+                "short and stout",
+            )),
             _ => Response::new(Body::from(format!("path {path}\n"))).into(),
         }
     })
@@ -143,6 +147,19 @@ fn a_panicking_resource_gets_500_and_the_connection_and_server_go_on() {
     assert!(answer.contains("path /fine"), "{answer}");
     let output = curl(&[&server.url("/after")]);
     assert_eq!(String::from_utf8_lossy(&output.stdout), "path /after\n");
+}
+
+#[test]
+fn a_failure_carrying_an_http_error_is_answered_with_its_status() {
+    let server = serve(|_| echo_server());
+    let output = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-w", "%{http_code}"])
+        .arg(server.url("/teapot"))
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&output.stdout);
+    assert!(answer.ends_with("418"), "{answer}");
+    assert!(answer.contains("short and stout"), "{answer}");
 }
 
 #[test]

@@ -87,18 +87,15 @@ impl Future for Answering {
     }
 }
 
-/// The response for a reply: a failure is logged and becomes a 500 (or a
-/// 413 when it is a body over the limit).
+/// The response for a reply: a body over the limit is a 413, an
+/// [`HttpError`](crate::HttpError) its own answer, and any other failure is
+/// logged and becomes a 500.
 fn respond(result: Result<Response, Failure>) -> Response {
     result.unwrap_or_else(|failure| {
         if let Some(&BodyError::TooLarge { limit }) = failure.downcast_ref::<BodyError>() {
             return too_large(limit);
         }
-        tracing::error!(%failure, "a resource failed; answering 500");
-        status_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "500 Internal Server Error\n",
-        )
+        crate::http_error::failure_response(failure)
     })
 }
 
