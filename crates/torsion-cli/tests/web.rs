@@ -149,6 +149,8 @@ fn torsion_web_serves_a_directory_logs_each_request_and_exits_0_on_sigterm() {
     let (code, log) = torsion.wait();
     assert_eq!(code, Some(0), "{log:#?}");
     assert!(log.iter().any(|line| line.contains("stopped")), "{log:#?}");
+    // A clean stop reports no errors.
+    assert!(!log.iter().any(|line| line.contains("ERROR")), "{log:#?}");
 }
 
 #[test]

@@ -17,7 +17,8 @@ mod service;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use slab::Slab;
 use torsion::defer::Resolver;
 use torsion::endpoints::ServerEndpoint;
+use torsion::error::ReactorError;
 use torsion::net::{Address, AsyncListener, AsyncStream};
 use torsion::reactor::{Phase, SystemEvent};
 use torsion::time::{DelayedCall, Scheduler};
@@ -124,20 +126,44 @@ impl Server {
             let address = listener.address();
             let listener = Rc::new(listener);
             let accepting = listener.clone();
+            let stopping = Rc::new(Stopping::default());
+            let stop = stopping.clone();
             let s = server.clone();
             let r = reactor.clone();
             let accept_loop = reactor.spawn(async move {
                 loop {
-                    let (stream, _peer) = accepting.accept().await?;
-                    s.serve_connection(&r, stream);
+                    let mut accept = accepting.accept();
+                    let next = poll_fn(|cx| {
+                        if let Poll::Ready(result) = Pin::new(&mut accept).poll(cx) {
+                            return Poll::Ready(Some(result));
+                        }
+                        if stop.requested.get() {
+                            return Poll::Ready(None);
+                        }
+                        *stop.waker.borrow_mut() = Some(cx.waker().clone());
+                        Poll::Pending
+                    })
+                    .await;
+                    match next {
+                        Some(accepted) => s.serve_connection(&r, accepted?.0),
+                        None => {
+                            // Taking the cancelled accept's failure here
+                            // keeps it from being reported as unhandled.
+                            accept.cancel();
+                            let _ = accept.await;
+                            return Ok::<(), Failure>(());
+                        }
+                    }
                 }
-                #[allow(unreachable_code)]
+            });
+            drop(accept_loop.or_else(|failure| {
+                // A reactor that finishes stopping ends its tasks too.
+                if failure.find::<ReactorError>() != Some(&ReactorError::Stopped) {
+                    tracing::error!(%failure, "accepting HTTP connections failed");
+                }
                 Ok::<(), Failure>(())
-            });
-            let port = Rc::new(Port {
-                listener,
-                accept_loop,
-            });
+            }));
+            let port = Rc::new(Port { listener, stopping });
             server.shared.ports.borrow_mut().push(port.clone());
             Listening {
                 address,
@@ -303,12 +329,22 @@ impl Drop for Registered {
 /// A listening port and the task accepting on it.
 struct Port {
     listener: Rc<AsyncListener>,
-    accept_loop: Deferred<()>,
+    stopping: Rc<Stopping>,
+}
+
+/// Tells a port's accept loop to end.
+#[derive(Default)]
+struct Stopping {
+    requested: Cell<bool>,
+    waker: RefCell<Option<std::task::Waker>>,
 }
 
 impl Port {
     fn stop(&self) -> Deferred<()> {
-        self.accept_loop.cancel();
+        self.stopping.requested.set(true);
+        if let Some(waker) = self.stopping.waker.borrow_mut().take() {
+            waker.wake();
+        }
         self.listener.port().stop_listening()
     }
 }

@@ -541,10 +541,15 @@ impl<T: 'static> Drop for Resolver<T> {
         let Some(inner) = self.inner.take() else {
             return;
         };
+        // Without a continuation, and once every Deferred handle is gone
+        // (a future awaiting it was dropped, say), nobody could ever see
+        // the failure.
+        let handles_gone = Rc::strong_count(&inner) == 1;
         let nobody_waits = {
             let state = inner.borrow();
             state.fired
-                || (!state.observed && state.continuation.is_none() && state.waker.is_none())
+                || (state.continuation.is_none()
+                    && (handles_gone || (!state.observed && state.waker.is_none())))
         };
         if !nobody_waits {
             fire(&inner, Err(Failure::new(ResolverDropped)));

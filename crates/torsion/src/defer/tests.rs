@@ -185,6 +185,23 @@ fn dropping_both_halves_unfired_logs_nothing() {
 }
 
 #[test]
+fn a_resolver_dropped_after_the_future_awaiting_its_deferred_logs_nothing() {
+    let logs = LogCapture::new();
+    logs.run(|| {
+        let (deferred, resolver) = Deferred::<u32>::new();
+        let mut waiting = Box::pin(deferred);
+        let waker = std::task::Waker::noop();
+        let polled = waiting
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker));
+        assert!(polled.is_pending());
+        drop(waiting);
+        drop(resolver);
+    });
+    assert_eq!(logs.count("Unhandled error"), 0, "{}", logs.text());
+}
+
+#[test]
 fn cancel_without_canceller_fails_with_cancelled() {
     let (deferred, resolver) = Deferred::<u32>::new();
     deferred.cancel();
