@@ -100,25 +100,11 @@ impl Body {
 
     /// Reads the whole body.
     pub async fn bytes(mut self) -> Result<Bytes, BodyError> {
-        let mut first: Option<Bytes> = None;
-        let mut rest = BytesMut::new();
+        let mut whole = Joined::default();
         while let Some(frame) = poll_fn(|cx| Pin::new(&mut self).poll_data(cx)).await {
-            let data = frame?;
-            match &first {
-                None => first = Some(data),
-                Some(head) => {
-                    if rest.is_empty() {
-                        rest.extend_from_slice(head);
-                    }
-                    rest.extend_from_slice(&data);
-                }
-            }
+            whole.push(frame?);
         }
-        Ok(if rest.is_empty() {
-            first.unwrap_or_default()
-        } else {
-            rest.freeze()
-        })
+        Ok(whole.finish())
     }
 
     /// Reads the whole body as UTF-8 text (invalid sequences replaced).
@@ -312,6 +298,35 @@ impl Channel {
     fn wake_reader(&mut self) {
         if let Some(waker) = self.reader.take() {
             waker.wake();
+        }
+    }
+}
+
+/// Chunks joined into one buffer, copied only when there are two or more.
+#[derive(Default)]
+pub(crate) struct Joined {
+    first: Option<Bytes>,
+    rest: BytesMut,
+}
+
+impl Joined {
+    pub(crate) fn push(&mut self, data: Bytes) {
+        match &self.first {
+            None => self.first = Some(data),
+            Some(head) => {
+                if self.rest.is_empty() {
+                    self.rest.extend_from_slice(head);
+                }
+                self.rest.extend_from_slice(&data);
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) -> Bytes {
+        if self.rest.is_empty() {
+            self.first.unwrap_or_default()
+        } else {
+            self.rest.freeze()
         }
     }
 }

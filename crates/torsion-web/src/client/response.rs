@@ -7,7 +7,7 @@ use std::pin::{Pin, pin};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderMap, StatusCode, Version};
 use hyper::body::Incoming;
 use hyper::rt::Timer;
@@ -149,25 +149,11 @@ impl ClientResponse {
 
     /// Reads the whole body.
     pub async fn bytes(mut self) -> Result<Bytes, Failure> {
-        let mut first: Option<Bytes> = None;
-        let mut rest = BytesMut::new();
+        let mut whole = crate::body::Joined::default();
         while let Some(data) = self.chunk().await {
-            let data = data?;
-            match &first {
-                None => first = Some(data),
-                Some(head) => {
-                    if rest.is_empty() {
-                        rest.extend_from_slice(head);
-                    }
-                    rest.extend_from_slice(&data);
-                }
-            }
+            whole.push(data?);
         }
-        Ok(if rest.is_empty() {
-            first.unwrap_or_default()
-        } else {
-            rest.freeze()
-        })
+        Ok(whole.finish())
     }
 
     /// Reads the whole body as UTF-8 text (invalid sequences replaced).
