@@ -62,7 +62,8 @@ pub use handle::ReactorHandle;
 pub use io::WatchId;
 pub use triggers::{Phase, SystemEvent, TriggerId, TriggerOutput};
 
-use handle::{CrossThreadCall, Shared};
+pub(crate) use handle::Completion;
+use handle::{Posted, Shared};
 pub(crate) use io::{IoSource, Readiness};
 use io::{Ready, SIGNAL_TOKEN, SignalPipe, WAKER_TOKEN, Watches};
 use triggers::{Triggers, run_trigger};
@@ -101,7 +102,7 @@ struct Inner {
     watches: RefCell<Watches>,
     signals: RefCell<Option<SignalPipe>>,
     /// Reused buffers, so a turn allocates nothing.
-    call_batch: RefCell<Vec<CrossThreadCall>>,
+    call_batch: RefCell<Vec<Posted>>,
     ready_tokens: RefCell<Vec<(Token, Readiness)>>,
     /// The one buffer every connection reads into.
     read_buffer: RefCell<Vec<u8>>,
@@ -364,8 +365,12 @@ impl Reactor {
     fn run_cross_thread_calls(&self) {
         let mut batch = std::mem::take(&mut *self.inner.call_batch.borrow_mut());
         self.inner.shared.take_calls(&mut batch);
-        for call in batch.drain(..) {
-            if let Err(failure) = catch_panic(|| call(self)) {
+        for posted in batch.drain(..) {
+            let ran = match posted {
+                Posted::Call(call) => catch_panic(|| call(self)),
+                Posted::Completion(completion) => catch_panic(|| completion.complete(self)),
+            };
+            if let Err(failure) = ran {
                 tracing::error!(%failure, what = "call from thread", "panic in a call from another thread");
             }
         }

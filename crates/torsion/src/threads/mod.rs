@@ -51,13 +51,12 @@ use std::cell::RefCell;
 use crate::error::PoolStopped;
 use crate::failure::catch_panic;
 use crate::reactor::{Phase, SystemEvent};
-use crate::sync::{Arc, AtomicBool, Ordering};
 use crate::{Deferred, Failure, Reactor};
 
 pub use blocking::blocking_call_from_thread;
 pub use pool::{StopMode, ThreadPool, ThreadPoolStats};
 
-use results::ThreadResults;
+use results::{ThreadJob, ThreadResults};
 
 /// The name of the reactor's default pool; its threads are
 /// `torsion-pool-1`, `torsion-pool-2`, ...
@@ -257,33 +256,20 @@ where
     T: Send + 'static,
 {
     let results = reactor.threads().results();
-    let cancelled = Arc::new(AtomicBool::new(false));
     let key = results.next_key();
+    let job = ThreadJob::new(key, job, reactor.handle());
     let (deferred, resolver) = {
-        let cancelled = cancelled.clone();
+        let job = job.clone();
         let weak = reactor.downgrade();
         Deferred::with_canceller(move || {
-            cancelled.store(true, Ordering::Release);
+            job.cancel();
             if let Some(reactor) = weak.upgrade() {
                 reactor.threads().results().cancel(key);
             }
         })
     };
     results.insert(key, resolver);
-    let handle = reactor.handle();
-    let queued = pool.call_in_thread(move || {
-        if cancelled.load(Ordering::Acquire) {
-            return;
-        }
-        let result = job();
-        // If the reactor has stopped the result has nowhere to go; its
-        // Deferred fails with `ReactorError::Stopped` when the reactor
-        // finishes.
-        let _ = handle.call_from_thread(move |reactor| {
-            reactor.threads().results().complete(key, result);
-        });
-    });
-    if let Err(stopped) = queued {
+    if let Err(stopped) = pool.submit_task(job) {
         results.complete::<T>(key, Err(Failure::new(stopped)));
     }
     deferred

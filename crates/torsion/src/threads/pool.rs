@@ -23,7 +23,21 @@ use crate::failure::catch_panic;
 use crate::sync::{Arc, Condvar, Mutex, lock};
 
 /// A unit of work for a worker thread.
-type Job = Box<dyn FnOnce() + Send>;
+enum Job {
+    /// A closure from [`ThreadPool::call_in_thread`].
+    Call(Box<dyn FnOnce() + Send>),
+    /// Shared state that runs itself and passes itself on (see [`Task`]).
+    Task(Arc<dyn Task>),
+}
+
+/// A job that lives in shared state rather than in a box of its own, so
+/// that running it frees nothing on the worker: the worker moves its
+/// reference on (to a reactor's queue, for `defer_to_thread`) and the
+/// memory is freed by the thread that allocated it.
+pub(crate) trait Task: Send + Sync {
+    /// Runs on a worker thread, once.
+    fn run(self: Arc<Self>);
+}
 
 /// What [`ThreadPool::stop`] does with the work still queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +181,13 @@ impl ThreadPool {
     /// lines keep the caller's context.
     pub fn call_in_thread(&self, job: impl FnOnce() + Send + 'static) -> Result<(), PoolStopped> {
         let span = tracing::Span::current();
-        self.submit(Box::new(move || span.in_scope(job)))
+        self.submit(Job::Call(Box::new(move || span.in_scope(job))))
+    }
+
+    /// Queues `task` like [`call_in_thread`](ThreadPool::call_in_thread);
+    /// entering the caller's span is up to the task.
+    pub(crate) fn submit_task(&self, task: Arc<dyn Task>) -> Result<(), PoolStopped> {
+        self.submit(Job::Task(task))
     }
 
     fn submit(&self, job: Job) -> Result<(), PoolStopped> {
@@ -177,11 +197,13 @@ impl ThreadPool {
             return Err(PoolStopped);
         }
         state.queue.push_back(job);
-        if state.notified == 0 {
-            wake_one(inner, &mut state);
-        }
         // Otherwise a worker is on its way, and wakes the next one if it
         // finds more jobs than its own.
+        let wake = state.notified == 0 && wake_one(inner, &mut state);
+        drop(state);
+        if wake {
+            inner.work.notify_one();
+        }
         Ok(())
     }
 
@@ -296,20 +318,27 @@ fn reap_finished(state: &mut State) {
     }
 }
 
-/// Gets one more worker going for the queued jobs: wakes an idle one, or
-/// starts one if there are fewer than `max`; if every worker is busy, the
-/// first one free takes the next job.
+/// Gets one more worker going for the queued jobs: books a wake-up for an
+/// idle one (returning true: the caller signals `work` once it has
+/// released the lock), or starts one if there are fewer than `max`; if
+/// every worker is busy, the first one free takes the next job.
 ///
 /// At most one wake-up is in flight from a burst of jobs: the worker that
 /// takes a job wakes the next one while jobs remain queued, so the
-/// submitting thread pays for one wake-up, not one per job.
-fn wake_one(inner: &Arc<PoolInner>, state: &mut State) {
+/// submitting thread pays for one wake-up, not one per job. The signal is
+/// sent after unlocking because the woken worker's first act is to take
+/// the lock: signalled under it, the worker would often run only to sleep
+/// again on the lock (and, on the waker's own CPU, preempt the holder).
+fn wake_one(inner: &Arc<PoolInner>, state: &mut State) -> bool {
     if state.idle > 0 {
         state.idle -= 1;
         state.notified += 1;
-        inner.work.notify_one();
-    } else if state.workers < state.max {
-        start_worker(inner, state, Born::ForAJob);
+        true
+    } else {
+        if state.workers < state.max {
+            start_worker(inner, state, Born::ForAJob);
+        }
+        false
     }
 }
 
@@ -372,11 +401,17 @@ fn run_worker(inner: &Arc<PoolInner>) {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
         while let Some(job) = state.queue.pop_front() {
-            if !state.queue.is_empty() && state.notified == 0 {
-                wake_one(inner, &mut state);
-            }
+            let wake =
+                !state.queue.is_empty() && state.notified == 0 && wake_one(inner, &mut state);
             drop(state);
-            if let Err(failure) = catch_panic(job) {
+            if wake {
+                inner.work.notify_one();
+            }
+            let ran = match job {
+                Job::Call(call) => catch_panic(call),
+                Job::Task(task) => catch_panic(|| task.run()),
+            };
+            if let Err(failure) = ran {
                 tracing::error!(pool = %inner.name, %failure, what = "thread pool job", "panic in a thread pool job");
             }
             state = lock(&inner.state);

@@ -1,19 +1,32 @@
-//! Where a reactor keeps the resolvers of Deferreds waiting for a thread.
+//! How a worker's result gets back to the Deferred waiting for it.
 //!
-//! A [`Resolver`] is `!Send`, so it stays on the reactor thread in a slot;
-//! the worker gets only the slot's key (index and generation) and sends its
-//! result back with `call_from_thread`, which looks the slot up again. The
-//! generation makes a key from a cancelled call useless once its index is
-//! reused.
+//! A [`Resolver`] is `!Send`, so it stays on the reactor thread in a slot.
+//! The worker gets a [`ThreadJob`]: shared state, allocated on the reactor
+//! thread, holding the function, then its result, and the slot's key
+//! (index and generation). The worker stores the result there and hands the
+//! job itself to the reactor's cross-thread queue, so the way back costs no
+//! allocation and the job is freed on the thread that allocated it. On the
+//! reactor thread the key finds the slot again; the generation makes a key
+//! from a cancelled call useless once its index is reused.
+//!
+//! ```text
+//!   reactor thread                       worker thread
+//!   slot[key] = resolver
+//!   Arc<ThreadJob{key, f}> --pool queue-->  f() -> result, stored in the job
+//!   slot[key].complete(result) <--reactor queue-- the same Arc
+//! ```
 
 use std::any::Any;
 use std::cell::RefCell;
 
 use slab::Slab;
 
-use crate::Failure;
+use super::pool::Task;
 use crate::defer::Resolver;
 use crate::error::ReactorError;
+use crate::reactor::Completion;
+use crate::sync::{Arc, AtomicBool, Mutex, Ordering, lock};
+use crate::{Failure, Reactor, ReactorHandle};
 
 /// A resolver of any type, as a slot holds it.
 trait Pending {
@@ -120,5 +133,84 @@ impl ThreadResults {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.slots.borrow().len()
+    }
+}
+
+/// Where a [`ThreadJob`] is in its life.
+enum Stage<F, T> {
+    Queued(F),
+    Running,
+    Done(Result<T, Failure>),
+    Delivered,
+}
+
+/// A function for a pool worker whose result fires the Deferred in slot
+/// `key` of the reactor behind `handle`.
+pub(crate) struct ThreadJob<F, T> {
+    key: SlotKey,
+    /// Set by the Deferred's canceller: a worker that has not started the
+    /// function yet drops it unrun.
+    cancelled: AtomicBool,
+    stage: Mutex<Stage<F, T>>,
+    /// The span of the code that queued the job, entered around it.
+    span: tracing::Span,
+    handle: ReactorHandle,
+}
+
+impl<F, T> ThreadJob<F, T>
+where
+    F: FnOnce() -> Result<T, Failure> + Send + 'static,
+    T: Send + 'static,
+{
+    pub(crate) fn new(key: SlotKey, f: F, handle: ReactorHandle) -> Arc<ThreadJob<F, T>> {
+        Arc::new(ThreadJob {
+            key,
+            cancelled: AtomicBool::new(false),
+            stage: Mutex::new(Stage::Queued(f)),
+            span: tracing::Span::current(),
+            handle,
+        })
+    }
+
+    pub(crate) fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+    }
+}
+
+impl<F, T> Task for ThreadJob<F, T>
+where
+    F: FnOnce() -> Result<T, Failure> + Send + 'static,
+    T: Send + 'static,
+{
+    fn run(self: Arc<Self>) {
+        let Stage::Queued(f) = std::mem::replace(&mut *lock(&self.stage), Stage::Running) else {
+            return;
+        };
+        if self.cancelled.load(Ordering::Acquire) {
+            // Its captures are dropped here, on the worker, as if it ran.
+            drop(f);
+            return;
+        }
+        let result = self.span.in_scope(f);
+        *lock(&self.stage) = Stage::Done(result);
+        let completion: Arc<dyn Completion> = self.clone();
+        // If the reactor has stopped the result has nowhere to go; its
+        // Deferred fails with `ReactorError::Stopped` when the reactor
+        // finishes.
+        let _ = self.handle.post_completion(completion);
+    }
+}
+
+impl<F, T> Completion for ThreadJob<F, T>
+where
+    F: Send,
+    T: Send + 'static,
+{
+    fn complete(self: Arc<Self>, reactor: &Reactor) {
+        let Stage::Done(result) = std::mem::replace(&mut *lock(&self.stage), Stage::Delivered)
+        else {
+            return;
+        };
+        reactor.threads().results().complete(self.key, result);
     }
 }

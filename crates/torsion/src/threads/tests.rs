@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::error::{Cancelled, OnReactorThread, Panicked, ReactorError};
+use crate::sync::Arc;
 use crate::testing::net_support::turn_until;
 use crate::time::defer_later;
 
