@@ -51,6 +51,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
+use crate::defer::{CancelEntry, EntryKey};
 use crate::error::ReactorError;
 use crate::failure::catch_panic;
 use crate::sync::Arc;
@@ -563,6 +564,13 @@ impl Reactor {
         &self.inner.threads
     }
 
+    /// The table of Deferreds waiting for threads, as their cancellers
+    /// reach it: weakly, so a pending Deferred does not keep the reactor.
+    pub(crate) fn thread_results_table(&self) -> Weak<dyn CancelEntry> {
+        let weak: Weak<Inner> = Rc::downgrade(&self.inner);
+        weak
+    }
+
     pub(crate) fn downgrade(&self) -> WeakReactor {
         WeakReactor(Rc::downgrade(&self.inner))
     }
@@ -663,6 +671,12 @@ impl fmt::Debug for Reactor {
             .field("state", &self.inner.state.get())
             .field("stats", &self.stats())
             .finish()
+    }
+}
+
+impl CancelEntry for Inner {
+    fn cancel_entry(&self, key: EntryKey) {
+        self.threads.results().cancel(key.into());
     }
 }
 

@@ -258,17 +258,9 @@ where
     let results = reactor.threads().results();
     let key = results.next_key();
     let job = ThreadJob::new(key, job, reactor.handle());
-    let (deferred, resolver) = {
-        let job = job.clone();
-        let weak = reactor.downgrade();
-        Deferred::with_canceller(move || {
-            job.cancel();
-            if let Some(reactor) = weak.upgrade() {
-                reactor.threads().results().cancel(key);
-            }
-        })
-    };
-    results.insert(key, resolver);
+    let (deferred, resolver) =
+        Deferred::with_entry_canceller(reactor.thread_results_table(), key.into());
+    results.insert(key, resolver, job.clone());
     if let Err(stopped) = pool.submit_task(job) {
         results.complete::<T>(key, Err(Failure::new(stopped)));
     }

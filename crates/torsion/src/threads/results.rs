@@ -16,38 +16,16 @@
 //!   slot[key].complete(result) <--reactor queue-- the same Arc
 //! ```
 
-use std::any::Any;
 use std::cell::RefCell;
 
 use slab::Slab;
 
 use super::pool::Task;
-use crate::defer::Resolver;
+use crate::defer::{AnyResolver, EntryKey, Resolver};
 use crate::error::ReactorError;
 use crate::reactor::Completion;
 use crate::sync::{Arc, AtomicBool, Mutex, Ordering, lock};
 use crate::{Failure, Reactor, ReactorHandle};
-
-/// A resolver of any type, as a slot holds it.
-trait Pending {
-    fn into_any(self: Box<Self>) -> Box<dyn Any>;
-    fn stopped(self: Box<Self>);
-    fn disarm(self: Box<Self>);
-}
-
-impl<T: 'static> Pending for Resolver<T> {
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
-    }
-
-    fn stopped(self: Box<Self>) {
-        self.reject(ReactorError::Stopped);
-    }
-
-    fn disarm(self: Box<Self>) {
-        Resolver::disarm(*self);
-    }
-}
 
 /// Identifies one slot for its whole life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,9 +34,28 @@ pub(crate) struct SlotKey {
     generation: u64,
 }
 
+impl From<SlotKey> for EntryKey {
+    fn from(key: SlotKey) -> EntryKey {
+        (key.index, key.generation)
+    }
+}
+
+impl From<EntryKey> for SlotKey {
+    fn from((index, generation): EntryKey) -> SlotKey {
+        SlotKey { index, generation }
+    }
+}
+
+/// A job as its slot sees it, without its types.
+pub(crate) trait Cancellable {
+    /// A worker that has not started the job yet drops it unrun.
+    fn cancel(&self);
+}
+
 struct Slot {
     generation: u64,
-    resolver: Box<dyn Pending>,
+    resolver: AnyResolver,
+    job: Arc<dyn Cancellable>,
 }
 
 /// The reactor's table of Deferreds waiting for a worker thread.
@@ -78,13 +75,19 @@ impl ThreadResults {
         }
     }
 
-    /// Stores `resolver` under `key`, which must come from the
-    /// [`next_key`](ThreadResults::next_key) call just before.
-    pub(crate) fn insert<T: 'static>(&self, key: SlotKey, resolver: Resolver<T>) {
+    /// Stores `resolver` and its `job` under `key`, which must come from
+    /// the [`next_key`](ThreadResults::next_key) call just before.
+    pub(crate) fn insert<T: 'static>(
+        &self,
+        key: SlotKey,
+        resolver: Resolver<T>,
+        job: Arc<dyn Cancellable>,
+    ) {
         self.generation.set(key.generation);
         let index = self.slots.borrow_mut().insert(Slot {
             generation: key.generation,
-            resolver: Box::new(resolver),
+            resolver: resolver.into(),
+            job,
         });
         debug_assert_eq!(
             index, key.index,
@@ -92,12 +95,10 @@ impl ThreadResults {
         );
     }
 
-    fn take(&self, key: SlotKey) -> Option<Box<dyn Pending>> {
+    fn take(&self, key: SlotKey) -> Option<Slot> {
         let mut slots = self.slots.borrow_mut();
         match slots.get(key.index) {
-            Some(slot) if slot.generation == key.generation => {
-                Some(slots.remove(key.index).resolver)
-            }
+            Some(slot) if slot.generation == key.generation => Some(slots.remove(key.index)),
             _ => None,
         }
     }
@@ -105,19 +106,22 @@ impl ThreadResults {
     /// Fires the Deferred of `key` with `result`; a key whose Deferred was
     /// cancelled meanwhile finds nothing and the result is dropped.
     pub(crate) fn complete<T: 'static>(&self, key: SlotKey, result: Result<T, Failure>) {
-        let Some(pending) = self.take(key) else {
+        let Some(slot) = self.take(key) else {
             return;
         };
-        match pending.into_any().downcast::<Resolver<T>>() {
-            Ok(resolver) => resolver.complete(result),
-            Err(_) => unreachable!("a thread result slot is completed with its own type"),
+        drop(slot.job);
+        match slot.resolver.downcast::<T>() {
+            Some(resolver) => resolver.complete(result),
+            None => unreachable!("a thread result slot is completed with its own type"),
         }
     }
 
-    /// Forgets the slot of a cancelled Deferred without firing it.
+    /// Forgets the slot of a cancelled Deferred without firing it, and
+    /// tells its job.
     pub(crate) fn cancel(&self, key: SlotKey) {
-        if let Some(pending) = self.take(key) {
-            pending.disarm();
+        if let Some(slot) = self.take(key) {
+            slot.job.cancel();
+            slot.resolver.disarm();
         }
     }
 
@@ -126,7 +130,7 @@ impl ThreadResults {
     pub(crate) fn stop_all(&self) {
         let slots = std::mem::take(&mut *self.slots.borrow_mut());
         for (_, slot) in slots {
-            slot.resolver.stopped();
+            slot.resolver.reject(ReactorError::Stopped);
         }
     }
 
@@ -171,8 +175,10 @@ where
             handle,
         })
     }
+}
 
-    pub(crate) fn cancel(&self) {
+impl<F: Send, T: Send> Cancellable for ThreadJob<F, T> {
+    fn cancel(&self) {
         self.cancelled.store(true, Ordering::Release);
     }
 }
