@@ -9,7 +9,7 @@
 //! ```text
 //!   reactor thread                          worker thread (pool)
 //!   defer_to_thread(f) --job-------------->  f()
-//!   Deferred<T> <-- call_from_thread(result) -+
+//!   Deferred<T> <-- reactor's queue (result) -+
 //! ```
 //!
 //! The other direction, a thread that needs the reactor to do something and
