@@ -257,6 +257,5 @@ mod tests {
         let tokio = run_tokio(100, 1_000);
         assert!(torsion.burst_rate > 0.0 && tokio.burst_rate > 0.0);
         assert!(torsion.p50 <= torsion.p99 && tokio.p50 <= tokio.p99);
-        assert!(torsion.burst_cpu > Duration::ZERO && tokio.burst_cpu > Duration::ZERO);
     }
 }

@@ -20,7 +20,9 @@ pub fn thread_cpu_time() -> Duration {
 /// `/proc/self/task/*/schedstat`): the loop thread and every pool worker,
 /// whether it was working or spinning. Threads that exit between two
 /// readings drop out of the sum, so read it while the threads measured
-/// are alive.
+/// are alive. A thread running at the moment of reading shows its time up
+/// to its last scheduler tick (a few ms), so measure phases of a good part
+/// of a second or more.
 pub fn process_cpu_time() -> Duration {
     let Ok(tasks) = fs::read_dir("/proc/self/task") else {
         return Duration::ZERO;
