@@ -42,6 +42,11 @@ enum Job {
 pub(crate) trait Task: Send + Sync {
     /// Runs on a worker thread, once.
     fn run(self: Arc<Self>);
+
+    /// The pool stopped without running it: drop what it would have run
+    /// now, as a dropped closure would be, even if others still hold the
+    /// task.
+    fn discard(&self);
 }
 
 /// What [`ThreadPool::stop`] does with the work still queued.
@@ -307,7 +312,12 @@ fn stop(inner: &Arc<PoolInner>, mode: StopMode) {
     };
     inner.work.notify_all();
     // Dropping a job may run its captures' destructors: outside the lock.
-    drop(dropped);
+    for job in dropped {
+        match job {
+            Job::Call(call) => drop(call),
+            Job::Task(task) => task.discard(),
+        }
+    }
     let me = std::thread::current().id();
     for (id, handle) in handles {
         if id == me {

@@ -205,6 +205,11 @@ where
         // finishes.
         let _ = self.handle.post_completion(completion);
     }
+
+    fn discard(&self) {
+        let stage = std::mem::replace(&mut *lock(&self.stage), Stage::Delivered);
+        drop(stage);
+    }
 }
 
 impl<F, T> Completion for ThreadJob<F, T>
