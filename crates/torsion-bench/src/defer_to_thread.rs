@@ -13,6 +13,11 @@
 //! of sleeping is faster and costs more, and both show. Before measuring,
 //! each engine starts all ten workers and pins them to CPU 1 (the loop
 //! thread is on CPU 0).
+//!
+//! Each sample runs in a fresh process of its own (the hidden
+//! `defer-sample` command): both engines allocate hundreds of thousands of
+//! jobs in a burst, and in one shared process each one's speed depended on
+//! the free memory the other had left in the heap.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -222,7 +227,71 @@ fn run_tokio(round_trips: usize, burst: usize) -> Sample {
     })
 }
 
-/// Runs both engines `runs` times, alternating, and returns the table rows.
+/// Which engine a `defer-sample` process measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// `Reactor::defer_to_thread`.
+    Torsion,
+    /// `tokio::task::spawn_blocking`.
+    Tokio,
+}
+
+/// Measures one engine in this process and prints its figures on one line
+/// (the `defer-sample` command).
+pub fn print_sample(engine: Engine, round_trips: usize, burst: usize) {
+    let sample = match engine {
+        Engine::Torsion => run_torsion(round_trips, burst),
+        Engine::Tokio => run_tokio(round_trips, burst),
+    };
+    println!(
+        "{} {} {} {} {}",
+        sample.p50.as_nanos(),
+        sample.p99.as_nanos(),
+        sample.burst_rate,
+        sample.round_trip_cpu.as_nanos(),
+        sample.burst_cpu.as_nanos()
+    );
+}
+
+/// Runs `engine` in a child process (see the module documentation).
+fn sample_in_child(engine: Engine, round_trips: usize, burst: usize) -> Sample {
+    let exe = std::env::current_exe().expect("own executable");
+    let output = std::process::Command::new(exe)
+        .args([
+            "defer-sample",
+            "--engine",
+            match engine {
+                Engine::Torsion => "torsion",
+                Engine::Tokio => "tokio",
+            },
+            "--round-trips",
+            &round_trips.to_string(),
+            "--burst",
+            &burst.to_string(),
+        ])
+        .output()
+        .expect("run a defer-sample process");
+    assert!(output.status.success(), "defer-sample failed: {output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let fields: Vec<f64> = text
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|field| field.parse().expect("a number"))
+        .collect();
+    let nanos = |index: usize| Duration::from_nanos(fields[index] as u64);
+    Sample {
+        p50: nanos(0),
+        p99: nanos(1),
+        burst_rate: fields[2],
+        round_trip_cpu: nanos(3),
+        burst_cpu: nanos(4),
+    }
+}
+
+/// Runs both engines `runs` times, alternating, each run in a fresh
+/// process, and returns the table rows.
 pub fn compare(round_trips: usize, burst: usize, runs: usize) -> Vec<Row> {
     let mut p50 = Row::new("round trip p50 (us)", Better::Lower);
     let mut p99 = Row::new("round trip p99 (us)", Better::Lower);
@@ -230,8 +299,8 @@ pub fn compare(round_trips: usize, burst: usize, runs: usize) -> Vec<Row> {
     let mut rate = Row::new("burst: jobs completed per second", Better::Higher);
     let mut burst_cpu = Row::new("burst: CPU per job (us)", Better::Lower);
     for _ in 0..runs {
-        let torsion = run_torsion(round_trips, burst);
-        let tokio = run_tokio(round_trips, burst);
+        let torsion = sample_in_child(Engine::Torsion, round_trips, burst);
+        let tokio = sample_in_child(Engine::Tokio, round_trips, burst);
         let micros = |d: Duration| d.as_secs_f64() * 1e6;
         p50.torsion.push(micros(torsion.p50));
         p50.tokio.push(micros(tokio.p50));
