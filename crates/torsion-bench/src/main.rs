@@ -52,6 +52,20 @@ enum Bench {
     Http,
     /// Every benchmark.
     Compare,
+    /// Measures one engine for `defer-to-thread` (each sample runs in a
+    /// process of its own) and prints its figures on one line.
+    #[command(hide = true)]
+    DeferSample {
+        /// Which engine to measure.
+        #[arg(long, value_enum)]
+        engine: defer_to_thread::Engine,
+        /// Round trips one at a time.
+        #[arg(long)]
+        round_trips: usize,
+        /// Jobs queued at once.
+        #[arg(long)]
+        burst: usize,
+    },
     /// Runs one echo server (started by `echo` and `idle`).
     #[command(hide = true)]
     Serve {
@@ -76,6 +90,15 @@ fn main() {
         (1, cli.runs.max(1))
     };
     let pinned = measure::pin_current_thread(0);
+    if let Bench::DeferSample {
+        engine,
+        round_trips,
+        burst,
+    } = cli.command
+    {
+        defer_to_thread::print_sample(engine, round_trips, burst);
+        return;
+    }
     println!(
         "torsion-bench: {runs} run(s) per engine, alternating; loop thread {}",
         if pinned {

@@ -16,6 +16,25 @@ pub fn thread_cpu_time() -> Duration {
     Duration::from_nanos(nanos)
 }
 
+/// CPU time all live threads of this process have run (the sum of
+/// `/proc/self/task/*/schedstat`): the loop thread and every pool worker,
+/// whether it was working or spinning. Threads that exit between two
+/// readings drop out of the sum, so read it while the threads measured
+/// are alive. A thread running at the moment of reading shows its time up
+/// to its last scheduler tick (a few ms), so measure phases of a good part
+/// of a second or more.
+pub fn process_cpu_time() -> Duration {
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let nanos: u64 = tasks
+        .flatten()
+        .filter_map(|task| fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
 /// Pins the calling thread to `cpu` with `taskset`, so the measured loop and
 /// the load never share a core. Returns false (and the run goes on
 /// unpinned) if that is not possible here.

@@ -2,7 +2,7 @@
 //! place, so that core can be model-checked by swapping this module for
 //! loom's equivalents without touching the code that uses them.
 
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Locks `mutex`, ignoring poisoning: torsion never panics while holding

@@ -1,5 +1,6 @@
 //! `Deferred<T>` and its firing half, `Resolver<T>`.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
@@ -22,10 +23,25 @@ enum Canceller {
     None,
     /// A function given by the producer.
     Func(Box<dyn FnOnce()>),
+    /// Entry `key` of a table that knows how to cancel its entries: for
+    /// producers that make many Deferreds and keep their own record of
+    /// each, so that a Deferred costs no boxed closure.
+    Entry(Weak<dyn CancelEntry>, EntryKey),
     /// Cancel the Deferred this one waits on (the one it was chained from,
     /// or the one its callback returned). Weak, so waiting never makes a
     /// reference cycle.
     Upstream(Weak<dyn Cancel>),
+}
+
+/// Identifies an entry of a [`CancelEntry`] table.
+pub(crate) type EntryKey = (usize, u64);
+
+/// A table of pending operations, each with a Deferred made by
+/// [`Deferred::with_entry_canceller`]: cancelling one of those Deferreds
+/// calls [`cancel_entry`](CancelEntry::cancel_entry) with its key.
+pub(crate) trait CancelEntry {
+    /// Stops the operation behind `key`, if it is still pending.
+    fn cancel_entry(&self, key: EntryKey);
 }
 
 /// Cancelling without knowing the value type.
@@ -55,6 +71,14 @@ fn cancel_chain(start: Rc<dyn Cancel>) {
             Canceller::None => break,
             Canceller::Func(func) => {
                 if let Err(failure) = catch_panic(func) {
+                    tracing::error!(%failure, "a Deferred's canceller panicked");
+                }
+                break;
+            }
+            Canceller::Entry(table, key) => {
+                if let Some(table) = table.upgrade()
+                    && let Err(failure) = catch_panic(|| table.cancel_entry(key))
+                {
                     tracing::error!(%failure, "a Deferred's canceller panicked");
                 }
                 break;
@@ -260,6 +284,15 @@ impl<T: 'static> Deferred<T> {
     /// resolver it shares), the Deferred then fails with [`Cancelled`].
     pub fn with_canceller(canceller: impl FnOnce() + 'static) -> (Deferred<T>, Resolver<T>) {
         Deferred::pair(Canceller::Func(Box::new(canceller)))
+    }
+
+    /// Like [`with_canceller`](Deferred::with_canceller), where cancelling
+    /// calls `table.cancel_entry(key)`.
+    pub(crate) fn with_entry_canceller(
+        table: Weak<dyn CancelEntry>,
+        key: EntryKey,
+    ) -> (Deferred<T>, Resolver<T>) {
+        Deferred::pair(Canceller::Entry(table, key))
     }
 
     fn pair(canceller: Canceller) -> (Deferred<T>, Resolver<T>) {
@@ -533,6 +566,78 @@ impl<T: 'static> Resolver<T> {
         self.inner
             .as_ref()
             .is_some_and(|inner| inner.borrow().cancelled)
+    }
+}
+
+/// A [`Resolver`] of a value type known only to whoever fires it, for a
+/// table that keeps resolvers of many types together. It is the resolver's
+/// own reference, without a box of its own; dropped unfired it behaves as
+/// a dropped `Resolver`.
+pub(crate) struct AnyResolver {
+    inner: Option<Rc<dyn ErasedInner>>,
+}
+
+/// What an [`AnyResolver`] can do without knowing the value type.
+trait ErasedInner {
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any>;
+    fn reject(self: Rc<Self>, failure: Failure);
+    /// Drops the reference as a `Resolver` would be dropped.
+    fn drop_resolver(self: Rc<Self>);
+}
+
+impl<T: 'static> ErasedInner for RefCell<Inner<T>> {
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
+        self
+    }
+
+    fn reject(self: Rc<Self>, failure: Failure) {
+        fire(&self, Err(failure));
+    }
+
+    fn drop_resolver(self: Rc<Self>) {
+        drop(Resolver { inner: Some(self) });
+    }
+}
+
+impl<T: 'static> From<Resolver<T>> for AnyResolver {
+    fn from(mut resolver: Resolver<T>) -> AnyResolver {
+        AnyResolver {
+            inner: resolver
+                .inner
+                .take()
+                .map(|inner| inner as Rc<dyn ErasedInner>),
+        }
+    }
+}
+
+impl AnyResolver {
+    /// The typed resolver back, if `T` is its value type.
+    pub(crate) fn downcast<T: 'static>(mut self) -> Option<Resolver<T>> {
+        let inner = self.inner.take()?.into_any();
+        inner
+            .downcast::<RefCell<Inner<T>>>()
+            .ok()
+            .map(|inner| Resolver { inner: Some(inner) })
+    }
+
+    /// Fires the Deferred with a failure.
+    pub(crate) fn reject(mut self, failure: impl Into<Failure>) {
+        if let Some(inner) = self.inner.take() {
+            inner.reject(failure.into());
+        }
+    }
+
+    /// As [`Resolver::disarm`].
+    pub(crate) fn disarm(mut self) {
+        self.inner = None;
+    }
+}
+
+impl Drop for AnyResolver {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            inner.drop_resolver();
+        }
     }
 }
 

@@ -74,7 +74,7 @@ mod combinator_tests;
 mod tests;
 
 pub use combinators::{DeferredList, gather, race};
-pub(crate) use deferred::CancelHandle;
+pub(crate) use deferred::{AnyResolver, CancelEntry, CancelHandle, EntryKey};
 pub use deferred::{Deferred, IntoDeferred, Outcome, Resolver, fail, maybe_deferred, succeed};
 pub use lock::{DeferredLock, DeferredSemaphore, Permit};
 pub use queue::DeferredQueue;

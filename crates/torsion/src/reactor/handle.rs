@@ -7,6 +7,13 @@
 //! wake-ups, not a million syscalls. The reactor swaps the whole batch out
 //! under the lock and runs it outside it; calls posted while a batch runs
 //! wait for the next turn, so a busy poster cannot starve I/O.
+//!
+//! A thread pool's results take the same queue, in order with the calls,
+//! but as a [`Completion`]: a reference to state the reactor thread
+//! allocated when it queued the job, instead of a closure boxed on the
+//! worker. The worker then allocates and frees nothing, and the memory
+//! goes back to the allocator on the thread that took it, which is much
+//! cheaper than freeing it from another thread.
 
 use std::fmt;
 use std::thread::ThreadId;
@@ -18,9 +25,22 @@ use crate::sync::{Arc, AtomicBool, Mutex, Ordering, lock};
 /// A call posted from another thread.
 pub(crate) type CrossThreadCall = Box<dyn FnOnce(&Reactor) + Send>;
 
+/// Work another thread has finished, whose outcome the reactor delivers on
+/// its own thread.
+pub(crate) trait Completion: Send + Sync {
+    /// Runs on the reactor thread, once.
+    fn complete(self: Arc<Self>, reactor: &Reactor);
+}
+
+/// What the cross-thread queue holds.
+pub(crate) enum Posted {
+    Call(CrossThreadCall),
+    Completion(Arc<dyn Completion>),
+}
+
 /// State shared between the reactor thread and every handle.
 pub(crate) struct Shared {
-    calls: Mutex<Vec<CrossThreadCall>>,
+    calls: Mutex<Vec<Posted>>,
     /// Ids of local tasks woken through a `Waker` (possibly from another
     /// thread).
     woken: Mutex<Vec<usize>>,
@@ -47,7 +67,7 @@ impl Shared {
         }
     }
 
-    pub(crate) fn post(&self, call: CrossThreadCall) -> Result<(), ReactorError> {
+    pub(crate) fn post(&self, call: Posted) -> Result<(), ReactorError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(ReactorError::Stopped);
         }
@@ -74,7 +94,7 @@ impl Shared {
 
     /// Moves the pending calls into `batch` (which must be empty), keeping
     /// both vectors' capacity for the next turns.
-    pub(crate) fn take_calls(&self, batch: &mut Vec<CrossThreadCall>) {
+    pub(crate) fn take_calls(&self, batch: &mut Vec<Posted>) {
         self.notified.store(false, Ordering::Release);
         std::mem::swap(&mut *lock(&self.calls), batch);
     }
@@ -133,7 +153,17 @@ impl ReactorHandle {
         &self,
         f: impl FnOnce(&Reactor) + Send + 'static,
     ) -> Result<(), ReactorError> {
-        self.shared.post(Box::new(f))
+        self.shared.post(Posted::Call(Box::new(f)))
+    }
+
+    /// Hands `completion` to the reactor thread, in order with the calls
+    /// posted from this thread. Fails with [`ReactorError::Stopped`] once
+    /// the reactor has finished.
+    pub(crate) fn post_completion(
+        &self,
+        completion: Arc<dyn Completion>,
+    ) -> Result<(), ReactorError> {
+        self.shared.post(Posted::Completion(completion))
     }
 
     /// Asks the reactor to stop, from any thread.

@@ -51,6 +51,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
+use crate::defer::{CancelEntry, EntryKey};
 use crate::error::ReactorError;
 use crate::failure::catch_panic;
 use crate::sync::Arc;
@@ -62,7 +63,8 @@ pub use handle::ReactorHandle;
 pub use io::WatchId;
 pub use triggers::{Phase, SystemEvent, TriggerId, TriggerOutput};
 
-use handle::{CrossThreadCall, Shared};
+pub(crate) use handle::Completion;
+use handle::{Posted, Shared};
 pub(crate) use io::{IoSource, Readiness};
 use io::{Ready, SIGNAL_TOKEN, SignalPipe, WAKER_TOKEN, Watches};
 use triggers::{Triggers, run_trigger};
@@ -101,7 +103,7 @@ struct Inner {
     watches: RefCell<Watches>,
     signals: RefCell<Option<SignalPipe>>,
     /// Reused buffers, so a turn allocates nothing.
-    call_batch: RefCell<Vec<CrossThreadCall>>,
+    call_batch: RefCell<Vec<Posted>>,
     ready_tokens: RefCell<Vec<(Token, Readiness)>>,
     /// The one buffer every connection reads into.
     read_buffer: RefCell<Vec<u8>>,
@@ -400,8 +402,12 @@ impl Reactor {
     fn run_cross_thread_calls(&self) {
         let mut batch = std::mem::take(&mut *self.inner.call_batch.borrow_mut());
         self.inner.shared.take_calls(&mut batch);
-        for call in batch.drain(..) {
-            if let Err(failure) = catch_panic(|| call(self)) {
+        for posted in batch.drain(..) {
+            let ran = match posted {
+                Posted::Call(call) => catch_panic(|| call(self)),
+                Posted::Completion(completion) => catch_panic(|| completion.complete(self)),
+            };
+            if let Err(failure) = ran {
                 tracing::error!(%failure, what = "call from thread", "panic in a call from another thread");
             }
         }
@@ -594,6 +600,13 @@ impl Reactor {
         &self.inner.threads
     }
 
+    /// The table of Deferreds waiting for threads, as their cancellers
+    /// reach it: weakly, so a pending Deferred does not keep the reactor.
+    pub(crate) fn thread_results_table(&self) -> Weak<dyn CancelEntry> {
+        let weak: Weak<Inner> = Rc::downgrade(&self.inner);
+        weak
+    }
+
     pub(crate) fn downgrade(&self) -> WeakReactor {
         WeakReactor(Rc::downgrade(&self.inner))
     }
@@ -699,6 +712,12 @@ impl fmt::Debug for Reactor {
             .field("state", &self.inner.state.get())
             .field("stats", &self.stats())
             .finish()
+    }
+}
+
+impl CancelEntry for Inner {
+    fn cancel_entry(&self, key: EntryKey) {
+        self.threads.results().cancel(key.into());
     }
 }
 

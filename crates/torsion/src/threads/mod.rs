@@ -9,7 +9,7 @@
 //! ```text
 //!   reactor thread                          worker thread (pool)
 //!   defer_to_thread(f) --job-------------->  f()
-//!   Deferred<T> <-- call_from_thread(result) -+
+//!   Deferred<T> <-- reactor's queue (result) -+
 //! ```
 //!
 //! The other direction, a thread that needs the reactor to do something and
@@ -51,13 +51,12 @@ use std::cell::RefCell;
 use crate::error::PoolStopped;
 use crate::failure::catch_panic;
 use crate::reactor::{Phase, SystemEvent};
-use crate::sync::{Arc, AtomicBool, Ordering};
 use crate::{Deferred, Failure, Reactor};
 
 pub use blocking::blocking_call_from_thread;
 pub use pool::{StopMode, ThreadPool, ThreadPoolStats};
 
-use results::ThreadResults;
+use results::{ThreadJob, ThreadResults};
 
 /// The name of the reactor's default pool; its threads are
 /// `torsion-pool-1`, `torsion-pool-2`, ...
@@ -257,33 +256,12 @@ where
     T: Send + 'static,
 {
     let results = reactor.threads().results();
-    let cancelled = Arc::new(AtomicBool::new(false));
     let key = results.next_key();
-    let (deferred, resolver) = {
-        let cancelled = cancelled.clone();
-        let weak = reactor.downgrade();
-        Deferred::with_canceller(move || {
-            cancelled.store(true, Ordering::Release);
-            if let Some(reactor) = weak.upgrade() {
-                reactor.threads().results().cancel(key);
-            }
-        })
-    };
-    results.insert(key, resolver);
-    let handle = reactor.handle();
-    let queued = pool.call_in_thread(move || {
-        if cancelled.load(Ordering::Acquire) {
-            return;
-        }
-        let result = job();
-        // If the reactor has stopped the result has nowhere to go; its
-        // Deferred fails with `ReactorError::Stopped` when the reactor
-        // finishes.
-        let _ = handle.call_from_thread(move |reactor| {
-            reactor.threads().results().complete(key, result);
-        });
-    });
-    if let Err(stopped) = queued {
+    let job = ThreadJob::new(key, job, reactor.handle());
+    let (deferred, resolver) =
+        Deferred::with_entry_canceller(reactor.thread_results_table(), key.into());
+    results.insert(key, resolver, job.clone());
+    if let Err(stopped) = pool.submit_task(job) {
         results.complete::<T>(key, Err(Failure::new(stopped)));
     }
     deferred

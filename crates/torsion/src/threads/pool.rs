@@ -11,19 +11,43 @@
 //! waits on a condition variable and is never torn down for idling (as in
 //! Twisted), except when [`adjust`](ThreadPool::adjust) lowers `max`
 //! below the number of workers. A burst of jobs costs the submitting
-//! thread one wake-up: the woken worker wakes the next while jobs remain. [`stop`](ThreadPool::stop) refuses new work,
-//! either finishes or drops the queue, and joins every worker.
+//! thread one wake-up: the woken worker wakes the next while jobs remain.
+//! A worker that empties the queue first spins for a few microseconds
+//! (one worker at a time) before it sleeps, so jobs queued one by one at a
+//! high rate are picked up without a wake-up each. [`stop`](ThreadPool::stop)
+//! refuses new work, either finishes or drops the queue, and joins every
+//! worker.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
 
 use crate::error::PoolStopped;
 use crate::failure::catch_panic;
-use crate::sync::{Arc, Condvar, Mutex, lock};
+use crate::sync::{Arc, AtomicUsize, Condvar, Mutex, Ordering, lock};
 
 /// A unit of work for a worker thread.
-type Job = Box<dyn FnOnce() + Send>;
+enum Job {
+    /// A closure from [`ThreadPool::call_in_thread`].
+    Call(Box<dyn FnOnce() + Send>),
+    /// Shared state that runs itself and passes itself on (see [`Task`]).
+    Task(Arc<dyn Task>),
+}
+
+/// A job that lives in shared state rather than in a box of its own, so
+/// that running it frees nothing on the worker: the worker moves its
+/// reference on (to a reactor's queue, for `defer_to_thread`) and the
+/// memory is freed by the thread that allocated it.
+pub(crate) trait Task: Send + Sync {
+    /// Runs on a worker thread, once.
+    fn run(self: Arc<Self>);
+
+    /// The pool stopped without running it: drop what it would have run
+    /// now, as a dropped closure would be, even if others still hold the
+    /// task.
+    fn discard(&self);
+}
 
 /// What [`ThreadPool::stop`] does with the work still queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +87,9 @@ struct State {
     /// stands for one queued job, so a burst of jobs wakes each idle worker
     /// once instead of signalling the condition variable for every job.
     notified: usize,
+    /// Workers spinning on `queued` instead of sleeping (at most one).
+    /// Jobs queued meanwhile wake nobody: the spinner takes them.
+    spinning: usize,
     completed: u64,
     /// Numbers the next worker's name.
     started: u64,
@@ -76,6 +103,9 @@ struct PoolInner {
     /// Signalled when a job is queued, or when workers should re-check
     /// whether to exit.
     work: Condvar,
+    /// The queue's length, written under the lock, for a spinning worker
+    /// to watch without taking it.
+    queued: AtomicUsize,
 }
 
 /// Keeps the pool alive while any [`ThreadPool`] clone exists; the last one
@@ -136,12 +166,14 @@ impl ThreadPool {
                 workers: 0,
                 idle: 0,
                 notified: 0,
+                spinning: 0,
                 completed: 0,
                 started: 0,
                 stopping: None,
                 handles: Vec::new(),
             }),
             work: Condvar::new(),
+            queued: AtomicUsize::new(0),
         });
         {
             let mut state = lock(&inner.state);
@@ -167,7 +199,13 @@ impl ThreadPool {
     /// lines keep the caller's context.
     pub fn call_in_thread(&self, job: impl FnOnce() + Send + 'static) -> Result<(), PoolStopped> {
         let span = tracing::Span::current();
-        self.submit(Box::new(move || span.in_scope(job)))
+        self.submit(Job::Call(Box::new(move || span.in_scope(job))))
+    }
+
+    /// Queues `task` like [`call_in_thread`](ThreadPool::call_in_thread);
+    /// entering the caller's span is up to the task.
+    pub(crate) fn submit_task(&self, task: Arc<dyn Task>) -> Result<(), PoolStopped> {
+        self.submit(Job::Task(task))
     }
 
     fn submit(&self, job: Job) -> Result<(), PoolStopped> {
@@ -177,11 +215,14 @@ impl ThreadPool {
             return Err(PoolStopped);
         }
         state.queue.push_back(job);
-        if state.notified == 0 {
-            wake_one(inner, &mut state);
+        inner.queued.store(state.queue.len(), Ordering::Relaxed);
+        // Otherwise a worker is on its way (or spinning), and wakes the
+        // next one if it finds more jobs than its own.
+        let wake = state.notified == 0 && state.spinning == 0 && wake_one(inner, &mut state);
+        drop(state);
+        if wake {
+            inner.work.notify_one();
         }
-        // Otherwise a worker is on its way, and wakes the next one if it
-        // finds more jobs than its own.
         Ok(())
     }
 
@@ -204,7 +245,7 @@ impl ThreadPool {
         let mut unclaimed = state
             .queue
             .len()
-            .saturating_sub(state.idle + state.notified);
+            .saturating_sub(state.idle + state.notified + state.spinning);
         while unclaimed > 0 && state.workers < state.max {
             start_worker(inner, &mut state, Born::ForAJob);
             unclaimed -= 1;
@@ -219,7 +260,7 @@ impl ThreadPool {
         let state = lock(&self.owner.inner.state);
         ThreadPoolStats {
             workers: state.workers,
-            idle: state.idle,
+            idle: state.idle + state.spinning,
             queued: state.queue.len(),
             completed: state.completed,
             min: state.min,
@@ -266,11 +307,17 @@ fn stop(inner: &Arc<PoolInner>, mode: StopMode) {
             StopMode::DropQueued => std::mem::take(&mut state.queue),
             StopMode::FinishQueued => VecDeque::new(),
         };
+        inner.queued.store(state.queue.len(), Ordering::Relaxed);
         (dropped, std::mem::take(&mut state.handles))
     };
     inner.work.notify_all();
     // Dropping a job may run its captures' destructors: outside the lock.
-    drop(dropped);
+    for job in dropped {
+        match job {
+            Job::Call(call) => drop(call),
+            Job::Task(task) => task.discard(),
+        }
+    }
     let me = std::thread::current().id();
     for (id, handle) in handles {
         if id == me {
@@ -296,20 +343,50 @@ fn reap_finished(state: &mut State) {
     }
 }
 
-/// Gets one more worker going for the queued jobs: wakes an idle one, or
-/// starts one if there are fewer than `max`; if every worker is busy, the
-/// first one free takes the next job.
+/// Gets one more worker going for the queued jobs: books a wake-up for an
+/// idle one (returning true: the caller signals `work` once it has
+/// released the lock), or starts one if there are fewer than `max`; if
+/// every worker is busy, the first one free takes the next job.
 ///
 /// At most one wake-up is in flight from a burst of jobs: the worker that
 /// takes a job wakes the next one while jobs remain queued, so the
-/// submitting thread pays for one wake-up, not one per job.
-fn wake_one(inner: &Arc<PoolInner>, state: &mut State) {
+/// submitting thread pays for one wake-up, not one per job. The signal is
+/// sent after unlocking because the woken worker's first act is to take
+/// the lock: signalled under it, the worker would often run only to sleep
+/// again on the lock (and, on the waker's own CPU, preempt the holder).
+fn wake_one(inner: &Arc<PoolInner>, state: &mut State) -> bool {
     if state.idle > 0 {
         state.idle -= 1;
         state.notified += 1;
-        inner.work.notify_one();
-    } else if state.workers < state.max {
-        start_worker(inner, state, Born::ForAJob);
+        true
+    } else {
+        if state.workers < state.max {
+            start_worker(inner, state, Born::ForAJob);
+        }
+        false
+    }
+}
+
+/// How long a worker that emptied the queue watches for another job before
+/// it sleeps: about what a sleep and a wake-up cost the submitter and the
+/// worker, so spinning costs at most what it can save. A job queued
+/// during the spin needs no wake-up system call from the submitter (a
+/// reactor thread, often) and no context switch for the worker.
+const SPIN: Duration = Duration::from_micros(10);
+
+/// Watches `queued` for up to [`SPIN`].
+fn spin_for_work(inner: &PoolInner) {
+    let deadline = Instant::now() + SPIN;
+    loop {
+        for _ in 0..64 {
+            if inner.queued.load(Ordering::Relaxed) > 0 {
+                return;
+            }
+            std::hint::spin_loop();
+        }
+        if Instant::now() >= deadline {
+            return;
+        }
     }
 }
 
@@ -371,16 +448,40 @@ fn run_worker(inner: &Arc<PoolInner>) {
                 .wait(state)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
-        while let Some(job) = state.queue.pop_front() {
-            if !state.queue.is_empty() && state.notified == 0 {
-                wake_one(inner, &mut state);
+        loop {
+            while let Some(job) = state.queue.pop_front() {
+                inner.queued.store(state.queue.len(), Ordering::Relaxed);
+                let wake = !state.queue.is_empty()
+                    && state.notified == 0
+                    && state.spinning == 0
+                    && wake_one(inner, &mut state);
+                drop(state);
+                if wake {
+                    inner.work.notify_one();
+                }
+                let ran = match job {
+                    Job::Call(call) => catch_panic(call),
+                    Job::Task(task) => catch_panic(|| task.run()),
+                };
+                if let Err(failure) = ran {
+                    tracing::error!(pool = %inner.name, %failure, what = "thread pool job", "panic in a thread pool job");
+                }
+                state = lock(&inner.state);
+                state.completed += 1;
             }
+            if state.spinning > 0 || state.stopping.is_some() || state.workers > state.max {
+                break;
+            }
+            state.spinning += 1;
             drop(state);
-            if let Err(failure) = catch_panic(job) {
-                tracing::error!(pool = %inner.name, %failure, what = "thread pool job", "panic in a thread pool job");
-            }
+            spin_for_work(inner);
             state = lock(&inner.state);
-            state.completed += 1;
+            state.spinning -= 1;
+            // Jobs queued while this worker spun woke nobody: they are
+            // this worker's to run, whether or not the spin saw them.
+            if state.queue.is_empty() {
+                break;
+            }
         }
         // Decided and counted under one lock, so that of several workers
         // over `max` only the excess exits.

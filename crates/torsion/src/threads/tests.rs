@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::error::{Cancelled, OnReactorThread, Panicked, ReactorError};
+use crate::sync::Arc;
 use crate::testing::net_support::turn_until;
 use crate::time::defer_later;
 
@@ -292,6 +293,36 @@ fn stop_drop_queued_drops_unstarted_jobs() {
     stopper.join().unwrap();
     assert_eq!(receiver.iter().count(), 0);
     assert_eq!(pool.stats().completed, 1);
+}
+
+#[test]
+fn stop_drop_queued_drops_the_function_of_a_queued_deferred_job() {
+    let reactor = Reactor::new().unwrap();
+    let pool = ThreadPool::new("tp-drop-deferred", 0, 1);
+    let (open, wait) = gate();
+    let (started, is_started) = mpsc::channel();
+    pool.call_in_thread(move || {
+        started.send(()).unwrap();
+        let _ = wait.lock().unwrap().recv();
+    })
+    .unwrap();
+    is_started.recv().unwrap();
+    let (sender, receiver) = mpsc::channel::<()>();
+    let deferred = defer_to_thread_pool(&reactor, &pool, move || drop(sender));
+    let stopper = {
+        let pool = pool.clone();
+        std::thread::spawn(move || pool.stop(StopMode::DropQueued))
+    };
+    wait_until(|| pool.stats().queued == 0);
+    open.send(()).unwrap();
+    stopper.join().unwrap();
+    // The function (and the sender it holds) is gone, though its Deferred
+    // is still waiting.
+    assert_eq!(
+        receiver.recv_timeout(LIMIT),
+        Err(mpsc::RecvTimeoutError::Disconnected)
+    );
+    drop(deferred);
 }
 
 #[test]
