@@ -13,7 +13,6 @@
 //! else it fails with an I/O error instead of touching the stream.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::pin::Pin;
@@ -23,6 +22,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper::upgrade::Upgraded;
+use slab::Slab;
 use torsion::net::AsyncStream;
 
 /// The connection I/O a token can stand for: a plain stream, or the
@@ -39,19 +39,41 @@ impl UpgradableIo for AsyncStream {
 }
 
 thread_local! {
-    /// The streams of this thread's live tokens, by token id.
-    static STREAMS: RefCell<HashMap<u64, Box<dyn UpgradableIo>>> = RefCell::new(HashMap::new());
+    /// The streams of this thread's live tokens: a slot per token (no
+    /// hashing on every read and write), with the token's id to check.
+    static STREAMS: RefCell<Slab<(u64, Box<dyn UpgradableIo>)>> = RefCell::new(Slab::new());
 }
 
 /// Ids are never reused, so a token polled on the wrong thread cannot find
-/// another connection's stream there.
+/// another connection's stream there, even in a slot of the same number.
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// Where a token's stream is: its slot and its id.
+#[derive(Debug, Clone, Copy)]
+struct Key {
+    slot: usize,
+    id: u64,
+}
+
+/// Takes the stream of `key` out of this thread's table, if it is there.
+fn take(key: Key) -> Option<Box<dyn UpgradableIo>> {
+    STREAMS
+        .try_with(|streams| {
+            let mut streams = streams.borrow_mut();
+            match streams.get(key.slot) {
+                Some((id, _)) if *id == key.id => Some(streams.remove(key.slot).1),
+                _ => None,
+            }
+        })
+        .ok()
+        .flatten()
+}
 
 /// A `Send` handle to an [`AsyncStream`] of the current thread, for hyper
 /// connections that may be upgraded (`with_upgrades` needs `Send` I/O).
 /// Dropping it closes the stream, as dropping the stream would.
 pub struct UpgradableStream {
-    id: Option<u64>,
+    key: Option<Key>,
 }
 
 impl UpgradableStream {
@@ -63,18 +85,15 @@ impl UpgradableStream {
     /// Puts any upgradable I/O in this thread's table.
     pub(crate) fn wrapping(io: impl UpgradableIo) -> UpgradableStream {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        STREAMS.with(|streams| streams.borrow_mut().insert(id, Box::new(io)));
-        UpgradableStream { id: Some(id) }
+        let slot = STREAMS.with(|streams| streams.borrow_mut().insert((id, Box::new(io))));
+        UpgradableStream {
+            key: Some(Key { slot, id }),
+        }
     }
 
     /// Takes the stream back out of the table; `None` on another thread.
     pub fn into_inner(mut self) -> Option<AsyncStream> {
-        let id = self.id.take()?;
-        STREAMS
-            .try_with(|streams| streams.borrow_mut().remove(&id))
-            .ok()
-            .flatten()
-            .map(UpgradableIo::into_stream)
+        take(self.key.take()?).map(UpgradableIo::into_stream)
     }
 
     /// Runs `f` on the stream, or fails when polled off its thread.
@@ -87,16 +106,16 @@ impl UpgradableStream {
                 "an upgradable stream was used off its reactor thread",
             )))
         };
-        let Some(id) = self.id else {
+        let Some(key) = self.key else {
             return missing();
         };
         STREAMS
             .try_with(|streams| {
                 // Polling a stream only stores wakers, so nothing re-enters
                 // the table while it is borrowed.
-                match streams.borrow_mut().get_mut(&id) {
-                    Some(stream) => f(Pin::new(&mut **stream)),
-                    None => missing(),
+                match streams.borrow_mut().get_mut(key.slot) {
+                    Some((id, stream)) if *id == key.id => f(Pin::new(&mut **stream)),
+                    _ => missing(),
                 }
             })
             .unwrap_or_else(|_| missing())
@@ -114,13 +133,12 @@ pub fn into_stream(upgraded: Upgraded) -> Option<(AsyncStream, Bytes)> {
 
 impl Drop for UpgradableStream {
     fn drop(&mut self) {
-        if let Some(id) = self.id.take() {
-            let found = STREAMS.try_with(|streams| streams.borrow_mut().remove(&id));
-            match found {
-                // Dropped outside the borrow: closing may run callbacks.
-                Ok(Some(stream)) => drop(stream),
-                Ok(None) => tracing::error!("an upgradable stream was dropped off its thread"),
-                Err(_) => {}
+        if let Some(key) = self.key.take() {
+            // Dropped outside the borrow: closing may run callbacks. A
+            // thread already tearing down its table has closed it too.
+            let torn_down = STREAMS.try_with(|_| ()).is_err();
+            if take(key).is_none() && !torn_down {
+                tracing::error!("an upgradable stream was dropped off its thread");
             }
         }
     }
@@ -129,7 +147,7 @@ impl Drop for UpgradableStream {
 impl fmt::Debug for UpgradableStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UpgradableStream")
-            .field("id", &self.id)
+            .field("key", &self.key)
             .finish()
     }
 }
