@@ -47,6 +47,9 @@ pub(crate) struct Shared {
     /// Set by the first post after a drain; cleared by the reactor before it
     /// drains. While set, further posts skip the wake-up syscall.
     notified: AtomicBool,
+    /// A task was woken on the reactor's own thread during a turn: the loop
+    /// is awake and sees it without the wake-up syscall.
+    woken_in_turn: AtomicBool,
     /// The reactor has finished (or been dropped) and takes no more calls.
     closed: AtomicBool,
     waker: mio::Waker,
@@ -61,6 +64,7 @@ impl Shared {
             calls: Mutex::new(Vec::new()),
             woken: Mutex::new(Vec::new()),
             notified: AtomicBool::new(false),
+            woken_in_turn: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             waker,
             thread: std::thread::current().id(),
@@ -81,7 +85,19 @@ impl Shared {
             return;
         }
         lock(&self.woken).push(id);
-        self.notify();
+        if TURNING.with(|turning| std::ptr::eq(turning.get(), self)) {
+            self.woken_in_turn.store(true, Ordering::Release);
+        } else {
+            self.notify();
+        }
+    }
+
+    /// Marks this reactor's turn on the current thread until the guard
+    /// drops, so wakes from inside the turn skip the wake-up syscall.
+    pub(crate) fn turn(&self) -> TurnGuard {
+        TurnGuard {
+            previous: TURNING.with(|turning| turning.replace(self)),
+        }
     }
 
     fn notify(&self) {
@@ -100,12 +116,13 @@ impl Shared {
     }
 
     pub(crate) fn take_woken(&self, into: &mut Vec<usize>) {
+        self.woken_in_turn.store(false, Ordering::Release);
         std::mem::swap(&mut *lock(&self.woken), into);
     }
 
     /// True if a post or wake is waiting for the reactor.
     pub(crate) fn has_work(&self) -> bool {
-        self.notified.load(Ordering::Acquire)
+        self.notified.load(Ordering::Acquire) || self.woken_in_turn.load(Ordering::Acquire)
     }
 
     /// Refuses further calls and drops the ones still queued.
@@ -114,6 +131,26 @@ impl Shared {
         let pending = std::mem::take(&mut *lock(&self.calls));
         drop(pending);
         lock(&self.woken).clear();
+    }
+}
+
+thread_local! {
+    /// The reactor whose turn is running on this thread, if any. While it
+    /// runs, that loop cannot be asleep in `poll`, so waking one of its
+    /// tasks needs no eventfd write; a wake from anywhere else (another
+    /// thread, or a host loop between turns) still writes it.
+    static TURNING: std::cell::Cell<*const Shared> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+/// Restores the previous turn marker (nested turns, several reactors on one
+/// thread) when a turn ends, even by a panic.
+pub(crate) struct TurnGuard {
+    previous: *const Shared,
+}
+
+impl Drop for TurnGuard {
+    fn drop(&mut self) {
+        TURNING.with(|turning| turning.set(self.previous));
     }
 }
 

@@ -35,7 +35,9 @@
 //! Another event loop can drive a reactor instead of [`Reactor::run`]: it
 //! watches the descriptor from [`AsRawFd`], calls [`Reactor::start`] once and
 //! [`Reactor::run_once`] whenever the descriptor is readable or
-//! [`Reactor::next_timeout`] has passed.
+//! [`Reactor::next_timeout`] has passed, asking `next_timeout` again after
+//! each turn (a task woken during a turn shows there, not on the
+//! descriptor).
 
 mod executor;
 mod handle;
@@ -385,6 +387,7 @@ impl Reactor {
             return Ok(());
         }
         self.make_current();
+        let _turn = self.inner.shared.turn();
         self.run_cross_thread_calls();
         self.run_due_timers();
         self.poll_woken_tasks();

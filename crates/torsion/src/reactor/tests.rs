@@ -714,3 +714,46 @@ fn panic_in_a_deferred_callback_fired_by_a_timer_is_logged_and_later_timers_run(
     );
     assert!(logs.text().contains("callback exploded on the reactor"));
 }
+
+/// A future that wakes itself `left` times before finishing, as a task
+/// yielding to the loop does.
+struct YieldTimes {
+    left: u32,
+}
+
+impl Future for YieldTimes {
+    type Output = Result<(), Failure>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        self.left -= 1;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+#[test]
+fn a_task_woken_during_a_turn_is_polled_next_turn_without_waiting() {
+    let reactor = Reactor::new().unwrap();
+    reactor.start().unwrap();
+    let done = reactor.spawn(YieldTimes { left: 3 });
+    for turn in 0..3 {
+        // Woken inside the previous turn, the task shows in next_timeout
+        // (the descriptor was not written), so no turn sleeps its 5 s.
+        if turn > 0 {
+            assert_eq!(reactor.next_timeout(), Some(Duration::ZERO));
+        }
+        let started = Instant::now();
+        reactor.run_once(Some(Duration::from_secs(5))).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(2), "turn {turn}");
+        assert!(!done.is_fired(), "turn {turn}");
+    }
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(done.is_fired());
+    assert_eq!(reactor.next_timeout(), None);
+}
