@@ -2,7 +2,7 @@
 //! from with curl, stopped by a signal; its exit status and its access log
 //! checked.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -229,29 +229,51 @@ fn a_download_in_flight_finishes_before_sigterm_stops_the_server() {
     );
     let url = format!("{}big.bin", torsion.url);
     // About 3 s at 8 MiB/s (more than socket buffers hold); the signal
-    // comes a second in.
+    // comes once the first bytes arrived, so the download is surely in
+    // flight however slowly curl started.
+    let mut curl = Command::new("curl")
+        .args([
+            "-sS",
+            "--fail",
+            "--max-time",
+            "20",
+            "--limit-rate",
+            "8M",
+            "-o",
+            "-",
+        ])
+        .arg(url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut body = curl.stdout.take().unwrap();
+    let (started, first_bytes) = mpsc::channel();
     let download = std::thread::spawn(move || {
-        Command::new("curl")
-            .args([
-                "-sS",
-                "--fail",
-                "--max-time",
-                "20",
-                "--limit-rate",
-                "8M",
-                "-o",
-                "-",
-            ])
-            .arg(url)
-            .output()
-            .unwrap()
+        let mut received = Vec::new();
+        let mut chunk = vec![0u8; 64 << 10];
+        loop {
+            let n = body.read(&mut chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            if received.is_empty() {
+                let _ = started.send(());
+            }
+            received.extend_from_slice(&chunk[..n]);
+        }
+        received
     });
-    std::thread::sleep(Duration::from_secs(1));
+    first_bytes
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the download started");
+    std::thread::sleep(Duration::from_millis(300));
     torsion.signal("-TERM");
-    let output = download.join().unwrap();
+    let received = download.join().unwrap();
+    let output = curl.wait_with_output().unwrap();
     let (code, log) = torsion.wait();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "curl: {stderr}; torsion: {log:#?}");
-    assert!(output.stdout == big, "the whole file arrived");
+    assert!(received == big, "the whole file arrived");
     assert_eq!(code, Some(0), "{log:#?}");
 }
