@@ -16,7 +16,7 @@ use torsion::threads::{StopMode, ThreadPool};
 use torsion::time::LoopingCall;
 use torsion_web::{BlockingApp, BlockingBody, BlockingRequest, BlockingResponse, Router};
 
-use support::{curl, python, serve};
+use support::{curl, python_requests, serve_while};
 
 const TICK: Duration = Duration::from_millis(10);
 
@@ -52,8 +52,8 @@ fn sixteen_sleeping_requests_share_a_pool_of_sixteen_while_a_timer_stays_on_time
     };
     drop(looping.start(TICK, true).unwrap());
 
-    let report = serve(&reactor, app, |address| {
-        python(
+    let report = serve_while(&reactor, app, |address| {
+        python_requests(
             r#"
 from concurrent.futures import ThreadPoolExecutor
 url = sys.argv[1]
@@ -151,24 +151,24 @@ fn streamed_bodies_from_an_iterator_and_a_writer_arrive_whole() {
             })
             .body_limit(1024 * 1024),
         );
-    serve(&reactor, router, |address| {
+    serve_while(&reactor, router, |address| {
         let lines = curl(&[&format!("http://{address}/lines")]);
         assert_eq!(lines.status, 200);
         assert_eq!(lines.header("transfer-encoding"), Some("chunked"));
         let expected: String = (0..1000).map(|n| format!("line {n}\n")).collect();
-        assert_eq!(lines.body, expected);
+        assert_eq!(lines.text(), expected);
 
         let bulk = curl(&[&format!("http://{address}/bulk")]);
         assert_eq!(bulk.body.len(), 4 * 1024 * 1024);
-        assert!(bulk.body.bytes().all(|b| b == b'x'));
+        assert!(bulk.body.iter().all(|b| *b == b'x'));
 
         let echo = curl(&[
             "--data-binary",
             "hello body",
             &format!("http://{address}/echo"),
         ]);
-        assert_eq!(echo.body, "hello body");
-        let too_large = python(
+        assert_eq!(echo.text(), "hello body");
+        let too_large = python_requests(
             "r = requests.post(sys.argv[1], data=b'y' * (2 << 20)); print(r.status_code)",
             &[&format!("http://{address}/echo")],
         );
@@ -201,12 +201,12 @@ fn a_panic_is_a_500_before_the_head_and_a_cut_response_after_and_the_pool_lives_
             BlockingApp::new(|_request: BlockingRequest| BlockingResponse::new("fine\n".into()))
                 .pool(pool.clone()),
         );
-    serve(&reactor, router, |address| {
+    serve_while(&reactor, router, |address| {
         for _ in 0..3 {
             let failed = curl(&[&format!("http://{address}/panic")]);
             assert_eq!(failed.status, 500);
             let fine = curl(&[&format!("http://{address}/fine")]);
-            assert_eq!(fine.body, "fine\n", "the single pool thread survived");
+            assert_eq!(fine.text(), "fine\n", "the single pool thread survived");
         }
         let cut = std::process::Command::new("curl")
             .args(["-sS", "--max-time", "10"])
@@ -221,7 +221,7 @@ fn a_panic_is_a_500_before_the_head_and_a_cut_response_after_and_the_pool_lives_
         // flushed; never more than the chunks made before the panic.
         let got = String::from_utf8_lossy(&cut.stdout);
         assert!("chunk 0\nchunk 1\nchunk 2\n".starts_with(&*got), "{got:?}");
-        assert_eq!(curl(&[&format!("http://{address}/fine")]).body, "fine\n");
+        assert_eq!(curl(&[&format!("http://{address}/fine")]).text(), "fine\n");
     });
     pool.stop(StopMode::FinishQueued);
 }
@@ -250,8 +250,8 @@ fn a_client_that_goes_away_stops_the_writing_worker() {
     };
     let stopped_in_time = {
         let stopped = stopped.clone();
-        serve(&reactor, app, move |address| {
-            python(
+        serve_while(&reactor, app, move |address| {
+            python_requests(
                 r#"
 r = requests.get(sys.argv[1], stream=True, timeout=10)
 got = 0

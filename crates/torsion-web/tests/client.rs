@@ -1,6 +1,6 @@
 //! torsion's HTTP client against torsion's own server, over loopback.
 
-mod client_support;
+mod support;
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -14,14 +14,14 @@ use torsion_web::client::{Client, ClientError};
 use torsion_web::http::{Method, StatusCode};
 use torsion_web::{Body, Reply, Request, Response};
 
-use client_support::{echo, redirect, run, serve};
+use support::{echo, redirect, run, serve_local};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
 #[test]
 fn methods_headers_query_and_bodies_reach_the_server() {
     run(LIMIT, |reactor| async move {
-        let (base, _server) = serve(&reactor, echo).await?;
+        let (base, _server) = serve_local(&reactor, echo).await?;
         let client = Client::new(&reactor);
         let url = format!("{base}/things?sort=name");
 
@@ -92,7 +92,7 @@ fn methods_headers_query_and_bodies_reach_the_server() {
 #[test]
 fn basic_auth_is_seen_by_the_server_from_the_builder_and_from_the_url() {
     run(LIMIT, |reactor| async move {
-        let (base, _server) = serve(&reactor, echo).await?;
+        let (base, _server) = serve_local(&reactor, echo).await?;
         let client = Client::new(&reactor);
         let seen: Value = client
             .get(&format!("{base}/private"))
@@ -141,7 +141,7 @@ fn redirecting(request: Request) -> Reply {
 #[test]
 fn redirects_turn_into_get_or_keep_the_method_and_body_as_their_status_says() {
     run(LIMIT, |reactor| async move {
-        let (base, _server) = serve(&reactor, redirecting).await?;
+        let (base, _server) = serve_local(&reactor, redirecting).await?;
         let client = Client::new(&reactor);
         for (status, method, body) in [
             ("301", "GET", ""),
@@ -185,7 +185,7 @@ fn redirects_turn_into_get_or_keep_the_method_and_body_as_their_status_says() {
 #[test]
 fn a_redirect_loop_fails_with_an_error_naming_the_limit() {
     run(LIMIT, |reactor| async move {
-        let (base, _server) = serve(&reactor, redirecting).await?;
+        let (base, _server) = serve_local(&reactor, redirecting).await?;
         let client = Client::builder().max_redirects(3).build(&reactor);
         let failure = client
             .get(&format!("{base}/loop"))
@@ -207,7 +207,7 @@ fn a_redirect_loop_fails_with_an_error_naming_the_limit() {
 #[test]
 fn sequential_requests_reuse_one_connection_and_the_pool_can_be_turned_off() {
     run(LIMIT, |reactor| async move {
-        let (base, _server) = serve(&reactor, echo).await?;
+        let (base, _server) = serve_local(&reactor, echo).await?;
         let url = format!("{base}/echo");
         let pooled = Client::new(&reactor);
         let mut ports = Vec::new();
@@ -231,7 +231,7 @@ fn sequential_requests_reuse_one_connection_and_the_pool_can_be_turned_off() {
 #[test]
 fn an_idle_connection_is_closed_after_the_idle_timeout() {
     run(LIMIT, |reactor| async move {
-        let (base, _server) = serve(&reactor, echo).await?;
+        let (base, _server) = serve_local(&reactor, echo).await?;
         let url = format!("{base}/echo");
         let client = Client::builder()
             .idle_timeout(Duration::from_millis(100))
@@ -275,7 +275,7 @@ fn sixteen_mib(produced: Rc<Cell<usize>>) -> impl Fn(Request) -> Response {
 fn a_streamed_16_mib_response_is_read_in_chunks_as_the_reader_takes_them() {
     run(LIMIT, |reactor| async move {
         let produced = Rc::new(Cell::new(0));
-        let (base, _server) = serve(&reactor, sixteen_mib(produced.clone())).await?;
+        let (base, _server) = serve_local(&reactor, sixteen_mib(produced.clone())).await?;
         let client = Client::new(&reactor);
         let mut response = client.get(&format!("{base}/big")).send().await?;
         let mut consumed = 0;
@@ -383,7 +383,7 @@ fn a_server_that_never_answers_times_the_request_out() {
 #[test]
 fn the_timeout_also_bounds_reading_a_body_that_stalls() {
     run(LIMIT, |reactor| async move {
-        let (base, _server) = serve(&reactor, |_request: Request| {
+        let (base, _server) = serve_local(&reactor, |_request: Request| {
             let (sender, body) = Body::channel(1024);
             sender.send("a first piece, then nothing").unwrap();
             // Kept open and silent for longer than the test.
@@ -439,7 +439,7 @@ fn bad_urls_are_clear_errors() {
 #[test]
 fn concurrent_requests_all_complete() {
     run(LIMIT, |reactor| async move {
-        let (base, _server) = serve(&reactor, echo).await?;
+        let (base, _server) = serve_local(&reactor, echo).await?;
         let client = Client::new(&reactor);
         let pending: Vec<_> = (0..20)
             .map(|i| client.get(&format!("{base}/n/{i}")).fetch())
@@ -456,7 +456,7 @@ fn concurrent_requests_all_complete() {
 #[test]
 fn a_streamed_request_body_is_sent_once_and_a_307_to_it_is_returned() {
     run(LIMIT, |reactor| async move {
-        let (base, _server) = serve(&reactor, redirecting).await?;
+        let (base, _server) = serve_local(&reactor, redirecting).await?;
         let client = Client::new(&reactor);
         let (sender, body) = Body::channel(16);
         let sending = client.post(&format!("{base}/echo")).body(body).fetch();

@@ -1,30 +1,30 @@
 //! Blocking code uses the HTTP client through torsion's blocking bridge,
 //! one line a request.
 
+mod support;
+
 use std::time::Duration;
 
-use torsion::blocking;
-use torsion::endpoints::server_from_string;
-use torsion::net::Address;
+use torsion::{Failure, blocking};
 use torsion_web::client::Client;
 use torsion_web::{Body, Request, Response, Server};
+
+use support::{LOOPBACK, listen};
 
 #[test]
 fn blocking_code_fetches_a_page_in_one_line() {
     let _reactor = blocking::setup().unwrap();
     // The server runs on the bridge's reactor too.
     let address = blocking::wait_for(Duration::from_secs(5), |reactor| {
-        let endpoint = server_from_string(reactor, "tcp:0:interface=127.0.0.1").unwrap();
-        let server = Server::new(|request: Request| {
-            Response::new(Body::from(format!("page {}", request.uri().path())))
-        });
-        server.listen(reactor, &endpoint).map(|listening| {
-            let Address::Tcp(address) = listening.address().clone() else {
-                panic!("a TCP address");
-            };
+        let r = reactor.clone();
+        reactor.spawn(async move {
+            let server = Server::new(|request: Request| {
+                Response::new(Body::from(format!("page {}", request.uri().path())))
+            });
+            let (address, listening) = listen(&r, &server, LOOPBACK).await?;
             // Serve for the rest of the process.
             std::mem::forget(listening);
-            address
+            Ok::<_, Failure>(address)
         })
     })
     .unwrap();

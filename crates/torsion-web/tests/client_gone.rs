@@ -2,7 +2,7 @@
 //! cancelled (HTTP/1.1 and HTTP/2), and a streaming body's sender sees the
 //! receiver gone.
 
-mod server_support;
+mod support;
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use server_support::{curl, serve};
+use support::{curl_output, serve};
 use torsion::defer::Resolver;
 use torsion::time::defer_later;
 use torsion::{Deferred, Failure};
@@ -73,7 +73,7 @@ fn a_pending_deferred_is_cancelled_when_an_http2_client_gives_up() {
     );
     let (c, k) = (cancelled.clone(), called.clone());
     let server = serve(move |_| never_answers(c, k));
-    let output = curl(&[
+    let output = curl_output(&[
         "--http2-prior-knowledge",
         "--max-time",
         "1",

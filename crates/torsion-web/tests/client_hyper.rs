@@ -2,7 +2,7 @@
 //! in another thread: plain HTTP/1.1, and TLS where ALPN picks HTTP/2 or
 //! HTTP/1.1.
 
-mod client_support;
+mod support;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -21,7 +21,7 @@ use serde_json::Value;
 use torsion_web::client::{Client, ClientError};
 use torsion_web::http::{StatusCode, Version};
 
-use client_support::{run, self_signed};
+use support::{run, self_signed};
 
 const LIMIT: Duration = Duration::from_secs(20);
 

@@ -1,47 +1,14 @@
 //! torsion's HTTP client over TLS to torsion's own server: verified
 //! against the certificate's CA, refused without it.
 
-mod client_support;
+mod support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use torsion::endpoints::server_from_string;
-use torsion::net::Address;
 use torsion_web::client::{Client, ClientError};
 use torsion_web::{Body, Request, Response, Server};
 
-use client_support::{run, self_signed};
-
-/// The certificate and key written where a `tls:` endpoint reads them.
-struct Files {
-    certificate: PathBuf,
-    key: PathBuf,
-    pem: String,
-}
-
-impl Files {
-    fn new(tag: &str) -> Files {
-        let (pem, key_pem) = self_signed();
-        let stem = format!("torsion-web-client-{tag}-{}", std::process::id());
-        let certificate = std::env::temp_dir().join(format!("{stem}-cert.pem"));
-        let key = std::env::temp_dir().join(format!("{stem}-key.pem"));
-        std::fs::write(&certificate, &pem).unwrap();
-        std::fs::write(&key, key_pem).unwrap();
-        Files {
-            certificate,
-            key,
-            pem,
-        }
-    }
-}
-
-impl Drop for Files {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.certificate);
-        let _ = std::fs::remove_file(&self.key);
-    }
-}
+use support::{TestCertificate, listen, run, self_signed};
 
 fn hello(_request: Request) -> Response {
     Response::new(Body::from("hello over TLS"))
@@ -49,19 +16,11 @@ fn hello(_request: Request) -> Response {
 
 #[test]
 fn the_client_verifies_the_server_with_its_ca_and_refuses_it_without() {
-    let files = Files::new("ca");
-    let description = format!(
-        "tls:0:interface=127.0.0.1:privateKey={}:certKey={}",
-        files.key.display(),
-        files.certificate.display()
-    );
-    let pem = files.pem.clone();
+    let certificate = TestCertificate::new("client-ca");
+    let description = certificate.endpoint();
+    let pem = certificate.pem.clone();
     run(Duration::from_secs(20), move |reactor| async move {
-        let endpoint = server_from_string(&reactor, &description)?;
-        let listening = Server::new(hello).listen(&reactor, &endpoint).await?;
-        let Address::Tcp(address) = listening.address().clone() else {
-            panic!("a TCP address");
-        };
+        let (address, _listening) = listen(&reactor, &Server::new(hello), &description).await?;
         let url = format!("https://localhost:{}/", address.port());
 
         let trusting = Client::builder()

@@ -2,14 +2,14 @@
 //! socket), the header and body limits, a panicking resource, and a POST
 //! from Python's requests.
 
-mod server_support;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use server_support::{curl, exchange, serve};
+use support::{curl_output, exchange, serve};
 use torsion::Failure;
 use torsion_web::{Body, BodyError, HttpError, Reply, Request, Response, Server, ServerOptions};
 
@@ -45,7 +45,7 @@ fn echo_server() -> Server {
 #[test]
 fn curl_reuses_one_keep_alive_connection_for_two_urls() {
     let server = serve(|_| echo_server());
-    let output = curl(&["-v", &server.url("/one"), &server.url("/two")]);
+    let output = curl_output(&["-v", &server.url("/one"), &server.url("/two")]);
     assert!(output.status.success(), "{output:?}");
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
@@ -89,7 +89,7 @@ fn oversized_request_headers_get_431_and_the_connection_closes() {
 
     // Just under the limit is served, through curl.
     let fits = format!("X-Big: {}", "a".repeat(12 * 1024));
-    let output = curl(&["-H", &fits, &server.url("/fits")]);
+    let output = curl_output(&["-H", &fits, &server.url("/fits")]);
     assert_eq!(String::from_utf8_lossy(&output.stdout), "path /fits\n");
 }
 
@@ -107,7 +107,7 @@ fn a_body_over_the_limit_gets_413_announced_or_streamed() {
     let mut args = write_status.to_vec();
     let body = "x".repeat(5000);
     args.extend(["--data-binary", &body, &url]);
-    let output = curl(&args);
+    let output = curl_output(&args);
     assert_eq!(String::from_utf8_lossy(&output.stdout), "413", "{output:?}");
     // Chunked, so the size is unknown until read: the resource's read
     // fails with TooLarge, which becomes 413 too.
@@ -119,11 +119,11 @@ fn a_body_over_the_limit_gets_413_announced_or_streamed() {
         &body,
         &url,
     ]);
-    let output = curl(&args);
+    let output = curl_output(&args);
     assert_eq!(String::from_utf8_lossy(&output.stdout), "413", "{output:?}");
     // Within the limit.
     let small = "x".repeat(1000);
-    let output = curl(&["--data-binary", &small, &url]);
+    let output = curl_output(&["--data-binary", &small, &url]);
     assert_eq!(String::from_utf8_lossy(&output.stdout), "got 1000 bytes\n");
 }
 
@@ -145,7 +145,7 @@ fn a_panicking_resource_gets_500_and_the_connection_and_server_go_on() {
     stream.read_to_string(&mut answer).unwrap();
     assert_eq!(answer.matches("HTTP/1.1 500").count(), 2, "{answer}");
     assert!(answer.contains("path /fine"), "{answer}");
-    let output = curl(&[&server.url("/after")]);
+    let output = curl_output(&[&server.url("/after")]);
     assert_eq!(String::from_utf8_lossy(&output.stdout), "path /after\n");
 }
 

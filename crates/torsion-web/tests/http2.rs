@@ -1,9 +1,9 @@
 //! HTTP/2 with curl: cleartext with prior knowledge on the same port as
 //! HTTP/1.1, and over TLS agreed by ALPN.
 
-mod server_support;
+mod support;
 
-use server_support::{TestCertificate, curl, serve, serve_on};
+use support::{TestCertificate, curl_output, serve, serve_on};
 use torsion_web::{Body, ConnectionInfo, Request, Response, Server};
 
 /// Answers with the request's HTTP version and the ALPN protocol agreed.
@@ -31,14 +31,14 @@ fn curl_with_http2_prior_knowledge_and_http1_share_one_port() {
     // connection for a second URL (curl/curl#10634); reuse over HTTP/2 is
     // shown over TLS below.
     for path in ["/a", "/b"] {
-        let output = curl(&["--http2-prior-knowledge", &server.url(path)]);
+        let output = curl_output(&["--http2-prior-knowledge", &server.url(path)]);
         assert!(output.status.success(), "{output:?}");
         assert_eq!(
             String::from_utf8_lossy(&output.stdout),
             format!("HTTP/2.0 alpn=none {path}\n")
         );
     }
-    let output = curl(&["--http1.1", &server.url("/c")]);
+    let output = curl_output(&["--http1.1", &server.url("/c")]);
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "HTTP/1.1 alpn=none /c\n"
@@ -48,11 +48,11 @@ fn curl_with_http2_prior_knowledge_and_http1_share_one_port() {
 #[test]
 fn curl_over_tls_agrees_on_h2_by_alpn_reuses_the_connection_and_http1_still_works() {
     let certificate = TestCertificate::new("h2");
-    let server = serve_on(certificate.endpoint(), |_| version_server());
+    let server = serve_on(&certificate.endpoint(), |_| version_server());
     let cacert = certificate.cert.display().to_string();
     let url = format!("https://localhost:{}/secure", server.address.port());
     let resolve = format!("localhost:{}:127.0.0.1", server.address.port());
-    let output = curl(&[
+    let output = curl_output(&[
         "-v",
         "--http2",
         "--cacert",
@@ -71,7 +71,7 @@ fn curl_over_tls_agrees_on_h2_by_alpn_reuses_the_connection_and_http1_still_work
     assert!(log.contains("ALPN: server accepted h2"), "{log}");
     assert!(log.contains("Re-using existing connection"), "{log}");
 
-    let output = curl(&[
+    let output = curl_output(&[
         "--http1.1",
         "--cacert",
         &cacert,

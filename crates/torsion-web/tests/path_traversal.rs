@@ -3,12 +3,10 @@
 //! and through `curl --path-as-is`, against a root that has a secret file
 //! beside it and symlinks leading out.
 
-mod static_support;
+mod support;
 
-use static_support::{
-    OUTSIDE_SECRET, SIBLING_SECRET, TestServer, Tree, curl, parse_response, raw_get,
-};
-use torsion_web::StaticFiles;
+use support::{OUTSIDE_SECRET, SIBLING_SECRET, Tree, curl, raw_get, serve};
+use torsion_web::{Server, StaticFiles};
 
 /// Raw request targets, each trying to reach `../secret.txt` or
 /// `../outside/passwd` (or the system's own files).
@@ -99,10 +97,10 @@ fn assert_refused(target: &str, status: u16, body: &[u8]) {
 fn no_raw_request_line_in_the_corpus_escapes_the_root() {
     let tree = Tree::new();
     let public = tree.public();
-    let server = TestServer::start(move || StaticFiles::new(public));
+    let server = serve(move |_| Server::new(StaticFiles::new(public)));
 
     // The same server does serve what is inside, symlinks within included.
-    let inside = parse_response(&raw_get(server.address, b"/inner"));
+    let inside = raw_get(server.address, b"/inner");
     assert_eq!(
         (inside.status, inside.text().as_str()),
         (200, "hello, world\n")
@@ -111,7 +109,7 @@ fn no_raw_request_line_in_the_corpus_escapes_the_root() {
     let corpus = corpus(&tree);
     assert!(corpus.len() >= 30, "a corpus of {} strings", corpus.len());
     for target in &corpus {
-        let response = parse_response(&raw_get(server.address, target));
+        let response = raw_get(server.address, target);
         assert_refused(
             &String::from_utf8_lossy(target),
             response.status,
@@ -124,22 +122,22 @@ fn no_raw_request_line_in_the_corpus_escapes_the_root() {
 fn a_listing_names_a_symlink_out_but_following_it_finds_nothing() {
     let tree = Tree::new();
     let public = tree.public();
-    let server = TestServer::start(move || StaticFiles::new(public).with_listing(true));
-    let listing = curl(&[], &server.url("/"));
+    let server = serve(move |_| Server::new(StaticFiles::new(public).with_listing(true)));
+    let listing = curl(&[&server.url("/")]);
     assert_eq!(listing.status, 200);
     assert!(
         listing.text().contains("href=\"./leak\""),
         "{}",
         listing.text()
     );
-    let trap = curl(&[], &server.url("/trap/"));
+    let trap = curl(&[&server.url("/trap/")]);
     assert_eq!(
         trap.status, 200,
         "the index leads out, so the directory is listed"
     );
     assert!(!trap.text().contains(SIBLING_SECRET));
     for target in ["/leak", "/leakdir/", "/trap/index.html"] {
-        let response = curl(&[], &server.url(target));
+        let response = curl(&[&server.url(target)]);
         assert_refused(target, response.status, &response.body);
     }
 }
@@ -148,7 +146,7 @@ fn a_listing_names_a_symlink_out_but_following_it_finds_nothing() {
 fn curl_with_path_as_is_does_not_escape_the_root_either() {
     let tree = Tree::new();
     let public = tree.public();
-    let server = TestServer::start(move || StaticFiles::new(public));
+    let server = serve(move |_| Server::new(StaticFiles::new(public)));
     for target in [
         "/../secret.txt",
         "/sub/../../secret.txt",
@@ -160,10 +158,10 @@ fn curl_with_path_as_is_does_not_escape_the_root_either() {
         "/leakdir/passwd",
         "/trap/",
     ] {
-        let response = curl(&["--path-as-is"], &server.url(target));
+        let response = curl(&["--path-as-is", &server.url(target)]);
         assert_refused(target, response.status, &response.body);
     }
-    let inside = curl(&["--path-as-is"], &server.url("/sub/../hello.txt"));
+    let inside = curl(&["--path-as-is", &server.url("/sub/../hello.txt")]);
     assert_eq!(
         inside.status, 404,
         "`..` is refused even when it stays inside"

@@ -12,7 +12,7 @@ use torsion::{Failure, Reactor};
 use torsion_web::respond::{ResponseExt, json, request_json, text};
 use torsion_web::{HttpError, Reply, Request, RequestExt, Response, Router};
 
-use support::{curl, python, serve};
+use support::{curl, python_requests, serve_while};
 
 #[derive(Debug, Deserialize, Serialize)]
 struct Item {
@@ -74,20 +74,20 @@ fn app(reactor: &Reactor) -> Router {
 fn curl_sees_parameters_methods_and_the_not_found_and_not_allowed_answers() {
     let reactor = Reactor::new().unwrap();
     let router = app(&reactor);
-    serve(&reactor, router, |address| {
+    serve_while(&reactor, router, |address| {
         let url = |path: &str| format!("http://{address}{path}");
 
         let home = curl(&[&url("/")]);
-        assert_eq!((home.status, home.body.as_str()), (200, "home\n"));
+        assert_eq!((home.status, home.text().as_str()), (200, "home\n"));
 
         let user = curl(&[&url("/users/42")]);
-        assert_eq!(user.body, "user 42\n");
+        assert_eq!(user.text(), "user 42\n");
         let bad = curl(&[&url("/users/forty-two")]);
         assert_eq!(bad.status, 400);
-        assert!(bad.body.contains("path parameter `id`"), "{}", bad.body);
+        assert!(bad.text().contains("path parameter `id`"), "{}", bad.text());
 
         let file = curl(&[&url("/files/a%20dir/b.txt")]);
-        assert_eq!(file.body, "file a dir/b.txt\n");
+        assert_eq!(file.text(), "file a dir/b.txt\n");
 
         let missing = curl(&[&url("/nothing/here")]);
         assert_eq!(missing.status, 404);
@@ -103,18 +103,18 @@ fn curl_sees_parameters_methods_and_the_not_found_and_not_allowed_answers() {
             Some("7"),
             "as GET would send"
         );
-        assert_eq!(head.body, "", "HEAD has no body");
+        assert_eq!(head.text(), "", "HEAD has no body");
 
         let redirected = curl(&[&url("/docs?x=1")]);
         assert_eq!(redirected.status, 308);
         assert_eq!(redirected.header("location"), Some("/docs/?x=1"));
         let followed = curl(&["-L", &url("/docs")]);
-        assert_eq!((followed.status, followed.body.as_str()), (200, "docs\n"));
+        assert_eq!((followed.status, followed.text().as_str()), (200, "docs\n"));
 
         let later = curl(&[&url("/later")]);
-        assert_eq!(later.body, "a Deferred answered\n");
+        assert_eq!(later.text(), "a Deferred answered\n");
 
-        let counts: Vec<String> = (0..3).map(|_| curl(&[&url("/visits")]).body).collect();
+        let counts: Vec<String> = (0..3).map(|_| curl(&[&url("/visits")]).text()).collect();
         assert_eq!(counts, ["1\n", "2\n", "3\n"], "state is shared by requests");
     });
 }
@@ -123,8 +123,8 @@ fn curl_sees_parameters_methods_and_the_not_found_and_not_allowed_answers() {
 fn python_requests_posts_json_to_a_mounted_router() {
     let reactor = Reactor::new().unwrap();
     let router = app(&reactor);
-    let report = serve(&reactor, router, |address| {
-        python(
+    let report = serve_while(&reactor, router, |address| {
+        python_requests(
             r#"
 base = sys.argv[1]
 out = {}

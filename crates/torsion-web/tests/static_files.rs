@@ -2,21 +2,23 @@
 //! requests, byte ranges (single, multiple, unsatisfiable), HEAD, index
 //! files, the trailing-slash redirect and the listing.
 
-mod static_support;
+mod support;
 
-use static_support::{TestServer, Tree, curl, parse_response, raw_exchange};
-use torsion_web::StaticFiles;
+use std::time::Duration;
 
-fn serve(tree: &Tree, listing: bool) -> TestServer {
+use support::{Running, Tree, curl, curl_output, exchange, parse_response};
+use torsion_web::{Server, StaticFiles};
+
+fn serve(tree: &Tree, listing: bool) -> Running {
     let public = tree.public();
-    TestServer::start(move || StaticFiles::new(public).with_listing(listing))
+    support::serve(move |_| Server::new(StaticFiles::new(public).with_listing(listing)))
 }
 
 #[test]
 fn a_file_comes_with_its_type_length_and_validators() {
     let tree = Tree::new();
     let server = serve(&tree, false);
-    let hello = curl(&[], &server.url("/hello.txt"));
+    let hello = curl(&[&server.url("/hello.txt")]);
     assert_eq!(hello.status, 200);
     assert_eq!(hello.text(), "hello, world\n");
     assert_eq!(hello.header("content-type"), Some("text/plain"));
@@ -25,7 +27,7 @@ fn a_file_comes_with_its_type_length_and_validators() {
     assert!(hello.header("etag").is_some_and(|tag| tag.starts_with('"')));
     let modified = hello.header("last-modified").expect("a Last-Modified date");
     assert!(httpdate::parse_http_date(modified).is_ok(), "{modified}");
-    let page = curl(&[], &server.url("/page.html"));
+    let page = curl(&[&server.url("/page.html")]);
     assert_eq!(page.header("content-type"), Some("text/html"));
 }
 
@@ -34,48 +36,47 @@ fn conditional_requests_answer_304_412_and_honour_if_range() {
     let tree = Tree::new();
     let server = serve(&tree, false);
     let url = server.url("/digits.txt");
-    let first = curl(&[], &url);
+    let first = curl(&[&url]);
     let etag = first.header("etag").unwrap().to_owned();
     let modified = first.header("last-modified").unwrap().to_owned();
 
-    let cached = curl(&["-H", &format!("If-None-Match: {etag}")], &url);
+    let cached = curl(&["-H", &format!("If-None-Match: {etag}"), &url]);
     assert_eq!(cached.status, 304);
     assert!(cached.body.is_empty());
     assert_eq!(cached.header("etag"), Some(etag.as_str()));
 
-    let weak = curl(
-        &["-H", &format!("If-None-Match: \"other\", W/{etag}")],
-        &url,
-    );
+    let weak = curl(&["-H", &format!("If-None-Match: \"other\", W/{etag}"), &url]);
     assert_eq!(weak.status, 304, "If-None-Match compares weakly");
 
-    let changed = curl(&["-H", "If-None-Match: \"other\""], &url);
+    let changed = curl(&["-H", "If-None-Match: \"other\"", &url]);
     assert_eq!(
         (changed.status, changed.text().as_str()),
         (200, "0123456789abcdefghij")
     );
 
-    let since = curl(&["-H", &format!("If-Modified-Since: {modified}")], &url);
+    let since = curl(&["-H", &format!("If-Modified-Since: {modified}"), &url]);
     assert_eq!(since.status, 304);
-    let before = curl(
-        &["-H", "If-Modified-Since: Thu, 01 Jan 1998 00:00:00 GMT"],
+    let before = curl(&[
+        "-H",
+        "If-Modified-Since: Thu, 01 Jan 1998 00:00:00 GMT",
         &url,
-    );
+    ]);
     assert_eq!(before.status, 200);
 
-    let wrong_version = curl(&["-H", "If-Match: \"other\""], &url);
+    let wrong_version = curl(&["-H", "If-Match: \"other\"", &url]);
     assert_eq!(wrong_version.status, 412);
-    let right_version = curl(&["-H", &format!("If-Match: {etag}")], &url);
+    let right_version = curl(&["-H", &format!("If-Match: {etag}"), &url]);
     assert_eq!(right_version.status, 200);
-    let unmodified = curl(
-        &["-H", "If-Unmodified-Since: Thu, 01 Jan 1998 00:00:00 GMT"],
+    let unmodified = curl(&[
+        "-H",
+        "If-Unmodified-Since: Thu, 01 Jan 1998 00:00:00 GMT",
         &url,
-    );
+    ]);
     assert_eq!(unmodified.status, 412);
 
-    let same = curl(&["-r", "0-3", "-H", &format!("If-Range: {etag}")], &url);
+    let same = curl(&["-r", "0-3", "-H", &format!("If-Range: {etag}"), &url]);
     assert_eq!((same.status, same.text().as_str()), (206, "0123"));
-    let stale = curl(&["-r", "0-3", "-H", "If-Range: \"old\""], &url);
+    let stale = curl(&["-r", "0-3", "-H", "If-Range: \"old\"", &url]);
     assert_eq!(stale.status, 200, "a stale If-Range gets the whole file");
     assert_eq!(stale.text(), "0123456789abcdefghij");
 }
@@ -85,15 +86,15 @@ fn a_single_range_answers_206_with_its_content_range() {
     let tree = Tree::new();
     let server = serve(&tree, false);
     let url = server.url("/digits.txt");
-    let first_ten = curl(&["-r", "0-9"], &url);
+    let first_ten = curl(&["-r", "0-9", &url]);
     assert_eq!(first_ten.status, 206);
     assert_eq!(first_ten.text(), "0123456789");
     assert_eq!(first_ten.header("content-range"), Some("bytes 0-9/20"));
     assert_eq!(first_ten.header("content-length"), Some("10"));
-    let tail = curl(&["-r", "-5"], &url);
+    let tail = curl(&["-r", "-5", &url]);
     assert_eq!((tail.status, tail.text().as_str()), (206, "fghij"));
     assert_eq!(tail.header("content-range"), Some("bytes 15-19/20"));
-    let open_ended = curl(&["-r", "18-"], &url);
+    let open_ended = curl(&["-r", "18-", &url]);
     assert_eq!(open_ended.text(), "ij");
 }
 
@@ -101,7 +102,7 @@ fn a_single_range_answers_206_with_its_content_range() {
 fn several_ranges_answer_multipart_byteranges() {
     let tree = Tree::new();
     let server = serve(&tree, false);
-    let response = curl(&["-r", "0-1,5-6"], &server.url("/digits.txt"));
+    let response = curl(&["-r", "0-1,5-6", &server.url("/digits.txt")]);
     assert_eq!(response.status, 206);
     let content_type = response.header("content-type").unwrap();
     let boundary = content_type
@@ -123,10 +124,10 @@ fn several_ranges_answer_multipart_byteranges() {
 fn an_unsatisfiable_range_answers_416_with_the_length() {
     let tree = Tree::new();
     let server = serve(&tree, false);
-    let response = curl(&["-r", "100-200"], &server.url("/digits.txt"));
+    let response = curl(&["-r", "100-200", &server.url("/digits.txt")]);
     assert_eq!(response.status, 416);
     assert_eq!(response.header("content-range"), Some("bytes */20"));
-    let malformed = curl(&["-H", "Range: bytes=9-1"], &server.url("/digits.txt"));
+    let malformed = curl(&["-H", "Range: bytes=9-1", &server.url("/digits.txt")]);
     assert_eq!(malformed.status, 200, "a malformed Range is ignored");
 }
 
@@ -134,7 +135,7 @@ fn an_unsatisfiable_range_answers_416_with_the_length() {
 fn head_sends_the_headers_of_get_and_no_body() {
     let tree = Tree::new();
     let server = serve(&tree, false);
-    let head = curl(&["-I"], &server.url("/digits.txt"));
+    let head = curl(&["-I", &server.url("/digits.txt")]);
     assert_eq!(head.status, 200);
     assert_eq!(head.header("content-length"), Some("20"));
     assert_eq!(head.header("content-type"), Some("text/plain"));
@@ -142,12 +143,12 @@ fn head_sends_the_headers_of_get_and_no_body() {
 
     // On one connection: if HEAD sent a body, the GET's answer would be
     // read from the middle of it.
-    let raw = raw_exchange(
+    let text = exchange(
         server.address,
         b"HEAD /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n\
           GET /digits.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
     );
-    let text = String::from_utf8_lossy(&raw);
     let second = text.find("HTTP/1.1 200").and_then(|first| {
         text[first + 1..]
             .find("HTTP/1.1 200")
@@ -165,16 +166,20 @@ fn head_sends_the_headers_of_get_and_no_body() {
 fn a_directory_redirects_to_its_slash_and_serves_its_index() {
     let tree = Tree::new();
     let server = serve(&tree, false);
-    let redirect = curl(&[], &server.url("/site?x=1"));
+    let redirect = curl(&[&server.url("/site?x=1")]);
     assert_eq!(redirect.status, 301);
     assert_eq!(redirect.header("location"), Some("/site/?x=1"));
-    let followed = curl(&["-L"], &server.url("/site"));
+    // Parsed as one response: the answer curl followed the redirect to is
+    // then in its body.
+    let output = curl_output(&["-i", "-L", &server.url("/site")]);
+    assert!(output.status.success(), "{output:?}");
+    let followed = parse_response(&output.stdout);
     assert!(
         followed.text().contains("HTTP/1.1 200"),
         "curl followed to the index"
     );
     assert!(followed.text().ends_with("<h1>site index</h1>\n"));
-    let index = curl(&[], &server.url("/site/"));
+    let index = curl(&[&server.url("/site/")]);
     assert_eq!(index.status, 200);
     assert_eq!(index.text(), "<h1>site index</h1>\n");
     assert_eq!(index.header("content-type"), Some("text/html"));
@@ -184,10 +189,10 @@ fn a_directory_redirects_to_its_slash_and_serves_its_index() {
 fn a_directory_without_index_is_listed_only_when_asked() {
     let tree = Tree::new();
     let private = serve(&tree, false);
-    assert_eq!(curl(&[], &private.url("/sub/")).status, 403);
+    assert_eq!(curl(&[&private.url("/sub/")]).status, 403);
 
     let listed = serve(&tree, true);
-    let listing = curl(&[], &listed.url("/sub/"));
+    let listing = curl(&[&listed.url("/sub/")]);
     assert_eq!(listing.status, 200);
     assert_eq!(
         listing.header("content-type"),
@@ -197,7 +202,7 @@ fn a_directory_without_index_is_listed_only_when_asked() {
     assert!(page.contains("<a href=\"./a.txt\">a.txt</a>"), "{page}");
     assert!(page.contains("&lt;b&gt; &amp; c.txt"), "{page}");
     assert!(!page.contains("<b>"), "{page}");
-    let followed = curl(&[], &listed.url("/sub/%3Cb%3E%20%26%20c.txt"));
+    let followed = curl(&[&listed.url("/sub/%3Cb%3E%20%26%20c.txt")]);
     assert_eq!(followed.text(), "b\n");
 }
 
@@ -205,15 +210,19 @@ fn a_directory_without_index_is_listed_only_when_asked() {
 fn missing_files_and_other_methods_are_refused() {
     let tree = Tree::new();
     let server = serve(&tree, false);
-    assert_eq!(curl(&[], &server.url("/nothing-here")).status, 404);
-    assert_eq!(curl(&[], &server.url("/hello.txt/")).status, 404);
-    let post = curl(&["-X", "POST", "-d", "x"], &server.url("/hello.txt"));
+    assert_eq!(curl(&[&server.url("/nothing-here")]).status, 404);
+    assert_eq!(curl(&[&server.url("/hello.txt/")]).status, 404);
+    let post = curl(&["-X", "POST", "-d", "x", &server.url("/hello.txt")]);
     assert_eq!(post.status, 405);
     assert_eq!(post.header("allow"), Some("GET, HEAD"));
-    let raw = parse_response(&raw_exchange(
-        server.address,
-        b"DELETE /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    ));
+    let raw = parse_response(
+        exchange(
+            server.address,
+            b"DELETE /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(10),
+        )
+        .as_bytes(),
+    );
     assert_eq!(raw.status, 405);
     assert!(tree.public().join("hello.txt").exists());
 }

@@ -2,7 +2,7 @@
 //! while the server's resident memory stays far below the file's size, and
 //! a client that goes away mid-download stops the reading.
 
-mod static_support;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use static_support::TestServer;
-use torsion_web::StaticFiles;
+use support::serve;
+use torsion_web::{Server, StaticFiles};
 
 const FILE_SIZE: usize = 64 << 20;
 
@@ -67,7 +67,7 @@ fn a_large_file_downloads_intact_without_filling_memory() {
     let big = dir.path().join("big.bin");
     write_big_file(&big);
     let root = dir.path().to_path_buf();
-    let server = TestServer::start(move || StaticFiles::new(root));
+    let server = serve(move |_| Server::new(StaticFiles::new(root)));
 
     let started = Instant::now();
     let cat = Command::new("cat").arg(&big).output().unwrap();
@@ -137,7 +137,7 @@ fn a_client_that_goes_away_stops_the_reading() {
     write_big_file(&big);
     let big = big.canonicalize().unwrap();
     let root = dir.path().to_path_buf();
-    let server = TestServer::start(move || StaticFiles::new(root));
+    let server = serve(move |_| Server::new(StaticFiles::new(root)));
 
     let mut stream = TcpStream::connect(server.address).unwrap();
     stream

@@ -3,13 +3,13 @@
 //! else, idle keep-alive connections are closed, and stopping the reactor
 //! lets requests in flight finish.
 
-mod server_support;
+mod support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use server_support::{exchange, serve};
+use support::{exchange, serve};
 use torsion::Failure;
 use torsion::time::defer_later;
 use torsion_web::{Body, Reply, Request, Response, Server, ServerOptions};

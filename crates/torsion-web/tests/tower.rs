@@ -15,7 +15,7 @@ use axum::{Json, Router as AxumRouter};
 use torsion::Reactor;
 use torsion_web::{Router, TowerResource};
 
-use support::{curl, serve};
+use support::{curl, serve_while};
 
 fn axum_app() -> AxumRouter {
     AxumRouter::new()
@@ -46,16 +46,16 @@ fn axum_app() -> AxumRouter {
 #[test]
 fn curl_reaches_an_axum_router_served_by_torsion_without_a_tokio_runtime() {
     let reactor = Reactor::new().unwrap();
-    serve(&reactor, TowerResource::new(axum_app()), |address| {
+    serve_while(&reactor, TowerResource::new(axum_app()), |address| {
         let url = |path: &str| format!("http://{address}{path}");
         let hello = curl(&[&url("/")]);
         assert_eq!(
-            (hello.status, hello.body.as_str()),
+            (hello.status, hello.text().as_str()),
             (200, "hello from axum\n")
         );
         assert_eq!(hello.header("content-length"), Some("16"));
 
-        assert_eq!(curl(&[&url("/users/7")]).body, "user 7\n");
+        assert_eq!(curl(&[&url("/users/7")]).text(), "user 7\n");
         assert_eq!(
             curl(&[&url("/users/seven")]).status,
             400,
@@ -70,7 +70,7 @@ fn curl_reaches_an_axum_router_served_by_torsion_without_a_tokio_runtime() {
             r#"{"a":[1,2]}"#,
             &url("/echo"),
         ]);
-        assert_eq!(echo.body, r#"{"got":{"a":[1,2]}}"#);
+        assert_eq!(echo.text(), r#"{"got":{"a":[1,2]}}"#);
 
         // 1.5 MiB (under axum's 2 MB default limit) through the
         // flow-controlled request body.
@@ -82,7 +82,7 @@ fn curl_reaches_an_axum_router_served_by_torsion_without_a_tokio_runtime() {
             &url("/count"),
         ]);
         std::fs::remove_file(&big).unwrap();
-        assert_eq!(counted.body, format!("{} bytes\n", 3 << 19));
+        assert_eq!(counted.text(), format!("{} bytes\n", 3 << 19));
 
         // tokio::time without a runtime panics inside the handler: a 500,
         // and the server goes on.
@@ -100,9 +100,9 @@ fn a_handler_using_tokio_time_works_once_given_a_runtime() {
         .unwrap();
     let reactor = Reactor::new().unwrap();
     let resource = TowerResource::new(axum_app()).tokio_handle(runtime.handle().clone());
-    serve(&reactor, resource, |address| {
+    serve_while(&reactor, resource, |address| {
         let nap = curl(&[&format!("http://{address}/nap")]);
-        assert_eq!((nap.status, nap.body.as_str()), (200, "rested\n"));
+        assert_eq!((nap.status, nap.text().as_str()), (200, "rested\n"));
     });
 }
 
@@ -120,9 +120,9 @@ fn a_plain_service_fn_mounted_in_a_torsion_router() {
     );
     let reactor = Reactor::new().unwrap();
     let router = Router::new().mount("/svc", TowerResource::new(service));
-    serve(&reactor, router, |address| {
+    serve_while(&reactor, router, |address| {
         let answer = curl(&["-X", "PUT", &format!("http://{address}/svc/a/b?q=1")]);
-        assert_eq!(answer.body, "PUT /a/b?q=1\n");
+        assert_eq!(answer.text(), "PUT /a/b?q=1\n");
         let big = curl(&[&format!("http://{address}/svc/big")]);
         assert_eq!(big.header("transfer-encoding"), Some("chunked"));
         assert_eq!(big.body.len(), 3 << 20);

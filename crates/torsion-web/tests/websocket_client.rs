@@ -2,7 +2,7 @@
 //! flow control with a slow reader, and refused upgrades (curl and the
 //! client).
 
-mod common;
+mod support;
 
 use std::cell::Cell;
 use std::process::Command;
@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Log, Recorder, describe, wait_until, with_server, with_server_on};
+use support::{Log, Recorder, TestCertificate, describe, wait_until, with_server, with_server_on};
 use torsion::time::defer_later;
 use torsion::{Failure, Reactor};
 use torsion_web::websocket::{
@@ -109,18 +109,9 @@ fn a_protocol_client_pings_and_both_sides_negotiate_a_subprotocol() {
 
 #[test]
 fn wss_connects_over_torsions_tls_endpoints() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let dir = std::env::temp_dir();
-    let cert = dir.join(format!("torsion-web-wss-{}-cert.pem", std::process::id()));
-    let key = dir.join(format!("torsion-web-wss-{}-key.pem", std::process::id()));
-    std::fs::write(&cert, certified.cert.pem()).unwrap();
-    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
-    let description = format!(
-        "tls:0:interface=127.0.0.1:privateKey={}:certKey={}",
-        key.display(),
-        cert.display()
-    );
-    let roots = cert.clone();
+    let certificate = TestCertificate::new("wss");
+    let description = certificate.endpoint();
+    let roots = certificate.cert.clone();
     with_server_on(&description, echo(), move |reactor, port| async move {
         let url = format!("wss://localhost:{port}/secure");
         let (ws, mut messages) = WebSocketClient::new(&url)?
@@ -139,8 +130,6 @@ fn wss_connects_over_torsions_tls_endpoints() {
         assert!(no_roots.to_string().contains("trust roots"), "{no_roots}");
         Ok(())
     });
-    let _ = std::fs::remove_file(&cert);
-    let _ = std::fs::remove_file(&key);
 }
 
 /// 1024 messages of 64 KiB (64 MiB) from a server that awaits `ready`

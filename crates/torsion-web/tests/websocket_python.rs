@@ -1,9 +1,9 @@
 //! The WebSocket server against a real client: Python's `websockets`
 //! package, run as a separate process over loopback.
 
-mod common;
+mod support;
 
-use common::{Log, Recorder, python, wait_until, with_server};
+use support::{Log, Recorder, python_on, wait_until, with_server};
 use torsion_web::websocket::{WebSocketOptions, WebSocketResource};
 
 const ECHO: &str = r#"
@@ -29,7 +29,7 @@ fn python_gets_text_binary_fragmented_and_large_messages_echoed() {
         WebSocketResource::new(move || Recorder::new(&l)),
         move |reactor, port| async move {
             let url = format!("ws://127.0.0.1:{port}/echo");
-            let output = python(&reactor, ECHO, vec![url]).await?;
+            let output = python_on(&reactor, ECHO, vec![url]).await?;
             assert_eq!(
                 output,
                 "'hello'\nb'\\x00\\x01\\xff'\n'fragmented'\n1 MiB echoed: True\n"
@@ -66,7 +66,7 @@ fn pings_are_answered_both_ways() {
         WebSocketResource::new(move || Recorder::new(&l)),
         move |reactor, port| async move {
             let url = format!("ws://127.0.0.1:{port}/");
-            let output = python(&reactor, PING, vec![url]).await?;
+            let output = python_on(&reactor, PING, vec![url]).await?;
             assert_eq!(output, "pong arrived: True\n");
             // The server pinged on opening; Python answered by itself.
             assert!(log.contains("pong server ping"), "{:?}", log.lines());
@@ -105,14 +105,14 @@ fn the_close_handshake_carries_code_and_reason_to_both_sides_whoever_starts_it()
         WebSocketResource::new(move || Recorder::new(&l)),
         move |reactor, port| async move {
             let url = format!("ws://127.0.0.1:{port}/");
-            let output = python(&reactor, CLIENT_CLOSES, vec![url.clone()]).await?;
+            let output = python_on(&reactor, CLIENT_CLOSES, vec![url.clone()]).await?;
             assert_eq!(output, "4000 client says bye\n");
             wait_until(&reactor, "the server's close", || {
                 log.contains("closed 4000 \"client says bye\" clean=true")
             })
             .await?;
 
-            let output = python(&reactor, SERVER_CLOSES, vec![url]).await?;
+            let output = python_on(&reactor, SERVER_CLOSES, vec![url]).await?;
             assert_eq!(output, "4001 server says bye 4001\n");
             wait_until(&reactor, "the server's close", || {
                 log.contains("closed 4001 \"server says bye\" clean=true")
@@ -149,7 +149,7 @@ fn a_message_or_frame_over_the_limit_closes_with_1009() {
         let url = format!("ws://127.0.0.1:{port}/");
         // A single 2 KiB frame, then a 1200-byte message in two frames of
         // 600 (each under the limit).
-        let output = python(&reactor, TOO_BIG, vec![url]).await?;
+        let output = python_on(&reactor, TOO_BIG, vec![url]).await?;
         assert_eq!(output, "1009 message too big\n1009 message too big\n");
         wait_until(&reactor, "both closes", || {
             log.lines()
@@ -211,7 +211,7 @@ fn malformed_frames_close_with_1002_and_bad_utf8_with_1007() {
     with_server(
         WebSocketResource::new(move || Recorder::new(&l)),
         move |reactor, port| async move {
-            let output = python(&reactor, MALFORMED, vec![port.to_string()]).await?;
+            let output = python_on(&reactor, MALFORMED, vec![port.to_string()]).await?;
             assert_eq!(
                 output,
                 "unmasked: 1002\nreserved bits: 1002\nbad utf-8: 1007\n"
@@ -248,7 +248,7 @@ fn a_panicking_protocol_closes_only_its_own_connection_with_1011() {
         WebSocketResource::new(move || Recorder::new(&l)),
         move |reactor, port| async move {
             let url = format!("ws://127.0.0.1:{port}/");
-            let output = python(&reactor, PANIC, vec![url]).await?;
+            let output = python_on(&reactor, PANIC, vec![url]).await?;
             assert_eq!(
                 output,
                 "victim: 1011 internal error\nbystander: still here?\nnewcomer: and me?\n"
@@ -278,7 +278,7 @@ fn the_servers_preferred_subprotocol_among_those_offered_is_chosen() {
         WebSocketResource::new(move || Recorder::new(&l)).subprotocols(["chat.v2", "chat.v1"]);
     with_server(resource, move |reactor, port| async move {
         let url = format!("ws://127.0.0.1:{port}/");
-        let output = python(&reactor, SUBPROTOCOL, vec![url]).await?;
+        let output = python_on(&reactor, SUBPROTOCOL, vec![url]).await?;
         assert_eq!(output, "chat.v2\n");
         assert!(log.contains("opened subprotocol=Some(\"chat.v2\")"));
         Ok(())
