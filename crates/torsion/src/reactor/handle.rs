@@ -100,6 +100,14 @@ impl Shared {
         }
     }
 
+    /// Writes the wake-up descriptor if a task was woken inside the last
+    /// turn, for a host loop that watches the descriptor between turns.
+    pub(crate) fn announce_turn_wakes(&self) {
+        if self.woken_in_turn.load(Ordering::Acquire) {
+            self.notify();
+        }
+    }
+
     fn notify(&self) {
         if !self.notified.swap(true, Ordering::AcqRel)
             && let Err(error) = self.waker.wake()
@@ -137,8 +145,9 @@ impl Shared {
 thread_local! {
     /// The reactor whose turn is running on this thread, if any. While it
     /// runs, that loop cannot be asleep in `poll`, so waking one of its
-    /// tasks needs no eventfd write; a wake from anywhere else (another
-    /// thread, or a host loop between turns) still writes it.
+    /// tasks needs no eventfd write until the turn ends; a wake from
+    /// anywhere else (another thread, or a host loop between turns) still
+    /// writes it at once.
     static TURNING: std::cell::Cell<*const Shared> = const { std::cell::Cell::new(std::ptr::null()) };
 }
 

@@ -35,9 +35,7 @@
 //! Another event loop can drive a reactor instead of [`Reactor::run`]: it
 //! watches the descriptor from [`AsRawFd`], calls [`Reactor::start`] once and
 //! [`Reactor::run_once`] whenever the descriptor is readable or
-//! [`Reactor::next_timeout`] has passed, asking `next_timeout` again after
-//! each turn (a task woken during a turn shows there, not on the
-//! descriptor).
+//! [`Reactor::next_timeout`] has passed.
 
 mod executor;
 mod handle;
@@ -196,7 +194,7 @@ impl Reactor {
     pub fn run(&self) -> Result<(), ReactorError> {
         self.start()?;
         while !self.is_finished() {
-            if let Err(error) = self.run_once(None) {
+            if let Err(error) = self.turn(None) {
                 tracing::error!(%error, "polling for events failed");
                 return Err(ReactorError::Stopped);
             }
@@ -383,6 +381,16 @@ impl Reactor {
     /// Runs one turn of the loop: due work, then one poll for I/O that waits
     /// at most `timeout` (and never past the next timer).
     pub fn run_once(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        let turned = self.turn(timeout);
+        // A host loop learns of work from the descriptor: a task woken
+        // inside the turn, which skipped the wake-up write, gets it now.
+        self.inner.shared.announce_turn_wakes();
+        turned
+    }
+
+    /// One turn; `run` loops on it and, asking `next_timeout` before each
+    /// poll, needs no wake-up write for tasks woken inside a turn.
+    fn turn(&self, timeout: Option<Duration>) -> std::io::Result<()> {
         if self.is_finished() {
             return Ok(());
         }
