@@ -264,9 +264,14 @@ fn a_download_in_flight_finishes_before_sigterm_stops_the_server() {
         }
         received
     });
-    first_bytes
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the download started");
+    if first_bytes.recv_timeout(Duration::from_secs(20)).is_err() {
+        let _ = curl.kill();
+        let output = curl.wait_with_output().unwrap();
+        panic!(
+            "the download never started: curl {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     std::thread::sleep(Duration::from_millis(300));
     torsion.signal("-TERM");
     let received = download.join().unwrap();
