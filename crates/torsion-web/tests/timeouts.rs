@@ -43,7 +43,7 @@ fn closed_by_peer(stream: &mut TcpStream) -> bool {
 fn slow_clients_do_not_delay_a_normal_client_and_are_cut_at_the_header_timeout() {
     const SLOW: usize = 200;
     let header_timeout = Duration::from_secs(2);
-    // The 200 connect at once; with the endpoint's default backlog of 50, a
+    // The 200 clients connect at once; with the endpoint's default backlog of 50, a
     // loaded machine overflows the accept queue and the kernel's handshake
     // retries (1 s, then 2 s) would delay connects and accepts, not the
     // server's timeout.
