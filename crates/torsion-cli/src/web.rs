@@ -33,6 +33,12 @@ pub(crate) struct WebArgs {
     /// Answer 403 for a directory without index.html instead of listing it.
     #[arg(long)]
     no_listing: bool,
+
+    /// Serve and list hidden files: names starting with a dot, and what
+    /// dot directories hold (.git/, .env). By default they answer 404 and
+    /// are left out of listings.
+    #[arg(long)]
+    show_hidden: bool,
 }
 
 impl Default for WebArgs {
@@ -41,6 +47,7 @@ impl Default for WebArgs {
             listen: DEFAULT_LISTEN.to_owned(),
             path: PathBuf::from("."),
             no_listing: false,
+            show_hidden: false,
         }
     }
 }
@@ -60,7 +67,9 @@ pub(crate) fn run(args: WebArgs) -> Result<(), Box<dyn Error>> {
         .map_err(|error| format!("--listen {}: {error}", args.listen))?;
     reactor.install_signal_handlers()?;
 
-    let files = StaticFiles::new(&root).with_listing(!args.no_listing);
+    let files = StaticFiles::new(&root)
+        .with_listing(!args.no_listing)
+        .with_hidden_files(args.show_hidden);
     let server = Server::new(AccessLog::new(files));
     let failed: Rc<RefCell<Option<Failure>>> = Rc::default();
     let listening = server.listen(&reactor, &endpoint);

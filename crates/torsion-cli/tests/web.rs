@@ -282,3 +282,54 @@ fn a_download_in_flight_finishes_before_sigterm_stops_the_server() {
     assert!(received == big, "the whole file arrived");
     assert_eq!(code, Some(0), "{log:#?}");
 }
+
+/// The status curl got for `url`.
+fn status_of(url: &str) -> String {
+    let output = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
+        .arg(url)
+        .output()
+        .expect("curl runs");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn hidden_files_answer_404_unless_shown_and_help_says_so() {
+    let dir = site();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::write(dir.path().join(".git/config"), "[core]\n").unwrap();
+    std::fs::write(dir.path().join(".env"), "SECRET=1\n").unwrap();
+    let listen = ["web", "--listen", "tcp:0:interface=127.0.0.1"];
+
+    let hidden = Torsion::start(&listen, dir.path());
+    assert_eq!(status_of(&format!("{}.git/config", hidden.url)), "404");
+    assert_eq!(status_of(&format!("{}.env", hidden.url)), "404");
+    let listing = curl(&[], &hidden.url);
+    assert!(
+        listing.contains("hello.txt") && !listing.contains(".git"),
+        "{listing}"
+    );
+    hidden.signal("-TERM");
+    assert_eq!(hidden.wait().0, Some(0));
+
+    let shown = Torsion::start(&[&listen[..], &["--show-hidden"]].concat(), dir.path());
+    assert_eq!(curl(&[], &format!("{}.git/config", shown.url)), "[core]\n");
+    shown.signal("-TERM");
+    assert_eq!(shown.wait().0, Some(0));
+
+    let output = Command::new(env!("CARGO_BIN_EXE_torsion"))
+        .args(["web", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("--show-hidden"), "{help}");
+    assert!(help.contains("(.git/, .env)"), "{help}");
+}

@@ -27,7 +27,7 @@
 //! let server = Server::new(|request: Request| {
 //!     Response::new(Body::from(format!("you asked for {}\n", request.uri().path())))
 //! });
-//! drop(server.listen(&reactor, &server_from_string(&reactor, "tcp:8080")?));
+//! drop(server.listen(&reactor, &server_from_string(&reactor, "tcp:8080:interface=127.0.0.1")?));
 //! reactor.run()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

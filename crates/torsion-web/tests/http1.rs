@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use support::{curl_output, exchange, serve};
+use support::{curl_output, exchange, python_command, serve};
 use torsion::Failure;
 use torsion_web::{Body, BodyError, HttpError, Reply, Request, Response, Server, ServerOptions};
 
@@ -171,7 +171,7 @@ fn python_requests_posts_a_body() {
          print(r.status_code, r.text.strip())\n",
         server.url("/upload")
     );
-    let output = Command::new("python3")
+    let output = python_command()
         .args(["-c", &script])
         .output()
         .expect("python3 runs");

@@ -226,3 +226,58 @@ fn missing_files_and_other_methods_are_refused() {
     assert_eq!(raw.status, 405);
     assert!(tree.public().join("hello.txt").exists());
 }
+
+/// A working copy served as it is: `.git/` and `.env` must not leak.
+fn plant_hidden_files(tree: &Tree) {
+    let public = tree.public();
+    std::fs::create_dir(public.join(".git")).unwrap();
+    std::fs::write(public.join(".git/config"), "[remote] secret").unwrap();
+    std::fs::write(public.join(".env"), "SECRET=1").unwrap();
+    std::fs::write(public.join(".git/index.html"), "<p>git index</p>").unwrap();
+    std::os::unix::fs::symlink(".env", public.join("visible-link")).unwrap();
+}
+
+#[test]
+fn hidden_files_are_missing_and_unlisted_by_default() {
+    let tree = Tree::new();
+    plant_hidden_files(&tree);
+    let server = serve(&tree, true);
+    for path in [
+        "/.git/config",
+        "/.env",
+        "/.git/",
+        "/.git",
+        "/%2egit/config",
+        "/visible-link",
+    ] {
+        let fetched = curl(&["--path-as-is", &server.url(path)]);
+        assert_eq!(fetched.status, 404, "{path}: {}", fetched.text());
+    }
+    let listing = curl(&[&server.url("/")]).text();
+    assert!(listing.contains("hello.txt"), "{listing}");
+    assert!(
+        !listing.contains(".git") && !listing.contains(".env"),
+        "{listing}"
+    );
+}
+
+#[test]
+fn hidden_files_are_served_and_listed_when_shown() {
+    let tree = Tree::new();
+    plant_hidden_files(&tree);
+    let public = tree.public();
+    let server = support::serve(move |_| {
+        Server::new(
+            StaticFiles::new(public)
+                .with_listing(true)
+                .with_hidden_files(true),
+        )
+    });
+    assert_eq!(
+        curl(&[&server.url("/.git/config")]).text(),
+        "[remote] secret"
+    );
+    assert_eq!(curl(&[&server.url("/.env")]).text(), "SECRET=1");
+    assert_eq!(curl(&[&server.url("/.git/")]).text(), "<p>git index</p>");
+    assert!(curl(&[&server.url("/")]).text().contains("./.env\""));
+}

@@ -1,7 +1,7 @@
 //! An echo server and client, each taking an endpoint string.
 //!
 //! ```text
-//! cargo run -p torsion --example echo -- --listen tcp:7000
+//! cargo run -p torsion --example echo -- --listen tcp:7000:interface=127.0.0.1
 //! cargo run -p torsion --example echo -- --connect tcp:host=127.0.0.1:port=7000 --message hello
 //! ```
 //!

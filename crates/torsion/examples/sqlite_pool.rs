@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! cargo run -p torsion --example sqlite_pool                       # self-contained demo
-//! cargo run -p torsion --example sqlite_pool -- tcp:8124 kv.db     # serve; try nc 127.0.0.1 8124
+//! cargo run -p torsion --example sqlite_pool -- tcp:8124:interface=127.0.0.1 kv.db     # serve; try nc 127.0.0.1 8124
 //! ```
 //!
 //! With no arguments it serves on a free port with a database in a

@@ -16,12 +16,21 @@ struct Entry {
     size: Option<u64>,
 }
 
-/// The listing page of `directory`, shown at `url`.
-pub(crate) fn render(directory: &Path, url: &RequestPath) -> io::Result<String> {
+/// The listing page of `directory`, shown at `url`; names starting with a
+/// dot are left out unless `hidden_files`.
+pub(crate) fn render(
+    directory: &Path,
+    url: &RequestPath,
+    hidden_files: bool,
+) -> io::Result<String> {
     let mut entries = Vec::new();
     let mut left_out = 0usize;
     for entry in std::fs::read_dir(directory)? {
         let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !hidden_files && name.starts_with('.') {
+            continue;
+        }
         if entries.len() == MAX_ENTRIES {
             left_out += 1;
             continue;
@@ -29,7 +38,7 @@ pub(crate) fn render(directory: &Path, url: &RequestPath) -> io::Result<String> 
         // Follow symlinks for the kind and size, as a click would.
         let metadata = std::fs::metadata(entry.path()).ok();
         entries.push(Entry {
-            name: entry.file_name().to_string_lossy().into_owned(),
+            name,
             is_dir: metadata.as_ref().is_some_and(|m| m.is_dir()),
             size: metadata.filter(|m| m.is_file()).map(|m| m.len()),
         });
@@ -100,11 +109,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hidden_names_are_listed_only_when_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".env"), "SECRET=1").unwrap();
+        std::fs::create_dir(dir.path().join(".git")).unwrap();
+        std::fs::write(dir.path().join("shown.txt"), "hi").unwrap();
+        let url = RequestPath::parse("/").unwrap();
+        let page = render(dir.path(), &url, false).unwrap();
+        assert!(page.contains("shown.txt"), "{page}");
+        assert!(!page.contains(".env") && !page.contains(".git"), "{page}");
+        let page = render(dir.path(), &url, true).unwrap();
+        assert!(
+            page.contains("./.env\"") && page.contains("./.git/\""),
+            "{page}"
+        );
+    }
+
+    #[test]
     fn names_are_escaped_in_text_and_encoded_in_links() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("<script>&\"x\".txt"), "hi").unwrap();
         std::fs::create_dir(dir.path().join("sub dir")).unwrap();
-        let page = render(dir.path(), &RequestPath::parse("/a/").unwrap()).unwrap();
+        let page = render(dir.path(), &RequestPath::parse("/a/").unwrap(), false).unwrap();
         assert!(!page.contains("<script>"), "{page}");
         assert!(
             page.contains("&lt;script&gt;&amp;&quot;x&quot;.txt"),

@@ -45,7 +45,10 @@ pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
 /// and an optional HTML listing. No request reaches outside the directory:
 /// `..` and its encodings, encoded slashes, backslashes, NUL and invalid
 /// UTF-8 are refused (404), and a symlink leading out of the directory is
-/// treated as missing.
+/// treated as missing. Hidden files, whose name or one of whose directories'
+/// names starts with a dot (`.git/config`, `.env`), are treated as missing
+/// and left out of listings unless [`with_hidden_files`](Self::with_hidden_files)
+/// says otherwise.
 ///
 /// ```no_run
 /// use torsion::Reactor;
@@ -71,6 +74,7 @@ pub(crate) struct Settings {
     pub(crate) listing: bool,
     pub(crate) index_files: Vec<String>,
     pub(crate) chunk_size: usize,
+    pub(crate) hidden_files: bool,
 }
 
 impl StaticFiles {
@@ -84,6 +88,7 @@ impl StaticFiles {
                 listing: false,
                 index_files: vec!["index.html".to_owned()],
                 chunk_size: DEFAULT_CHUNK_SIZE,
+                hidden_files: false,
             }),
         }
     }
@@ -91,6 +96,13 @@ impl StaticFiles {
     /// Lists a directory that has no index file (otherwise: 403).
     pub fn with_listing(self, listing: bool) -> StaticFiles {
         self.configure(|settings| settings.listing = listing)
+    }
+
+    /// Serves hidden files (dot files, and what dot directories hold) and
+    /// lists them. Off by default: a served working copy would otherwise
+    /// give away `.git/` and `.env`.
+    pub fn with_hidden_files(self, shown: bool) -> StaticFiles {
+        self.configure(|settings| settings.hidden_files = shown)
     }
 
     /// The file names tried, in order, when a directory is asked for
@@ -121,6 +133,7 @@ impl StaticFiles {
             listing: self.settings.listing,
             index_files: self.settings.index_files.clone(),
             chunk_size: self.settings.chunk_size,
+            hidden_files: self.settings.hidden_files,
         };
         change(&mut settings);
         StaticFiles {

@@ -96,6 +96,10 @@ fn locate(settings: &Settings, facts: &Facts) -> Plan {
         Ok(found) => found,
         Err(status) => return Plan::error(status),
     };
+    // Checked on the resolved path, so a symlink to a hidden file hides too.
+    if !settings.hidden_files && is_hidden(&root, &found) {
+        return Plan::error(StatusCode::NOT_FOUND);
+    }
     if !found.is_dir() {
         if facts.path.has_trailing_slash() {
             return Plan::error(StatusCode::NOT_FOUND);
@@ -120,6 +124,7 @@ fn locate(settings: &Settings, facts: &Facts) -> Plan {
     for index in &settings.index_files {
         if let Ok(index) = inside(&root, &found.join(index))
             && index.is_file()
+            && (settings.hidden_files || !is_hidden(&root, &index))
         {
             return serve_file(settings, facts, &index);
         }
@@ -127,7 +132,7 @@ fn locate(settings: &Settings, facts: &Facts) -> Plan {
     if !settings.listing {
         return Plan::error(StatusCode::FORBIDDEN);
     }
-    match listing::render(&found, &facts.path) {
+    match listing::render(&found, &facts.path, settings.hidden_files) {
         Ok(page) => {
             let mut plan = Plan::text(StatusCode::OK, page);
             plan.headers.insert(
@@ -149,6 +154,15 @@ fn inside(root: &Path, path: &Path) -> Result<PathBuf, StatusCode> {
         tracing::debug!(path = %path.display(), "a symlink leads out of the served directory");
         Err(StatusCode::NOT_FOUND)
     }
+}
+
+/// True when a name below `root` on the way to `path` starts with a dot.
+fn is_hidden(root: &Path, path: &Path) -> bool {
+    path.strip_prefix(root).is_ok_and(|below| {
+        below
+            .components()
+            .any(|part| part.as_os_str().as_encoded_bytes().starts_with(b"."))
+    })
 }
 
 fn status_of(error: &io::Error) -> StatusCode {

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use torsion::{Failure, Reactor};
 
+use super::python_command;
+
 /// One HTTP/1 response: status, headers (as sent) and body.
 #[derive(Debug)]
 pub struct Fetched {
@@ -103,8 +105,8 @@ pub fn raw_get(address: SocketAddr, target: &[u8]) -> Fetched {
 /// Runs a Python script with `args`, for at most 30 s; gives its standard
 /// output, failing the test when the script fails.
 pub fn python(script: &str, args: &[&str]) -> String {
-    let output = Command::new("timeout")
-        .args(["30", "python3", "-c", script])
+    let output = python_command()
+        .args(["-c", script])
         .args(args)
         .output()
         .expect("python3 runs");

@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this
 
 mod clients;
+mod python;
 mod resources;
 mod server;
 mod tls;
@@ -15,4 +16,4 @@ mod websocket;
 // Flat, so that a test names what it uses, not where it lives; each test
 // binary uses its own part.
 #[allow(unused_imports)]
-pub use self::{clients::*, resources::*, server::*, tls::*, tree::*, websocket::*};
+pub use self::{clients::*, python::*, resources::*, server::*, tls::*, tree::*, websocket::*};
