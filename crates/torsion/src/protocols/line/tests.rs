@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::error::ConnectionDone;
-use crate::protocols::{CHUNK_SIZES, feed_in_chunks};
+use crate::testing::{CHUNK_SIZES, feed_in_chunks};
 use crate::testing::{Loopback, StringTransport};
 use crate::time::Scheduler;
 

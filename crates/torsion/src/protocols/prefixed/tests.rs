@@ -2,7 +2,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use super::*;
-use crate::protocols::{CHUNK_SIZES, feed_in_chunks};
+use crate::testing::{CHUNK_SIZES, feed_in_chunks};
 use crate::testing::{Loopback, StringTransport};
 use crate::time::Scheduler;
 
