@@ -40,10 +40,12 @@ pub trait FrameHandler<D: Decoder>: 'static {
 
     /// The decoder failed. By default the connection is closed.
     ///
-    /// If the connection stays open, decoding goes on with what is buffered
-    /// when the failing call consumed bytes (the decoder skipped past the
-    /// bad input), and otherwise waits for more bytes, so a decoder that
-    /// fails again on the same bytes cannot spin the reactor.
+    /// If the connection stays open, the decoder is asked again: one that
+    /// recovers by itself (skipping the bad input, as tokio's `LinesCodec`
+    /// does after a long line) goes on delivering frames. One that fails
+    /// again at once without consuming a byte is left alone, without a
+    /// second report, until more bytes arrive, so that failing on the same
+    /// bytes cannot spin the reactor.
     fn decode_error(&mut self, ctx: &mut FrameContext<'_, D>, error: D::Error) {
         let _ = error;
         ctx.lose_connection();
@@ -195,21 +197,27 @@ impl<D: Decoder, H: FrameHandler<D>> FramedProtocol<D, H> {
     /// again before every decode, so what a handler does applies to the
     /// very next frame.
     fn deliver(&mut self) {
+        // Set when the last decode failed without consuming a byte; a
+        // second such failure in a row waits for more bytes instead of
+        // spinning on the same input.
+        let mut stalled = false;
         while self.core.may_deliver() && !self.core.buffer.is_empty() {
             let before = self.core.buffer.len();
             match self.core.decoder.decode(&mut self.core.buffer) {
                 Ok(Some(frame)) => {
+                    stalled = false;
                     let (handler, mut ctx) = self.context();
                     handler.frame_received(&mut ctx, frame);
                 }
                 Ok(None) => return,
                 Err(error) => {
                     let consumed = self.core.buffer.len() < before;
-                    let (handler, mut ctx) = self.context();
-                    handler.decode_error(&mut ctx, error);
-                    if !consumed {
+                    if stalled && !consumed {
                         return;
                     }
+                    stalled = !consumed;
+                    let (handler, mut ctx) = self.context();
+                    handler.decode_error(&mut ctx, error);
                 }
             }
         }

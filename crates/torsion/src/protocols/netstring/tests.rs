@@ -1,5 +1,5 @@
 use super::*;
-use crate::testing::{CHUNK_SIZES, feed_in_chunks};
+use crate::testing::{CHUNK_SIZES, feed_in_chunks, replay_protocol};
 use crate::testing::{Loopback, StringTransport};
 
 #[derive(Default, Debug)]
@@ -40,17 +40,13 @@ fn strings(list: &[&[u8]]) -> Vec<Vec<u8>> {
 
 #[test]
 fn netstrings_are_reassembled_at_every_chunk_size() {
-    let input = b"5:hello,0:,12:hello, world,1::,";
-    for size in CHUNK_SIZES {
-        let (fake, mut protocol) = connected(NETSTRING_MAX_LENGTH);
-        feed_in_chunks(&mut protocol, input, size);
-        assert_eq!(
-            protocol.handler().strings,
-            strings(&[b"hello", b"", b"hello, world", b":"]),
-            "size {size}"
-        );
-        assert!(!fake.is_disconnecting());
-    }
+    let (received, closing) = replay_protocol(
+        b"5:hello,0:,12:hello, world,1::,",
+        || NetstringReceiver::new(Collect::default()),
+        |protocol, fake| (protocol.handler().strings.clone(), fake.is_disconnecting()),
+    );
+    assert_eq!(received, strings(&[b"hello", b"", b"hello, world", b":"]));
+    assert!(!closing);
 }
 
 #[test]
@@ -213,4 +209,40 @@ fn netstrings_cross_a_loopback_at_every_chunk_size() {
             "size {size}"
         );
     }
+}
+
+#[test]
+fn an_announced_length_is_not_reserved_up_front() {
+    let (fake, mut protocol) = connected(usize::MAX);
+    protocol.data_received(b"100000000000000000:");
+    protocol.data_received(&[b'x'; 1000]);
+    assert!(protocol.handler().strings.is_empty());
+    assert!(protocol.handler().errors.is_empty());
+    assert_eq!(protocol.buffered(), 1000);
+    assert!(
+        protocol.buffer_capacity() < 4096,
+        "{} bytes held for 1000 received",
+        protocol.buffer_capacity()
+    );
+    assert!(!fake.is_disconnecting());
+}
+
+#[test]
+fn a_length_over_a_raised_maximum_is_a_clean_error() {
+    assert_rejected(
+        b"100000000000000000:",
+        10_000_000_000_000_000,
+        NetstringParseError::TooLong {
+            max: 10_000_000_000_000_000,
+        },
+    );
+}
+
+#[test]
+fn a_length_beyond_usize_is_a_clean_error_under_the_largest_maximum() {
+    assert_rejected(
+        b"123456789012345678901234567890:",
+        usize::MAX,
+        NetstringParseError::TooLong { max: usize::MAX },
+    );
 }
