@@ -416,6 +416,10 @@ impl<D> FrameContext<'_, D> {
     /// pauses reading from the transport; resume with
     /// [`resume_producing`](Self::resume_producing) here or
     /// [`FramedProtocol::resume_producing`] later.
+    ///
+    /// Pause here rather than with the transport's own
+    /// [`pause_reading`](Transport::pause_reading): that stops new bytes
+    /// but not the frames already buffered.
     pub fn pause_producing(&mut self) {
         self.core.pause();
     }
