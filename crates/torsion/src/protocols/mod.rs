@@ -1,20 +1,29 @@
 //! Framing protocols: turn a byte stream into messages (Twisted's
-//! `protocols.basic`).
+//! `protocols.basic`), all on one framing layer.
 //!
-//! A transport delivers bytes in chunks of any size; these protocols buffer
-//! them and call a handler once per complete message, whatever the chunk
-//! boundaries were:
+//! A transport delivers bytes in chunks of any size. [`FramedProtocol`]
+//! buffers them, has a decoder cut frames out of the buffer, and hands each
+//! frame to a [`FrameHandler`], whatever the chunk boundaries were. The
+//! decoder is a `tokio_util::codec` [`Decoder`] (they need no runtime), so
+//! any codec of the ecosystem is a torsion protocol, and a new protocol is
+//! a decoder plus a handler. Pausing, closing and mode switches made inside
+//! a handler apply to the very next frame.
 //!
-//! - [`LineReceiver`] splits on a delimiter (`\r\n` by default), with a raw
-//!   mode for binary payloads in between lines;
-//! - [`NetstringReceiver`] reads netstrings, `<length>:<payload>,`;
-//! - [`IntNStringReceiver`] reads strings prefixed with their length as an
-//!   8-, 16- or 32-bit big-endian integer.
+//! On that layer, the basic protocols keep Twisted's shape: a codec, a
+//! handler trait whose callbacks get a context to reply, close and (for
+//! lines) switch modes, and a receiver that puts them together:
 //!
-//! Each is a [`Protocol`](crate::net::Protocol) wrapping a handler trait
-//! whose callbacks get a small context to reply, close and (for lines)
-//! switch modes. The [`testing`](crate::testing) fakes drive them without a
-//! socket:
+//! | receiver | codec | frames |
+//! |---|---|---|
+//! | [`LineReceiver`] + [`LineHandler`] | [`LineCodec`] | lines ending with a [`Delimiter`] (`\r\n`, `\n`, either, or any bytes), with a raw mode |
+//! | [`NetstringReceiver`] + [`NetstringHandler`] | [`NetstringCodec`] | netstrings, `<length>:<payload>,` |
+//! | [`IntNStringReceiver`] + [`StringHandler`] | [`PrefixedCodec`] | strings after an 8-, 16- or 32-bit big-endian length |
+//!
+//! Each codec enforces a maximum length without trusting the peer: no
+//! announced length is reserved up front, and no maximum, `usize::MAX`
+//! included, overflows. The [`testing`](crate::testing) fakes drive them
+//! without a socket, and [`replay_protocol`](crate::testing::replay_protocol)
+//! replays input at every chunk size:
 //!
 //! ```
 //! use torsion::net::Protocol;
@@ -39,31 +48,23 @@
 //! assert_eq!(fake.value(), b"\x00\x03cba");
 //! ```
 
+mod framed;
 mod line;
 mod netstring;
 mod prefixed;
 
+pub use bytes::BytesMut;
+pub use framed::{FrameContext, FrameHandler, FramedProtocol};
 pub use line::{
-    DEFAULT_DELIMITER, DEFAULT_MAX_LINE_LENGTH, LineContext, LineHandler, LineReceiver,
+    DEFAULT_DELIMITER, DEFAULT_MAX_LINE_LENGTH, Delimiter, LineCodec, LineContext, LineError,
+    LineFrame, LineHandler, LineReceiver,
 };
 pub use netstring::{
-    NETSTRING_MAX_LENGTH, NetstringContext, NetstringHandler, NetstringParseError,
-    NetstringReceiver,
+    NETSTRING_MAX_LENGTH, NetstringCodec, NetstringContext, NetstringError, NetstringHandler,
+    NetstringParseError, NetstringReceiver,
 };
 pub use prefixed::{
-    IntNStringReceiver, PREFIXED_MAX_LENGTH, PrefixLength, StringContext, StringHandler,
-    StringTooLong,
+    IntNStringReceiver, PREFIXED_MAX_LENGTH, PrefixLength, PrefixedCodec, PrefixedError,
+    StringContext, StringHandler, StringTooLong,
 };
-
-/// Chunk sizes every framing test replays its input at; `usize::MAX` is the
-/// whole input at once.
-#[cfg(test)]
-pub(crate) const CHUNK_SIZES: [usize; 5] = [1, 2, 3, 7, usize::MAX];
-
-/// Feeds `data` to `protocol` in chunks of at most `size` bytes.
-#[cfg(test)]
-pub(crate) fn feed_in_chunks(protocol: &mut dyn crate::net::Protocol, data: &[u8], size: usize) {
-    for chunk in data.chunks(size.min(data.len().max(1))) {
-        protocol.data_received(chunk);
-    }
-}
+pub use tokio_util::codec::{Decoder, Encoder};

@@ -1,67 +1,20 @@
 //! [`IntNStringReceiver`]: strings prefixed with their length as a
 //! big-endian integer (Twisted's `Int8StringReceiver`,
-//! `Int16StringReceiver` and `Int32StringReceiver`).
+//! `Int16StringReceiver` and `Int32StringReceiver`), a [`PrefixedCodec`]
+//! on the framing layer.
 
 use std::fmt;
 use std::io::IoSlice;
 
+use bytes::BytesMut;
+
 use crate::Failure;
 use crate::net::{HalfClose, Protocol, Transport};
+use crate::protocols::framed::{FrameContext, FrameHandler, FramedProtocol};
 
-/// The default longest string accepted, in bytes (Twisted's
-/// `MAX_LENGTH`).
-pub const PREFIXED_MAX_LENGTH: usize = 99999;
+mod codec;
 
-/// The size of the length prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PrefixLength {
-    /// One byte (Twisted's `Int8StringReceiver`, `"!B"`).
-    Int8,
-    /// Two bytes, big-endian (`Int16StringReceiver`, `"!H"`).
-    Int16,
-    /// Four bytes, big-endian (`Int32StringReceiver`, `"!I"`).
-    Int32,
-}
-
-impl PrefixLength {
-    /// How many bytes the prefix takes.
-    pub fn bytes(self) -> usize {
-        match self {
-            PrefixLength::Int8 => 1,
-            PrefixLength::Int16 => 2,
-            PrefixLength::Int32 => 4,
-        }
-    }
-
-    /// The length of the longest string the prefix can announce.
-    pub fn max_encodable(self) -> u64 {
-        (1u64 << (8 * self.bytes())) - 1
-    }
-
-    fn encode(self, length: usize) -> [u8; 4] {
-        let be = (length as u32).to_be_bytes();
-        let mut out = [0; 4];
-        out[..self.bytes()].copy_from_slice(&be[4 - self.bytes()..]);
-        out
-    }
-
-    fn decode(self, prefix: &[u8]) -> usize {
-        prefix[..self.bytes()]
-            .iter()
-            .fold(0usize, |value, &byte| (value << 8) | usize::from(byte))
-    }
-}
-
-/// A string too long for its length prefix was given to `send_string`
-/// (Twisted's `StringTooLongError`). Nothing was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a string of {length} bytes is too long for a {prefix:?} length prefix")]
-pub struct StringTooLong {
-    /// The string's length.
-    pub length: usize,
-    /// The prefix it did not fit.
-    pub prefix: PrefixLength,
-}
+pub use codec::{PREFIXED_MAX_LENGTH, PrefixLength, PrefixedCodec, PrefixedError, StringTooLong};
 
 /// What a length-prefixed protocol does with its strings: the callbacks of
 /// an [`IntNStringReceiver`]. Only `string_received` is required.
@@ -96,14 +49,17 @@ pub trait StringHandler: 'static {
 }
 
 /// A [`Protocol`] that reads strings prefixed with their length and hands
-/// them to a [`StringHandler`] (Twisted's `IntNStringReceiver` family).
+/// them to a [`StringHandler`] (Twisted's `IntNStringReceiver` family): a
+/// [`FramedProtocol`] over a [`PrefixedCodec`].
 ///
 /// The prefix is one, two or four bytes, big-endian ([`PrefixLength`]). A
 /// prefix announcing more than the maximum ([`PREFIXED_MAX_LENGTH`] unless
 /// set with [`with_max_length`](IntNStringReceiver::with_max_length)) goes
 /// to `length_limit_exceeded`, which closes the connection by default.
 /// [`send_string`](IntNStringReceiver::send_string) refuses, synchronously,
-/// a string the prefix cannot announce. While paused, bytes are buffered and
+/// a string the prefix cannot announce. A prefix over the maximum that the
+/// hook lets pass stops parsing there: the bytes stay buffered, and the
+/// next bytes received call the hook again. While paused, bytes are buffered and
 /// nothing is delivered; resuming delivers what was buffered. No strings
 /// are delivered once the transport is closing.
 ///
@@ -133,39 +89,23 @@ pub trait StringHandler: 'static {
 /// assert!(matches!(short.send_string(&[0; 256]), Err(StringTooLong { length: 256, .. })));
 /// ```
 pub struct IntNStringReceiver<H> {
-    handler: H,
-    state: StringState,
+    framed: FramedProtocol<PrefixedCodec, Strings<H>>,
 }
 
-struct StringState {
-    transport: Option<Transport>,
-    prefix: PrefixLength,
-    max_length: usize,
-    buffer: Vec<u8>,
-    start: usize,
-    paused: bool,
-}
+/// A [`StringHandler`] seen as a [`FrameHandler`].
+struct Strings<H>(H);
 
-/// What a [`StringHandler`] callback can do: send strings, pause, close,
-/// reach the transport.
-pub struct StringContext<'a> {
-    state: &'a mut StringState,
-}
+/// What a [`StringHandler`] callback can do: the framing layer's context
+/// over a [`PrefixedCodec`], with `send_string` added to what every
+/// [`FrameContext`] does (write, pause, close, reach the transport).
+pub type StringContext<'a> = FrameContext<'a, PrefixedCodec>;
 
 impl<H: StringHandler> IntNStringReceiver<H> {
     /// A receiver with a `prefix`-sized length prefix and the default
     /// maximum length.
     pub fn new(prefix: PrefixLength, handler: H) -> IntNStringReceiver<H> {
         IntNStringReceiver {
-            handler,
-            state: StringState {
-                transport: None,
-                prefix,
-                max_length: PREFIXED_MAX_LENGTH,
-                buffer: Vec::new(),
-                start: 0,
-                paused: false,
-            },
+            framed: FramedProtocol::new(PrefixedCodec::new(prefix), Strings(handler)),
         }
     }
 
@@ -186,231 +126,158 @@ impl<H: StringHandler> IntNStringReceiver<H> {
 
     /// Sets the longest string accepted, in bytes.
     pub fn with_max_length(mut self, max_length: usize) -> IntNStringReceiver<H> {
-        self.state.max_length = max_length;
+        let codec = self.framed.decoder_mut();
+        *codec = codec.clone().with_max_length(max_length);
         self
     }
 
     /// The handler.
     pub fn handler(&self) -> &H {
-        &self.handler
+        &self.framed.handler().0
     }
 
     /// The handler, mutably.
     pub fn handler_mut(&mut self) -> &mut H {
-        &mut self.handler
+        &mut self.framed.handler_mut().0
     }
 
     /// The transport, once connected.
     pub fn transport(&self) -> Option<&Transport> {
-        self.state.transport.as_ref()
+        self.framed.transport()
     }
 
     /// The prefix size.
     pub fn prefix(&self) -> PrefixLength {
-        self.state.prefix
+        self.framed.decoder().prefix()
     }
 
     /// Writes `data` after its length prefix (Twisted's `sendString`), or
     /// refuses, writing nothing, if the prefix cannot announce its length.
     pub fn send_string(&self, data: &[u8]) -> Result<(), StringTooLong> {
-        self.state.send_string(data)
+        send_string(self.framed.transport(), self.prefix(), data)
+    }
+
+    /// How many received bytes wait in the buffer.
+    pub fn buffered(&self) -> usize {
+        self.framed.buffered()
     }
 
     /// True while paused.
     pub fn is_paused(&self) -> bool {
-        self.state.paused
+        self.framed.is_paused()
     }
 
     /// Stops delivering strings and pauses reading from the transport; what
     /// arrives meanwhile is buffered.
     pub fn pause_producing(&mut self) {
-        self.state.pause();
+        self.framed.pause_producing();
     }
 
     /// Resumes reading and delivers what was buffered.
     pub fn resume_producing(&mut self) {
-        self.state.resume();
-        self.process();
+        self.framed.resume_producing();
     }
 
     /// Pauses for good and closes the connection.
     pub fn stop_producing(&mut self) {
-        self.state.pause();
-        self.state.lose_connection();
+        self.framed.stop_producing();
     }
 
-    fn context(&mut self) -> (&mut H, StringContext<'_>) {
-        (
-            &mut self.handler,
-            StringContext {
-                state: &mut self.state,
-            },
-        )
-    }
-
-    /// Delivers every complete string buffered, checking the pause flag
-    /// and the transport before each.
-    fn process(&mut self) {
-        let mut data = Vec::new();
-        loop {
-            let state = &mut self.state;
-            let prefix = state.prefix.bytes();
-            let available = state.buffer.len() - state.start;
-            if state.paused || !state.open() || available < prefix {
-                break;
-            }
-            let length = state.prefix.decode(&state.buffer[state.start..]);
-            if length > state.max_length {
-                let (handler, mut ctx) = self.context();
-                handler.length_limit_exceeded(&mut ctx, length);
-                break;
-            }
-            if available < prefix + length {
-                break;
-            }
-            let begin = state.start + prefix;
-            data.clear();
-            data.extend_from_slice(&state.buffer[begin..begin + length]);
-            state.start = begin + length;
-            let (handler, mut ctx) = self.context();
-            handler.string_received(&mut ctx, &data);
-        }
-        let state = &mut self.state;
-        if state.start > 0 {
-            state.buffer.drain(..state.start.min(state.buffer.len()));
-            state.start = 0;
-        }
+    /// The buffer's capacity: how much memory the bytes received hold.
+    #[cfg(test)]
+    fn buffer_capacity(&mut self) -> usize {
+        self.framed.core_mut().buffer_mut().capacity()
     }
 }
 
-impl StringState {
-    fn open(&self) -> bool {
-        self.transport.as_ref().is_none_or(Transport::is_open)
+/// Writes the prefix and `data` in one vectored write, without copying
+/// the string.
+fn send_string(
+    transport: Option<&Transport>,
+    prefix: PrefixLength,
+    data: &[u8],
+) -> Result<(), StringTooLong> {
+    prefix.check(data.len())?;
+    if let Some(transport) = transport {
+        let encoded = prefix.encode(data.len());
+        transport.write_vectored(&[IoSlice::new(&encoded[..prefix.bytes()]), IoSlice::new(data)]);
+    }
+    Ok(())
+}
+
+impl StringContext<'_> {
+    /// Writes `data` after its length prefix, or refuses if the prefix
+    /// cannot announce its length.
+    pub fn send_string(&self, data: &[u8]) -> Result<(), StringTooLong> {
+        send_string(self.core.transport(), self.prefix(), data)
     }
 
-    fn send_string(&self, data: &[u8]) -> Result<(), StringTooLong> {
-        if data.len() as u64 > self.prefix.max_encodable() {
-            return Err(StringTooLong {
-                length: data.len(),
-                prefix: self.prefix,
-            });
-        }
-        if let Some(transport) = &self.transport {
-            let prefix = self.prefix.encode(data.len());
-            transport.write_vectored(&[
-                IoSlice::new(&prefix[..self.prefix.bytes()]),
-                IoSlice::new(data),
-            ]);
-        }
-        Ok(())
+    /// The prefix size.
+    pub fn prefix(&self) -> PrefixLength {
+        self.core.decoder().prefix()
     }
 
-    fn lose_connection(&self) {
-        if let Some(transport) = &self.transport {
-            transport.lose_connection();
+    /// The longest string accepted.
+    pub fn max_length(&self) -> usize {
+        self.core.decoder().max_length()
+    }
+}
+
+impl<H: StringHandler> FrameHandler<PrefixedCodec> for Strings<H> {
+    fn connection_made(&mut self, ctx: &mut StringContext<'_>) {
+        self.0.connection_made(ctx);
+    }
+
+    fn frame_received(&mut self, ctx: &mut StringContext<'_>, data: BytesMut) {
+        self.0.string_received(ctx, &data);
+    }
+
+    fn decode_error(&mut self, ctx: &mut StringContext<'_>, error: PrefixedError) {
+        match error {
+            PrefixedError::LengthLimitExceeded { length, .. } => {
+                let length = usize::try_from(length).unwrap_or(usize::MAX);
+                self.0.length_limit_exceeded(ctx, length);
+            }
+            // The codec reads no I/O of its own and the receiver encodes
+            // without it; neither can come from it here.
+            PrefixedError::StringTooLong(_) | PrefixedError::Io(_) => ctx.lose_connection(),
         }
     }
 
-    fn pause(&mut self) {
-        self.paused = true;
-        if let Some(transport) = &self.transport {
-            transport.pause_reading();
-        }
+    fn connection_lost(&mut self, ctx: &mut StringContext<'_>, reason: Failure) {
+        self.0.connection_lost(ctx, reason);
     }
 
-    fn resume(&mut self) {
-        self.paused = false;
-        if let Some(transport) = &self.transport {
-            transport.resume_reading();
-        }
+    fn read_connection_lost(&mut self, ctx: &mut StringContext<'_>) -> HalfClose {
+        self.0.read_connection_lost(ctx)
     }
 }
 
 impl<H: StringHandler> Protocol for IntNStringReceiver<H> {
     fn connection_made(&mut self, transport: &Transport) {
-        self.state.transport = Some(transport.clone());
-        let (handler, mut ctx) = self.context();
-        handler.connection_made(&mut ctx);
+        self.framed.connection_made(transport);
     }
 
     fn data_received(&mut self, data: &[u8]) {
-        self.state.buffer.extend_from_slice(data);
-        self.process();
+        self.framed.data_received(data);
     }
 
     fn connection_lost(&mut self, reason: Failure) {
-        let (handler, mut ctx) = self.context();
-        handler.connection_lost(&mut ctx, reason);
+        self.framed.connection_lost(reason);
     }
 
     fn read_connection_lost(&mut self) -> HalfClose {
-        let (handler, mut ctx) = self.context();
-        handler.read_connection_lost(&mut ctx)
-    }
-}
-
-impl StringContext<'_> {
-    /// The transport, once connected.
-    pub fn transport(&self) -> Option<&Transport> {
-        self.state.transport.as_ref()
-    }
-
-    /// Writes `data` after its length prefix, or refuses if the prefix
-    /// cannot announce its length.
-    pub fn send_string(&self, data: &[u8]) -> Result<(), StringTooLong> {
-        self.state.send_string(data)
-    }
-
-    /// Closes the connection once what is written has been sent; no more
-    /// strings are delivered.
-    pub fn lose_connection(&self) {
-        self.state.lose_connection()
-    }
-
-    /// The prefix size.
-    pub fn prefix(&self) -> PrefixLength {
-        self.state.prefix
-    }
-
-    /// The longest string accepted.
-    pub fn max_length(&self) -> usize {
-        self.state.max_length
-    }
-
-    /// True while paused.
-    pub fn is_paused(&self) -> bool {
-        self.state.paused
-    }
-
-    /// Stops delivery after this callback, buffering what arrives, and
-    /// pauses reading; resume with [`IntNStringReceiver::resume_producing`].
-    pub fn pause_producing(&mut self) {
-        self.state.pause();
-    }
-
-    /// Resumes delivery (it goes on after this callback returns) and
-    /// reading.
-    pub fn resume_producing(&mut self) {
-        self.state.resume();
+        self.framed.read_connection_lost()
     }
 }
 
 impl<H: fmt::Debug> fmt::Debug for IntNStringReceiver<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IntNStringReceiver")
-            .field("handler", &self.handler)
-            .field("prefix", &self.state.prefix)
-            .field("paused", &self.state.paused)
-            .field("buffered", &(self.state.buffer.len() - self.state.start))
-            .finish()
-    }
-}
-
-impl fmt::Debug for StringContext<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StringContext")
-            .field("prefix", &self.state.prefix)
-            .field("paused", &self.state.paused)
+            .field("handler", &self.framed.handler().0)
+            .field("prefix", &self.framed.decoder().prefix())
+            .field("paused", &self.framed.is_paused())
+            .field("buffered", &self.framed.buffered())
             .finish()
     }
 }

@@ -3,13 +3,16 @@
 //! own (Twisted's `internet.testing`, `test.iosim` and `task.Clock`):
 //! [`Clock`] for time, [`StringTransport`] to drive one protocol by hand and
 //! [`Loopback`] to connect two protocols in memory, and [`MemoryReactor`]
-//! to record what code listens on and connects to.
+//! to record what code listens on and connects to; [`replay_protocol`] and
+//! [`replay_decoder`] replay a protocol's input at every chunk size.
 
+mod chunks;
 mod clock;
 mod loopback;
 mod memory_reactor;
 mod string_transport;
 
+pub use chunks::{CHUNK_SIZES, Decoded, feed_in_chunks, replay_decoder, replay_protocol};
 pub use clock::Clock;
 pub use loopback::Loopback;
 pub use memory_reactor::{ConnectCall, MemoryPort, MemoryReactor, TcpListenCall, UnixListenCall};

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::error::ConnectionDone;
-use crate::protocols::{CHUNK_SIZES, feed_in_chunks};
+use crate::testing::{CHUNK_SIZES, feed_in_chunks, replay_protocol};
 use crate::testing::{Loopback, StringTransport};
 use crate::time::Scheduler;
 
@@ -96,16 +96,56 @@ fn lines(list: &[&[u8]]) -> Vec<Vec<u8>> {
 
 #[test]
 fn lines_are_split_on_the_delimiter_at_every_chunk_size() {
-    for size in CHUNK_SIZES {
-        let (_, mut protocol) = connected(tester());
-        feed_in_chunks(&mut protocol, b"a\r\nb\r\nc", size);
-        assert_eq!(
-            protocol.handler().received,
-            lines(&[b"a", b"b"]),
-            "size {size}"
-        );
-        assert_eq!(protocol.clear_line_buffer(), b"c", "size {size}");
-    }
+    let (received, rest) = replay_protocol(
+        b"a\r\nb\r\nc",
+        || LineReceiver::new(tester()),
+        |protocol, _| {
+            (
+                protocol.handler().received.clone(),
+                protocol.framed.buffered(),
+            )
+        },
+    );
+    assert_eq!(received, lines(&[b"a", b"b"]));
+    assert_eq!(rest, 1);
+}
+
+#[test]
+fn lf_and_crlf_both_end_lines_with_the_crlf_or_lf_delimiter() {
+    let received = replay_protocol(
+        b"typed with nc\ntyped with telnet\r\n\nlast\r",
+        || LineReceiver::new(tester()).with_delimiter(Delimiter::CrLfOrLf),
+        |protocol, _| protocol.handler().received.clone(),
+    );
+    assert_eq!(
+        received,
+        lines(&[b"typed with nc", b"typed with telnet", b""])
+    );
+}
+
+#[test]
+fn lines_are_sent_with_crlf_under_the_crlf_or_lf_delimiter() {
+    let fake = StringTransport::new();
+    let mut protocol = LineReceiver::new(tester()).with_delimiter(Delimiter::CrLfOrLf);
+    fake.make_connection(&mut protocol);
+    protocol.send_line(b"hello");
+    assert_eq!(fake.value(), b"hello\r\n");
+}
+
+#[test]
+fn the_largest_maximum_line_length_does_not_overflow() {
+    let (fake, mut protocol) = {
+        let fake = StringTransport::new();
+        let mut protocol = LineReceiver::new(tester()).with_max_length(usize::MAX);
+        fake.make_connection(&mut protocol);
+        (fake, protocol)
+    };
+    let long = vec![b'x'; 100_000];
+    protocol.data_received(&long);
+    assert!(protocol.handler().exceeded.is_empty());
+    protocol.data_received(b"\r\n");
+    assert_eq!(protocol.handler().received, vec![long]);
+    assert!(!fake.is_disconnecting());
 }
 
 #[test]

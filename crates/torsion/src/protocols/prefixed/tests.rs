@@ -2,7 +2,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use super::*;
-use crate::protocols::{CHUNK_SIZES, feed_in_chunks};
+use crate::testing::{CHUNK_SIZES, feed_in_chunks, replay_protocol};
 use crate::testing::{Loopback, StringTransport};
 use crate::time::Scheduler;
 
@@ -68,17 +68,13 @@ fn prefixes_are_big_endian() {
 fn strings_are_reassembled_at_every_chunk_size() {
     let sent: [&[u8]; 4] = [b"hello", b"", b"\x00\x01\x02", &[7u8; 200]];
     for prefix in PREFIXES {
-        let input = frame(prefix, &sent);
-        for size in CHUNK_SIZES {
-            let (fake, mut protocol) = connected(prefix);
-            feed_in_chunks(&mut protocol, &input, size);
-            assert_eq!(
-                protocol.handler().strings,
-                strings(&sent),
-                "{prefix:?} size {size}"
-            );
-            assert!(!fake.is_disconnecting());
-        }
+        let (received, closing) = replay_protocol(
+            &frame(prefix, &sent),
+            || IntNStringReceiver::new(prefix, Collect::default()),
+            |protocol, fake| (protocol.handler().strings.clone(), fake.is_disconnecting()),
+        );
+        assert_eq!(received, strings(&sent), "{prefix:?}");
+        assert!(!closing, "{prefix:?}");
     }
 }
 
@@ -310,4 +306,33 @@ fn int32_strings_over_a_real_tcp_connection() {
         client.join().unwrap(),
         b"\x00\x00\x00\x013\x00\x00\x00\x0570000"
     );
+}
+
+#[test]
+fn an_announced_length_is_not_reserved_up_front() {
+    let fake = StringTransport::new();
+    let mut protocol = IntNStringReceiver::int32(Collect::default()).with_max_length(usize::MAX);
+    fake.make_connection(&mut protocol);
+    protocol.data_received(b"\xff\xff\xff\xff");
+    protocol.data_received(&[b'x'; 1000]);
+    assert!(protocol.handler().strings.is_empty());
+    assert!(protocol.handler().exceeded.is_empty());
+    assert_eq!(protocol.buffered(), 1004);
+    assert!(
+        protocol.buffer_capacity() < 4096,
+        "{} bytes held for 1004 received",
+        protocol.buffer_capacity()
+    );
+}
+
+#[test]
+fn the_largest_maximum_does_not_overflow() {
+    for prefix in PREFIXES {
+        let received = replay_protocol(
+            &frame(prefix, &[b"abc", b""]),
+            || IntNStringReceiver::new(prefix, Collect::default()).with_max_length(usize::MAX),
+            |protocol, _| protocol.handler().strings.clone(),
+        );
+        assert_eq!(received, strings(&[b"abc", b""]), "{prefix:?}");
+    }
 }

@@ -1,22 +1,20 @@
-//! A line-based chat server: every line a client sends goes to every other
-//! client. Connect with `nc 127.0.0.1 8123`; `/nick NAME` picks a name,
-//! `/quit` leaves. Idle clients cost the server a few hundred bytes each.
+//! The chat room: every line a member sends goes to every other member.
+//! Lines may end with `\n` (what `nc` sends) or `\r\n` (telnet); the
+//! room answers with `\r\n`, which both show as a line end.
 //!
-//! ```text
-//! cargo run -p torsion --example chat -- tcp:8123
-//! ```
+//! Shared by the example's `main` and the test that drives it over real
+//! sockets.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use torsion::endpoints::server_from_string;
+use torsion::Failure;
 use torsion::net::Transport;
-use torsion::protocols::{LineContext, LineHandler, LineReceiver};
-use torsion::{Failure, Reactor};
+use torsion::protocols::{Delimiter, LineContext, LineHandler, LineReceiver};
 
 /// Who is in the room.
 #[derive(Default)]
-struct Room {
+pub struct Room {
     members: Vec<(String, Transport)>,
 }
 
@@ -31,7 +29,19 @@ impl Room {
     }
 }
 
-struct Chatter {
+/// The protocol of one member of `room`: lines ending with `\n` or
+/// `\r\n`.
+pub fn chatter(room: &Rc<RefCell<Room>>) -> LineReceiver<Chatter> {
+    LineReceiver::new(Chatter {
+        room: room.clone(),
+        name: String::new(),
+    })
+    .with_delimiter(Delimiter::CrLfOrLf)
+}
+
+/// One member: `/nick NAME` renames, `/quit` leaves, anything else is said
+/// to the room.
+pub struct Chatter {
     room: Rc<RefCell<Room>>,
     name: String,
 }
@@ -76,30 +86,4 @@ impl LineHandler for Chatter {
             .retain(|(_, member)| !member.same_connection(&transport));
         room.broadcast(&transport, format!("* {} left", self.name).as_bytes());
     }
-}
-
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let description = std::env::args().nth(1).unwrap_or_else(|| "tcp:8123".into());
-    let reactor = Reactor::new()?;
-    reactor.install_signal_handlers()?;
-    let room = Rc::new(RefCell::new(Room::default()));
-    let endpoint = server_from_string(&reactor, &description)?;
-    let r = reactor.clone();
-    drop(
-        endpoint
-            .listen(torsion::net::factory_fn(move |_| {
-                Some(LineReceiver::new(Chatter {
-                    room: room.clone(),
-                    name: String::new(),
-                }))
-            }))
-            .map(|port| println!("chat on {}", port.address()))
-            .or_else(move |failure| {
-                eprintln!("cannot listen: {failure}");
-                let _ = r.stop();
-                Err(failure)
-            }),
-    );
-    reactor.run()?;
-    Ok(())
 }
