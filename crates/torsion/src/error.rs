@@ -90,6 +90,17 @@ impl From<std::io::Error> for ConnectionLost {
 #[error("the connection was refused by the other side")]
 pub struct ConnectionRefused;
 
+/// A host name that did not resolve to any address (Twisted's
+/// `DNSLookupError`); connecting fails with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot resolve host {host:?}: {reason}")]
+pub struct DnsLookupError {
+    /// The name looked up.
+    pub host: String,
+    /// What the resolver said.
+    pub reason: String,
+}
+
 /// The connection was aborted locally (Twisted's `ConnectionAborted`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the connection was aborted locally")]

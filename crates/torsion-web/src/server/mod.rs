@@ -122,7 +122,7 @@ impl Server {
         self.watch_reactor(reactor);
         let server = self.clone();
         let reactor = reactor.clone();
-        AsyncListener::listen(&endpoint.offering_alpn(&ALPN)).map(move |listener| {
+        endpoint.offering_alpn(&ALPN).listen_stream().map(move |listener| {
             let address = listener.address();
             let listener = Rc::new(listener);
             let accepting = listener.clone();

@@ -64,6 +64,7 @@ mod write_buffer;
 
 pub use address::Address;
 pub use async_stream::{AsyncListener, AsyncStream};
+pub(crate) use async_stream::stream_connection;
 pub use client::{ConnectOptions, Connector, DEFAULT_CONNECT_TIMEOUT};
 pub use listener::ListeningPort;
 pub use network::Network;

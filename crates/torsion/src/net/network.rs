@@ -11,7 +11,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use crate::defer::Resolver;
-use crate::endpoints::DnsLookupError;
+use crate::error::DnsLookupError;
 use crate::net::{
     Address, ConnectOptions, Factory, HalfClose, ListenOptions, ListeningPort, Protocol, Transport,
     UnixListenOptions,

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::defer::Resolver;
-use crate::endpoints::DnsLookupError;
+use crate::error::DnsLookupError;
 use crate::net::{
     Address, ConnectOptions, Factory, ListenOptions, Network, Protocol, Transport,
     UnixListenOptions,
