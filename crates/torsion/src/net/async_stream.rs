@@ -38,9 +38,10 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use crate::defer::DeferredQueue;
+use crate::error::NetError;
 use crate::net::{
-    Address, ConnectOptions, Factory, HIGH_WATER_MARK, HalfClose, ListeningPort, Producer, Protocol,
-    PushProducer, Transport, factory_fn,
+    Address, ConnectOptions, Factory, HIGH_WATER_MARK, HalfClose, ListeningPort, Producer,
+    Protocol, PushProducer, Transport, factory_fn,
 };
 use crate::{Deferred, Failure, Reactor};
 
@@ -51,7 +52,9 @@ const READ_AHEAD: usize = 64 * 1024;
 struct Shared {
     incoming: VecDeque<u8>,
     eof: bool,
-    error: Option<io::Error>,
+    /// Why the connection ended, when not cleanly; the next read fails
+    /// with it.
+    error: Option<String>,
     reader: Option<Waker>,
     writer: Option<Waker>,
     reading_paused: bool,
@@ -111,10 +114,7 @@ impl Protocol for StreamProtocol {
         let mut shared = self.shared.borrow_mut();
         shared.eof = true;
         if !reason.is::<crate::error::ConnectionDone>() && shared.error.is_none() {
-            shared.error = Some(io::Error::new(
-                io::ErrorKind::ConnectionReset,
-                reason.to_string(),
-            ));
+            shared.error = Some(reason.to_string());
         }
         shared.transport = None;
         for waker in [
@@ -197,20 +197,14 @@ impl AsyncStream {
             {
                 return Poll::Ready(Ok(info));
             }
-            if let Some(error) = &shared.error {
-                return Poll::Ready(Err(io::Error::new(error.kind(), error.to_string())));
+            if let Some(reason) = &shared.error {
+                return Poll::Ready(Err(NetError::ConnectionEnded(reason.clone()).into()));
             }
             if shared.eof {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the connection closed during the TLS handshake",
-                )));
+                return Poll::Ready(Err(NetError::HandshakeInterrupted.into()));
             }
             if !self.transport.is_tls() {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the connection does not use TLS",
-                )));
+                return Poll::Ready(Err(NetError::NotTls.into()));
             }
             shared.handshake_waiter = Some(cx.waker().clone());
             Poll::Pending
@@ -260,8 +254,8 @@ impl AsyncStream {
             }
             return Poll::Ready(Ok(n));
         }
-        if let Some(error) = shared.error.take() {
-            return Poll::Ready(Err(error));
+        if let Some(reason) = shared.error.take() {
+            return Poll::Ready(Err(NetError::ConnectionEnded(reason).into()));
         }
         if shared.eof || max == 0 {
             return Poll::Ready(Ok(0));
@@ -517,7 +511,9 @@ impl Protocol for Announcing {
 /// its transport once it is connected.
 pub(crate) fn stream_connection() -> (impl Protocol, impl FnOnce(Transport) -> AsyncStream) {
     let (protocol, shared) = stream_protocol();
-    (protocol, move |transport| AsyncStream::new(shared, transport))
+    (protocol, move |transport| {
+        AsyncStream::new(shared, transport)
+    })
 }
 
 impl Reactor {
