@@ -187,3 +187,64 @@ fn remove_stale_socket(path: &Path, kind: Type) -> io::Result<()> {
 pub(crate) fn set_keepalive(socket: &mio::net::TcpStream, enabled: bool) -> io::Result<()> {
     SockRef::from(socket).set_keepalive(enabled)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("torsion-sys-{name}-{}.sock", std::process::id()))
+    }
+
+    #[test]
+    fn a_bind_failure_names_the_address_it_was_for() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = taken.local_addr().unwrap();
+        let error = tcp_listener(address, 8, false).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
+        let Some(NetError::Listen { address: named, .. }) = NetError::find(&error) else {
+            panic!("not a listen error: {error:?}");
+        };
+        assert_eq!(*named, address.to_string());
+    }
+
+    #[test]
+    fn a_live_socket_file_is_reported_in_use_and_kept() {
+        let path = temp_path("live");
+        let _ = std::fs::remove_file(&path);
+        let live = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let error = unix_listener(&path, 8, None).unwrap_err();
+        assert!(matches!(
+            NetError::find(&error),
+            Some(NetError::SocketFileInUse(file)) if *file == path
+        ));
+        drop(live);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_socket_file_of_the_other_kind_is_left_alone() {
+        let path = temp_path("other-kind");
+        let _ = std::fs::remove_file(&path);
+        let datagram = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        // A stream probe cannot tell whether a datagram socket is live, so
+        // the file stays and the bind reports it.
+        let error = unix_listener(&path, 8, None).unwrap_err();
+        assert!(matches!(
+            NetError::find(&error),
+            Some(NetError::Listen { .. })
+        ));
+        assert!(path.exists());
+        drop(datagram);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn only_running_out_of_descriptors_or_memory_is_resource_exhaustion() {
+        for errno in [EMFILE, ENFILE, ENOBUFS, ENOMEM] {
+            assert!(is_resource_exhaustion(&io::Error::from_raw_os_error(errno)));
+        }
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert!(!is_resource_exhaustion(&refused));
+    }
+}
