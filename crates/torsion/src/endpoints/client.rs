@@ -252,7 +252,7 @@ impl<N: Network + Clone + 'static> Attempt<N> {
         };
         let connecting =
             self.network
-                .connect_stream(address, Box::new(protocol), self.options.clone());
+                .connect_protocol(address, Box::new(protocol), self.options.clone());
         let a = self.clone();
         let b = self.clone();
         let chain = connecting

@@ -61,6 +61,29 @@ pub trait Protocol: 'static {
     fn handshake_completed(&mut self) {}
 }
 
+/// A boxed protocol is a protocol, so that code choosing one at run time
+/// can hand it anywhere a protocol goes.
+impl<P: Protocol + ?Sized> Protocol for Box<P> {
+    fn connection_made(&mut self, transport: &Transport) {
+        (**self).connection_made(transport);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        (**self).data_received(data);
+    }
+    fn connection_lost(&mut self, reason: Failure) {
+        (**self).connection_lost(reason);
+    }
+    fn read_connection_lost(&mut self) -> HalfClose {
+        (**self).read_connection_lost()
+    }
+    fn write_connection_lost(&mut self) {
+        (**self).write_connection_lost();
+    }
+    fn handshake_completed(&mut self) {
+        (**self).handshake_completed();
+    }
+}
+
 /// What to do when the peer has shut down its write side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HalfClose {

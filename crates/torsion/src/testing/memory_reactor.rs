@@ -231,7 +231,7 @@ impl Network for MemoryReactor {
         })
     }
 
-    fn connect_stream(
+    fn connect_protocol(
         &self,
         address: Address,
         protocol: Box<dyn Protocol>,
