@@ -293,6 +293,9 @@ pub enum ReactorError {
     /// The system event trigger id is unknown or was already removed.
     #[error("no such system event trigger")]
     NoSuchTrigger,
+    /// The reader or writer watch id is unknown or was already removed.
+    #[error("no such watch")]
+    NoSuchWatch,
 }
 
 /// Work was offered to a [`ThreadPool`](crate::threads::ThreadPool) that
