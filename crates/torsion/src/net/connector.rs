@@ -76,6 +76,9 @@ struct Inner {
     factory: Rc<dyn ClientFactory>,
     options: ConnectOptions,
     state: Cell<State>,
+    /// Counts calls to `connect`, so that a failure reported late belongs
+    /// to the attempt it was for.
+    attempts: Cell<u64>,
     /// The attempt in progress, while connecting.
     attempt: RefCell<Option<Rc<Attempt>>>,
     /// The connection, while connected.
@@ -109,6 +112,7 @@ impl Connector {
                 factory,
                 options,
                 state: Cell::new(State::Disconnected),
+                attempts: Cell::new(0),
                 attempt: RefCell::new(None),
                 transport: RefCell::new(None),
                 waiting: RefCell::new(None),
@@ -127,6 +131,8 @@ impl Connector {
             return;
         };
         self.inner.state.set(State::Connecting);
+        let this_attempt = self.inner.attempts.get() + 1;
+        self.inner.attempts.set(this_attempt);
         if self.inner.factory_use.borrow().is_none() {
             let factory: Rc<dyn Factory> = self.inner.factory.clone();
             let factory_use = FactoryUse::start(factory);
@@ -144,8 +150,11 @@ impl Connector {
                 // would be.
                 let connector = self.clone();
                 reactor.call_later(Duration::ZERO, move || {
-                    if connector.inner.state.get() == State::Connecting {
-                        connector.attempt_failed(connect_failure(error));
+                    let inner = &connector.inner;
+                    if inner.state.get() == State::Connecting
+                        && inner.attempts.get() == this_attempt
+                    {
+                        connector.attempt_failed(start_failure(error));
                     }
                 });
             }
@@ -258,7 +267,17 @@ fn report(result: Result<(), Failure>) {
     }
 }
 
-/// The failure of a connect that did not work: refusals keep their type.
+/// An attempt that could not even start (no such socket path, a bad local
+/// address): refusals keep their type, anything else is the error itself.
+fn start_failure(error: io::Error) -> Failure {
+    if error.kind() == io::ErrorKind::ConnectionRefused {
+        Failure::new(ConnectionRefused)
+    } else {
+        Failure::new(error)
+    }
+}
+
+/// A connect the kernel reported failed: refusals keep their type.
 fn connect_failure(error: io::Error) -> Failure {
     if error.kind() == io::ErrorKind::ConnectionRefused {
         Failure::new(ConnectionRefused)

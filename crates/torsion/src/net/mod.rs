@@ -85,6 +85,8 @@ pub use unix_datagram::UnixDatagramOptions;
 pub use write_buffer::{HIGH_WATER_MARK, LOW_WATER_MARK};
 
 #[cfg(test)]
+mod connector_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tls_tests;
