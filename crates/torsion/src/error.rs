@@ -7,6 +7,9 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::Failure;
 
@@ -52,13 +55,15 @@ pub enum DelayedCallError {
 #[error("the connection was closed cleanly")]
 pub struct ConnectionDone;
 
-/// The connection was lost in a non-clean fashion (Twisted's `ConnectionLost::new()`),
+/// The connection was lost in a non-clean fashion (Twisted's `ConnectionLost`),
 /// with the socket error that ended it when there was one.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("the connection was lost in a non-clean fashion")]
 pub struct ConnectionLost {
+    /// Shared, so that a connection's protocol and its client factory can
+    /// each be told of the one error.
     #[source]
-    cause: Option<std::io::Error>,
+    cause: Option<Arc<io::Error>>,
 }
 
 impl ConnectionLost {
@@ -68,8 +73,12 @@ impl ConnectionLost {
     }
 
     /// The socket error behind the loss, if any.
-    pub fn cause(&self) -> Option<&std::io::Error> {
-        self.cause.as_ref()
+    pub fn cause(&self) -> Option<&io::Error> {
+        self.cause.as_deref()
+    }
+
+    pub(crate) fn shared(cause: Arc<io::Error>) -> ConnectionLost {
+        ConnectionLost { cause: Some(cause) }
     }
 }
 
@@ -79,9 +88,9 @@ impl Default for ConnectionLost {
     }
 }
 
-impl From<std::io::Error> for ConnectionLost {
-    fn from(cause: std::io::Error) -> Self {
-        ConnectionLost { cause: Some(cause) }
+impl From<io::Error> for ConnectionLost {
+    fn from(cause: io::Error) -> Self {
+        ConnectionLost::shared(Arc::new(cause))
     }
 }
 
@@ -90,10 +99,179 @@ impl From<std::io::Error> for ConnectionLost {
 #[error("the connection was refused by the other side")]
 pub struct ConnectionRefused;
 
+/// A host name that did not resolve to any address (Twisted's
+/// `DNSLookupError`); connecting fails with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot resolve host {host:?}: {reason}")]
+pub struct DnsLookupError {
+    /// The name looked up.
+    pub host: String,
+    /// What the resolver said.
+    pub reason: String,
+}
+
 /// The connection was aborted locally (Twisted's `ConnectionAborted`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the connection was aborted locally")]
 pub struct ConnectionAborted;
+
+/// What went wrong with a socket beyond the operating system's own error:
+/// a misuse the socket layer refuses, or an OS error with the address it
+/// happened on.
+///
+/// Socket calls keep returning [`io::Result`], as std's and mio's do; a
+/// `NetError` travels inside the [`io::Error`] (with a matching
+/// [`io::ErrorKind`]), and [`NetError::find`] gets it back:
+///
+/// ```
+/// use torsion::error::NetError;
+/// use torsion::net::{Protocol, factory_fn};
+/// use torsion::Reactor;
+///
+/// struct Quiet;
+/// impl Protocol for Quiet {
+///     fn data_received(&mut self, _: &[u8]) {}
+/// }
+///
+/// let reactor = Reactor::new()?;
+/// let port = reactor.listen_tcp("127.0.0.1:0".parse()?, factory_fn(|_| Some(Quiet)))?;
+/// let taken = port.tcp_address().unwrap();
+/// let error = reactor.listen_tcp(taken, factory_fn(|_| Some(Quiet))).unwrap_err();
+/// assert!(NetError::find(&error).is_some_and(NetError::is_address_in_use));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// Binding or listening failed; names the address, which the OS error
+    /// alone ("address in use") does not.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address (or socket path) asked for.
+        address: String,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Connecting failed at once; names the destination.
+    #[error("cannot connect to {address}: {source}")]
+    Connect {
+        /// The destination.
+        address: String,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// A socket file is in use by a live socket, so it is not replaced.
+    #[error("{} is in use by a live socket", .0.display())]
+    SocketFileInUse(PathBuf),
+    /// An address this socket cannot use (a UNIX path on a UDP socket, an
+    /// address without a path).
+    #[error("{0} is not an address this socket can use")]
+    UnusableAddress(String),
+    /// A connected datagram transport was asked to send elsewhere.
+    #[error("this transport is connected to {connected}; it cannot send to {to}")]
+    ConnectedElsewhere {
+        /// Where the transport is connected.
+        connected: String,
+        /// Where the datagram was to go.
+        to: String,
+    },
+    /// `write` without an address on a datagram transport that is not
+    /// connected.
+    #[error("write needs a connected transport; use write_to")]
+    NotConnected,
+    /// A datagram transport was connected a second time.
+    #[error("already connected to {0}; reconnecting is not supported")]
+    AlreadyConnected(String),
+    /// The socket has been closed.
+    #[error("the socket is closed")]
+    Closed,
+    /// An option that only TCP sockets have.
+    #[error("not a TCP socket")]
+    NotTcp,
+    /// A multicast option on a socket that is not UDP.
+    #[error("multicast options apply to UDP sockets only")]
+    NotUdp,
+    /// An IPv4 multicast interface is chosen by address, not by index.
+    #[error("an IPv4 outgoing interface is chosen by address")]
+    Ipv4InterfaceByIndex,
+    /// An IPv6 multicast interface is chosen by index, not by address.
+    #[error("an IPv6 group takes an interface index, not {0}")]
+    Ipv6InterfaceByAddress(std::net::Ipv4Addr),
+    /// TLS was started on a connection that already has it.
+    #[error("TLS is already on")]
+    TlsAlreadyStarted,
+    /// TLS cannot run over this kind of transport.
+    #[error("TLS cannot start on this transport")]
+    TlsUnsupported,
+    /// A TLS question was asked of a connection without TLS.
+    #[error("the connection does not use TLS")]
+    NotTls,
+    /// The peer closed the socket without TLS's close_notify: a truncation
+    /// attack looks exactly like this.
+    #[error("the peer closed the connection without a TLS close_notify")]
+    TlsTruncated,
+    /// The connection closed before its TLS handshake finished.
+    #[error("the connection closed during the TLS handshake")]
+    HandshakeInterrupted,
+    /// The connection under an async stream ended other than cleanly.
+    #[error("the connection ended: {0}")]
+    ConnectionEnded(String),
+}
+
+impl NetError {
+    /// The [`io::ErrorKind`] this error travels as.
+    pub fn kind(&self) -> io::ErrorKind {
+        use io::ErrorKind as Kind;
+        match self {
+            NetError::Listen { source, .. } | NetError::Connect { source, .. } => source.kind(),
+            NetError::SocketFileInUse(_) => Kind::AddrInUse,
+            NetError::UnusableAddress(_)
+            | NetError::ConnectedElsewhere { .. }
+            | NetError::Ipv6InterfaceByAddress(_)
+            | NetError::NotTls => Kind::InvalidInput,
+            NetError::NotConnected | NetError::Closed => Kind::NotConnected,
+            NetError::AlreadyConnected(_) | NetError::TlsAlreadyStarted => Kind::AlreadyExists,
+            NetError::NotTcp
+            | NetError::NotUdp
+            | NetError::Ipv4InterfaceByIndex
+            | NetError::TlsUnsupported => Kind::Unsupported,
+            NetError::TlsTruncated | NetError::HandshakeInterrupted => Kind::UnexpectedEof,
+            NetError::ConnectionEnded(_) => Kind::ConnectionReset,
+        }
+    }
+
+    /// The `NetError` inside an [`io::Error`], if it carries one.
+    pub fn find(error: &io::Error) -> Option<&NetError> {
+        error.get_ref()?.downcast_ref::<NetError>()
+    }
+
+    /// True when the address (or socket file) is already taken.
+    pub fn is_address_in_use(&self) -> bool {
+        self.kind() == io::ErrorKind::AddrInUse
+    }
+
+    /// True when the socket was already closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, NetError::Closed)
+    }
+
+    /// True for a misuse of an API (a wrong address kind, an option the
+    /// socket does not have), as opposed to an error the network caused.
+    pub fn is_misuse(&self) -> bool {
+        matches!(
+            self.kind(),
+            io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported | io::ErrorKind::AlreadyExists
+        )
+    }
+}
+
+impl From<NetError> for io::Error {
+    fn from(error: NetError) -> io::Error {
+        io::Error::new(error.kind(), error)
+    }
+}
 
 /// Errors from the reactor's life cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -115,6 +293,9 @@ pub enum ReactorError {
     /// The system event trigger id is unknown or was already removed.
     #[error("no such system event trigger")]
     NoSuchTrigger,
+    /// The reader or writer watch id is unknown or was already removed.
+    #[error("no such watch")]
+    NoSuchWatch,
 }
 
 /// Work was offered to a [`ThreadPool`](crate::threads::ThreadPool) that

@@ -11,7 +11,7 @@ use crate::BodyError;
 ///
 /// Connection failures keep torsion's error as their source: look for it
 /// with `failure.find::<torsion::error::ConnectionRefused>()` or
-/// `failure.find::<torsion::endpoints::DnsLookupError>()`.
+/// `failure.find::<torsion::error::DnsLookupError>()`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {

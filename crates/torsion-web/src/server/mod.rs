@@ -122,55 +122,58 @@ impl Server {
         self.watch_reactor(reactor);
         let server = self.clone();
         let reactor = reactor.clone();
-        AsyncListener::listen(&endpoint.offering_alpn(&ALPN)).map(move |listener| {
-            let address = listener.address();
-            let listener = Rc::new(listener);
-            let accepting = listener.clone();
-            let stopping = Rc::new(Stopping::default());
-            let stop = stopping.clone();
-            let s = server.clone();
-            let r = reactor.clone();
-            let accept_loop = reactor.spawn(async move {
-                loop {
-                    let mut accept = accepting.accept();
-                    let next = poll_fn(|cx| {
-                        if let Poll::Ready(result) = Pin::new(&mut accept).poll(cx) {
-                            return Poll::Ready(Some(result));
-                        }
-                        if stop.requested.get() {
-                            return Poll::Ready(None);
-                        }
-                        *stop.waker.borrow_mut() = Some(cx.waker().clone());
-                        Poll::Pending
-                    })
-                    .await;
-                    match next {
-                        Some(accepted) => s.serve_connection(&r, accepted?.0),
-                        None => {
-                            // Taking the cancelled accept's failure here
-                            // keeps it from being reported as unhandled.
-                            accept.cancel();
-                            let _ = accept.await;
-                            return Ok::<(), Failure>(());
+        endpoint
+            .offering_alpn(&ALPN)
+            .listen_stream()
+            .map(move |listener| {
+                let address = listener.address();
+                let listener = Rc::new(listener);
+                let accepting = listener.clone();
+                let stopping = Rc::new(Stopping::default());
+                let stop = stopping.clone();
+                let s = server.clone();
+                let r = reactor.clone();
+                let accept_loop = reactor.spawn(async move {
+                    loop {
+                        let mut accept = accepting.accept();
+                        let next = poll_fn(|cx| {
+                            if let Poll::Ready(result) = Pin::new(&mut accept).poll(cx) {
+                                return Poll::Ready(Some(result));
+                            }
+                            if stop.requested.get() {
+                                return Poll::Ready(None);
+                            }
+                            *stop.waker.borrow_mut() = Some(cx.waker().clone());
+                            Poll::Pending
+                        })
+                        .await;
+                        match next {
+                            Some(accepted) => s.serve_connection(&r, accepted?.0),
+                            None => {
+                                // Taking the cancelled accept's failure here
+                                // keeps it from being reported as unhandled.
+                                accept.cancel();
+                                let _ = accept.await;
+                                return Ok::<(), Failure>(());
+                            }
                         }
                     }
+                });
+                drop(accept_loop.or_else(|failure| {
+                    // A reactor that finishes stopping ends its tasks too.
+                    if failure.find::<ReactorError>() != Some(&ReactorError::Stopped) {
+                        tracing::error!(%failure, "accepting HTTP connections failed");
+                    }
+                    Ok::<(), Failure>(())
+                }));
+                let port = Rc::new(Port { listener, stopping });
+                server.shared.ports.borrow_mut().push(port.clone());
+                Listening {
+                    address,
+                    port,
+                    server: Rc::downgrade(&server.shared),
                 }
-            });
-            drop(accept_loop.or_else(|failure| {
-                // A reactor that finishes stopping ends its tasks too.
-                if failure.find::<ReactorError>() != Some(&ReactorError::Stopped) {
-                    tracing::error!(%failure, "accepting HTTP connections failed");
-                }
-                Ok::<(), Failure>(())
-            }));
-            let port = Rc::new(Port { listener, stopping });
-            server.shared.ports.borrow_mut().push(port.clone());
-            Listening {
-                address,
-                port,
-                server: Rc::downgrade(&server.shared),
-            }
-        })
+            })
     }
 
     /// Serves HTTP on one connection already made (a socket handed over, a

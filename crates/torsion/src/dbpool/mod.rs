@@ -16,7 +16,7 @@
 //!   Deferred<T> <-------------------  result
 //! ```
 //!
-//! Drivers plug in through [`Connector`] (connect, the transaction hooks,
+//! Drivers plug in through [`DbConnector`] (connect, the transaction hooks,
 //! and whether a connection is broken) and [`SqlConnector`] (plain
 //! statements, for [`run_query`](ConnectionPool::run_query) and
 //! [`run_operation`](ConnectionPool::run_operation)). SQLite, bundled, is
@@ -88,13 +88,13 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 5;
 /// reactor thread, and may block. A connection is used by one thread at a
 /// time, but may move between the pool's threads (so it must be `Send`).
 ///
-/// The pool calls, for each interaction: [`begin`](Connector::begin), the
-/// user's function, then [`commit`](Connector::commit) if it returned `Ok`,
-/// or [`rollback`](Connector::rollback) if it failed, panicked or the commit
-/// failed. After a failure it asks [`is_broken`](Connector::is_broken); a
+/// The pool calls, for each interaction: [`begin`](DbConnector::begin), the
+/// user's function, then [`commit`](DbConnector::commit) if it returned `Ok`,
+/// or [`rollback`](DbConnector::rollback) if it failed, panicked or the commit
+/// failed. After a failure it asks [`is_broken`](DbConnector::is_broken); a
 /// broken connection (or one whose rollback failed) is dropped, and the
 /// next call opens a new one.
-pub trait Connector: Send + Sync + 'static {
+pub trait DbConnector: Send + Sync + 'static {
     /// An open connection.
     type Connection: Send + 'static;
     /// The driver's error.
@@ -131,9 +131,9 @@ pub trait Connector: Send + Sync + 'static {
     }
 }
 
-/// A [`Connector`] that runs plain SQL statements with parameters, for
+/// A [`DbConnector`] that runs plain SQL statements with parameters, for
 /// [`ConnectionPool::run_query`] and [`ConnectionPool::run_operation`].
-pub trait SqlConnector: Connector {
+pub trait SqlConnector: DbConnector {
     /// A parameter or column value.
     type Value: Send + 'static;
     /// One result row.
@@ -179,12 +179,12 @@ struct Connections<C> {
     closed: bool,
 }
 
-struct Shared<C: Connector> {
+struct Shared<C: DbConnector> {
     connector: C,
     connections: Mutex<Connections<C::Connection>>,
 }
 
-impl<C: Connector> Shared<C> {
+impl<C: DbConnector> Shared<C> {
     /// An idle connection, or a new one.
     fn checkout(&self) -> Result<C::Connection, Failure> {
         if let Some(connection) = lock(&self.connections).idle.pop() {
@@ -296,14 +296,14 @@ impl<C: Connector> Shared<C> {
 ///
 /// Cheap to clone; clones share the pool. It lives on the reactor's thread
 /// (`!Send`); see the [module documentation](self) for an example.
-pub struct ConnectionPool<C: Connector> {
+pub struct ConnectionPool<C: DbConnector> {
     shared: Arc<Shared<C>>,
     threads: ThreadPool,
     reactor: WeakReactor,
     trigger: std::rc::Rc<std::cell::Cell<Option<TriggerId>>>,
 }
 
-impl<C: Connector> Clone for ConnectionPool<C> {
+impl<C: DbConnector> Clone for ConnectionPool<C> {
     fn clone(&self) -> Self {
         ConnectionPool {
             shared: self.shared.clone(),
@@ -314,7 +314,7 @@ impl<C: Connector> Clone for ConnectionPool<C> {
     }
 }
 
-impl<C: Connector> ConnectionPool<C> {
+impl<C: DbConnector> ConnectionPool<C> {
     /// A pool of [`DEFAULT_MIN_CONNECTIONS`] to [`DEFAULT_MAX_CONNECTIONS`]
     /// connections made by `connector`, closed during `reactor`'s shutdown.
     pub fn new(reactor: &Reactor, connector: C) -> ConnectionPool<C> {
@@ -447,7 +447,7 @@ impl<C: SqlConnector> ConnectionPool<C> {
     }
 }
 
-impl<C: Connector> fmt::Debug for ConnectionPool<C> {
+impl<C: DbConnector> fmt::Debug for ConnectionPool<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnectionPool")
             .field("stats", &self.stats())

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, params_from_iter};
 
-use super::{Connector, SqlConnector};
+use super::{DbConnector, SqlConnector};
 use crate::Failure;
 
 pub use rusqlite::types::Value;
@@ -72,7 +72,7 @@ impl fmt::Debug for SqliteConnector {
     }
 }
 
-impl Connector for SqliteConnector {
+impl DbConnector for SqliteConnector {
     type Connection = Connection;
     type Error = rusqlite::Error;
 

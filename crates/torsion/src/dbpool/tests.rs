@@ -256,7 +256,7 @@ impl Drop for FakeConnection {
 
 struct FakeConnector(Arc<Counters>);
 
-impl Connector for FakeConnector {
+impl DbConnector for FakeConnector {
     type Connection = FakeConnection;
     type Error = FakeError;
 

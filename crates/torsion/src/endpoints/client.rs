@@ -12,7 +12,8 @@ use crate::endpoints::EndpointError;
 use crate::endpoints::parse::{Arguments, parse};
 use crate::net::tls::{TlsSetup, client_config, root_store};
 use crate::net::{
-    Address, ConnectOptions, DEFAULT_CONNECT_TIMEOUT, HalfClose, Network, Protocol, Transport,
+    Address, AsyncStream, ConnectOptions, DEFAULT_CONNECT_TIMEOUT, HalfClose, Network, Protocol,
+    Transport, stream_connection,
 };
 use crate::{Deferred, Failure, Reactor};
 
@@ -144,7 +145,7 @@ impl<N: Network + Clone + 'static> ClientEndpoint<N> {
     /// Fires with its transport once connected, or fails with why not: a
     /// [`ConnectionRefused`](crate::error::ConnectionRefused), a
     /// [`TimedOut`](crate::error::TimedOut) (each address gets the whole
-    /// timeout), a [`DnsLookupError`](crate::endpoints::DnsLookupError), a
+    /// timeout), a [`DnsLookupError`](crate::error::DnsLookupError), a
     /// TLS error. When a name has several addresses they are tried in turn
     /// and the last failure is reported. Cancelling the Deferred abandons
     /// the attempt, and it fails with [`Cancelled`](crate::error::Cancelled).
@@ -211,6 +212,16 @@ impl<N: Network + Clone + 'static> ClientEndpoint<N> {
     }
 }
 
+impl ClientEndpoint<Reactor> {
+    /// Connects and gives the connection as an [`AsyncStream`] (for TLS
+    /// endpoints, once the handshake has been started; the ALPN protocol is
+    /// in [`Transport::tls_info`] after the first read).
+    pub fn connect_stream(&self) -> Deferred<AsyncStream> {
+        let (protocol, into_stream) = stream_connection();
+        self.connect(protocol).map(into_stream)
+    }
+}
+
 /// One `connect` in progress: the addresses left to try, and the protocol
 /// waiting for the one that connects.
 struct Attempt<N> {
@@ -241,7 +252,7 @@ impl<N: Network + Clone + 'static> Attempt<N> {
         };
         let connecting =
             self.network
-                .connect_stream(address, Box::new(protocol), self.options.clone());
+                .connect_protocol(address, Box::new(protocol), self.options.clone());
         let a = self.clone();
         let b = self.clone();
         let chain = connecting

@@ -29,7 +29,7 @@
 //! A host that is not an IP address is resolved without blocking the
 //! reactor (on a short-lived thread); its addresses are tried in turn, each
 //! with the timeout, until one connects. A name that does not resolve fails
-//! with a [`DnsLookupError`] naming it.
+//! with a [`DnsLookupError`](crate::error::DnsLookupError) naming it.
 //!
 //! Endpoints work on anything that implements [`Network`](crate::net::Network):
 //! a [`Reactor`](crate::Reactor), or a
@@ -175,15 +175,4 @@ pub enum EndpointError {
         #[source]
         source: TlsConfigError,
     },
-}
-
-/// A host name that did not resolve to any address (Twisted's
-/// `DNSLookupError`); connecting fails with it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot resolve host {host:?}: {reason}")]
-pub struct DnsLookupError {
-    /// The name looked up.
-    pub host: String,
-    /// What the resolver said.
-    pub reason: String,
 }

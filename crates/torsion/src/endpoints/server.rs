@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::endpoints::EndpointError;
 use crate::endpoints::parse::{Arguments, parse};
 use crate::net::tls::server_config;
-use crate::net::{Factory, ListenOptions, Network, UnixListenOptions};
+use crate::net::{AsyncListener, Factory, ListenOptions, Network, UnixListenOptions};
 use crate::{Deferred, Failure, Reactor};
 
 /// Twisted's default listen backlog.
@@ -234,6 +234,17 @@ impl<N: Network> ServerEndpoint<N> {
             network: self.network.clone(),
             kind,
         }
+    }
+}
+
+impl ServerEndpoint<Reactor> {
+    /// Listens and gives the port as an [`AsyncListener`] whose
+    /// connections are accepted with `.await`: any kind of endpoint (TCP,
+    /// UNIX, TLS), for servers configured by a string such as `tcp:8080` or
+    /// `tls:8443:privateKey=key.pem:certKey=cert.pem`.
+    pub fn listen_stream(&self) -> Deferred<AsyncListener> {
+        let (factory, into_listener) = AsyncListener::accepting();
+        self.listen(factory).map(into_listener)
     }
 }
 

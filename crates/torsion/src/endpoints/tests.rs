@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::parse::{Field, parse};
 use super::*;
-use crate::error::{Cancelled, ConnectionRefused, TimedOut};
+use crate::error::{Cancelled, ConnectionRefused, DnsLookupError, TimedOut};
 use crate::net::{ListeningPort, Protocol, Transport, factory_fn};
 use crate::testing::MemoryReactor;
 use crate::testing::net_support::Echo;

@@ -38,10 +38,10 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use crate::defer::DeferredQueue;
-use crate::endpoints::{ClientEndpoint, ServerEndpoint};
+use crate::error::NetError;
 use crate::net::{
-    Address, ConnectOptions, HIGH_WATER_MARK, HalfClose, ListeningPort, Producer, Protocol,
-    PushProducer, Transport, factory_fn,
+    Address, ConnectOptions, Factory, HIGH_WATER_MARK, HalfClose, ListeningPort, Producer,
+    Protocol, PushProducer, Transport, factory_fn,
 };
 use crate::{Deferred, Failure, Reactor};
 
@@ -52,7 +52,9 @@ const READ_AHEAD: usize = 64 * 1024;
 struct Shared {
     incoming: VecDeque<u8>,
     eof: bool,
-    error: Option<io::Error>,
+    /// Why the connection ended, when not cleanly; the next read fails
+    /// with it.
+    error: Option<String>,
     reader: Option<Waker>,
     writer: Option<Waker>,
     reading_paused: bool,
@@ -112,10 +114,7 @@ impl Protocol for StreamProtocol {
         let mut shared = self.shared.borrow_mut();
         shared.eof = true;
         if !reason.is::<crate::error::ConnectionDone>() && shared.error.is_none() {
-            shared.error = Some(io::Error::new(
-                io::ErrorKind::ConnectionReset,
-                reason.to_string(),
-            ));
+            shared.error = Some(reason.to_string());
         }
         shared.transport = None;
         for waker in [
@@ -198,20 +197,14 @@ impl AsyncStream {
             {
                 return Poll::Ready(Ok(info));
             }
-            if let Some(error) = &shared.error {
-                return Poll::Ready(Err(io::Error::new(error.kind(), error.to_string())));
+            if let Some(reason) = &shared.error {
+                return Poll::Ready(Err(NetError::ConnectionEnded(reason.clone()).into()));
             }
             if shared.eof {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the connection closed during the TLS handshake",
-                )));
+                return Poll::Ready(Err(NetError::HandshakeInterrupted.into()));
             }
             if !self.transport.is_tls() {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the connection does not use TLS",
-                )));
+                return Poll::Ready(Err(NetError::NotTls.into()));
             }
             shared.handshake_waiter = Some(cx.waker().clone());
             Poll::Pending
@@ -261,8 +254,8 @@ impl AsyncStream {
             }
             return Poll::Ready(Ok(n));
         }
-        if let Some(error) = shared.error.take() {
-            return Poll::Ready(Err(error));
+        if let Some(reason) = shared.error.take() {
+            return Poll::Ready(Err(NetError::ConnectionEnded(reason).into()));
         }
         if shared.eof || max == 0 {
             return Poll::Ready(Ok(0));
@@ -439,14 +432,12 @@ impl AsyncListener {
         Ok(AsyncListener { port, queue })
     }
 
-    /// Listens on a [`ServerEndpoint`] (any kind: TCP, UNIX, TLS), for
-    /// servers configured by a string such as `tcp:8080` or
-    /// `tls:8443:privateKey=key.pem:certKey=cert.pem`.
-    pub fn listen(endpoint: &ServerEndpoint) -> Deferred<AsyncListener> {
+    /// A factory that queues each connection it builds, and the listener
+    /// to make, once a port serves that factory, from the port.
+    pub(crate) fn accepting() -> (impl Factory, impl FnOnce(ListeningPort) -> AsyncListener) {
         let queue = DeferredQueue::new(None, None);
-        endpoint
-            .listen(accepting_factory(queue.clone()))
-            .map(move |port| AsyncListener { port, queue })
+        let factory = accepting_factory(queue.clone());
+        (factory, move |port| AsyncListener { port, queue })
     }
 
     /// The next connection and its peer's address.
@@ -476,7 +467,7 @@ impl fmt::Debug for AsyncListener {
 
 /// Builds stream protocols and queues each connection, once made, for
 /// `accept`.
-fn accepting_factory(queue: DeferredQueue<(AsyncStream, Address)>) -> impl crate::net::Factory {
+fn accepting_factory(queue: DeferredQueue<(AsyncStream, Address)>) -> impl Factory {
     factory_fn(move |_| {
         let (protocol, shared) = stream_protocol();
         Some(Announcing {
@@ -516,15 +507,13 @@ impl Protocol for Announcing {
     }
 }
 
-impl ClientEndpoint {
-    /// Connects and gives the connection as an [`AsyncStream`] (for TLS
-    /// endpoints, once the handshake has been started; the ALPN protocol is
-    /// in [`Transport::tls_info`] after the first read).
-    pub fn connect_stream(&self) -> Deferred<AsyncStream> {
-        let (protocol, shared) = stream_protocol();
-        self.connect(protocol)
-            .map(move |transport| AsyncStream::new(shared, transport))
-    }
+/// A protocol that feeds an [`AsyncStream`], and the stream to make from
+/// its transport once it is connected.
+pub(crate) fn stream_connection() -> (impl Protocol, impl FnOnce(Transport) -> AsyncStream) {
+    let (protocol, shared) = stream_protocol();
+    (protocol, move |transport| {
+        AsyncStream::new(shared, transport)
+    })
 }
 
 impl Reactor {
@@ -534,8 +523,8 @@ impl Reactor {
         address: Address,
         options: ConnectOptions,
     ) -> Deferred<AsyncStream> {
-        let (protocol, shared) = stream_protocol();
+        let (protocol, into_stream) = stream_connection();
         self.connect_protocol(address, protocol, options)
-            .map(move |transport| AsyncStream::new(shared, transport))
+            .map(into_stream)
     }
 }

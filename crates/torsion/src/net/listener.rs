@@ -12,7 +12,9 @@ use std::time::Duration;
 use mio::Token;
 
 use crate::failure::catch_panic;
+use crate::net::protocol::FactoryUse;
 use crate::net::stream::{StreamConn, StreamSocket};
+use crate::net::sys;
 use crate::net::tls::{ServerTls, TlsSession, TlsSetup};
 use crate::net::{Address, Factory, Transport};
 use crate::reactor::{IoSource, Readiness, WeakReactor};
@@ -66,6 +68,8 @@ pub(crate) struct PortSource {
     listener: RefCell<Option<Listener>>,
     address: Address,
     factory: Rc<dyn Factory>,
+    /// This port's use of its factory, released when the port closes.
+    factory_use: RefCell<Option<FactoryUse>>,
     tls: Option<ServerTls>,
     /// Removed when the port stops (a UNIX socket file).
     unlink: Option<PathBuf>,
@@ -74,12 +78,6 @@ pub(crate) struct PortSource {
     /// The last pause; zero once an accept succeeds again.
     last_backoff: Cell<Duration>,
     accepted: Cell<u64>,
-}
-
-/// Running out of descriptors (EMFILE, ENFILE) or kernel memory: accepting
-/// cannot succeed until something is closed.
-fn is_resource_exhaustion(error: &io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(23 | 24 | 105 | 12))
 }
 
 impl PortSource {
@@ -106,7 +104,7 @@ impl PortSource {
                         error.kind(),
                         io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
                     ) => {}
-                Err(error) if is_resource_exhaustion(&error) => {
+                Err(error) if sys::is_resource_exhaustion(&error) => {
                     self.back_off(reactor, &error);
                     return;
                 }
@@ -191,14 +189,9 @@ impl PortSource {
         if let Some(path) = &self.unlink {
             let _ = std::fs::remove_file(path);
         }
-        report(catch_panic(|| self.factory.stop_factory()));
+        let factory_use = self.factory_use.borrow_mut().take();
+        drop(factory_use);
         true
-    }
-}
-
-fn report(result: Result<(), crate::Failure>) {
-    if let Err(failure) = result {
-        tracing::error!(%failure, "panic in a factory callback");
     }
 }
 
@@ -247,7 +240,8 @@ impl ListeningPort {
                 reactor: reactor.downgrade(),
                 listener: RefCell::new(Some(listener)),
                 address,
-                factory,
+                factory: factory.clone(),
+                factory_use: RefCell::new(None),
                 tls,
                 unlink,
                 paused: Cell::new(false),
@@ -255,7 +249,7 @@ impl ListeningPort {
                 accepted: Cell::new(0),
             }))
         })?;
-        report(catch_panic(|| source.factory.start_factory()));
+        *source.factory_use.borrow_mut() = Some(FactoryUse::start(factory));
         Ok(ListeningPort { source })
     }
 

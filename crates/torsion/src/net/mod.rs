@@ -46,7 +46,7 @@
 
 mod address;
 mod async_stream;
-mod client;
+mod connector;
 #[cfg(feature = "hyper")]
 mod hyper_io;
 mod listener;
@@ -54,6 +54,7 @@ mod network;
 mod protocol;
 mod reconnect;
 mod stream;
+mod sys;
 mod tcp;
 pub mod tls;
 mod transport;
@@ -63,8 +64,9 @@ mod unix_datagram;
 mod write_buffer;
 
 pub use address::Address;
+pub(crate) use async_stream::stream_connection;
 pub use async_stream::{AsyncListener, AsyncStream};
-pub use client::{ConnectOptions, Connector, DEFAULT_CONNECT_TIMEOUT};
+pub use connector::{ConnectOptions, Connector, DEFAULT_CONNECT_TIMEOUT};
 pub use listener::ListeningPort;
 pub use network::Network;
 pub use protocol::{
@@ -82,6 +84,8 @@ pub use unix::UnixListenOptions;
 pub use unix_datagram::UnixDatagramOptions;
 pub use write_buffer::{HIGH_WATER_MARK, LOW_WATER_MARK};
 
+#[cfg(test)]
+mod connector_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

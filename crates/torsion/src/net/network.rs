@@ -11,9 +11,9 @@ use std::path::Path;
 use std::rc::Rc;
 
 use crate::defer::Resolver;
-use crate::endpoints::DnsLookupError;
+use crate::error::DnsLookupError;
 use crate::net::{
-    Address, ConnectOptions, Factory, HalfClose, ListenOptions, ListeningPort, Protocol, Transport,
+    Address, ConnectOptions, Factory, ListenOptions, ListeningPort, Protocol, Transport,
     UnixListenOptions,
 };
 use crate::{Deferred, Failure, Reactor};
@@ -49,7 +49,7 @@ pub trait Network {
     /// Connects `protocol` to `address`; fires with its transport once
     /// connected, or fails with why not. Cancelling the Deferred abandons
     /// the attempt.
-    fn connect_stream(
+    fn connect_protocol(
         &self,
         address: Address,
         protocol: Box<dyn Protocol>,
@@ -83,13 +83,13 @@ impl Network for Reactor {
         self.listen_unix_with(path, factory, options)
     }
 
-    fn connect_stream(
+    fn connect_protocol(
         &self,
         address: Address,
         protocol: Box<dyn Protocol>,
         options: ConnectOptions,
     ) -> Deferred<Transport> {
-        self.connect_protocol(address, BoxedProtocol(protocol), options)
+        Reactor::connect_protocol(self, address, protocol, options)
     }
 
     /// Resolves with the system resolver on a short-lived thread, so the
@@ -182,28 +182,4 @@ impl Drop for Lookups {
 
 thread_local! {
     static LOOKUPS: RefCell<Lookups> = RefCell::new(Lookups::default());
-}
-
-/// A boxed protocol as a protocol.
-struct BoxedProtocol(Box<dyn Protocol>);
-
-impl Protocol for BoxedProtocol {
-    fn connection_made(&mut self, transport: &Transport) {
-        self.0.connection_made(transport);
-    }
-    fn data_received(&mut self, data: &[u8]) {
-        self.0.data_received(data);
-    }
-    fn connection_lost(&mut self, reason: Failure) {
-        self.0.connection_lost(reason);
-    }
-    fn read_connection_lost(&mut self) -> HalfClose {
-        self.0.read_connection_lost()
-    }
-    fn write_connection_lost(&mut self) {
-        self.0.write_connection_lost();
-    }
-    fn handshake_completed(&mut self) {
-        self.0.handshake_completed();
-    }
 }

@@ -2,10 +2,13 @@
 //! [`Factory`] for a listening port or a client, and the producers that feed
 //! a transport.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
 
 use crate::Failure;
+use crate::failure::catch_panic;
 use crate::net::{Address, Connector, Transport};
 
 /// What one connection does with its bytes (Twisted's `IProtocol`).
@@ -58,6 +61,29 @@ pub trait Protocol: 'static {
     fn handshake_completed(&mut self) {}
 }
 
+/// A boxed protocol is a protocol, so that code choosing one at run time
+/// can hand it anywhere a protocol goes.
+impl<P: Protocol + ?Sized> Protocol for Box<P> {
+    fn connection_made(&mut self, transport: &Transport) {
+        (**self).connection_made(transport);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        (**self).data_received(data);
+    }
+    fn connection_lost(&mut self, reason: Failure) {
+        (**self).connection_lost(reason);
+    }
+    fn read_connection_lost(&mut self) -> HalfClose {
+        (**self).read_connection_lost()
+    }
+    fn write_connection_lost(&mut self) {
+        (**self).write_connection_lost();
+    }
+    fn handshake_completed(&mut self) {
+        (**self).handshake_completed();
+    }
+}
+
 /// What to do when the peer has shut down its write side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HalfClose {
@@ -74,6 +100,13 @@ pub enum HalfClose {
 /// returning `None` refuses it (the connection is closed at once). Methods
 /// take `&self` so that a factory can be shared and called back into from
 /// its own protocols; keep mutable state in a `Cell` or `RefCell`.
+///
+/// Start and stop are counted across every port and connector that uses
+/// the factory (Twisted's `doStart` / `doStop` and `numPorts`): one factory
+/// shared by two ports (as an `Rc<F>`) gets `start_factory` when the first
+/// starts listening and `stop_factory` when the last stops. A connector
+/// uses its factory from `connect` until that attempt, or the connection it
+/// made, ends without the factory connecting again.
 pub trait Factory: 'static {
     /// A protocol for a connection from (or to) `address`, or `None` to
     /// refuse it.
@@ -84,6 +117,14 @@ pub trait Factory: 'static {
 
     /// Called when the last port or connector using this factory stops.
     fn stop_factory(&self) {}
+
+    /// Which factory start and stop are counted for: this one, unless it
+    /// forwards to another (as `Rc<F>` does, so that clones of one `Rc`
+    /// count as one factory). Only a wrapper that forwards `start_factory`
+    /// and `stop_factory` to a factory it shares needs to override it.
+    fn identity(&self) -> *const () {
+        (self as *const Self).cast()
+    }
 }
 
 /// A client-side factory: it also hears how connection attempts end
@@ -118,6 +159,10 @@ impl<F: Factory + ?Sized> Factory for Rc<F> {
     fn stop_factory(&self) {
         (**self).stop_factory()
     }
+
+    fn identity(&self) -> *const () {
+        (**self).identity()
+    }
 }
 
 impl<F: ClientFactory + ?Sized> ClientFactory for Rc<F> {
@@ -131,6 +176,66 @@ impl<F: ClientFactory + ?Sized> ClientFactory for Rc<F> {
 
     fn client_connection_lost(&self, connector: &Connector, reason: Failure) {
         (**self).client_connection_lost(connector, reason)
+    }
+}
+
+/// One port's or connector's use of a factory: the first use of a factory
+/// on this thread starts it, and dropping the last stops it.
+pub(crate) struct FactoryUse {
+    factory: Rc<dyn Factory>,
+}
+
+thread_local! {
+    /// Uses per factory identity. Factories are `!Send` and used on their
+    /// reactor's thread only, so a count per thread is a count per factory.
+    static FACTORY_USES: RefCell<HashMap<usize, usize>> = RefCell::new(HashMap::new());
+}
+
+impl FactoryUse {
+    /// Counts a use of `factory`, starting it if it is the first.
+    pub(crate) fn start(factory: Rc<dyn Factory>) -> FactoryUse {
+        let key = factory.identity() as usize;
+        let first = FACTORY_USES.with(|uses| {
+            let mut uses = uses.borrow_mut();
+            let count = uses.entry(key).or_insert(0);
+            *count += 1;
+            *count == 1
+        });
+        if first {
+            report(catch_panic(|| factory.start_factory()), "start_factory");
+        }
+        FactoryUse { factory }
+    }
+}
+
+impl Drop for FactoryUse {
+    /// Stops the factory if this was its last use.
+    fn drop(&mut self) {
+        let key = self.factory.identity() as usize;
+        let last = FACTORY_USES
+            .try_with(|uses| {
+                let mut uses = uses.borrow_mut();
+                let Some(count) = uses.get_mut(&key) else {
+                    return false;
+                };
+                *count -= 1;
+                if *count == 0 {
+                    uses.remove(&key);
+                    true
+                } else {
+                    false
+                }
+            })
+            .unwrap_or(false);
+        if last {
+            report(catch_panic(|| self.factory.stop_factory()), "stop_factory");
+        }
+    }
+}
+
+fn report(result: Result<(), Failure>, what: &str) {
+    if let Err(failure) = result {
+        tracing::error!(%failure, what, "panic in a factory callback");
     }
 }
 

@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::net::client::Connector;
+use crate::net::connector::Connector;
 use crate::net::listener::{Listener, ListeningPort};
 use crate::net::stream::{StreamConn, StreamSocket};
 use crate::net::tls::{TlsSession, TlsSetup};
-use crate::net::{Address, ClientFactory, ConnectOptions, Factory, Protocol, Transport};
+use crate::net::{Address, ClientFactory, ConnectOptions, Factory, Protocol, Transport, sys};
 use crate::{Deferred, Reactor};
 
 /// How a TCP port listens.
@@ -53,9 +53,7 @@ impl Reactor {
         factory: impl Factory,
         options: ListenOptions,
     ) -> io::Result<ListeningPort> {
-        let socket = bind_socket(address, socket2::Type::STREAM, true, options.reuse_port)?;
-        socket.listen(options.backlog)?;
-        let listener = mio::net::TcpListener::from_std(socket.into());
+        let listener = sys::tcp_listener(address, options.backlog, options.reuse_port)?;
         ListeningPort::open(
             self,
             Listener::Tcp(listener),
@@ -143,40 +141,6 @@ impl Reactor {
         conn.make_connection(self, &transport);
         Ok(transport)
     }
-}
-
-/// A non-blocking socket of `kind` bound to `address`: IPv6 sockets are
-/// IPv6 only, so that `[::]` and `0.0.0.0` on one port do not clash.
-pub(crate) fn bind_socket(
-    address: SocketAddr,
-    kind: socket2::Type,
-    reuse_address: bool,
-    reuse_port: bool,
-) -> io::Result<socket2::Socket> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(address),
-        kind.nonblocking().cloexec(),
-        None,
-    )?;
-    if reuse_address {
-        socket.set_reuse_address(true)?;
-    }
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    if address.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket
-        .bind(&address.into())
-        .map_err(|error| bind_error(error, &address))?;
-    Ok(socket)
-}
-
-/// Names the address in a bind failure ("address in use" alone does not
-/// say which).
-pub(crate) fn bind_error(error: io::Error, address: &dyn std::fmt::Display) -> io::Error {
-    io::Error::new(error.kind(), format!("cannot listen on {address}: {error}"))
 }
 
 /// A client factory that hands out one protocol.

@@ -16,7 +16,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use crate::Failure;
-use crate::error::ConnectionLost;
+use crate::error::{ConnectionLost, NetError};
 use crate::net::write_buffer::WriteBuffer;
 
 /// A server configuration shared by every connection of a port.
@@ -219,9 +219,8 @@ impl TlsSession {
         if self.drain(plaintext)? {
             Ok(())
         } else {
-            Err(Failure::new(ConnectionLost::from(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the peer closed the connection without a TLS close_notify",
+            Err(Failure::new(ConnectionLost::from(io::Error::from(
+                NetError::TlsTruncated,
             ))))
         }
     }

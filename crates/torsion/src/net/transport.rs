@@ -4,6 +4,7 @@ use std::fmt;
 use std::io::{self, IoSlice};
 use std::rc::Rc;
 
+use crate::error::NetError;
 use crate::net::{Address, Producer};
 
 /// Why [`Transport::register_producer`] refused a producer.
@@ -35,16 +36,13 @@ pub(crate) trait TransportBackend {
     fn buffered(&self) -> usize;
     fn is_open(&self) -> bool;
     fn set_nodelay(&self, _enabled: bool) -> io::Result<()> {
-        Err(not_a_socket())
+        Err(NetError::NotTcp.into())
     }
     fn set_keepalive(&self, _enabled: bool) -> io::Result<()> {
-        Err(not_a_socket())
+        Err(NetError::NotTcp.into())
     }
     fn start_tls(&self, _tls: crate::net::tls::TlsSetup) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "TLS cannot start on this transport",
-        ))
+        Err(NetError::TlsUnsupported.into())
     }
     fn tls_info(&self) -> Option<crate::net::tls::TlsInfo> {
         None
@@ -52,10 +50,6 @@ pub(crate) trait TransportBackend {
     fn is_tls(&self) -> bool {
         false
     }
-}
-
-fn not_a_socket() -> io::Error {
-    io::Error::new(io::ErrorKind::Unsupported, "not a TCP socket")
 }
 
 /// A protocol's handle on its connection (Twisted's `ITransport`).

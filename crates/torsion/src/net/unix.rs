@@ -1,15 +1,14 @@
 //! UNIX stream sockets: listening on a path, connecting, adopting.
 
 use std::io;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::Reactor;
-use crate::net::client::Connector;
+use crate::net::connector::Connector;
 use crate::net::listener::{Listener, ListeningPort};
 use crate::net::stream::StreamSocket;
-use crate::net::tcp::bind_error;
+use crate::net::sys;
 use crate::net::{Address, ClientFactory, ConnectOptions, Factory, Protocol, Transport};
 
 /// How a UNIX port listens.
@@ -51,21 +50,7 @@ impl Reactor {
         options: UnixListenOptions,
     ) -> io::Result<ListeningPort> {
         let path = path.as_ref();
-        remove_stale_socket(path)?;
-        let socket = socket2::Socket::new(
-            socket2::Domain::UNIX,
-            socket2::Type::STREAM.nonblocking().cloexec(),
-            None,
-        )?;
-        let address = socket2::SockAddr::unix(path)?;
-        socket
-            .bind(&address)
-            .map_err(|error| bind_error(error, &path.display()))?;
-        if let Some(mode) = options.mode {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-        }
-        socket.listen(options.backlog)?;
-        let listener = mio::net::UnixListener::from_std(socket.into());
+        let listener = sys::unix_listener(path, options.backlog, options.mode)?;
         ListeningPort::open(
             self,
             Listener::Unix(listener),
@@ -104,22 +89,5 @@ impl Reactor {
         stream.set_nonblocking(true)?;
         let socket = StreamSocket::Unix(mio::net::UnixStream::from_std(stream));
         self.open_stream(socket, Box::new(protocol), None)
-    }
-}
-
-/// Removes a socket file nobody listens on any more.
-fn remove_stale_socket(path: &Path) -> io::Result<()> {
-    let Ok(metadata) = std::fs::symlink_metadata(path) else {
-        return Ok(());
-    };
-    if !metadata.file_type().is_socket() {
-        return Ok(());
-    }
-    match std::os::unix::net::UnixStream::connect(path) {
-        Ok(_) => Err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            format!("{} is in use by a listening socket", path.display()),
-        )),
-        Err(_) => std::fs::remove_file(path),
     }
 }

@@ -3,13 +3,12 @@
 //! [`DatagramTransport`] with UDP.
 
 use std::io;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::Reactor;
-use crate::net::tcp::bind_error;
+use crate::net::sys;
 use crate::net::udp::{DEFAULT_MAX_PACKET_SIZE, DatagramSocket};
-use crate::net::{Address, DatagramProtocol, DatagramTransport};
+use crate::net::{DatagramProtocol, DatagramTransport};
 
 /// How a UNIX datagram socket is opened.
 #[derive(Clone, Debug)]
@@ -69,7 +68,7 @@ impl Reactor {
         options: UnixDatagramOptions,
     ) -> io::Result<DatagramTransport> {
         let path = path.as_ref();
-        let socket = bound_socket(path, options.mode)?;
+        let socket = sys::unix_datagram(path, options.mode)?;
         DatagramTransport::open(
             self,
             DatagramSocket::Unix(socket),
@@ -91,18 +90,14 @@ impl Reactor {
     ) -> io::Result<DatagramTransport> {
         let path = path.as_ref();
         let socket = match bind {
-            Some(bind) => bound_socket(bind, None)?,
+            Some(bind) => sys::unix_datagram(bind, None)?,
             None => mio::net::UnixDatagram::unbound()?,
         };
-        let connected = socket.connect(path);
-        if let Err(error) = connected {
+        if let Err(error) = sys::connect_unix_datagram(&socket, path) {
             if let Some(bind) = bind {
                 let _ = std::fs::remove_file(bind);
             }
-            return Err(io::Error::new(
-                error.kind(),
-                format!("cannot connect to {}: {error}", path.display()),
-            ));
+            return Err(error);
         }
         DatagramTransport::open(
             self,
@@ -129,45 +124,5 @@ impl Reactor {
             DEFAULT_MAX_PACKET_SIZE,
             None,
         )
-    }
-}
-
-/// A non-blocking UNIX datagram socket bound to `path`.
-fn bound_socket(path: &Path, mode: Option<u32>) -> io::Result<mio::net::UnixDatagram> {
-    remove_stale_socket(path)?;
-    let socket = socket2::Socket::new(
-        socket2::Domain::UNIX,
-        socket2::Type::DGRAM.nonblocking().cloexec(),
-        None,
-    )?;
-    socket
-        .bind(&socket2::SockAddr::unix(path)?)
-        .map_err(|error| bind_error(error, &Address::Unix(Some(path.to_owned()))))?;
-    if let Some(mode) = mode {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    }
-    Ok(mio::net::UnixDatagram::from_std(socket.into()))
-}
-
-/// Removes a datagram socket file nobody is bound to any more.
-fn remove_stale_socket(path: &Path) -> io::Result<()> {
-    let Ok(metadata) = std::fs::symlink_metadata(path) else {
-        return Ok(());
-    };
-    if !metadata.file_type().is_socket() {
-        return Ok(());
-    }
-    let probe = std::os::unix::net::UnixDatagram::unbound()?;
-    match probe.connect(path) {
-        Ok(()) => Err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            format!("{} is in use by a bound socket", path.display()),
-        )),
-        // Nothing bound behind the file; any other error (a socket of
-        // another type, say) leaves it alone and the bind reports it.
-        Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
-            std::fs::remove_file(path)
-        }
-        Err(_) => Ok(()),
     }
 }

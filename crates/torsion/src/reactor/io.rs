@@ -146,7 +146,10 @@ impl Watches {
             removed,
         }) = self.slab.get_mut(id.0)
         else {
-            return Err(io::Error::new(io::ErrorKind::NotFound, "no such watch"));
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                crate::error::ReactorError::NoSuchWatch,
+            ));
         };
         let _ = registry.deregister(&mut SourceFd(fd));
         if callback.is_none() {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::defer::Resolver;
-use crate::endpoints::DnsLookupError;
+use crate::error::DnsLookupError;
 use crate::net::{
     Address, ConnectOptions, Factory, ListenOptions, Network, Protocol, Transport,
     UnixListenOptions,
@@ -231,7 +231,7 @@ impl Network for MemoryReactor {
         })
     }
 
-    fn connect_stream(
+    fn connect_protocol(
         &self,
         address: Address,
         protocol: Box<dyn Protocol>,

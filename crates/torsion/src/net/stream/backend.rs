@@ -3,10 +3,11 @@
 
 use std::io::{self, IoSlice};
 
-use crate::net::Address;
+use crate::error::NetError;
 use crate::net::protocol::Producer;
 use crate::net::tls::{TlsInfo, TlsSession, TlsSetup};
 use crate::net::transport::{ProducerError, TransportBackend};
+use crate::net::{Address, sys};
 
 use super::{Reason, StreamConn, StreamSocket, flag};
 
@@ -121,34 +122,23 @@ impl TransportBackend for StreamConn {
     fn set_nodelay(&self, enabled: bool) -> io::Result<()> {
         match &*self.socket.borrow() {
             Some(StreamSocket::Tcp(socket)) => socket.set_nodelay(enabled),
-            _ => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "not a TCP socket",
-            )),
+            _ => Err(NetError::NotTcp.into()),
         }
     }
 
     fn set_keepalive(&self, enabled: bool) -> io::Result<()> {
         match &*self.socket.borrow() {
-            Some(StreamSocket::Tcp(socket)) => {
-                socket2::SockRef::from(socket).set_keepalive(enabled)
-            }
-            _ => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "not a TCP socket",
-            )),
+            Some(StreamSocket::Tcp(socket)) => sys::set_keepalive(socket, enabled),
+            _ => Err(NetError::NotTcp.into()),
         }
     }
 
     fn start_tls(&self, tls: TlsSetup) -> io::Result<()> {
         if self.has(flag::TLS) {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "TLS is already on",
-            ));
+            return Err(NetError::TlsAlreadyStarted.into());
         }
         if self.has(flag::CLOSED) {
-            return Err(io::ErrorKind::NotConnected.into());
+            return Err(NetError::Closed.into());
         }
         let session = TlsSession::new(tls).map_err(io::Error::other)?;
         self.set_tls(session);

@@ -11,12 +11,12 @@ use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 
 use mio::Token;
 
 use crate::error::{ConnectionAborted, ConnectionDone, ConnectionLost};
 use crate::failure::catch_panic;
-use crate::net::client::{ClientLink, build_client_protocol};
 use crate::net::protocol::{HalfClose, Producer, Protocol};
 use crate::net::tls::TlsSession;
 use crate::net::transport::TransportBackend;
@@ -55,36 +55,35 @@ mod flag {
     pub(super) const SETTLE_SCHEDULED: u16 = 1 << 8;
     pub(super) const PRODUCER_PAUSED: u16 = 1 << 9;
     pub(super) const TLS: u16 = 1 << 10;
-    /// A client connection whose connect has not completed yet.
-    pub(super) const CONNECTING: u16 = 1 << 11;
     /// A pull producer is due a request for its next chunk.
     pub(super) const PULL_WANTED: u16 = 1 << 12;
 }
 
 /// Why the connection is closing, kept until it closes so that the protocol
-/// and a client factory can each get a failure.
+/// and whoever watches for its close (a connector) can each get a failure.
 #[derive(Debug)]
 pub(crate) enum Reason {
     Done,
     Aborted,
-    Lost(io::ErrorKind, String),
+    Lost(Arc<io::Error>),
+    /// The reactor is shutting down and closes every connection.
+    Shutdown,
     Failed(String, Failure),
 }
 
 impl Reason {
     pub(crate) fn lost(error: io::Error) -> Reason {
-        Reason::Lost(error.kind(), error.to_string())
+        Reason::Lost(Arc::new(error))
     }
 
-    /// A failure for the protocol; a second call makes one for a client
-    /// factory.
+    /// A failure for the protocol; a second call makes one for the close
+    /// hook.
     pub(crate) fn failure(&mut self) -> Failure {
         match self {
             Reason::Done => Failure::new(ConnectionDone),
             Reason::Aborted => Failure::new(ConnectionAborted),
-            Reason::Lost(kind, message) => {
-                Failure::new(ConnectionLost::from(io::Error::new(*kind, message.clone())))
-            }
+            Reason::Lost(cause) => Failure::new(ConnectionLost::shared(cause.clone())),
+            Reason::Shutdown => Failure::new(ConnectionLost::new()),
             Reason::Failed(message, failure) => {
                 std::mem::replace(failure, Failure::msg(message.clone()))
             }
@@ -98,7 +97,8 @@ impl Reason {
 struct Extras {
     producer: Option<Producer>,
     tls: Option<TlsSession>,
-    client: Option<ClientLink>,
+    /// Told why the connection closed, after the protocol.
+    on_close: Option<Box<dyn FnOnce(Failure)>>,
     reason: Option<Reason>,
 }
 
@@ -169,22 +169,15 @@ impl StreamConn {
         })
     }
 
-    pub(crate) fn set_connecting(&self, link: ClientLink) {
-        self.set(flag::CONNECTING);
-        self.extras().client = Some(link);
+    /// Calls `f` with why the connection closed, once it has (after the
+    /// protocol's `connection_lost`).
+    pub(crate) fn on_close(&self, f: impl FnOnce(Failure) + 'static) {
+        self.extras().on_close = Some(Box::new(f));
     }
 
     pub(crate) fn set_tls(&self, session: TlsSession) {
         self.extras().tls = Some(session);
         self.set(flag::TLS);
-    }
-
-    pub(crate) fn client_link(&self) -> Option<std::cell::RefMut<'_, ClientLink>> {
-        let extras = self.extras.borrow_mut();
-        std::cell::RefMut::filter_map(extras, |extras| {
-            extras.as_mut().and_then(|extras| extras.client.as_mut())
-        })
-        .ok()
     }
 
     /// Calls the protocol, catching a panic: the connection is then closed
@@ -519,8 +512,8 @@ impl StreamConn {
         self.after_write();
     }
 
-    /// Closes the socket and tells the protocol, its producer and its
-    /// client factory.
+    /// Closes the socket and tells the protocol, its producer and the close
+    /// hook.
     fn close_now(&self, reactor: &Reactor, mut reason: Reason) {
         if self.has(flag::CLOSED) {
             return;
@@ -533,12 +526,12 @@ impl StreamConn {
         drop(socket);
         *self.write.borrow_mut() = None;
         let extras = self.extras.borrow_mut().take();
-        let (producer, client) = match extras {
+        let (producer, on_close) = match extras {
             Some(extras) => {
                 let Extras {
-                    producer, client, ..
+                    producer, on_close, ..
                 } = *extras;
-                (producer, client)
+                (producer, on_close)
             }
             None => (None, None),
         };
@@ -546,58 +539,17 @@ impl StreamConn {
             report_panic(catch_panic(|| producer.stop()), "producer stop");
         }
         let protocol = self.protocol.borrow_mut().take();
-        let was_connected = protocol.is_some() && !self.has(flag::CONNECTING);
         if let Some(mut protocol) = protocol {
-            if was_connected {
-                let failure = reason.failure();
-                report_panic(
-                    catch_panic(|| protocol.connection_lost(failure)),
-                    "connection_lost",
-                );
-            }
+            let failure = reason.failure();
+            report_panic(
+                catch_panic(|| protocol.connection_lost(failure)),
+                "connection_lost",
+            );
             drop(protocol);
         }
-        if let Some(client) = client {
-            client.finished(was_connected, reason);
-        }
-    }
-
-    /// Completes (or fails) a pending client connect.
-    fn finish_connect(&self, reactor: &Reactor) {
-        let state = match &*self.socket.borrow() {
-            Some(socket) => match socket.take_error() {
-                Ok(Some(error)) | Err(error) => Err(error),
-                Ok(None) => socket.is_connected(),
-            },
-            None => return,
-        };
-        match state {
-            Ok(false) => {}
-            Ok(true) => {
-                self.clear(flag::CONNECTING);
-                let link = self.client_link().map(|mut link| link.take_connected());
-                let Some((connector, Some(transport))) = link else {
-                    return;
-                };
-                match build_client_protocol(&connector, &transport) {
-                    Some(protocol) => {
-                        *self.protocol.borrow_mut() = Some(protocol);
-                        self.make_connection(reactor, &transport);
-                    }
-                    None => self.fail(Reason::Failed(
-                        "the factory refused the connection".into(),
-                        Failure::new(ConnectionAborted),
-                    )),
-                }
-            }
-            Err(error) => self.fail(Reason::lost(error)),
-        }
-    }
-
-    /// Aborts a pending connect (a timeout or a cancelled attempt).
-    pub(crate) fn abort_connect(&self, reason: Reason) {
-        if self.has(flag::CONNECTING) {
-            self.fail(reason);
+        if let Some(on_close) = on_close {
+            let failure = reason.failure();
+            report_panic(catch_panic(move || on_close(failure)), "the close hook");
         }
     }
 }
@@ -618,14 +570,6 @@ fn report_panic(result: Result<(), Failure>, what: &str) {
 impl IoSource for StreamConn {
     fn ready(&self, reactor: &Reactor, readiness: Readiness) {
         self.dispatch(reactor, || {
-            if self.has(flag::CONNECTING) {
-                if readiness.writable || readiness.error || readiness.read_closed {
-                    self.finish_connect(reactor);
-                }
-                if self.has(flag::CONNECTING) {
-                    return;
-                }
-            }
             if readiness.writable || readiness.error {
                 self.writable();
             }
@@ -641,9 +585,6 @@ impl IoSource for StreamConn {
     }
 
     fn shutdown(&self, reactor: &Reactor) {
-        self.close_now(
-            reactor,
-            Reason::Lost(io::ErrorKind::Other, "the reactor stopped".into()),
-        );
+        self.close_now(reactor, Reason::Shutdown);
     }
 }

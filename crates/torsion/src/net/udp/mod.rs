@@ -17,6 +17,7 @@ use std::rc::Rc;
 use mio::Token;
 
 use crate::defer::Resolver;
+use crate::error::NetError;
 use crate::failure::catch_panic;
 use crate::net::Address;
 use crate::reactor::{IoSource, Readiness, WeakReactor};
@@ -155,10 +156,7 @@ impl DatagramSocket {
         match (self, to) {
             (DatagramSocket::Udp(s), Address::Tcp(address)) => s.send_to(data, *address),
             (DatagramSocket::Unix(s), Address::Unix(Some(path))) => s.send_to(data, path),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("cannot send to {to} on this socket"),
-            )),
+            _ => Err(NetError::UnusableAddress(to.to_string()).into()),
         }
     }
 
@@ -166,10 +164,7 @@ impl DatagramSocket {
         match (self, to) {
             (DatagramSocket::Udp(s), Address::Tcp(address)) => s.connect(*address),
             (DatagramSocket::Unix(s), Address::Unix(Some(path))) => s.connect(path),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("cannot connect to {to} on this socket"),
-            )),
+            _ => Err(NetError::UnusableAddress(to.to_string()).into()),
         }
     }
 
@@ -296,10 +291,11 @@ impl DatagramSource {
         if let Some(connected) = &*self.connected.borrow()
             && *connected != to
         {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("this transport is connected to {connected}; it cannot send to {to}"),
-            ));
+            return Err(NetError::ConnectedElsewhere {
+                connected: connected.to_string(),
+                to: to.to_string(),
+            }
+            .into());
         }
         self.send(|socket| match self.is_connected() {
             true => socket.send(data),
@@ -309,10 +305,7 @@ impl DatagramSource {
 
     fn write(&self, data: &[u8]) -> io::Result<()> {
         if !self.is_connected() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "write needs a connected transport; use write_to",
-            ));
+            return Err(NetError::NotConnected.into());
         }
         self.send(|socket| socket.send(data))
     }
@@ -321,12 +314,7 @@ impl DatagramSource {
         loop {
             let result = match &*self.socket.borrow() {
                 Some(socket) => f(socket),
-                None => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::NotConnected,
-                        "the datagram socket is closed",
-                    ));
-                }
+                None => return Err(closed()),
             };
             match result {
                 Ok(_) => return Ok(()),
@@ -348,10 +336,7 @@ impl DatagramSource {
 
     fn connect(&self, to: Address) -> io::Result<()> {
         if let Some(connected) = &*self.connected.borrow() {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("already connected to {connected}; reconnecting is not supported"),
-            ));
+            return Err(NetError::AlreadyConnected(connected.to_string()).into());
         }
         match &*self.socket.borrow() {
             Some(socket) => socket.connect(&to)?,
@@ -403,10 +388,7 @@ impl DatagramSource {
                 let ipv6 = matches!(self.local, Address::Tcp(SocketAddr::V6(_)));
                 f(socket2::SockRef::from(socket), ipv6)
             }
-            Some(DatagramSocket::Unix(_)) => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "multicast options apply to UDP sockets only",
-            )),
+            Some(DatagramSocket::Unix(_)) => Err(NetError::NotUdp.into()),
             None => Err(closed()),
         }
     }
@@ -423,7 +405,7 @@ impl Drop for FinishStop {
 }
 
 fn closed() -> io::Error {
-    io::Error::new(io::ErrorKind::NotConnected, "the datagram socket is closed")
+    NetError::Closed.into()
 }
 
 fn report_panic(failure: &Failure, what: &str, address: &Address) {

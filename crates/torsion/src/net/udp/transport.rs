@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::error::NetError;
 use crate::net::Address;
 use crate::time::Scheduler;
 use crate::{Deferred, Reactor};
@@ -238,10 +239,7 @@ impl DatagramTransport {
             match interface {
                 MulticastInterface::Any => socket.set_multicast_if_v4(&Ipv4Addr::UNSPECIFIED),
                 MulticastInterface::Address(address) => socket.set_multicast_if_v4(&address),
-                MulticastInterface::Index(_) => Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "an IPv4 outgoing interface is chosen by address",
-                )),
+                MulticastInterface::Index(_) => Err(NetError::Ipv4InterfaceByIndex.into()),
             }
         })
     }
@@ -259,12 +257,7 @@ impl fmt::Debug for DatagramTransport {
 
 /// A non-blocking UDP socket bound to `address` as `options` say.
 pub(super) fn bind_udp(address: SocketAddr, options: &UdpOptions) -> io::Result<socket2::Socket> {
-    crate::net::tcp::bind_socket(
-        address,
-        socket2::Type::DGRAM,
-        options.reuse_address,
-        options.reuse_port,
-    )
+    crate::net::sys::udp_socket(address, options.reuse_address, options.reuse_port)
 }
 
 /// The interface index an IPv6 multicast call needs.
@@ -272,9 +265,8 @@ pub(super) fn v6_index(interface: MulticastInterface) -> io::Result<u32> {
     match interface {
         MulticastInterface::Any => Ok(0),
         MulticastInterface::Index(index) => Ok(index),
-        MulticastInterface::Address(address) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("an IPv6 group takes an interface index, not {address}"),
-        )),
+        MulticastInterface::Address(address) => {
+            Err(NetError::Ipv6InterfaceByAddress(address).into())
+        }
     }
 }

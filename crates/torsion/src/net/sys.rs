@@ -1,0 +1,250 @@
+//! Socket creation and options: the one place the network layer talks to
+//! the operating system below mio's sockets (through socket2), and names
+//! the errno values it tells apart.
+//!
+//! Everything above this module asks for a ready, non-blocking,
+//! close-on-exec socket of a kind (a TCP listener, a UNIX datagram socket
+//! bound to a path, a TCP stream connecting from a local address) and gets
+//! a mio socket or an [`io::Error`]; a bind failure names its address
+//! ([`NetError::Listen`]). No `unsafe` is needed: socket2 wraps each call.
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::Path;
+
+use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+
+use crate::error::NetError;
+
+/// A non-blocking connect that has started and will finish later.
+const EINPROGRESS: i32 = libc::EINPROGRESS;
+/// The process is out of descriptors.
+const EMFILE: i32 = libc::EMFILE;
+/// The system is out of descriptors.
+const ENFILE: i32 = libc::ENFILE;
+/// The kernel is out of socket buffers.
+const ENOBUFS: i32 = libc::ENOBUFS;
+/// The kernel is out of memory.
+const ENOMEM: i32 = libc::ENOMEM;
+
+/// Running out of descriptors or kernel memory: accepting cannot succeed
+/// until something is closed, so retrying at once would spin.
+pub(crate) fn is_resource_exhaustion(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(EMFILE | ENFILE | ENOBUFS | ENOMEM)
+    )
+}
+
+/// A socket of `kind` for `domain`, non-blocking and close-on-exec from
+/// the start (no window in which a forked child could inherit it).
+fn new_socket(domain: Domain, kind: Type) -> io::Result<Socket> {
+    Socket::new(domain, kind.nonblocking().cloexec(), None)
+}
+
+/// A non-blocking socket of `kind` bound to `address`. IPv6 sockets are
+/// IPv6 only, so that `[::]` and `0.0.0.0` on one port do not clash.
+pub(crate) fn bind_socket(
+    address: SocketAddr,
+    kind: Type,
+    reuse_address: bool,
+    reuse_port: bool,
+) -> io::Result<Socket> {
+    let socket = new_socket(Domain::for_address(address), kind)?;
+    if reuse_address {
+        socket.set_reuse_address(true)?;
+    }
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket
+        .bind(&address.into())
+        .map_err(|source| listen_error(address.to_string(), source))?;
+    Ok(socket)
+}
+
+fn listen_error(address: String, source: io::Error) -> io::Error {
+    NetError::Listen { address, source }.into()
+}
+
+/// A TCP socket listening on `address`.
+pub(crate) fn tcp_listener(
+    address: SocketAddr,
+    backlog: i32,
+    reuse_port: bool,
+) -> io::Result<mio::net::TcpListener> {
+    let socket = bind_socket(address, Type::STREAM, true, reuse_port)?;
+    socket.listen(backlog)?;
+    Ok(mio::net::TcpListener::from_std(socket.into()))
+}
+
+/// A UDP socket bound to `address`.
+pub(crate) fn udp_socket(
+    address: SocketAddr,
+    reuse_address: bool,
+    reuse_port: bool,
+) -> io::Result<Socket> {
+    bind_socket(address, Type::DGRAM, reuse_address, reuse_port)
+}
+
+/// A TCP stream whose connect to `address` has started. With `bind`, the
+/// local end is bound to it first.
+pub(crate) fn connect_tcp(
+    address: SocketAddr,
+    bind: Option<SocketAddr>,
+) -> io::Result<mio::net::TcpStream> {
+    let Some(bind) = bind else {
+        return mio::net::TcpStream::connect(address);
+    };
+    let socket = new_socket(Domain::for_address(address), Type::STREAM)?;
+    socket.bind(&bind.into())?;
+    match socket.connect(&address.into()) {
+        Ok(()) => {}
+        Err(error) if error.raw_os_error() == Some(EINPROGRESS) => {}
+        Err(error) => return Err(error),
+    }
+    Ok(mio::net::TcpStream::from_std(socket.into()))
+}
+
+/// A UNIX stream whose connect to `path` has started.
+pub(crate) fn connect_unix(path: &Path) -> io::Result<mio::net::UnixStream> {
+    mio::net::UnixStream::connect(path)
+}
+
+/// A UNIX stream socket listening at `path`, replacing a stale socket file.
+pub(crate) fn unix_listener(
+    path: &Path,
+    backlog: i32,
+    mode: Option<u32>,
+) -> io::Result<mio::net::UnixListener> {
+    let socket = bind_unix(path, Type::STREAM, mode)?;
+    socket.listen(backlog)?;
+    Ok(mio::net::UnixListener::from_std(socket.into()))
+}
+
+/// A UNIX datagram socket bound to `path`, replacing a stale socket file.
+pub(crate) fn unix_datagram(path: &Path, mode: Option<u32>) -> io::Result<mio::net::UnixDatagram> {
+    let socket = bind_unix(path, Type::DGRAM, mode)?;
+    Ok(mio::net::UnixDatagram::from_std(socket.into()))
+}
+
+/// Connects a datagram socket, naming the destination if it fails.
+pub(crate) fn connect_unix_datagram(
+    socket: &mio::net::UnixDatagram,
+    path: &Path,
+) -> io::Result<()> {
+    socket.connect(path).map_err(|source| {
+        NetError::Connect {
+            address: path.display().to_string(),
+            source,
+        }
+        .into()
+    })
+}
+
+fn bind_unix(path: &Path, kind: Type, mode: Option<u32>) -> io::Result<Socket> {
+    remove_stale_socket(path, kind)?;
+    let socket = new_socket(Domain::UNIX, kind)?;
+    socket
+        .bind(&SockAddr::unix(path)?)
+        .map_err(|source| listen_error(path.display().to_string(), source))?;
+    if let Some(mode) = mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(socket)
+}
+
+/// Removes a socket file that no live socket of `kind` is behind any more
+/// (its server died without cleaning up), as Twisted's `listenUNIX` does.
+///
+/// A probe connects to it: refused means stale, and the file goes; a
+/// connection means someone is serving there, which is an error
+/// ([`NetError::SocketFileInUse`]). Any other answer (a socket of another
+/// type, no permission) leaves the file alone, and the bind that follows
+/// reports the problem.
+fn remove_stale_socket(path: &Path, kind: Type) -> io::Result<()> {
+    let Ok(metadata) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if !metadata.file_type().is_socket() {
+        return Ok(());
+    }
+    let probe = Socket::new(Domain::UNIX, kind.cloexec(), None)?;
+    match probe.connect(&SockAddr::unix(path)?) {
+        Ok(()) => Err(NetError::SocketFileInUse(path.to_owned()).into()),
+        Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+            std::fs::remove_file(path)
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// Turns TCP keep-alive probes on or off.
+pub(crate) fn set_keepalive(socket: &mio::net::TcpStream, enabled: bool) -> io::Result<()> {
+    SockRef::from(socket).set_keepalive(enabled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("torsion-sys-{name}-{}.sock", std::process::id()))
+    }
+
+    #[test]
+    fn a_bind_failure_names_the_address_it_was_for() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = taken.local_addr().unwrap();
+        let error = tcp_listener(address, 8, false).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
+        let Some(NetError::Listen { address: named, .. }) = NetError::find(&error) else {
+            panic!("not a listen error: {error:?}");
+        };
+        assert_eq!(*named, address.to_string());
+    }
+
+    #[test]
+    fn a_live_socket_file_is_reported_in_use_and_kept() {
+        let path = temp_path("live");
+        let _ = std::fs::remove_file(&path);
+        let live = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let error = unix_listener(&path, 8, None).unwrap_err();
+        assert!(matches!(
+            NetError::find(&error),
+            Some(NetError::SocketFileInUse(file)) if *file == path
+        ));
+        drop(live);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_socket_file_of_the_other_kind_is_left_alone() {
+        let path = temp_path("other-kind");
+        let _ = std::fs::remove_file(&path);
+        let datagram = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        // A stream probe cannot tell whether a datagram socket is live, so
+        // the file stays and the bind reports it.
+        let error = unix_listener(&path, 8, None).unwrap_err();
+        assert!(matches!(
+            NetError::find(&error),
+            Some(NetError::Listen { .. })
+        ));
+        assert!(path.exists());
+        drop(datagram);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn only_running_out_of_descriptors_or_memory_is_resource_exhaustion() {
+        for errno in [EMFILE, ENFILE, ENOBUFS, ENOMEM] {
+            assert!(is_resource_exhaustion(&io::Error::from_raw_os_error(errno)));
+        }
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert!(!is_resource_exhaustion(&refused));
+    }
+}
