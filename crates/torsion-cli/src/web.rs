@@ -58,7 +58,6 @@ pub(crate) fn run(args: WebArgs) -> Result<(), Box<dyn Error>> {
     let reactor = Reactor::new()?;
     let endpoint = server_from_string(&reactor, &args.listen)
         .map_err(|error| format!("--listen {}: {error}", args.listen))?;
-    reactor.install_signal_handlers()?;
 
     let files = StaticFiles::new(&root).with_listing(!args.no_listing);
     let server = Server::new(AccessLog::new(files));

@@ -81,7 +81,6 @@ impl LineHandler for Chatter {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let description = std::env::args().nth(1).unwrap_or_else(|| "tcp:8123".into());
     let reactor = Reactor::new()?;
-    reactor.install_signal_handlers()?;
     let room = Rc::new(RefCell::new(Room::default()));
     let endpoint = server_from_string(&reactor, &description)?;
     let r = reactor.clone();

@@ -29,7 +29,7 @@ use torsion::endpoints::ServerEndpoint;
 use torsion::error::ReactorError;
 use torsion::net::{Address, AsyncListener, AsyncStream};
 use torsion::reactor::{Phase, SystemEvent};
-use torsion::time::{DelayedCall, Scheduler};
+use torsion::time::DelayedCall;
 use torsion::{Deferred, Failure, Reactor};
 
 use crate::Resource;

@@ -16,7 +16,7 @@ use crate::net::stream::{Reason, StreamConn, StreamSocket};
 use crate::net::tls::{TlsSession, TlsSetup};
 use crate::net::{Address, ClientFactory, Protocol, Transport};
 use crate::reactor::WeakReactor;
-use crate::time::{DelayedCall, Scheduler};
+use crate::time::DelayedCall;
 use crate::{Deferred, Failure, Reactor};
 
 /// How long a connection attempt may take by default (Twisted's 30 s).

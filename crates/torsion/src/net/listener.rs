@@ -16,7 +16,6 @@ use crate::net::stream::{StreamConn, StreamSocket};
 use crate::net::tls::{ServerTls, TlsSession, TlsSetup};
 use crate::net::{Address, Factory, Transport};
 use crate::reactor::{IoSource, Readiness, WeakReactor};
-use crate::time::Scheduler;
 use crate::{Deferred, Reactor};
 
 /// Connections accepted per readiness event before the port yields.

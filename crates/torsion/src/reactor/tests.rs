@@ -304,10 +304,11 @@ fn zero_delay_call_scheduled_from_a_timer_runs_on_the_next_turn() {
     left.set_nonblocking(true).unwrap();
     right.set_nonblocking(true).unwrap();
     let o = order.clone();
+    let left = Rc::new(left);
     let watch = reactor
-        .add_reader(left.as_raw_fd(), move |_| {
+        .add_reader(left.clone(), move |_| {
             let mut buffer = [0u8; 16];
-            let mut reader = &left;
+            let mut reader = &*left;
             while reader.read(&mut buffer).is_ok_and(|n| n > 0) {}
             push(&o, "io");
         })
@@ -564,11 +565,12 @@ fn add_reader_fires_when_data_arrives() {
     left.set_nonblocking(true).unwrap();
     let received = Rc::new(RefCell::new(Vec::new()));
     let into = received.clone();
+    let left = Rc::new(left);
     let id = reactor
-        .add_reader(left.as_raw_fd(), move |r| {
+        .add_reader(left.clone(), move |r| {
             let mut buffer = [0u8; 64];
             loop {
-                match (&left).read(&mut buffer) {
+                match (&*left).read(&mut buffer) {
                     Ok(0) => break,
                     Ok(n) => into.borrow_mut().extend_from_slice(&buffer[..n]),
                     Err(_) => break,
@@ -601,15 +603,21 @@ fn removed_reader_is_not_called_again() {
     left.set_nonblocking(true).unwrap();
     let calls = Rc::new(Cell::new(0));
     let c = calls.clone();
-    let fd = left.as_raw_fd();
-    let id = reactor.add_reader(fd, move |_| c.set(c.get() + 1)).unwrap();
+    let left = Rc::new(left);
+    let id = reactor
+        .add_reader(left.clone(), move |_| c.set(c.get() + 1))
+        .unwrap();
     reactor.remove_watch(id).unwrap();
     assert_eq!(reactor.stats().watches, 0);
+    assert_eq!(
+        Rc::strong_count(&left),
+        1,
+        "the watch let go of the descriptor"
+    );
     right.write_all(b"ignored").unwrap();
     stop_after(&reactor, ms(10));
     reactor.run().unwrap();
     assert_eq!(calls.get(), 0);
-    drop(left);
 }
 
 #[test]
@@ -618,10 +626,7 @@ fn panic_in_a_readiness_callback_is_logged_and_the_reactor_goes_on() {
     let (left, mut right) = UnixStream::pair().unwrap();
     left.set_nonblocking(true).unwrap();
     reactor
-        .add_reader(left.as_raw_fd(), move |_| {
-            let _ = &left;
-            panic!("reader exploded")
-        })
+        .add_reader(left, move |_| panic!("reader exploded"))
         .unwrap();
     right.write_all(b"x").unwrap();
     let later = Rc::new(Cell::new(false));

@@ -10,7 +10,6 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::net::Address;
-use crate::time::Scheduler;
 use crate::{Deferred, Reactor};
 
 use super::*;
