@@ -493,4 +493,8 @@ impl Drop for Inner {
 }
 
 #[cfg(test)]
+mod io_tests;
+#[cfg(test)]
+mod shutdown_tests;
+#[cfg(test)]
 mod tests;
