@@ -211,3 +211,25 @@ fn a_finished_reactor_refuses_to_take_the_signals() {
     ));
     assert!(!reactor.handles_signals());
 }
+
+#[test]
+fn a_task_the_shutdown_ends_is_not_reported_as_an_unhandled_error() {
+    let reactor = Reactor::new().unwrap();
+    drop(reactor.spawn(std::future::pending::<Result<(), Failure>>()));
+    let r = reactor.clone();
+    reactor.call_when_running(move || r.stop().unwrap());
+    let logs = LogCapture::new();
+    logs.run(|| reactor.run_with(Signals::LeaveAlone).unwrap());
+    assert_eq!(logs.count("Unhandled error"), 0, "{}", logs.text());
+}
+
+#[test]
+fn a_failure_other_than_the_shutdown_is_still_reported_as_unhandled() {
+    let reactor = Reactor::new().unwrap();
+    drop(reactor.spawn(async { Err::<(), _>(Failure::new(Cancelled)) }));
+    let r = reactor.clone();
+    reactor.call_when_running(move || r.stop().unwrap());
+    let logs = LogCapture::new();
+    logs.run(|| reactor.run_with(Signals::LeaveAlone).unwrap());
+    assert_eq!(logs.count("Unhandled error"), 1, "{}", logs.text());
+}
