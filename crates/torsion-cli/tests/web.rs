@@ -3,6 +3,7 @@
 //! checked.
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -20,7 +21,7 @@ impl Torsion {
     /// Starts `torsion ARGS` in `cwd` and waits for it to say where it
     /// serves.
     fn start(args: &[&str], cwd: &Path) -> Torsion {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_torsion"))
+        let mut child = with_default_stop_signals(&mut Command::new(env!("CARGO_BIN_EXE_torsion")))
             .args(args)
             .current_dir(cwd)
             .env("RUST_LOG", "info")
@@ -94,6 +95,22 @@ impl Torsion {
             self.log.push(line);
         }
         (status.code(), self.log)
+    }
+}
+
+/// Gives the child SIGINT and SIGTERM at their default disposition, which
+/// the reactor needs to take them: a test run started in the background of
+/// a non-interactive shell inherits SIGINT ignored, and an ignored signal
+/// stays ignored across exec.
+fn with_default_stop_signals(command: &mut Command) -> &mut Command {
+    // SAFETY: between fork and exec the closure only calls signal(2), which
+    // is async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 //! happens on stdout; the parent sends signals with `kill` and reads.
 
 use std::io::{BufRead, BufReader, Lines};
+use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -21,18 +22,19 @@ struct ChildReactor {
 
 impl ChildReactor {
     fn start(test: &str) -> ChildReactor {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                test,
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child =
+            with_default_stop_signals(&mut Command::new(std::env::current_exe().unwrap()))
+                .args([
+                    "--exact",
+                    test,
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
         let stdout: Lines<BufReader<ChildStdout>> =
             BufReader::new(child.stdout.take().unwrap()).lines();
         let (tx, lines) = mpsc::channel();
@@ -91,6 +93,22 @@ impl ChildReactor {
             self.seen.push(line);
         }
         (status, self.seen)
+    }
+}
+
+/// Gives the child SIGINT and SIGTERM at their default disposition, which
+/// the reactor needs to take them: a test run started in the background of
+/// a non-interactive shell inherits SIGINT ignored, and an ignored signal
+/// stays ignored across exec.
+fn with_default_stop_signals(command: &mut Command) -> &mut Command {
+    // SAFETY: between fork and exec the closure only calls signal(2), which
+    // is async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        })
     }
 }
 
