@@ -261,18 +261,21 @@ fn child_waits_for_a_shutdown_trigger_that_never_fires() {
     let reactor = Reactor::new().unwrap();
     reactor.set_shutdown_timeout(Duration::from_secs(60));
     reactor.call_when_running(|| println!("READY"));
-    let waiting = std::cell::RefCell::new(Vec::new());
+    // Held here, so the trigger's Deferred never fires (a dropped resolver
+    // would fail it, which ends the wait too).
+    let waiting = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let w = waiting.clone();
     reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
         println!("BEFORE-SHUTDOWN");
         let (never, resolver) = Deferred::<()>::new();
-        waiting.borrow_mut().push(resolver);
+        w.borrow_mut().push(resolver);
         never
     });
     reactor.add_system_event_trigger(Phase::After, SystemEvent::Shutdown, || {
         println!("AFTER-SHUTDOWN");
     });
     reactor.run().unwrap();
-    println!("RUN-RETURNED");
+    println!("RUN-RETURNED still-waiting={}", waiting.borrow().len());
 }
 
 #[test]
@@ -289,7 +292,7 @@ fn a_second_sigint_while_stopping_stops_without_waiting() {
         "{printed:?}"
     );
     assert!(status.success(), "{status:?}: {printed:?}");
-    for expected in ["AFTER-SHUTDOWN", "RUN-RETURNED"] {
+    for expected in ["AFTER-SHUTDOWN", "RUN-RETURNED still-waiting=1"] {
         assert!(
             printed.iter().any(|line| line.contains(expected)),
             "{expected} missing from {printed:?}"
