@@ -33,7 +33,7 @@
 //! ```
 //!
 //! [`Reactor::run`] stops gracefully on SIGINT and SIGTERM (see
-//! [`Signals`] and the [`shutdown`] order). Another event loop can drive a
+//! [`Signals`], and [`Reactor::stop`] for the order of shutdown). Another event loop can drive a
 //! reactor instead of [`Reactor::run`]: it watches the descriptor from
 //! [`AsRawFd`], calls [`Reactor::start`] once and [`Reactor::run_once`]
 //! whenever the descriptor is readable or [`Reactor::next_timeout`] has
@@ -47,7 +47,7 @@ mod executor;
 mod extensions;
 mod handle;
 mod io;
-pub mod shutdown;
+mod shutdown;
 mod signals;
 mod triggers;
 mod turn;

@@ -40,6 +40,18 @@ impl Reactor {
     /// Asks the reactor to stop: at the end of the current turn the shutdown
     /// event starts. Fails with [`ReactorError::NotRunning`] if the reactor
     /// is not running or already stopping.
+    ///
+    /// Shutdown runs in Twisted's order:
+    ///
+    /// ```text
+    ///   before triggers   their Deferreds are waited for, the loop still
+    ///                     serving, at most the shutdown timeout (a second
+    ///                     stop signal ends the wait)
+    ///   disconnect all    every connection and port closes; connection_lost
+    ///   during triggers   the default thread pool is joined here
+    ///   after triggers
+    ///   finish            extension hooks; run() returns
+    /// ```
     pub fn stop(&self) -> Result<(), ReactorError> {
         if self.inner.state.get() != RunState::Running || self.inner.stop_requested.get() {
             return Err(ReactorError::NotRunning);
