@@ -299,3 +299,44 @@ fn a_second_sigint_while_stopping_stops_without_waiting() {
         );
     }
 }
+
+#[test]
+#[ignore = "a child process of the tests below"]
+fn child_hangs_in_a_during_shutdown_trigger() {
+    let reactor = Reactor::new().unwrap();
+    reactor.set_shutdown_timeout(Duration::from_secs(60));
+    reactor.call_when_running(|| println!("READY"));
+    let waiting = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let w = waiting.clone();
+    reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
+        println!("BEFORE-SHUTDOWN");
+        let (never, resolver) = Deferred::<()>::new();
+        w.borrow_mut().push(resolver);
+        never
+    });
+    reactor.add_system_event_trigger(Phase::During, SystemEvent::Shutdown, || {
+        println!("DURING-SHUTDOWN");
+        // A shutdown step that hangs (a thread pool joining a job that
+        // never ends, say).
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    reactor.run().unwrap();
+    println!("RUN-RETURNED");
+}
+
+#[test]
+fn a_third_sigint_ends_a_shutdown_that_hangs() {
+    let mut child = ChildReactor::start("child_hangs_in_a_during_shutdown_trigger");
+    child.expect("READY");
+    child.signal("-INT");
+    child.expect("BEFORE-SHUTDOWN");
+    child.signal("-INT");
+    child.expect("DURING-SHUTDOWN");
+    child.signal("-INT");
+    let (status, printed) = child.exit_within(Duration::from_secs(10));
+    assert_eq!(status.signal(), Some(2), "{status:?}: {printed:?}");
+    assert!(
+        !printed.iter().any(|line| line.contains("RUN-RETURNED")),
+        "{printed:?}"
+    );
+}

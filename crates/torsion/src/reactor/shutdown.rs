@@ -103,7 +103,9 @@ impl Reactor {
     }
 
     /// A stop signal arrived: the first stops gracefully, another one while
-    /// stopping gives up waiting for the before-shutdown triggers.
+    /// stopping gives up waiting for the before-shutdown triggers and hands
+    /// the signals back to their default, so that one more ends the process
+    /// even if a shutdown step hangs.
     pub(super) fn handle_signals(&self) {
         let received = match self.inner.signals.borrow_mut().as_mut() {
             Some(claim) => claim.received(),
@@ -117,6 +119,8 @@ impl Reactor {
                 let _ = self.stop();
             } else if !self.inner.hurry.replace(true) {
                 tracing::warn!("received {signal} again; stopping now without waiting");
+                let claim = self.inner.signals.borrow_mut().take();
+                drop(claim);
             }
         }
     }

@@ -46,8 +46,9 @@ use crate::error::SignalError;
 pub enum Signals {
     /// Take SIGINT and SIGTERM (each one that nothing handles yet) and
     /// stop gracefully when one arrives; a second one while the reactor is
-    /// stopping ends the wait for shutdown triggers at once. What
-    /// [`Reactor::run`](crate::Reactor::run) does.
+    /// stopping ends the wait for shutdown triggers at once and gives the
+    /// signals back to their default, so a third ends the process should
+    /// shutdown hang. What [`Reactor::run`](crate::Reactor::run) does.
     #[default]
     StopGracefully,
     /// Leave the process's signal handling alone: for a reactor on a
