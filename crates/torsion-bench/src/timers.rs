@@ -12,7 +12,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use torsion::Reactor;
-use torsion::time::Scheduler;
 
 use crate::measure::{Better, Row, thread_cpu_time};
 

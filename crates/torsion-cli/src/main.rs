@@ -7,6 +7,10 @@
 //! torsion                                   # ./ on http://127.0.0.1:8080/
 //! torsion web --listen tcp:8080 --path DIR  # DIR on every interface, port 8080
 //! ```
+//!
+//! SIGINT or SIGTERM stops it gracefully, giving requests in flight
+//! `--shutdown-timeout` seconds (10 by default); a second signal stops it
+//! at once.
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
 mod web;

@@ -1,21 +1,28 @@
 //! `torsion web`: serve a directory over HTTP, with an access log, until
-//! SIGINT or SIGTERM.
+//! SIGINT or SIGTERM. The first signal stops gracefully: no new
+//! connections, requests in flight get `--shutdown-timeout` to finish; a
+//! second signal stops at once.
 
 use std::cell::RefCell;
 use std::error::Error;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::time::Duration;
 
 use clap::Args;
 use torsion::endpoints::server_from_string;
 use torsion::net::Address;
 use torsion::reactor::{Phase, SystemEvent};
 use torsion::{Failure, Reactor};
-use torsion_web::{AccessLog, Server, StaticFiles};
+use torsion_web::{AccessLog, Server, ServerOptions, StaticFiles};
 
 /// Where `torsion web` listens unless told: loopback only, so running it
 /// by accident never publishes a directory to the network.
 pub(crate) const DEFAULT_LISTEN: &str = "tcp:8080:interface=127.0.0.1";
+
+/// How much longer than the server's shutdown timeout the reactor waits
+/// for its before-shutdown triggers.
+const REACTOR_SHUTDOWN_MARGIN: Duration = Duration::from_secs(5);
 
 /// Options of `torsion web`.
 #[derive(Debug, Args)]
@@ -39,6 +46,20 @@ pub(crate) struct WebArgs {
     /// are left out of listings.
     #[arg(long)]
     show_hidden: bool,
+
+    /// On SIGINT or SIGTERM, how long requests in flight may take to
+    /// finish before their connections are cut. A second signal stops at
+    /// once.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    shutdown_timeout: Duration,
+}
+
+/// A non-negative number of seconds, fractions allowed.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| format!("{text:?} is not a number of seconds"))
 }
 
 impl Default for WebArgs {
@@ -48,6 +69,7 @@ impl Default for WebArgs {
             path: PathBuf::from("."),
             no_listing: false,
             show_hidden: false,
+            shutdown_timeout: ServerOptions::default().shutdown_timeout,
         }
     }
 }
@@ -65,12 +87,17 @@ pub(crate) fn run(args: WebArgs) -> Result<(), Box<dyn Error>> {
     let reactor = Reactor::new()?;
     let endpoint = server_from_string(&reactor, &args.listen)
         .map_err(|error| format!("--listen {}: {error}", args.listen))?;
-    reactor.install_signal_handlers()?;
 
     let files = StaticFiles::new(&root)
         .with_listing(!args.no_listing)
         .with_hidden_files(args.show_hidden);
-    let server = Server::new(AccessLog::new(files));
+    let server = Server::new(AccessLog::new(files)).with_options(ServerOptions {
+        shutdown_timeout: args.shutdown_timeout,
+        ..ServerOptions::default()
+    });
+    // The server cuts its connections at its own timeout; the reactor's
+    // bound only catches a shutdown that hangs past that.
+    reactor.set_shutdown_timeout(args.shutdown_timeout + REACTOR_SHUTDOWN_MARGIN);
     let failed: Rc<RefCell<Option<Failure>>> = Rc::default();
     let listening = server.listen(&reactor, &endpoint);
     let r = reactor.clone();

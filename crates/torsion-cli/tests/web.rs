@@ -3,6 +3,7 @@
 //! checked.
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -20,7 +21,7 @@ impl Torsion {
     /// Starts `torsion ARGS` in `cwd` and waits for it to say where it
     /// serves.
     fn start(args: &[&str], cwd: &Path) -> Torsion {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_torsion"))
+        let mut child = with_default_stop_signals(&mut Command::new(env!("CARGO_BIN_EXE_torsion")))
             .args(args)
             .current_dir(cwd)
             .env("RUST_LOG", "info")
@@ -94,6 +95,22 @@ impl Torsion {
             self.log.push(line);
         }
         (status.code(), self.log)
+    }
+}
+
+/// Gives the child SIGINT and SIGTERM at their default disposition, which
+/// the reactor needs to take them: a test run started in the background of
+/// a non-interactive shell inherits SIGINT ignored, and an ignored signal
+/// stays ignored across exec.
+fn with_default_stop_signals(command: &mut Command) -> &mut Command {
+    // SAFETY: between fork and exec the closure only calls signal(2), which
+    // is async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        })
     }
 }
 
@@ -281,6 +298,139 @@ fn a_download_in_flight_finishes_before_sigterm_stops_the_server() {
     assert!(output.status.success(), "curl: {stderr}; torsion: {log:#?}");
     assert!(received == big, "the whole file arrived");
     assert_eq!(code, Some(0), "{log:#?}");
+}
+
+/// A site with a file too big to fit in the socket buffers, and a curl
+/// downloading it at 10 kB/s from `torsion` (so the download is surely in
+/// flight for the whole test); returns once the first bytes arrived.
+struct SlowDownload {
+    curl: Child,
+}
+
+impl SlowDownload {
+    fn start(torsion: &Torsion) -> SlowDownload {
+        let mut curl = Command::new("curl")
+            .args(["-sS", "--max-time", "30", "--limit-rate", "10k", "-o", "-"])
+            .arg(format!("{}big.bin", torsion.url))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut body = curl.stdout.take().unwrap();
+        let (started, first_bytes) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut chunk = vec![0u8; 64 << 10];
+            let mut announced = false;
+            while body.read(&mut chunk).is_ok_and(|n| n > 0) {
+                if !announced {
+                    announced = true;
+                    let _ = started.send(());
+                }
+            }
+        });
+        if first_bytes.recv_timeout(Duration::from_secs(20)).is_err() {
+            let _ = curl.kill();
+            panic!("the download never started");
+        }
+        SlowDownload { curl }
+    }
+}
+
+impl Drop for SlowDownload {
+    fn drop(&mut self) {
+        let _ = self.curl.kill();
+        let _ = self.curl.wait();
+    }
+}
+
+fn site_with_a_big_file() -> tempfile::TempDir {
+    let dir = site();
+    std::fs::write(dir.path().join("big.bin"), vec![7u8; 16 << 20]).unwrap();
+    dir
+}
+
+fn start_serving(dir: &tempfile::TempDir, shutdown_timeout: &str) -> Torsion {
+    Torsion::start(
+        &[
+            "web",
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--path",
+            dir.path().to_str().unwrap(),
+            "--shutdown-timeout",
+            shutdown_timeout,
+        ],
+        Path::new("/"),
+    )
+}
+
+#[test]
+fn stopping_with_a_download_in_flight_says_how_long_it_waits_for_how_many_connections() {
+    let dir = site_with_a_big_file();
+    let mut torsion = start_serving(&dir, "30");
+    let _download = SlowDownload::start(&torsion);
+    torsion.signal("-INT");
+    let line = torsion.wait_for_line("waiting up to");
+    assert!(
+        line.contains("waiting up to 30 s for 1 connection"),
+        "{line}"
+    );
+    assert!(line.contains("INFO"), "{line}");
+    torsion.signal("-INT");
+    let (code, log) = torsion.wait();
+    assert_eq!(code, Some(0), "{log:#?}");
+}
+
+#[test]
+fn a_second_sigint_stops_at_once_without_waiting_for_the_download() {
+    let dir = site_with_a_big_file();
+    let mut torsion = start_serving(&dir, "30");
+    let _download = SlowDownload::start(&torsion);
+    torsion.signal("-INT");
+    torsion.wait_for_line("waiting up to");
+    let second = Instant::now();
+    torsion.signal("-INT");
+    let (code, log) = torsion.wait();
+    let took = second.elapsed();
+    assert!(took < Duration::from_secs(1), "{took:?}: {log:#?}");
+    assert_eq!(code, Some(0), "{log:#?}");
+    assert!(
+        log.iter()
+            .any(|line| line.contains("stopping now without waiting")),
+        "{log:#?}"
+    );
+    assert!(!log.iter().any(|line| line.contains("ERROR")), "{log:#?}");
+}
+
+#[test]
+fn a_shutdown_that_times_a_download_out_logs_no_error() {
+    let dir = site_with_a_big_file();
+    let mut torsion = start_serving(&dir, "0.5");
+    let _download = SlowDownload::start(&torsion);
+    torsion.signal("-TERM");
+    torsion.wait_for_line("waiting up to 0.5 s for 1 connection");
+    let (code, log) = torsion.wait();
+    assert_eq!(code, Some(0), "{log:#?}");
+    assert!(
+        log.iter()
+            .any(|line| line.contains("shutdown timed out; closing")),
+        "the download was cut by the timeout: {log:#?}"
+    );
+    assert!(!log.iter().any(|line| line.contains("ERROR")), "{log:#?}");
+}
+
+#[test]
+fn a_bad_shutdown_timeout_is_a_clear_error() {
+    let output = Command::new(env!("CARGO_BIN_EXE_torsion"))
+        .args(["web", "--shutdown-timeout", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("\"soon\" is not a number of seconds"),
+        "{stderr}"
+    );
 }
 
 /// The status curl got for `url`.

@@ -76,7 +76,6 @@ fn countdown(_request: BlockingRequest) -> BlockingResponse {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let reactor = Reactor::new()?;
-    reactor.install_signal_handlers()?;
     reactor.thread_pool().adjust(0, args.threads);
     let router = Router::new()
         .get("/slow", BlockingApp::new(slow))

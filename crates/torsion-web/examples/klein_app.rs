@@ -110,7 +110,6 @@ fn app() -> Router {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let reactor = Reactor::new()?;
-    reactor.install_signal_handlers()?;
     let endpoint = server_from_string(&reactor, &args.listen)?;
     let listening = Server::new(app())
         .listen(&reactor, &endpoint)

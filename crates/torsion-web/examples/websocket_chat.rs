@@ -141,15 +141,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "tcp:8080:interface=127.0.0.1".into());
     let reactor = Reactor::new()?;
     let endpoint = server_from_string(&reactor, &description)?;
-    // Ctrl-C or SIGTERM stops the reactor gracefully: shutdown closes the
-    // port and every connection, then `run` returns.
-    reactor.install_signal_handlers()?;
     let listening = Server::new(site()).listen(&reactor, &endpoint);
     drop(reactor.spawn(async move {
         let listening = listening.await?;
         tracing::info!("chat on http://{}/", listening.address());
         Ok::<(), torsion::Failure>(())
     }));
+    // Ctrl-C or SIGTERM stops the reactor gracefully: shutdown closes the
+    // port and every connection, then `run` returns.
     reactor.run()?;
     tracing::info!("stopped");
     Ok(())

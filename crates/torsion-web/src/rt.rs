@@ -17,7 +17,7 @@ use std::task::{Context, Poll, Waker};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
-use torsion::time::{DelayedCall, Scheduler};
+use torsion::time::DelayedCall;
 use torsion::{Failure, Reactor};
 
 /// Runs hyper's background futures as tasks on a reactor.

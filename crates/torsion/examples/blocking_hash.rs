@@ -17,7 +17,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use torsion::time::{LoopingCall, Scheduler};
+use torsion::time::LoopingCall;
 use torsion::{Deferred, Reactor};
 
 const TICK: Duration = Duration::from_millis(10);

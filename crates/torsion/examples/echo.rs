@@ -72,7 +72,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .and_then(|i| args.get(i + 1).cloned())
     };
     let reactor = Reactor::new()?;
-    reactor.install_signal_handlers()?;
     if let Some(description) = value("--listen") {
         let endpoint = server_from_string(&reactor, &description)?;
         let r = reactor.clone();

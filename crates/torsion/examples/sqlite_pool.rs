@@ -139,7 +139,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let reactor = Reactor::new()?;
-    reactor.install_signal_handlers()?;
     let pool = ConnectionPool::with_limits(&reactor, SqliteConnector::new(&database), 1, 4);
     let served = pool.clone();
     let endpoint = server_from_string(&reactor, &description)?;

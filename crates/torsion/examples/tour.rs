@@ -10,18 +10,16 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use torsion::task::{Cooperator, Step};
-use torsion::time::{LoopingCall, Scheduler};
+use torsion::time::LoopingCall;
 use torsion::{Deferred, Failure, Reactor};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let reactor = Reactor::new()?;
-    reactor.install_signal_handlers()?;
     let started = Instant::now();
     let r = reactor.clone();
     let tour = reactor.spawn(async move {
@@ -87,10 +85,11 @@ fn read_line(reactor: &Reactor, stream: UnixStream) -> io::Result<Deferred<Strin
     let buffer = RefCell::new(Vec::new());
     let watch = Rc::new(Cell::new(None));
     let this_watch = watch.clone();
-    let id = reactor.add_reader(stream.as_raw_fd(), move |reactor| {
+    let stream = Rc::new(stream);
+    let id = reactor.add_reader(stream.clone(), move |reactor| {
         let mut chunk = [0u8; 256];
         loop {
-            match (&stream).read(&mut chunk) {
+            match (&*stream).read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => buffer.borrow_mut().extend_from_slice(&chunk[..n]),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,

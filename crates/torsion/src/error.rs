@@ -298,6 +298,24 @@ pub enum ReactorError {
     NoSuchWatch,
 }
 
+/// Why a reactor took neither SIGINT nor SIGTERM (see
+/// [`Reactor::install_signal_handlers`](crate::Reactor::install_signal_handlers)).
+#[derive(Debug, thiserror::Error)]
+pub enum SignalError {
+    /// Both signals already have a handler: another reactor of this
+    /// process holds them, or the program (a debugger, a framework)
+    /// installed its own. The reactor never takes a handler over.
+    #[error("SIGINT and SIGTERM are already handled")]
+    AlreadyHandled,
+    /// The reactor has finished; it handles nothing any more.
+    #[error("the reactor has finished")]
+    Finished,
+    /// The signal pipe could not be made or watched, or the system refused
+    /// the handler.
+    #[error("could not install the signal handlers")]
+    Io(#[source] std::io::Error),
+}
+
 /// Work was offered to a [`ThreadPool`](crate::threads::ThreadPool) that
 /// has been stopped (or to the reactor's pool after its shutdown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use torsion::Reactor;
 use torsion::net::factory_fn;
-use torsion::time::Scheduler;
 
 use room::{Room, chatter};
 

@@ -2,14 +2,13 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use torsion::Reactor;
 use torsion::task::{Cooperator, Step};
-use torsion::time::{LoopingCall, Scheduler};
+use torsion::time::LoopingCall;
 
 /// Both tests keep a core busy for up to a second while they time a
 /// reactor; run side by side on a small machine they would time each other.
@@ -91,10 +90,11 @@ fn the_reactor_reads_a_socket_between_time_slices() {
     reader.set_nonblocking(true).unwrap();
     let read_at = Rc::new(Cell::new(None::<Instant>));
     let r = read_at.clone();
+    let reader = Rc::new(reader);
     reactor
-        .add_reader(reader.as_raw_fd(), move |_| {
+        .add_reader(reader.clone(), move |_| {
             let mut buffer = [0u8; 16];
-            while (&reader).read(&mut buffer).is_ok_and(|n| n > 0) {
+            while (&*reader).read(&mut buffer).is_ok_and(|n| n > 0) {
                 r.set(Some(Instant::now()));
             }
         })

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use common::{Echo, process_cpu, set_fd_limit};
 use torsion::Reactor;
 use torsion::net::factory_fn;
-use torsion::time::Scheduler;
 
 const ATTEMPTS: usize = 1_000;
 const SERVER_ENV: &str = "TORSION_EXHAUSTION_SERVER";

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use common::{Fnv, Rng, turn_until};
 use torsion::net::{ConnectOptions, Producer, Protocol, PushProducer, Transport, factory_fn};
-use torsion::time::Scheduler;
 use torsion::{Failure, Reactor};
 
 /// Echoes, and stops reading while its own write buffer is full.

@@ -1,21 +1,119 @@
-//! SIGTERM stops a reactor that installed signal handlers gracefully: its
-//! shutdown triggers run and `run()` returns. The reactor runs in a child
-//! process (this same test binary, running the ignored test below) so the
-//! signal hits nothing else.
+//! SIGINT and SIGTERM against real processes: each scenario runs in a
+//! child process (this same test binary, running one of the ignored
+//! `child_*` tests) so the signal hits nothing else. The child prints what
+//! happens on stdout; the parent sends signals with `kill` and reads.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Lines};
+use std::os::unix::process::CommandExt;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use torsion::reactor::{Phase, SystemEvent};
+use torsion::reactor::{Phase, Signals, SystemEvent};
 use torsion::{Deferred, Reactor};
 
-#[test]
-#[ignore = "runs as a child process of sigterm_stops_the_reactor_gracefully"]
-fn signal_child() {
-    let reactor = Reactor::new().unwrap();
-    reactor.install_signal_handlers().unwrap();
-    reactor.call_when_running(|| println!("READY"));
+/// A child process running one ignored test, and its stdout lines.
+struct ChildReactor {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl ChildReactor {
+    fn start(test: &str) -> ChildReactor {
+        let mut child =
+            with_default_stop_signals(&mut Command::new(std::env::current_exe().unwrap()))
+                .args([
+                    "--exact",
+                    test,
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+        let stdout: Lines<BufReader<ChildStdout>> =
+            BufReader::new(child.stdout.take().unwrap()).lines();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        ChildReactor {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (bounded) for a line containing `needle`.
+    fn expect(&mut self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.seen.iter().any(|line| line.contains(needle)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("the child never printed {needle:?}: {:?}", self.seen);
+                }
+            }
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
+    /// Waits at most `limit` for the child to exit; its status and all it
+    /// printed.
+    fn exit_within(mut self, limit: Duration) -> (ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                self.child.kill().unwrap();
+                panic!("the child did not exit within {limit:?}: {:?}", self.seen);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.seen.push(line);
+        }
+        (status, self.seen)
+    }
+}
+
+/// Gives the child SIGINT and SIGTERM at their default disposition, which
+/// the reactor needs to take them: a test run started in the background of
+/// a non-interactive shell inherits SIGINT ignored, and an ignored signal
+/// stays ignored across exec.
+fn with_default_stop_signals(command: &mut Command) -> &mut Command {
+    // SAFETY: between fork and exec the closure only calls signal(2), which
+    // is async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        })
+    }
+}
+
+/// Prints at each shutdown phase, and when `run` returns.
+fn announce_shutdown(reactor: &Reactor) {
     reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, || {
         println!("BEFORE-SHUTDOWN");
         Deferred::succeed(())
@@ -23,52 +121,222 @@ fn signal_child() {
     reactor.add_system_event_trigger(Phase::After, SystemEvent::Shutdown, || {
         println!("AFTER-SHUTDOWN");
     });
+}
+
+#[test]
+#[ignore = "a child process of the tests below"]
+fn child_runs_a_reactor() {
+    let reactor = Reactor::new().unwrap();
+    reactor.call_when_running(|| println!("READY"));
+    announce_shutdown(&reactor);
+    reactor.run().unwrap();
+    println!("RUN-RETURNED");
+}
+
+fn stops_gracefully_on(signal: &str) {
+    let mut child = ChildReactor::start("child_runs_a_reactor");
+    child.expect("READY");
+    child.signal(signal);
+    let (status, printed) = child.exit_within(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}: {printed:?}");
+    for expected in ["BEFORE-SHUTDOWN", "AFTER-SHUTDOWN", "RUN-RETURNED"] {
+        assert!(
+            printed.iter().any(|line| line.contains(expected)),
+            "{expected} missing from {printed:?}"
+        );
+    }
+}
+
+#[test]
+fn sigint_stops_a_running_reactor_gracefully() {
+    stops_gracefully_on("-INT");
+}
+
+#[test]
+fn sigterm_stops_a_running_reactor_gracefully() {
+    stops_gracefully_on("-TERM");
+}
+
+#[test]
+#[ignore = "a child process of the tests below"]
+fn child_runs_a_reactor_leaving_signals_alone() {
+    let reactor = Reactor::new().unwrap();
+    reactor.call_when_running(|| println!("READY"));
+    announce_shutdown(&reactor);
+    reactor.run_with(Signals::LeaveAlone).unwrap();
+    println!("RUN-RETURNED");
+}
+
+#[test]
+fn with_signals_left_alone_sigint_ends_the_process_as_by_default() {
+    let mut child = ChildReactor::start("child_runs_a_reactor_leaving_signals_alone");
+    child.expect("READY");
+    child.signal("-INT");
+    let (status, printed) = child.exit_within(Duration::from_secs(10));
+    assert_eq!(status.signal(), Some(2), "{status:?}: {printed:?}");
+    assert!(
+        !printed.iter().any(|line| line.contains("SHUTDOWN")),
+        "{printed:?}"
+    );
+}
+
+#[test]
+#[ignore = "a child process of the tests below"]
+fn child_runs_a_reactor_then_waits() {
+    let reactor = Reactor::new().unwrap();
+    let r = reactor.clone();
+    reactor.call_when_running(move || r.stop().unwrap());
+    reactor.run().unwrap();
+    println!("RUN-RETURNED");
+    std::thread::sleep(Duration::from_secs(20));
+    println!("STILL-ALIVE");
+}
+
+#[test]
+fn once_run_returns_sigint_has_its_default_effect_again() {
+    let mut child = ChildReactor::start("child_runs_a_reactor_then_waits");
+    child.expect("RUN-RETURNED");
+    child.signal("-INT");
+    let (status, printed) = child.exit_within(Duration::from_secs(10));
+    assert_eq!(status.signal(), Some(2), "{status:?}: {printed:?}");
+}
+
+#[test]
+#[ignore = "a child process of the tests below"]
+fn child_runs_two_reactors() {
+    let first = Reactor::new().unwrap();
+    let (to_first, first_handle) = mpsc::channel();
+    let (first_running, go) = mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let second = Reactor::new().unwrap();
+        to_first.send(second.handle()).unwrap();
+        // The first reactor runs (and holds the signals) before this one.
+        go.recv().unwrap();
+        let s = second.clone();
+        second.call_when_running(move || {
+            println!("SECOND-READY handles_signals={}", s.handles_signals());
+        });
+        second.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, || {
+            println!("SECOND-SHUTDOWN");
+        });
+        second.run().unwrap();
+    });
+    let second = first_handle.recv().unwrap();
+    let f = first.clone();
+    first.call_when_running(move || {
+        println!("FIRST-READY handles_signals={}", f.handles_signals());
+        first_running.send(()).unwrap();
+    });
+    first.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, || {
+        println!("FIRST-SHUTDOWN");
+    });
+    first.run().unwrap();
+    second
+        .call_from_thread(|second| {
+            println!("SECOND-RUNNING-AFTER-FIRST={}", second.is_running());
+            second.stop().unwrap();
+        })
+        .unwrap();
+    thread.join().unwrap();
+}
+
+#[test]
+fn a_second_reactor_does_not_take_the_signals_another_holds() {
+    let mut child = ChildReactor::start("child_runs_two_reactors");
+    child.expect("FIRST-READY handles_signals=true");
+    child.expect("SECOND-READY handles_signals=false");
+    child.signal("-INT");
+    let (status, printed) = child.exit_within(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}: {printed:?}");
+    let position = |needle: &str| printed.iter().position(|line| line.contains(needle));
+    let first_stopped = position("FIRST-SHUTDOWN").expect("the first reactor stopped");
+    let still_running = position("SECOND-RUNNING-AFTER-FIRST=true")
+        .unwrap_or_else(|| panic!("the signal stopped the second reactor: {printed:?}"));
+    assert!(first_stopped < still_running, "{printed:?}");
+}
+
+#[test]
+#[ignore = "a child process of the tests below"]
+fn child_waits_for_a_shutdown_trigger_that_never_fires() {
+    let reactor = Reactor::new().unwrap();
+    reactor.set_shutdown_timeout(Duration::from_secs(60));
+    reactor.call_when_running(|| println!("READY"));
+    // Held here, so the trigger's Deferred never fires (a dropped resolver
+    // would fail it, which ends the wait too).
+    let waiting = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let w = waiting.clone();
+    reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
+        println!("BEFORE-SHUTDOWN");
+        let (never, resolver) = Deferred::<()>::new();
+        w.borrow_mut().push(resolver);
+        never
+    });
+    reactor.add_system_event_trigger(Phase::After, SystemEvent::Shutdown, || {
+        println!("AFTER-SHUTDOWN");
+    });
+    reactor.run().unwrap();
+    println!("RUN-RETURNED still-waiting={}", waiting.borrow().len());
+}
+
+#[test]
+fn a_second_sigint_while_stopping_stops_without_waiting() {
+    let mut child = ChildReactor::start("child_waits_for_a_shutdown_trigger_that_never_fires");
+    child.expect("READY");
+    child.signal("-INT");
+    child.expect("BEFORE-SHUTDOWN");
+    let second_signal = Instant::now();
+    child.signal("-INT");
+    let (status, printed) = child.exit_within(Duration::from_secs(10));
+    assert!(
+        second_signal.elapsed() < Duration::from_secs(2),
+        "{printed:?}"
+    );
+    assert!(status.success(), "{status:?}: {printed:?}");
+    for expected in ["AFTER-SHUTDOWN", "RUN-RETURNED still-waiting=1"] {
+        assert!(
+            printed.iter().any(|line| line.contains(expected)),
+            "{expected} missing from {printed:?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "a child process of the tests below"]
+fn child_hangs_in_a_during_shutdown_trigger() {
+    let reactor = Reactor::new().unwrap();
+    reactor.set_shutdown_timeout(Duration::from_secs(60));
+    reactor.call_when_running(|| println!("READY"));
+    let waiting = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let w = waiting.clone();
+    reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
+        println!("BEFORE-SHUTDOWN");
+        let (never, resolver) = Deferred::<()>::new();
+        w.borrow_mut().push(resolver);
+        never
+    });
+    reactor.add_system_event_trigger(Phase::During, SystemEvent::Shutdown, || {
+        println!("DURING-SHUTDOWN");
+        // A shutdown step that hangs (a thread pool joining a job that
+        // never ends, say).
+        std::thread::sleep(Duration::from_secs(30));
+    });
     reactor.run().unwrap();
     println!("RUN-RETURNED");
 }
 
 #[test]
-fn sigterm_stops_the_reactor_gracefully() {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "signal_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ready = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .any(|line| line.contains("READY"));
-    assert!(ready, "the child reactor started");
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("the child did not stop within 10 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(status.success(), "{status:?}: {rest:?}");
-    for expected in ["BEFORE-SHUTDOWN", "AFTER-SHUTDOWN", "RUN-RETURNED"] {
-        assert!(
-            rest.iter().any(|line| line.contains(expected)),
-            "{expected} missing from {rest:?}"
-        );
-    }
+fn a_third_sigint_ends_a_shutdown_that_hangs() {
+    let mut child = ChildReactor::start("child_hangs_in_a_during_shutdown_trigger");
+    child.expect("READY");
+    child.signal("-INT");
+    child.expect("BEFORE-SHUTDOWN");
+    child.signal("-INT");
+    child.expect("DURING-SHUTDOWN");
+    child.signal("-INT");
+    let (status, printed) = child.exit_within(Duration::from_secs(10));
+    assert_eq!(status.signal(), Some(2), "{status:?}: {printed:?}");
+    assert!(
+        !printed.iter().any(|line| line.contains("RUN-RETURNED")),
+        "{printed:?}"
+    );
 }

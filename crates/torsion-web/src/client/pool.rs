@@ -20,7 +20,7 @@ use rustls::ClientConfig;
 use torsion::endpoints::{client_from_string, quote_string_argument};
 use torsion::net::AsyncStream;
 use torsion::net::tls::TlsSetup;
-use torsion::time::{DelayedCall, Scheduler};
+use torsion::time::DelayedCall;
 use torsion::{Failure, Reactor};
 
 use crate::Body;

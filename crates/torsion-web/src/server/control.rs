@@ -18,7 +18,7 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use torsion::Reactor;
-use torsion::time::{DelayedCall, Scheduler};
+use torsion::time::DelayedCall;
 
 use super::ServerOptions;
 

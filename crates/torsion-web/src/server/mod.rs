@@ -29,7 +29,7 @@ use torsion::endpoints::ServerEndpoint;
 use torsion::error::ReactorError;
 use torsion::net::{Address, AsyncListener, AsyncStream};
 use torsion::reactor::{Phase, SystemEvent};
-use torsion::time::{DelayedCall, Scheduler};
+use torsion::time::DelayedCall;
 use torsion::{Deferred, Failure, Reactor};
 
 use crate::Resource;
@@ -229,7 +229,15 @@ impl Server {
                 .iter()
                 .map(|(_, c)| c.clone())
                 .collect();
-            tracing::debug!(connections = controls.len(), "HTTP server stopping");
+            if controls.is_empty() {
+                tracing::debug!("HTTP server stopping; no connections open");
+            } else {
+                tracing::info!(
+                    "waiting up to {} for {} to finish",
+                    Seconds(timeout),
+                    Connections(controls.len())
+                );
+            }
             for control in controls {
                 control.command(Order::Finish);
             }
@@ -307,6 +315,27 @@ impl fmt::Debug for Server {
             .field("options", &self.shared.options)
             .field("connections", &self.connection_count())
             .finish_non_exhaustive()
+    }
+}
+
+/// A duration as people read it in a log: `10 s`, `0.5 s`.
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} s", self.0.as_secs_f64())
+    }
+}
+
+/// A count of connections, singular or plural.
+struct Connections(usize);
+
+impl fmt::Display for Connections {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            1 => f.write_str("1 connection"),
+            n => write!(f, "{n} connections"),
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use torsion::Reactor;
 use torsion::defer::Resolver;
 use torsion::net::{AsyncStream, HIGH_WATER_MARK};
-use torsion::time::{DelayedCall, Scheduler};
+use torsion::time::DelayedCall;
 use tungstenite::error::{Error, ProtocolError};
 use tungstenite::protocol::{CloseFrame, Role, WebSocket as Machine};
 

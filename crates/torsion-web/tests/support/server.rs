@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use torsion::endpoints::server_from_string;
 use torsion::net::Address;
-use torsion::time::{Scheduler, defer_later};
+use torsion::time::defer_later;
 use torsion::{Failure, Reactor, ReactorHandle};
 use torsion_web::{Listening, Resource, Server};
 

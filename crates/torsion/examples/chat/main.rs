@@ -4,7 +4,7 @@
 //! clients cost the server a few hundred bytes each.
 //!
 //! ```text
-//! cargo run -p torsion --example chat -- tcp:8123
+//! cargo run -p torsion --example chat -- tcp:8123:interface=127.0.0.1
 //! ```
 
 mod room;
@@ -18,9 +18,10 @@ use torsion::endpoints::server_from_string;
 use room::{Room, chatter};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let description = std::env::args().nth(1).unwrap_or_else(|| "tcp:8123".into());
+    let description = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "tcp:8123:interface=127.0.0.1".into());
     let reactor = Reactor::new()?;
-    reactor.install_signal_handlers()?;
     let room = Rc::new(RefCell::new(Room::default()));
     let endpoint = server_from_string(&reactor, &description)?;
     let r = reactor.clone();

@@ -79,7 +79,7 @@ pub use result::EventualResult;
 use crate::defer::{CancelHandle, IntoDeferred, Outcome};
 use crate::error::Cancelled;
 use crate::failure::catch_panic;
-use crate::reactor::{DEFAULT_SHUTDOWN_TIMEOUT, Phase, SystemEvent};
+use crate::reactor::{DEFAULT_SHUTDOWN_TIMEOUT, Phase, Signals, SystemEvent};
 use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, Ordering, lock};
 use crate::{Failure, Reactor, ReactorHandle};
 use result::{Core, Pending};
@@ -413,7 +413,9 @@ impl Bridge {
                 let bridge = Bridge::for_reactor(&reactor);
                 let finished = Finished(bridge.inner.clone());
                 let _ = sender.send(Ok(bridge));
-                if let Err(error) = reactor.run() {
+                // Like crochet's reactor, the bridge's leaves the signals
+                // to the program it serves.
+                if let Err(error) = reactor.run_with(Signals::LeaveAlone) {
                     tracing::error!(%error, "the bridge's reactor failed");
                 }
                 drop(reactor);

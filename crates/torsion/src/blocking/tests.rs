@@ -9,7 +9,7 @@ use super::*;
 use crate::Deferred;
 use crate::error::{Cancelled, ConnectionRefused};
 use crate::testing::log_capture::LogCapture;
-use crate::time::{Scheduler, defer_later};
+use crate::time::defer_later;
 
 const LONG: Duration = Duration::from_secs(10);
 

@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::Failure;
-use crate::error::{Cancelled, ResolverDropped, TimedOut};
+use crate::error::{Cancelled, ReactorError, ResolverDropped, TimedOut};
 use crate::failure::catch_panic;
 use crate::time::Scheduler;
 
@@ -267,7 +267,14 @@ impl<T: 'static> Cancel for RefCell<Inner<T>> {
 impl<T> Drop for Inner<T> {
     fn drop(&mut self) {
         if let Some(Err(failure)) = self.result.take() {
-            tracing::error!(%failure, "Unhandled error in Deferred: {failure}");
+            if failure.find::<ReactorError>() == Some(&ReactorError::Stopped) {
+                // The reactor's shutdown ended this work (a task, a wait for
+                // a thread): nothing went wrong, as in Twisted, where such
+                // Deferreds simply never fire.
+                tracing::debug!(%failure, "a Deferred ended by the reactor's shutdown was never observed");
+            } else {
+                tracing::error!(%failure, "Unhandled error in Deferred: {failure}");
+            }
         }
     }
 }

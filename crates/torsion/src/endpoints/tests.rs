@@ -13,7 +13,6 @@ use crate::net::{ListeningPort, Protocol, Transport, factory_fn};
 use crate::testing::MemoryReactor;
 use crate::testing::net_support::Echo;
 use crate::testing::outcome::{Slot, record};
-use crate::time::Scheduler;
 use crate::{Deferred, Failure, Reactor};
 
 // ---------------------------------------------------------------- helpers

@@ -36,7 +36,7 @@ use crate::net::stream::{StreamConn, StreamSocket};
 use crate::net::tls::{TlsSession, TlsSetup};
 use crate::net::{Address, ClientFactory, Factory, Transport, sys};
 use crate::reactor::{IoSource, Readiness, WeakReactor};
-use crate::time::{DelayedCall, Scheduler};
+use crate::time::DelayedCall;
 use crate::{Deferred, Failure, Reactor};
 
 /// How long a connection attempt may take by default (Twisted's 30 s).

@@ -18,7 +18,6 @@ use crate::net::sys;
 use crate::net::tls::{ServerTls, TlsSession, TlsSetup};
 use crate::net::{Address, Factory, Transport};
 use crate::reactor::{IoSource, Readiness, WeakReactor};
-use crate::time::Scheduler;
 use crate::{Deferred, Reactor};
 
 /// Connections accepted per readiness event before the port yields.

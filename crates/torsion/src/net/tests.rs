@@ -8,7 +8,6 @@ use std::time::Duration;
 use super::*;
 use crate::error::{ConnectionDone, ConnectionRefused};
 use crate::testing::net_support::{Echo, turn_until};
-use crate::time::Scheduler;
 use crate::{Failure, Reactor};
 
 /// Records what happens to a client connection.

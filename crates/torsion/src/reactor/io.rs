@@ -1,9 +1,10 @@
-//! Readiness callbacks on raw file descriptors (Twisted's `addReader` /
-//! `addWriter`), and the pipe that carries signals into the loop.
+//! The table of watched descriptors: readiness callbacks (Twisted's
+//! `addReader` / `addWriter`) and torsion's own sources (connections,
+//! listening ports), one slab indexed by poll token.
 
 use std::fmt;
-use std::io::{self, Read};
-use std::os::fd::RawFd;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
 use std::rc::Rc;
 
 use mio::unix::SourceFd;
@@ -63,7 +64,8 @@ pub(crate) trait IoSource {
 
 pub(crate) enum Watch {
     Callback {
-        fd: RawFd,
+        /// Kept until the watch is removed, so it stays open while watched.
+        fd: Box<dyn AsFd>,
         /// None while the callback runs.
         callback: Option<ReadyCallback>,
         removed: bool,
@@ -86,13 +88,14 @@ impl Watches {
     pub(crate) fn add(
         &mut self,
         registry: &Registry,
-        fd: RawFd,
+        fd: Box<dyn AsFd>,
         interest: Interest,
         callback: ReadyCallback,
     ) -> io::Result<WatchId> {
         let entry = self.slab.vacant_entry();
         let key = entry.key();
-        registry.register(&mut SourceFd(&fd), Token(key + FIRST_IO_TOKEN), interest)?;
+        let raw = fd.as_fd().as_raw_fd();
+        registry.register(&mut SourceFd(&raw), Token(key + FIRST_IO_TOKEN), interest)?;
         entry.insert(Watch::Callback {
             fd,
             callback: Some(callback),
@@ -151,7 +154,7 @@ impl Watches {
                 crate::error::ReactorError::NoSuchWatch,
             ));
         };
-        let _ = registry.deregister(&mut SourceFd(fd));
+        let _ = registry.deregister(&mut SourceFd(&fd.as_fd().as_raw_fd()));
         if callback.is_none() {
             // Its callback is running: remove it when that returns.
             *removed = true;
@@ -210,7 +213,7 @@ impl Watches {
         let mut watches: Vec<Watch> = self.slab.drain().collect();
         for watch in &mut watches {
             if let Watch::Callback { fd, .. } = watch {
-                let _ = registry.deregister(&mut SourceFd(fd));
+                let _ = registry.deregister(&mut SourceFd(&fd.as_fd().as_raw_fd()));
             }
         }
         watches
@@ -222,52 +225,5 @@ impl fmt::Debug for Watches {
         f.debug_struct("Watches")
             .field("len", &self.slab.len())
             .finish()
-    }
-}
-
-/// SIGINT and SIGTERM, written into a socket pair by signal-hook's
-/// async-signal-safe handler and read by the loop.
-pub(crate) struct SignalPipe {
-    reader: mio::net::UnixStream,
-    ids: Vec<signal_hook::SigId>,
-}
-
-impl SignalPipe {
-    pub(crate) fn install(registry: &Registry) -> io::Result<SignalPipe> {
-        let (reader, writer) = std::os::unix::net::UnixStream::pair()?;
-        reader.set_nonblocking(true)?;
-        writer.set_nonblocking(true)?;
-        let mut reader = mio::net::UnixStream::from_std(reader);
-        registry.register(&mut reader, SIGNAL_TOKEN, Interest::READABLE)?;
-        let mut ids = Vec::new();
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            ids.push(signal_hook::low_level::pipe::register(
-                signal,
-                writer.try_clone()?,
-            )?);
-        }
-        Ok(SignalPipe { reader, ids })
-    }
-
-    /// Reads what the handler wrote; true if any signal arrived.
-    pub(crate) fn drain(&mut self) -> bool {
-        let mut buffer = [0u8; 64];
-        let mut any = false;
-        loop {
-            match self.reader.read(&mut buffer) {
-                Ok(0) => return any,
-                Ok(_) => any = true,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return any,
-            }
-        }
-    }
-}
-
-impl Drop for SignalPipe {
-    fn drop(&mut self) {
-        for id in self.ids.drain(..) {
-            signal_hook::low_level::unregister(id);
-        }
     }
 }

@@ -7,10 +7,11 @@
 //! ```text
 //!   +--> 1. calls posted from other threads (the batch present now)
 //!   |    2. due timers (not those scheduled during this pass)
-//!   |    3. woken tasks (futures spawned with Reactor::spawn)
-//!   |    4. shutdown progress, if stopping
-//!   +--- 5. poll I/O, blocking until the next timer at most
-//!           and run readiness callbacks
+//!   |    3. sources settling work put off from the last turn
+//!   |    4. woken tasks (futures spawned with Reactor::spawn)
+//!   |    5. shutdown progress, if stopping
+//!   +--- 6. poll I/O, blocking until the next timer at most
+//!           and run readiness callbacks (and stop signals)
 //! ```
 //!
 //! Everything on the loop is `!Send`; other threads reach it through a
@@ -20,7 +21,6 @@
 //! ```
 //! use std::time::Duration;
 //! use torsion::Reactor;
-//! use torsion::time::Scheduler;
 //!
 //! let reactor = Reactor::new()?;
 //! let stopper = reactor.clone();
@@ -32,46 +32,55 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Another event loop can drive a reactor instead of [`Reactor::run`]: it
-//! watches the descriptor from [`AsRawFd`], calls [`Reactor::start`] once and
-//! [`Reactor::run_once`] whenever the descriptor is readable or
-//! [`Reactor::next_timeout`] has passed.
+//! [`Reactor::run`] stops gracefully on SIGINT and SIGTERM (see
+//! [`Signals`], and [`Reactor::stop`] for the order of shutdown). Another event loop can drive a
+//! reactor instead of [`Reactor::run`]: it watches the descriptor from
+//! [`AsRawFd`], calls [`Reactor::start`] once and [`Reactor::run_once`]
+//! whenever the descriptor is readable or [`Reactor::next_timeout`] has
+//! passed.
+//!
+//! Other layers keep their state on a reactor in typed
+//! [extension slots](Extension) (the default thread pool is one), so the
+//! reactor depends on none of them.
 
 mod executor;
+mod extensions;
 mod handle;
 mod io;
+mod shutdown;
+mod signals;
 mod triggers;
+mod turn;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
-use crate::defer::{CancelEntry, EntryKey};
 use crate::error::ReactorError;
-use crate::failure::catch_panic;
 use crate::sync::Arc;
 use crate::time::queue::{TimeSource, TimerQueue};
 use crate::time::{DelayedCall, Scheduler};
 use crate::{Deferred, Failure};
 
+pub use extensions::Extension;
 pub use handle::ReactorHandle;
 pub use io::WatchId;
+pub use shutdown::DEFAULT_SHUTDOWN_TIMEOUT;
+pub use signals::Signals;
 pub use triggers::{Phase, SystemEvent, TriggerId, TriggerOutput};
 
 pub(crate) use handle::Completion;
 use handle::{Posted, Shared};
 pub(crate) use io::{IoSource, Readiness};
-use io::{Ready, SIGNAL_TOKEN, SignalPipe, WAKER_TOKEN, Watches};
-use triggers::{Triggers, run_trigger};
-
-/// How long shutdown waits, by default, for the Deferreds of before-shutdown
-/// triggers.
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+use io::{WAKER_TOKEN, Watches};
+use shutdown::ShutdownWait;
+use signals::SignalClaim;
+use triggers::Triggers;
 
 const EVENTS_CAPACITY: usize = 1024;
 
@@ -83,12 +92,6 @@ enum RunState {
     Finished,
 }
 
-/// Shutdown waiting for before-trigger Deferreds.
-struct ShutdownWait {
-    outstanding: Rc<Cell<usize>>,
-    deadline: Instant,
-}
-
 struct Inner {
     poll: RefCell<Poll>,
     events: RefCell<Events>,
@@ -98,17 +101,24 @@ struct Inner {
     stop_requested: Cell<bool>,
     shutdown: RefCell<Option<ShutdownWait>>,
     shutdown_timeout: Cell<Duration>,
+    /// A second stop signal said not to wait for the before-shutdown
+    /// triggers.
+    hurry: Cell<bool>,
     triggers: RefCell<Triggers>,
     executor: executor::Executor,
     watches: RefCell<Watches>,
-    signals: RefCell<Option<SignalPipe>>,
+    /// SIGINT and SIGTERM, while this reactor holds them.
+    signals: RefCell<Option<SignalClaim>>,
+    /// Sources whose `settle` runs next turn (the ready queue).
+    settles: RefCell<Vec<Token>>,
     /// Reused buffers, so a turn allocates nothing.
+    settle_batch: RefCell<Vec<Token>>,
     call_batch: RefCell<Vec<Posted>>,
     ready_tokens: RefCell<Vec<(Token, Readiness)>>,
     /// The one buffer every connection reads into.
     read_buffer: RefCell<Vec<u8>>,
-    /// The default thread pool and the Deferreds waiting for threads.
-    threads: crate::threads::ReactorThreads,
+    /// State other layers keep here (the default thread pool, ...).
+    extensions: extensions::Extensions,
 }
 
 /// A reactor: the event loop of one thread (Twisted's reactor).
@@ -136,14 +146,17 @@ impl Reactor {
                 stop_requested: Cell::new(false),
                 shutdown: RefCell::new(None),
                 shutdown_timeout: Cell::new(DEFAULT_SHUTDOWN_TIMEOUT),
+                hurry: Cell::new(false),
                 triggers: RefCell::new(Triggers::default()),
                 executor: executor::Executor::default(),
                 watches: RefCell::new(Watches::default()),
                 signals: RefCell::new(None),
+                settles: RefCell::new(Vec::new()),
+                settle_batch: RefCell::new(Vec::new()),
                 call_batch: RefCell::new(Vec::new()),
                 ready_tokens: RefCell::new(Vec::with_capacity(EVENTS_CAPACITY)),
                 read_buffer: RefCell::new(Vec::new()),
-                threads: crate::threads::ReactorThreads::default(),
+                extensions: extensions::Extensions::default(),
             }),
         };
         reactor.make_current();
@@ -187,58 +200,6 @@ impl Reactor {
         ReactorHandle::new(self.inner.shared.clone())
     }
 
-    /// Runs the loop until [`stop`](Reactor::stop) and the whole shutdown
-    /// event have run. A reactor runs once: running it again fails with
-    /// [`ReactorError::NotRestartable`], and while it runs with
-    /// [`ReactorError::AlreadyRunning`].
-    pub fn run(&self) -> Result<(), ReactorError> {
-        self.start()?;
-        while !self.is_finished() {
-            if let Err(error) = self.turn(None) {
-                tracing::error!(%error, "polling for events failed");
-                return Err(ReactorError::Stopped);
-            }
-        }
-        Ok(())
-    }
-
-    /// Fires the startup event and marks the reactor running, for a host
-    /// loop that then drives it with [`run_once`](Reactor::run_once).
-    pub fn start(&self) -> Result<(), ReactorError> {
-        match self.inner.state.get() {
-            RunState::NotStarted => {}
-            RunState::Running | RunState::Stopping => return Err(ReactorError::AlreadyRunning),
-            RunState::Finished => return Err(ReactorError::NotRestartable),
-        }
-        self.make_current();
-        self.run_phase(SystemEvent::Startup, Phase::Before);
-        self.inner.state.set(RunState::Running);
-        self.run_phase(SystemEvent::Startup, Phase::During);
-        self.run_phase(SystemEvent::Startup, Phase::After);
-        Ok(())
-    }
-
-    /// Asks the reactor to stop: at the end of the current turn the shutdown
-    /// event starts. Fails with [`ReactorError::NotRunning`] if the reactor
-    /// is not running or already stopping.
-    pub fn stop(&self) -> Result<(), ReactorError> {
-        if self.inner.state.get() != RunState::Running || self.inner.stop_requested.get() {
-            return Err(ReactorError::NotRunning);
-        }
-        self.inner.stop_requested.set(true);
-        Ok(())
-    }
-
-    /// True between startup and the start of shutdown.
-    pub fn is_running(&self) -> bool {
-        self.inner.state.get() == RunState::Running && !self.inner.stop_requested.get()
-    }
-
-    /// True once shutdown has completed; the reactor does nothing more.
-    pub fn is_finished(&self) -> bool {
-        self.inner.state.get() == RunState::Finished
-    }
-
     /// Runs `f` once the reactor is running: at once if it already is
     /// (returning `None`), otherwise as an after-startup trigger.
     pub fn call_when_running(&self, f: impl FnOnce() + 'static) -> Option<TriggerId> {
@@ -270,21 +231,6 @@ impl Reactor {
         self.inner.triggers.borrow_mut().remove(id)
     }
 
-    /// Bounds how long shutdown waits for before-shutdown Deferreds
-    /// (default [`DEFAULT_SHUTDOWN_TIMEOUT`]).
-    pub fn set_shutdown_timeout(&self, timeout: Duration) {
-        self.inner.shutdown_timeout.set(timeout);
-    }
-
-    /// Makes SIGINT and SIGTERM stop the reactor gracefully (shutdown
-    /// triggers run). Handlers are process-wide; install them from one
-    /// reactor only.
-    pub fn install_signal_handlers(&self) -> std::io::Result<()> {
-        let pipe = SignalPipe::install(self.inner.poll.borrow().registry())?;
-        *self.inner.signals.borrow_mut() = Some(pipe);
-        Ok(())
-    }
-
     /// Runs a `!Send` future on this reactor and returns a Deferred of its
     /// result (Twisted's `ensureDeferred`: async/await is torsion's
     /// `inlineCallbacks`). Cancelling the Deferred drops the future. A panic
@@ -307,31 +253,62 @@ impl Reactor {
             })
     }
 
-    /// Calls `callback` whenever `fd` becomes readable. Readiness is
-    /// edge-triggered: the callback must read until `WouldBlock`, or it will
-    /// not be called again for data that was already there. The descriptor
-    /// must stay open until the watch is removed.
+    /// Calls `callback` whenever `fd` becomes readable (Twisted's
+    /// `addReader`). Readiness is edge-triggered: the callback must read
+    /// until `WouldBlock`, or it will not be called again for data that was
+    /// already there.
+    ///
+    /// The watch keeps `fd` until it is removed, so the descriptor cannot
+    /// be closed while it is watched: pass an owned descriptor (`OwnedFd`,
+    /// a `UnixStream`), a shared one (`Rc<UnixStream>`, keeping a clone to
+    /// read from in the callback) or a `BorrowedFd<'static>` (stdin).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::os::unix::net::UnixStream;
+    /// use std::rc::Rc;
+    /// use torsion::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let (mut writer, reader) = UnixStream::pair()?;
+    /// reader.set_nonblocking(true)?;
+    /// let reader = Rc::new(reader);
+    /// let watched = reader.clone();
+    /// reactor.add_reader(watched, move |reactor| {
+    ///     let mut line = [0u8; 5];
+    ///     if (&*reader).read(&mut line).is_ok() {
+    ///         assert_eq!(&line, b"hello");
+    ///         reactor.stop().ok();
+    ///     }
+    /// })?;
+    /// writer.write_all(b"hello")?;
+    /// reactor.run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn add_reader(
         &self,
-        fd: RawFd,
+        fd: impl AsFd + 'static,
         callback: impl FnMut(&Reactor) + 'static,
     ) -> std::io::Result<WatchId> {
-        self.add_watch(fd, Interest::READABLE, Box::new(callback))
+        self.add_watch(Box::new(fd), Interest::READABLE, Box::new(callback))
     }
 
-    /// Calls `callback` whenever `fd` becomes writable (edge-triggered, as
-    /// for [`add_reader`](Reactor::add_reader)).
+    /// Calls `callback` whenever `fd` becomes writable (Twisted's
+    /// `addWriter`): edge-triggered, and keeping `fd` while watched, as
+    /// [`add_reader`](Reactor::add_reader) does. A writer that has nothing
+    /// more to write removes its watch, or it is called again each time
+    /// the socket's buffer drains.
     pub fn add_writer(
         &self,
-        fd: RawFd,
+        fd: impl AsFd + 'static,
         callback: impl FnMut(&Reactor) + 'static,
     ) -> std::io::Result<WatchId> {
-        self.add_watch(fd, Interest::WRITABLE, Box::new(callback))
+        self.add_watch(Box::new(fd), Interest::WRITABLE, Box::new(callback))
     }
 
     fn add_watch(
         &self,
-        fd: RawFd,
+        fd: Box<dyn AsFd>,
         interest: Interest,
         callback: io::ReadyCallback,
     ) -> std::io::Result<WatchId> {
@@ -340,6 +317,29 @@ impl Reactor {
             .watches
             .borrow_mut()
             .add(poll.registry(), fd, interest, callback)
+    }
+
+    /// Schedules `func` to run `delay` from now on this reactor (Twisted's
+    /// `callLater`); the [`DelayedCall`] cancels, resets or delays it. The
+    /// same as [`Scheduler::call_later`], without importing the trait; code
+    /// that should also run on a [`Clock`](crate::testing::Clock) takes a
+    /// `Scheduler` instead.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use torsion::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let r = reactor.clone();
+    /// reactor.call_later(Duration::from_millis(1), move || r.stop().unwrap());
+    /// reactor.run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn call_later<F>(&self, delay: Duration, func: F) -> DelayedCall
+    where
+        F: FnOnce() + 'static,
+    {
+        self.inner.timers.call_later(delay, func)
     }
 
     /// Stops watching a descriptor added with `add_reader` or `add_writer`.
@@ -355,227 +355,6 @@ impl Reactor {
         Ok(())
     }
 
-    /// How long the reactor may sleep before it needs a turn: zero if work
-    /// is ready, the time to the next timer, or `None` if only an event can
-    /// wake it. For host loops driving the reactor with `run_once`.
-    pub fn next_timeout(&self) -> Option<Duration> {
-        let inner = &*self.inner;
-        if inner.stop_requested.get()
-            || inner.shared.has_work()
-            || inner.state.get() == RunState::Finished
-        {
-            return Some(Duration::ZERO);
-        }
-        let now = Instant::now();
-        let mut timeout = inner
-            .timers
-            .next_deadline()
-            .map(|deadline| deadline.saturating_duration_since(now));
-        if let Some(wait) = &*inner.shutdown.borrow() {
-            let left = wait.deadline.saturating_duration_since(now);
-            timeout = Some(timeout.map_or(left, |t| t.min(left)));
-        }
-        timeout
-    }
-
-    /// Runs one turn of the loop: due work, then one poll for I/O that waits
-    /// at most `timeout` (and never past the next timer).
-    pub fn run_once(&self, timeout: Option<Duration>) -> std::io::Result<()> {
-        let turned = self.turn(timeout);
-        // A host loop learns of work from the descriptor: a task woken
-        // inside the turn, which skipped the wake-up write, gets it now.
-        self.inner.shared.announce_turn_wakes();
-        turned
-    }
-
-    /// One turn; `run` loops on it and, asking `next_timeout` before each
-    /// poll, needs no wake-up write for tasks woken inside a turn.
-    fn turn(&self, timeout: Option<Duration>) -> std::io::Result<()> {
-        if self.is_finished() {
-            return Ok(());
-        }
-        self.make_current();
-        let _turn = self.inner.shared.turn();
-        self.run_cross_thread_calls();
-        self.run_due_timers();
-        self.poll_woken_tasks();
-        self.advance_shutdown();
-        if self.is_finished() {
-            return Ok(());
-        }
-        let wait = match (self.next_timeout(), timeout) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.poll_io(wait)
-    }
-
-    fn run_cross_thread_calls(&self) {
-        let mut batch = std::mem::take(&mut *self.inner.call_batch.borrow_mut());
-        self.inner.shared.take_calls(&mut batch);
-        for posted in batch.drain(..) {
-            let ran = match posted {
-                Posted::Call(call) => catch_panic(|| call(self)),
-                Posted::Completion(completion) => catch_panic(|| completion.complete(self)),
-            };
-            if let Err(failure) = ran {
-                tracing::error!(%failure, what = "call from thread", "panic in a call from another thread");
-            }
-        }
-        *self.inner.call_batch.borrow_mut() = batch;
-    }
-
-    fn run_due_timers(&self) {
-        let timers = &self.inner.timers;
-        let barrier = timers.sequence_barrier();
-        let now = Instant::now();
-        while let Some(call) = timers.pop_due(now, barrier) {
-            if let Err(failure) = catch_panic(|| call.run()) {
-                tracing::error!(%failure, what = "timed call", "panic in a timed call");
-            }
-        }
-    }
-
-    fn poll_woken_tasks(&self) {
-        let executor = &self.inner.executor;
-        let mut woken = std::mem::take(&mut *executor.woken_buffer());
-        self.inner.shared.take_woken(&mut woken);
-        woken.sort_unstable();
-        woken.dedup();
-        executor.poll_woken(&mut woken);
-        *executor.woken_buffer() = woken;
-    }
-
-    fn poll_io(&self, timeout: Option<Duration>) -> std::io::Result<()> {
-        let mut events = self.inner.events.borrow_mut();
-        match self.inner.poll.borrow_mut().poll(&mut events, timeout) {
-            Ok(()) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => return Ok(()),
-            Err(error) => return Err(error),
-        }
-        // Callbacks may poll again (a nested `run_once`), so copy the tokens
-        // out of `events` before running any.
-        let mut tokens = std::mem::take(&mut *self.inner.ready_tokens.borrow_mut());
-        tokens.extend(
-            events
-                .iter()
-                .map(|event| (event.token(), Readiness::of(event))),
-        );
-        drop(events);
-        for (token, readiness) in tokens.drain(..) {
-            match token {
-                WAKER_TOKEN => {}
-                SIGNAL_TOKEN => self.handle_signal(),
-                token => self.run_watch(token, readiness),
-            }
-        }
-        *self.inner.ready_tokens.borrow_mut() = tokens;
-        Ok(())
-    }
-
-    fn handle_signal(&self) {
-        let signalled = self
-            .inner
-            .signals
-            .borrow_mut()
-            .as_mut()
-            .is_some_and(SignalPipe::drain);
-        if signalled {
-            tracing::info!("received a stop signal; shutting down");
-            let _ = self.stop();
-        }
-    }
-
-    fn run_watch(&self, token: Token, readiness: Readiness) {
-        let ready = self.inner.watches.borrow_mut().take_ready(token);
-        let mut callback = match ready {
-            None => return,
-            Some(Ready::Source(source)) => {
-                // Sources catch panics in the user code they call and
-                // close only the connection concerned.
-                source.ready(self, readiness);
-                return;
-            }
-            Some(Ready::Callback(callback)) => callback,
-        };
-        if let Err(failure) = catch_panic(|| callback(self)) {
-            tracing::error!(%failure, what = "readiness callback", "panic in a readiness callback");
-        }
-        let dropped = self.inner.watches.borrow_mut().restore(token, callback);
-        drop(dropped);
-    }
-
-    fn run_phase(&self, event: SystemEvent, phase: Phase) -> Vec<Deferred<()>> {
-        let mut waits = Vec::new();
-        loop {
-            let next = self.inner.triggers.borrow_mut().pop(event, phase);
-            let Some(trigger) = next else { break };
-            waits.extend(run_trigger(trigger, event, phase));
-        }
-        waits
-    }
-
-    /// Starts shutdown if it was asked for, and finishes it once the
-    /// before-shutdown Deferreds have fired or the timeout has passed.
-    fn advance_shutdown(&self) {
-        let inner = &*self.inner;
-        if inner.stop_requested.get() && inner.state.get() == RunState::Running {
-            inner.state.set(RunState::Stopping);
-            let waits = self.run_phase(SystemEvent::Shutdown, Phase::Before);
-            let outstanding = Rc::new(Cell::new(waits.len()));
-            for wait in waits {
-                let counter = outstanding.clone();
-                drop(wait.map(move |()| counter.set(counter.get() - 1)));
-            }
-            *inner.shutdown.borrow_mut() = Some(ShutdownWait {
-                outstanding,
-                deadline: Instant::now() + inner.shutdown_timeout.get(),
-            });
-        }
-        let ready = match &*inner.shutdown.borrow() {
-            None => return,
-            Some(wait) if wait.outstanding.get() == 0 => true,
-            Some(wait) if Instant::now() >= wait.deadline => {
-                tracing::warn!(
-                    outstanding = wait.outstanding.get(),
-                    "shutdown timed out waiting for before-shutdown triggers"
-                );
-                true
-            }
-            Some(_) => false,
-        };
-        if ready {
-            *inner.shutdown.borrow_mut() = None;
-            self.run_phase(SystemEvent::Shutdown, Phase::During);
-            self.run_phase(SystemEvent::Shutdown, Phase::After);
-            self.finish();
-        }
-    }
-
-    /// The reactor is done: refuse further cross-thread calls and drop what
-    /// can never run now (which also breaks reference cycles through it).
-    fn finish(&self) {
-        let inner = &*self.inner;
-        inner.state.set(RunState::Finished);
-        inner.shared.close();
-        inner.timers.clear();
-        inner.executor.clear();
-        inner.threads.finish();
-        let watches = {
-            let poll = inner.poll.borrow();
-            inner.watches.borrow_mut().clear(poll.registry())
-        };
-        for watch in &watches {
-            if let io::Watch::Source(source) = watch {
-                source.shutdown(self);
-            }
-        }
-        drop(watches);
-        // Closing connections may have scheduled calls; none will run.
-        inner.timers.clear();
-        drop(inner.signals.borrow_mut().take());
-    }
-
     /// Registers a source under a fresh token (see [`Watches::add_source`]).
     pub(crate) fn add_source<S: IoSource + 'static>(
         &self,
@@ -589,33 +368,14 @@ impl Reactor {
     }
 
     /// Runs the source's `settle` on the next turn, once no callback is on
-    /// the stack.
+    /// the stack: a token pushed on the ready queue, where a zero-delay
+    /// timer would box a closure and go through the timer heap.
     pub(crate) fn settle_later(&self, token: Token) {
-        let weak = self.downgrade();
-        self.call_later(Duration::ZERO, move || {
-            let Some(reactor) = weak.upgrade() else {
-                return;
-            };
-            let source = reactor.source(token);
-            if let Some(source) = source {
-                source.settle(&reactor);
-            }
-        });
+        self.inner.settles.borrow_mut().push(token);
     }
 
     pub(crate) fn source(&self, token: Token) -> Option<Rc<dyn IoSource>> {
         self.inner.watches.borrow().source(token)
-    }
-
-    pub(crate) fn threads(&self) -> &crate::threads::ReactorThreads {
-        &self.inner.threads
-    }
-
-    /// The table of Deferreds waiting for threads, as their cancellers
-    /// reach it: weakly, so a pending Deferred does not keep the reactor.
-    pub(crate) fn thread_results_table(&self) -> Weak<dyn CancelEntry> {
-        let weak: Weak<Inner> = Rc::downgrade(&self.inner);
-        weak
     }
 
     pub(crate) fn downgrade(&self) -> WeakReactor {
@@ -704,7 +464,7 @@ impl Scheduler for Reactor {
     where
         F: FnOnce() + 'static,
     {
-        self.inner.timers.call_later(delay, func)
+        Reactor::call_later(self, delay, func)
     }
 }
 
@@ -726,17 +486,15 @@ impl fmt::Debug for Reactor {
     }
 }
 
-impl CancelEntry for Inner {
-    fn cancel_entry(&self, key: EntryKey) {
-        self.threads.results().cancel(key.into());
-    }
-}
-
 impl Drop for Inner {
     fn drop(&mut self) {
         self.shared.close();
     }
 }
 
+#[cfg(test)]
+mod io_tests;
+#[cfg(test)]
+mod shutdown_tests;
 #[cfg(test)]
 mod tests;

@@ -47,10 +47,12 @@ mod results;
 mod tests;
 
 use std::cell::RefCell;
+use std::rc::{Rc, Weak};
 
+use crate::defer::{CancelEntry, EntryKey};
 use crate::error::PoolStopped;
 use crate::failure::catch_panic;
-use crate::reactor::{Phase, SystemEvent};
+use crate::reactor::{Extension, Phase, SystemEvent};
 use crate::{Deferred, Failure, Reactor};
 
 pub use blocking::blocking_call_from_thread;
@@ -67,8 +69,8 @@ pub const REACTOR_POOL_MIN: usize = 0;
 /// See [`REACTOR_POOL_MIN`].
 pub const REACTOR_POOL_MAX: usize = 10;
 
-/// What a reactor keeps for threads: its default pool, once made, and the
-/// Deferreds waiting for results from any pool.
+/// What a reactor keeps for threads, in its extension slot: its default
+/// pool, once made, and the Deferreds waiting for results from any pool.
 #[derive(Default)]
 pub(crate) struct ReactorThreads {
     pool: RefCell<Option<ThreadPool>>,
@@ -79,8 +81,19 @@ pub(crate) struct ReactorThreads {
 }
 
 impl ReactorThreads {
+    /// `reactor`'s thread state, made on first use.
+    pub(crate) fn of(reactor: &Reactor) -> Rc<ReactorThreads> {
+        reactor.extension::<ReactorThreads>()
+    }
+
+    pub(crate) fn results(&self) -> &ThreadResults {
+        &self.results
+    }
+}
+
+impl Extension for ReactorThreads {
     /// The reactor has finished: fail what still waits for a thread.
-    pub(crate) fn finish(&self) {
+    fn reactor_finished(&self, _reactor: &Reactor) {
         self.closed.set(true);
         let pool = self.pool.borrow_mut().take();
         if let Some(pool) = pool {
@@ -88,9 +101,13 @@ impl ReactorThreads {
         }
         self.results.stop_all();
     }
+}
 
-    pub(crate) fn results(&self) -> &ThreadResults {
-        &self.results
+/// Cancelling a Deferred that waits for a thread reaches the table weakly,
+/// so a pending Deferred does not keep the reactor's state alive.
+impl CancelEntry for ReactorThreads {
+    fn cancel_entry(&self, key: EntryKey) {
+        self.results.cancel(key.into());
     }
 }
 
@@ -102,7 +119,7 @@ impl Reactor {
     /// before [`run`](Reactor::run) returns. Resize it with
     /// [`ThreadPool::adjust`].
     pub fn thread_pool(&self) -> ThreadPool {
-        let threads = self.threads();
+        let threads = ReactorThreads::of(self);
         if let Some(pool) = &*threads.pool.borrow() {
             return pool.clone();
         }
@@ -118,7 +135,7 @@ impl Reactor {
             let Some(reactor) = weak.upgrade() else {
                 return;
             };
-            let threads = reactor.threads();
+            let threads = ReactorThreads::of(&reactor);
             threads.closed.set(true);
             let pool = threads.pool.borrow_mut().take();
             if let Some(pool) = pool {
@@ -255,11 +272,12 @@ where
     F: FnOnce() -> Result<T, Failure> + Send + 'static,
     T: Send + 'static,
 {
-    let results = reactor.threads().results();
+    let threads = ReactorThreads::of(reactor);
+    let results = threads.results();
     let key = results.next_key();
     let job = ThreadJob::new(key, job, reactor.handle());
-    let (deferred, resolver) =
-        Deferred::with_entry_canceller(reactor.thread_results_table(), key.into());
+    let table: Weak<dyn CancelEntry> = Rc::downgrade(&threads) as Weak<dyn CancelEntry>;
+    let (deferred, resolver) = Deferred::with_entry_canceller(table, key.into());
     results.insert(key, resolver, job.clone());
     if let Err(stopped) = pool.submit_task(job) {
         results.complete::<T>(key, Err(Failure::new(stopped)));

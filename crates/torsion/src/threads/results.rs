@@ -222,6 +222,8 @@ where
         else {
             return;
         };
-        reactor.threads().results().complete(self.key, result);
+        super::ReactorThreads::of(reactor)
+            .results()
+            .complete(self.key, result);
     }
 }

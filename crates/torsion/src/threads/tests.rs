@@ -433,7 +433,7 @@ fn cancelling_before_a_worker_starts_skips_the_function() {
     open.send(()).unwrap();
     pool.stop(StopMode::FinishQueued);
     assert!(did_run.try_recv().is_err());
-    assert_eq!(reactor.threads().results().len(), 0);
+    assert_eq!(ReactorThreads::of(&reactor).results().len(), 0);
 }
 
 #[test]
@@ -462,7 +462,7 @@ fn a_stopped_pool_fails_the_deferred_at_once() {
 #[test]
 fn the_reactor_pool_is_made_on_first_use_with_twisted_bounds() {
     let reactor = Reactor::new().unwrap();
-    assert!(reactor.threads().pool.borrow().is_none());
+    assert!(ReactorThreads::of(&reactor).pool.borrow().is_none());
     let pool = reactor.thread_pool();
     let stats = pool.stats();
     assert_eq!((stats.min, stats.max, stats.workers), (0, 10, 0));

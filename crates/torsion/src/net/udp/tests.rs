@@ -13,7 +13,6 @@ use crate::net::{
     UnixDatagramOptions,
 };
 use crate::reactor::{Phase, SystemEvent};
-use crate::time::Scheduler;
 
 const LIMIT: Duration = Duration::from_secs(10);
 

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use crate::error::NetError;
 use crate::net::Address;
-use crate::time::Scheduler;
 use crate::{Deferred, Reactor};
 
 use super::*;

@@ -5,7 +5,6 @@ use super::*;
 use crate::error::ConnectionDone;
 use crate::testing::{CHUNK_SIZES, feed_in_chunks, replay_protocol};
 use crate::testing::{Loopback, StringTransport};
-use crate::time::Scheduler;
 
 /// Records what it is given and reacts to a few command lines, after
 /// Twisted's `LineTester`:

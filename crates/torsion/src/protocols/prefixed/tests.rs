@@ -4,7 +4,6 @@ use std::time::Duration;
 use super::*;
 use crate::testing::{CHUNK_SIZES, feed_in_chunks, replay_protocol};
 use crate::testing::{Loopback, StringTransport};
-use crate::time::Scheduler;
 
 const PREFIXES: [PrefixLength; 3] = [PrefixLength::Int8, PrefixLength::Int16, PrefixLength::Int32];
 

@@ -1,0 +1,244 @@
+//! The loop itself: starting, one turn at a time, and what a turn runs.
+
+use std::time::{Duration, Instant};
+
+use mio::Token;
+
+use super::handle::Posted;
+use super::io::{Readiness, Ready, SIGNAL_TOKEN, WAKER_TOKEN};
+use super::signals::Signals;
+use super::triggers::{Phase, SystemEvent, run_trigger};
+use super::{Reactor, RunState};
+use crate::Deferred;
+use crate::error::{ReactorError, SignalError};
+use crate::failure::catch_panic;
+
+impl Reactor {
+    /// Runs the loop until [`stop`](Reactor::stop) and the whole shutdown
+    /// event have run, stopping gracefully on SIGINT or SIGTERM as
+    /// Twisted's `run()` does ([`Signals::StopGracefully`]). A reactor runs
+    /// once: running it again fails with [`ReactorError::NotRestartable`],
+    /// and while it runs with [`ReactorError::AlreadyRunning`].
+    pub fn run(&self) -> Result<(), ReactorError> {
+        self.run_with(Signals::StopGracefully)
+    }
+
+    /// [`run`](Reactor::run), saying what to do about SIGINT and SIGTERM.
+    /// With [`Signals::StopGracefully`] the reactor takes each signal that
+    /// nothing else handles yet (never one another reactor holds) for as
+    /// long as it runs; with [`Signals::LeaveAlone`] it touches none.
+    pub fn run_with(&self, signals: Signals) -> Result<(), ReactorError> {
+        match self.inner.state.get() {
+            RunState::NotStarted => {}
+            RunState::Running | RunState::Stopping => return Err(ReactorError::AlreadyRunning),
+            RunState::Finished => return Err(ReactorError::NotRestartable),
+        }
+        if signals == Signals::StopGracefully {
+            match self.install_signal_handlers() {
+                Ok(()) => {}
+                Err(SignalError::AlreadyHandled) => {
+                    tracing::debug!("SIGINT and SIGTERM are handled elsewhere; leaving them");
+                }
+                Err(error) => tracing::warn!(%error, "running without stop signals"),
+            }
+        }
+        self.start()?;
+        while !self.is_finished() {
+            if let Err(error) = self.turn(None) {
+                tracing::error!(%error, "polling for events failed");
+                return Err(ReactorError::Stopped);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fires the startup event and marks the reactor running, for a host
+    /// loop that then drives it with [`run_once`](Reactor::run_once). It
+    /// leaves signals alone; see
+    /// [`install_signal_handlers`](Reactor::install_signal_handlers).
+    pub fn start(&self) -> Result<(), ReactorError> {
+        match self.inner.state.get() {
+            RunState::NotStarted => {}
+            RunState::Running | RunState::Stopping => return Err(ReactorError::AlreadyRunning),
+            RunState::Finished => return Err(ReactorError::NotRestartable),
+        }
+        self.make_current();
+        self.run_phase(SystemEvent::Startup, Phase::Before);
+        self.inner.state.set(RunState::Running);
+        self.run_phase(SystemEvent::Startup, Phase::During);
+        self.run_phase(SystemEvent::Startup, Phase::After);
+        Ok(())
+    }
+
+    /// How long the reactor may sleep before it needs a turn: zero if work
+    /// is ready, the time to the next timer, or `None` if only an event can
+    /// wake it. For host loops driving the reactor with `run_once`.
+    pub fn next_timeout(&self) -> Option<Duration> {
+        let inner = &*self.inner;
+        if inner.stop_requested.get()
+            || inner.shared.has_work()
+            || inner.state.get() == RunState::Finished
+            || !inner.settles.borrow().is_empty()
+        {
+            return Some(Duration::ZERO);
+        }
+        let now = Instant::now();
+        let mut timeout = inner
+            .timers
+            .next_deadline()
+            .map(|deadline| deadline.saturating_duration_since(now));
+        if let Some(wait) = &*inner.shutdown.borrow() {
+            let left = if inner.hurry.get() {
+                Duration::ZERO
+            } else {
+                wait.deadline.saturating_duration_since(now)
+            };
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
+        timeout
+    }
+
+    /// Runs one turn of the loop: due work, then one poll for I/O that waits
+    /// at most `timeout` (and never past the next timer).
+    pub fn run_once(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        let turned = self.turn(timeout);
+        // A host loop learns of work from the descriptor: a task woken
+        // inside the turn, which skipped the wake-up write, gets it now.
+        self.inner.shared.announce_turn_wakes();
+        turned
+    }
+
+    /// One turn; `run` loops on it and, asking `next_timeout` before each
+    /// poll, needs no wake-up write for tasks woken inside a turn.
+    fn turn(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        if self.is_finished() {
+            return Ok(());
+        }
+        self.make_current();
+        let _turn = self.inner.shared.turn();
+        self.run_cross_thread_calls();
+        self.run_due_timers();
+        self.run_settles();
+        self.poll_woken_tasks();
+        self.advance_shutdown();
+        if self.is_finished() {
+            return Ok(());
+        }
+        let wait = match (self.next_timeout(), timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.poll_io(wait)
+    }
+
+    fn run_cross_thread_calls(&self) {
+        let mut batch = std::mem::take(&mut *self.inner.call_batch.borrow_mut());
+        self.inner.shared.take_calls(&mut batch);
+        for posted in batch.drain(..) {
+            let ran = match posted {
+                Posted::Call(call) => catch_panic(|| call(self)),
+                Posted::Completion(completion) => catch_panic(|| completion.complete(self)),
+            };
+            if let Err(failure) = ran {
+                tracing::error!(%failure, what = "call from thread", "panic in a call from another thread");
+            }
+        }
+        *self.inner.call_batch.borrow_mut() = batch;
+    }
+
+    fn run_due_timers(&self) {
+        let timers = &self.inner.timers;
+        let barrier = timers.sequence_barrier();
+        let now = Instant::now();
+        while let Some(call) = timers.pop_due(now, barrier) {
+            if let Err(failure) = catch_panic(|| call.run()) {
+                tracing::error!(%failure, what = "timed call", "panic in a timed call");
+            }
+        }
+    }
+
+    /// Runs the settles asked for before this turn (see
+    /// [`settle_later`](Reactor::settle_later)); those asked for meanwhile
+    /// wait for the next turn, as a zero-delay timer would.
+    fn run_settles(&self) {
+        let inner = &*self.inner;
+        if inner.settles.borrow().is_empty() {
+            return;
+        }
+        let mut batch = std::mem::take(&mut *inner.settle_batch.borrow_mut());
+        std::mem::swap(&mut *inner.settles.borrow_mut(), &mut batch);
+        for token in batch.drain(..) {
+            // Sources catch panics in the user code they call.
+            if let Some(source) = self.source(token) {
+                source.settle(self);
+            }
+        }
+        *inner.settle_batch.borrow_mut() = batch;
+    }
+
+    fn poll_woken_tasks(&self) {
+        let executor = &self.inner.executor;
+        let mut woken = std::mem::take(&mut *executor.woken_buffer());
+        self.inner.shared.take_woken(&mut woken);
+        woken.sort_unstable();
+        woken.dedup();
+        executor.poll_woken(&mut woken);
+        *executor.woken_buffer() = woken;
+    }
+
+    fn poll_io(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        let mut events = self.inner.events.borrow_mut();
+        match self.inner.poll.borrow_mut().poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => return Ok(()),
+            Err(error) => return Err(error),
+        }
+        // Callbacks may poll again (a nested `run_once`), so copy the tokens
+        // out of `events` before running any.
+        let mut tokens = std::mem::take(&mut *self.inner.ready_tokens.borrow_mut());
+        tokens.extend(
+            events
+                .iter()
+                .map(|event| (event.token(), Readiness::of(event))),
+        );
+        drop(events);
+        for (token, readiness) in tokens.drain(..) {
+            match token {
+                WAKER_TOKEN => {}
+                SIGNAL_TOKEN => self.handle_signals(),
+                token => self.run_watch(token, readiness),
+            }
+        }
+        *self.inner.ready_tokens.borrow_mut() = tokens;
+        Ok(())
+    }
+
+    fn run_watch(&self, token: Token, readiness: Readiness) {
+        let ready = self.inner.watches.borrow_mut().take_ready(token);
+        let mut callback = match ready {
+            None => return,
+            Some(Ready::Source(source)) => {
+                // Sources catch panics in the user code they call and
+                // close only the connection concerned.
+                source.ready(self, readiness);
+                return;
+            }
+            Some(Ready::Callback(callback)) => callback,
+        };
+        if let Err(failure) = catch_panic(|| callback(self)) {
+            tracing::error!(%failure, what = "readiness callback", "panic in a readiness callback");
+        }
+        let dropped = self.inner.watches.borrow_mut().restore(token, callback);
+        drop(dropped);
+    }
+
+    pub(super) fn run_phase(&self, event: SystemEvent, phase: Phase) -> Vec<Deferred<()>> {
+        let mut waits = Vec::new();
+        loop {
+            let next = self.inner.triggers.borrow_mut().pop(event, phase);
+            let Some(trigger) = next else { break };
+            waits.extend(run_trigger(trigger, event, phase));
+        }
+        waits
+    }
+}
