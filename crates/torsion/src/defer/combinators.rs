@@ -8,8 +8,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::deferred::CancelHandle;
-use super::{Deferred, Resolver};
+use super::{CancelHandle, Deferred, Resolver};
 use crate::Failure;
 use crate::error::{FailureGroup, FirstError};
 
