@@ -73,6 +73,8 @@ mod trampoline;
 mod waiters;
 
 #[cfg(test)]
+mod combinator_order_tests;
+#[cfg(test)]
 mod combinator_tests;
 #[cfg(test)]
 mod tests;
