@@ -323,6 +323,17 @@ impl<T: 'static> Deferred<T> {
         self.attach(move |result| f(result).into_outcome())
     }
 
+    /// Lets `f` look at a failure, which then goes on down the chain
+    /// unchanged: "log the error and pass it on". Success passes through.
+    pub fn inspect_err(self, f: impl FnOnce(&Failure) + 'static) -> Deferred<T> {
+        self.attach(move |result| {
+            if let Err(failure) = &result {
+                f(failure);
+            }
+            Outcome::Ready(result)
+        })
+    }
+
     /// Fires `resolver` with this Deferred's result (Twisted's
     /// `chainDeferred`).
     pub fn chain_to(self, resolver: Resolver<T>) {

@@ -73,9 +73,13 @@ mod trampoline;
 mod waiters;
 
 #[cfg(test)]
+mod cancel_tests;
+#[cfg(test)]
 mod combinator_order_tests;
 #[cfg(test)]
 mod combinator_tests;
+#[cfg(test)]
+mod shared_tests;
 #[cfg(test)]
 mod tests;
 
