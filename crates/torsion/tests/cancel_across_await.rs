@@ -170,7 +170,10 @@ fn a_task_dropped_at_shutdown_cancels_the_deferred_it_awaits() {
     let cancelled = Rc::new(Cell::new(false));
     let flag = cancelled.clone();
     let (operation, resolver) = Deferred::<()>::with_canceller(move || flag.set(true));
-    drop(reactor.spawn(async move { operation.await }));
+    drop(reactor.spawn(async move {
+        operation.await?;
+        Ok::<(), Failure>(())
+    }));
     let r = reactor.clone();
     reactor.call_later(Duration::from_millis(1), move || r.stop().unwrap());
     reactor.run().unwrap();
