@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use common::turn_until;
 use torsion::dbpool::{ConnectionPool, Connector};
+use torsion::testing::Clock;
 use torsion::threads::{StopMode, ThreadPool, defer_to_thread_pool};
 use torsion::time::{Scheduler, defer_later};
 use torsion::{Deferred, Failure, Reactor};
@@ -242,5 +243,33 @@ fn cancelling_a_task_that_awaits_no_deferred_drops_it_and_fails_with_cancelled()
             .unwrap()
             .unwrap_err()
             .is_cancelled()
+    );
+}
+
+#[test]
+fn a_task_that_times_out_meets_cancelled_at_its_await_and_fails_with_timed_out() {
+    let reactor = Reactor::new().unwrap();
+    let clock = Clock::new();
+    let cancelled = Rc::new(Cell::new(false));
+    let flag = cancelled.clone();
+    let (operation, _resolver) = Deferred::<u32>::with_canceller(move || flag.set(true));
+    let awaiting = Rc::new(Cell::new(false));
+    let seen = awaiting.clone();
+    let task = reactor.spawn(async move {
+        seen.set(true);
+        operation.await
+    });
+    let result = outcome(task.add_timeout(Duration::from_secs(5), &clock));
+    turn_until(&reactor, LIMIT, || awaiting.get());
+    clock.advance(Duration::from_secs(5));
+    assert!(cancelled.get(), "the awaited operation was cancelled");
+    turn_until(&reactor, LIMIT, || result.borrow().is_some());
+    assert!(
+        result
+            .borrow_mut()
+            .take()
+            .unwrap()
+            .unwrap_err()
+            .is_timeout()
     );
 }
