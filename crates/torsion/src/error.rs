@@ -341,7 +341,9 @@ pub struct FirstError {
 
 impl fmt::Display for FirstError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "member {} failed: {}", self.index, self.failure)
+        // The member's failure is the source: a report that walks the
+        // chain (as `Failure`'s Display does) shows it once, after this.
+        write!(f, "member {} failed", self.index)
     }
 }
 
@@ -420,11 +422,19 @@ mod tests {
             failure: Failure::new(Cancelled),
             index: 1,
         };
-        assert_eq!(
-            error.to_string(),
-            "member 1 failed: the operation was cancelled"
-        );
+        assert_eq!(error.to_string(), "member 1 failed");
         assert!(error.source().unwrap().is::<Cancelled>());
+    }
+
+    #[test]
+    fn a_first_error_report_shows_the_inner_error_once() {
+        let failure = Failure::new(FirstError {
+            failure: Failure::new(ConnectionLost::new()),
+            index: 0,
+        });
+        let text = failure.to_string();
+        assert_eq!(text.matches("the connection was lost").count(), 1, "{text}");
+        assert!(text.starts_with("member 0 failed: "), "{text}");
     }
 
     #[test]

@@ -23,6 +23,7 @@ use std::any::Any;
 use std::backtrace::{Backtrace, BacktraceStatus};
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::{Cancelled, Panicked, TimedOut};
 
@@ -32,9 +33,78 @@ use crate::error::{Cancelled, Panicked, TimedOut};
 /// `anyhow::Error` does not): that lets `?` convert any error into a `Failure`
 /// through the blanket `From` impl. Use [`Failure::error`] to get a
 /// `&dyn Error` view.
+///
+/// A `Failure` is cheap to clone: clones share one error (behind an `Arc`),
+/// so one outcome can go to several consumers (see
+/// [`SharedDeferred`](crate::defer::SharedDeferred)). Looking at the error
+/// ([`is`](Failure::is), [`downcast_ref`](Failure::downcast_ref),
+/// [`find`](Failure::find), `Display`) works on every clone; taking it out by
+/// value ([`downcast`](Failure::downcast), [`trap`](Failure::trap)) needs the
+/// only handle, and on a clone that is still shared hands the failure back.
+#[derive(Clone)]
 pub struct Failure {
-    error: Box<dyn StdError + Send + Sync + 'static>,
-    backtrace: Option<Box<Backtrace>>,
+    error: Arc<dyn Erased>,
+    backtrace: Option<Arc<Backtrace>>,
+}
+
+/// The shared error, whichever way it was made: typed (one allocation, as
+/// a `Box` would be) or from an already boxed error.
+trait Erased: Send + Sync {
+    fn error(&self) -> &(dyn StdError + Send + Sync + 'static);
+    /// The error by value if this is the only handle, else the handle back.
+    fn take(self: Arc<Self>) -> Result<Box<dyn StdError + Send + Sync + 'static>, Arc<dyn Erased>>;
+}
+
+struct Typed<E>(E);
+
+impl<E: StdError + Send + Sync + 'static> Erased for Typed<E> {
+    fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &self.0
+    }
+
+    fn take(self: Arc<Self>) -> Result<Box<dyn StdError + Send + Sync + 'static>, Arc<dyn Erased>> {
+        match Arc::try_unwrap(self) {
+            Ok(Typed(error)) => Ok(Box::new(error)),
+            Err(shared) => Err(shared),
+        }
+    }
+}
+
+struct Boxed(Box<dyn StdError + Send + Sync + 'static>);
+
+impl Erased for Boxed {
+    fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.0
+    }
+
+    fn take(self: Arc<Self>) -> Result<Box<dyn StdError + Send + Sync + 'static>, Arc<dyn Erased>> {
+        match Arc::try_unwrap(self) {
+            Ok(Boxed(error)) => Ok(error),
+            Err(shared) => Err(shared),
+        }
+    }
+}
+
+/// The error of a clone that is still shared, given out by
+/// [`Failure::into_error`]: shows and chains as the shared error.
+struct SharedError(Arc<dyn Erased>);
+
+impl fmt::Debug for SharedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0.error(), f)
+    }
+}
+
+impl fmt::Display for SharedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0.error(), f)
+    }
+}
+
+impl StdError for SharedError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0.error().source()
+    }
 }
 
 /// An error made from a plain message, for [`Failure::msg`].
@@ -55,19 +125,20 @@ impl Failure {
     where
         E: StdError + Send + Sync + 'static,
     {
-        Failure::from_boxed(Box::new(error))
+        Failure {
+            error: Arc::new(Typed(error)),
+            backtrace: capture_backtrace(),
+        }
     }
 
     /// Wraps an already boxed error without boxing it a second time, so
     /// [`is`](Failure::is) and [`downcast`](Failure::downcast) still see the
     /// original type.
     pub fn from_boxed(error: Box<dyn StdError + Send + Sync + 'static>) -> Failure {
-        let backtrace = Backtrace::capture();
-        let backtrace = match backtrace.status() {
-            BacktraceStatus::Captured => Some(Box::new(backtrace)),
-            _ => None,
-        };
-        Failure { error, backtrace }
+        Failure {
+            error: Arc::new(Boxed(error)),
+            backtrace: capture_backtrace(),
+        }
     }
 
     /// A failure carrying only a message, for errors that have no type of
@@ -91,12 +162,17 @@ impl Failure {
 
     /// The wrapped error.
     pub fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
-        &*self.error
+        self.error.error()
     }
 
-    /// Gives the wrapped error back, dropping the backtrace.
+    /// Gives the wrapped error back, dropping the backtrace. From a clone
+    /// that is still shared, the error given back shows and chains as the
+    /// original but no longer downcasts to its type.
     pub fn into_error(self) -> Box<dyn StdError + Send + Sync + 'static> {
-        self.error
+        match self.error.take() {
+            Ok(error) => error,
+            Err(shared) => Box::new(SharedError(shared)),
+        }
     }
 
     /// True if the wrapped error is an `E` (Twisted's `Failure.check`).
@@ -104,7 +180,7 @@ impl Failure {
     where
         E: StdError + 'static,
     {
-        self.error.is::<E>()
+        self.error().is::<E>()
     }
 
     /// The wrapped error as an `E`, if it is one.
@@ -112,7 +188,7 @@ impl Failure {
     where
         E: StdError + 'static,
     {
-        self.error.downcast_ref::<E>()
+        self.error().downcast_ref::<E>()
     }
 
     /// The first error of type `E` anywhere in the `source()` chain.
@@ -124,13 +200,17 @@ impl Failure {
     }
 
     /// Takes the wrapped error out as an `E`, or gives the failure back
-    /// unchanged.
+    /// unchanged: when it is not an `E`, or when it is a clone still shared
+    /// with another consumer (which may look at it by reference).
     pub fn downcast<E>(self) -> Result<E, Failure>
     where
         E: StdError + Send + Sync + 'static,
     {
-        match self.error.downcast::<E>() {
-            Ok(error) => Ok(*error),
+        if !self.is::<E>() {
+            return Err(self);
+        }
+        match self.error.take() {
+            Ok(error) => Ok(*error.downcast::<E>().expect("checked to be an E")),
             Err(error) => Err(Failure {
                 error,
                 backtrace: self.backtrace,
@@ -151,7 +231,7 @@ impl Failure {
 
     /// The wrapped error followed by its `source()` chain.
     pub fn chain(&self) -> impl Iterator<Item = &(dyn StdError + 'static)> {
-        let first: &(dyn StdError + 'static) = &*self.error;
+        let first: &(dyn StdError + 'static) = self.error();
         std::iter::successors(Some(first), |error: &&(dyn StdError + 'static)| {
             (*error).source()
         })
@@ -176,6 +256,14 @@ impl Failure {
     /// True if the failure is a caught panic.
     pub fn is_panic(&self) -> bool {
         self.is::<Panicked>()
+    }
+}
+
+fn capture_backtrace() -> Option<Arc<Backtrace>> {
+    let backtrace = Backtrace::capture();
+    match backtrace.status() {
+        BacktraceStatus::Captured => Some(Arc::new(backtrace)),
+        _ => None,
     }
 }
 
@@ -211,7 +299,7 @@ impl fmt::Display for Failure {
 
 impl fmt::Debug for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Failure({self}; {:?})", self.error)?;
+        write!(f, "Failure({self}; {:?})", self.error())?;
         if let Some(backtrace) = &self.backtrace {
             write!(f, "\n{backtrace}")?;
         }
@@ -281,6 +369,33 @@ mod tests {
             Ok("x".parse::<u32>()?)
         }
         assert!(parse().unwrap_err().is::<std::num::ParseIntError>());
+    }
+
+    #[test]
+    fn clones_share_one_error() {
+        let failure = Failure::new(Outer(io::Error::other("inner")));
+        let copy = failure.clone();
+        assert!(copy.is::<Outer>());
+        assert_eq!(copy.to_string(), failure.to_string());
+        assert!(std::ptr::eq(copy.error(), failure.error()));
+    }
+
+    #[test]
+    fn a_shared_clone_gives_itself_back_instead_of_its_error() {
+        let failure = Failure::new(Cancelled);
+        let copy = failure.clone();
+        let still_shared = copy.downcast::<Cancelled>().unwrap_err();
+        assert!(still_shared.is_cancelled());
+        drop(failure);
+        assert!(still_shared.downcast::<Cancelled>().is_ok());
+    }
+
+    #[test]
+    fn into_error_of_a_shared_clone_keeps_message_and_chain() {
+        let failure = Failure::new(Outer(io::Error::other("inner")));
+        let error = failure.clone().into_error();
+        assert_eq!(error.to_string(), "outer");
+        assert_eq!(error.source().unwrap().to_string(), "inner");
     }
 
     #[test]

@@ -8,8 +8,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::deferred::CancelHandle;
-use super::{Deferred, Resolver};
+use super::{CancelHandle, Deferred, Resolver};
 use crate::Failure;
 use crate::error::{FailureGroup, FirstError};
 
@@ -20,7 +19,9 @@ struct Gathering<T, R: 'static> {
 }
 
 /// Follows every member and calls `on_member` with each outcome as it
-/// arrives; `on_member` decides whether the combined Deferred fires.
+/// arrives, until `on_member` gives the combined outcome; outcomes that
+/// arrive after that (a race's losers, the members after a gather's first
+/// failure) are consumed and dropped, as Twisted's `consumeErrors` does.
 fn follow<T: 'static, R: 'static>(
     members: Vec<Deferred<T>>,
     on_member: impl Fn(&mut Gathering<T, R>, usize, Result<T, Failure>) -> Option<Result<R, Failure>>
@@ -45,8 +46,12 @@ fn follow<T: 'static, R: 'static>(
             let fire = {
                 let mut gathering = state.borrow_mut();
                 gathering.remaining -= 1;
-                on_member(&mut gathering, index, result)
-                    .and_then(|outcome| Some((gathering.resolver.take()?, outcome)))
+                if gathering.resolver.is_some() {
+                    on_member(&mut gathering, index, result)
+                        .and_then(|outcome| Some((gathering.resolver.take()?, outcome)))
+                } else {
+                    None
+                }
             };
             if let Some((resolver, outcome)) = fire {
                 resolver.complete(outcome);
@@ -57,11 +62,12 @@ fn follow<T: 'static, R: 'static>(
     combined
 }
 
-fn take_all<T>(slots: &mut [Option<Result<T, Failure>>]) -> Vec<Result<T, Failure>> {
-    slots
-        .iter_mut()
-        .map(|slot| slot.take().expect("every member has fired"))
-        .collect()
+/// The outcomes gathered, in input order; called once every member has
+/// reported, so every slot is full.
+fn take_all<T>(
+    slots: &mut [Option<Result<T, Failure>>],
+) -> impl Iterator<Item = Result<T, Failure>> {
+    slots.iter_mut().filter_map(Option::take)
 }
 
 /// All the members' values in input order, or the first failure as a
@@ -84,7 +90,6 @@ pub fn gather<T: 'static>(members: Vec<Deferred<T>>) -> Deferred<Vec<T>> {
             gathering.slots[index] = Some(Ok(value));
             (gathering.remaining == 0).then(|| {
                 Ok(take_all(&mut gathering.slots)
-                    .into_iter()
                     .filter_map(Result::ok)
                     .collect())
             })
@@ -105,7 +110,7 @@ impl DeferredList {
         }
         follow(members, |gathering, index, result| {
             gathering.slots[index] = Some(result);
-            (gathering.remaining == 0).then(|| Ok(take_all(&mut gathering.slots)))
+            (gathering.remaining == 0).then(|| Ok(take_all(&mut gathering.slots).collect()))
         })
     }
 
@@ -123,7 +128,6 @@ impl DeferredList {
                 gathering.slots[index] = Some(Err(failure));
                 (gathering.remaining == 0).then(|| {
                     let failures = take_all(&mut gathering.slots)
-                        .into_iter()
                         .filter_map(Result::err)
                         .collect();
                     Err(Failure::new(FailureGroup { failures }))

@@ -1,100 +1,26 @@
 //! `Deferred<T>` and its firing half, `Resolver<T>`.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 use crate::Failure;
-use crate::error::{Cancelled, ReactorError, ResolverDropped, TimedOut};
+use crate::error::{Cancelled, ReactorError, ResolverDropped};
 use crate::failure::catch_panic;
-use crate::time::Scheduler;
 
+use super::awaiting;
+use super::cancel::{
+    AwaitState, Cancel, CancelEntry, CancelHandle, CancelProgress, Canceller, EntryKey,
+    cancel_chain,
+};
 use super::trampoline::dispatch;
 
 type Continuation<T> = Box<dyn FnOnce(Result<T, Failure>)>;
 
-/// What `cancel()` does while the Deferred has not fired.
-enum Canceller {
-    None,
-    /// A function given by the producer.
-    Func(Box<dyn FnOnce()>),
-    /// Entry `key` of a table that knows how to cancel its entries: for
-    /// producers that make many Deferreds and keep their own record of
-    /// each, so that a Deferred costs no boxed closure.
-    Entry(Weak<dyn CancelEntry>, EntryKey),
-    /// Cancel the Deferred this one waits on (the one it was chained from,
-    /// or the one its callback returned). Weak, so waiting never makes a
-    /// reference cycle.
-    Upstream(Weak<dyn Cancel>),
-}
-
-/// Identifies an entry of a [`CancelEntry`] table.
-pub(crate) type EntryKey = (usize, u64);
-
-/// A table of pending operations, each with a Deferred made by
-/// [`Deferred::with_entry_canceller`]: cancelling one of those Deferreds
-/// calls [`cancel_entry`](CancelEntry::cancel_entry) with its key.
-pub(crate) trait CancelEntry {
-    /// Stops the operation behind `key`, if it is still pending.
-    fn cancel_entry(&self, key: EntryKey);
-}
-
-/// Cancelling without knowing the value type.
-trait Cancel {
-    /// Takes the canceller of a Deferred that has not fired (None once it
-    /// has), so the walk upstream can go on.
-    fn take_canceller(&self) -> Option<Canceller>;
-    /// Fails the Deferred with `Cancelled` if nothing fired it meanwhile.
-    fn fail_cancelled(self: Rc<Self>);
-}
-
-/// Cancels `start` and, through `Upstream` links, what it waits on.
-///
-/// The walk is a loop, not a recursion, so cancelling the end of a chain of
-/// any length cannot exhaust the stack. The operation at the far end is
-/// cancelled first; its failure then flows down the chain, and any link that
-/// is still unfired afterwards fails with `Cancelled` itself.
-fn cancel_chain(start: Rc<dyn Cancel>) {
-    let mut visited: Vec<Rc<dyn Cancel>> = Vec::new();
-    let mut current = start;
-    loop {
-        let Some(canceller) = current.take_canceller() else {
-            break;
-        };
-        visited.push(current.clone());
-        match canceller {
-            Canceller::None => break,
-            Canceller::Func(func) => {
-                if let Err(failure) = catch_panic(func) {
-                    tracing::error!(%failure, "a Deferred's canceller panicked");
-                }
-                break;
-            }
-            Canceller::Entry(table, key) => {
-                if let Some(table) = table.upgrade()
-                    && let Err(failure) = catch_panic(|| table.cancel_entry(key))
-                {
-                    tracing::error!(%failure, "a Deferred's canceller panicked");
-                }
-                break;
-            }
-            Canceller::Upstream(upstream) => match upstream.upgrade() {
-                Some(next) => current = next,
-                None => break,
-            },
-        }
-    }
-    for link in visited.into_iter().rev() {
-        link.fail_cancelled();
-    }
-}
-
-struct Inner<T> {
+pub(super) struct Inner<T> {
     result: Option<Result<T, Failure>>,
     continuation: Option<Continuation<T>>,
     waker: Option<Waker>,
@@ -108,6 +34,10 @@ struct Inner<T> {
     /// continuation: someone may still look at the result.
     observed: bool,
     cancelled: bool,
+    /// A consumer asked for this Deferred to be cancelled: a `Cancelled`
+    /// failure it then holds is the consumer's doing, not an error to
+    /// report when it is dropped.
+    cancel_requested: bool,
 }
 
 type Shared<T> = Rc<RefCell<Inner<T>>>;
@@ -150,7 +80,7 @@ pub struct Deferred<T: 'static> {
 /// [`ResolverDropped`] instead of waiting forever. Firing a Deferred that
 /// was cancelled meanwhile does nothing.
 pub struct Resolver<T: 'static> {
-    inner: Option<Shared<T>>,
+    pub(super) inner: Option<Shared<T>>,
 }
 
 /// What a callback may return to continue a chain: a `Result`, or another
@@ -209,12 +139,13 @@ fn shared<T>(canceller: Canceller) -> Shared<T> {
         delivered: false,
         observed: true,
         cancelled: false,
+        cancel_requested: false,
     }))
 }
 
 /// Sets the result, unless one already arrived (a producer firing after a
 /// cancellation is swallowed), then delivers it.
-fn fire<T: 'static>(inner: &Shared<T>, result: Result<T, Failure>) {
+pub(super) fn fire<T: 'static>(inner: &Shared<T>, result: Result<T, Failure>) {
     let canceller = {
         let mut state = inner.borrow_mut();
         if state.fired {
@@ -247,12 +178,17 @@ fn deliver<T: 'static>(inner: &Shared<T>) {
 }
 
 impl<T: 'static> Cancel for RefCell<Inner<T>> {
-    fn take_canceller(&self) -> Option<Canceller> {
+    fn cancel_step(&self) -> Option<Canceller> {
         let mut state = self.borrow_mut();
         if state.fired {
             return None;
         }
-        Some(std::mem::replace(&mut state.canceller, Canceller::None))
+        state.cancel_requested = true;
+        Some(match &state.canceller {
+            Canceller::Upstream(upstream) => Canceller::Upstream(upstream.clone()),
+            Canceller::Reusable(cancel) => Canceller::Reusable(cancel.clone()),
+            _ => std::mem::replace(&mut state.canceller, Canceller::None),
+        })
     }
 
     fn fail_cancelled(self: Rc<Self>) {
@@ -262,11 +198,32 @@ impl<T: 'static> Cancel for RefCell<Inner<T>> {
             fire(&self, Err(Failure::new(Cancelled)));
         }
     }
+
+    fn await_state(&self) -> AwaitState {
+        let Ok(state) = self.try_borrow() else {
+            return AwaitState::Done;
+        };
+        if state.delivered || state.continuation.is_some() {
+            AwaitState::Done
+        } else if state.result.is_some() {
+            AwaitState::ReadyUnpolled
+        } else if !state.fired && state.waker.is_some() {
+            AwaitState::Pending
+        } else {
+            AwaitState::Done
+        }
+    }
 }
 
 impl<T> Drop for Inner<T> {
     fn drop(&mut self) {
         if let Some(Err(failure)) = self.result.take() {
+            // A consumer that cancelled and then let go does not want the
+            // outcome; its `Cancelled` (however wrapped) is no error.
+            let consumer_cancelled = self.cancel_requested && failure.find::<Cancelled>().is_some();
+            if consumer_cancelled {
+                return;
+            }
             if failure.find::<ReactorError>() == Some(&ReactorError::Stopped) {
                 // The reactor's shutdown ended this work (a task, a wait for
                 // a thread): nothing went wrong, as in Twisted, where such
@@ -300,6 +257,15 @@ impl<T: 'static> Deferred<T> {
         key: EntryKey,
     ) -> (Deferred<T>, Resolver<T>) {
         Deferred::pair(Canceller::Entry(table, key))
+    }
+
+    /// Like [`with_canceller`](Deferred::with_canceller), with a canceller
+    /// that may leave the Deferred pending and is then kept for the next
+    /// cancel (a task's: see [`CancelProgress`]).
+    pub(crate) fn with_reusable_canceller(
+        canceller: Rc<dyn Fn() -> CancelProgress>,
+    ) -> (Deferred<T>, Resolver<T>) {
+        Deferred::pair(Canceller::Reusable(canceller))
     }
 
     fn pair(canceller: Canceller) -> (Deferred<T>, Resolver<T>) {
@@ -365,6 +331,17 @@ impl<T: 'static> Deferred<T> {
         self.attach(move |result| f(result).into_outcome())
     }
 
+    /// Lets `f` look at a failure, which then goes on down the chain
+    /// unchanged: "log the error and pass it on". Success passes through.
+    pub fn inspect_err(self, f: impl FnOnce(&Failure) + 'static) -> Deferred<T> {
+        self.attach(move |result| {
+            if let Err(failure) = &result {
+                f(failure);
+            }
+            Outcome::Ready(result)
+        })
+    }
+
     /// Fires `resolver` with this Deferred's result (Twisted's
     /// `chainDeferred`).
     pub fn chain_to(self, resolver: Resolver<T>) {
@@ -400,51 +377,21 @@ impl<T: 'static> Deferred<T> {
         self.inner.borrow().fired
     }
 
-    /// Cancels the Deferred if it has not fired after `timeout`, turning the
-    /// resulting [`Cancelled`] into [`TimedOut`]. If the Deferred fires first,
-    /// the timer is cancelled. A cancellation from elsewhere stays
-    /// `Cancelled`; a canceller that turns the cancellation into a value
-    /// passes that value on.
-    pub fn add_timeout<S: Scheduler + ?Sized>(
-        self,
-        timeout: Duration,
-        scheduler: &S,
-    ) -> Deferred<T> {
-        let timed_out = Rc::new(std::cell::Cell::new(false));
-        let target: Weak<dyn Cancel> = {
-            let weak: Weak<RefCell<Inner<T>>> = Rc::downgrade(&self.inner);
-            weak
-        };
-        let flag = timed_out.clone();
-        let timer = scheduler.call_later_boxed(
-            timeout,
-            Box::new(move || {
-                flag.set(true);
-                if let Some(target) = target.upgrade() {
-                    cancel_chain(target);
-                }
-            }),
-        );
-        self.both(move |result| {
-            let _ = timer.cancel();
-            match result {
-                Err(failure) if timed_out.get() && failure.is_cancelled() => {
-                    Err(Failure::new(TimedOut(timeout)))
-                }
-                other => other,
-            }
-        })
-    }
-
-    /// A handle that cancels this Deferred later without owning it (for
-    /// combinators that consume their members but must cancel them).
-    pub(crate) fn cancel_handle(&self) -> CancelHandle {
+    /// A handle that cancels this Deferred later without owning it, while
+    /// the Deferred itself goes on to be chained or awaited (Twisted code
+    /// keeps `self._d` for this).
+    pub fn cancel_handle(&self) -> CancelHandle {
         let weak: Weak<RefCell<Inner<T>>> = Rc::downgrade(&self.inner);
         CancelHandle(weak)
     }
 
     fn set_continuation(self, continuation: impl FnOnce(Result<T, Failure>) + 'static) {
-        self.inner.borrow_mut().continuation = Some(Box::new(continuation));
+        {
+            let mut state = self.inner.borrow_mut();
+            state.continuation = Some(Box::new(continuation));
+            // Chained, it is no longer a future anyone awaits.
+            state.waker = None;
+        }
         deliver(&self.inner);
     }
 
@@ -466,18 +413,6 @@ impl<T: 'static> Deferred<T> {
             Ok(Outcome::Wait(inner)) => wait_on(&target, inner),
         });
         Deferred { inner: next }
-    }
-}
-
-/// Cancels a Deferred without keeping it alive.
-#[derive(Clone)]
-pub(crate) struct CancelHandle(Weak<dyn Cancel>);
-
-impl CancelHandle {
-    pub(crate) fn cancel(&self) {
-        if let Some(target) = self.0.upgrade() {
-            cancel_chain(target);
-        }
     }
 }
 
@@ -505,12 +440,28 @@ fn wait_on<U: 'static>(target: &Shared<U>, inner: Deferred<U>) {
 }
 
 impl<T: 'static> Drop for Deferred<T> {
+    /// A Deferred dropped while a future awaits it, before its result came,
+    /// cancels its operation: the awaiting code was itself cancelled (a
+    /// `select!` that another branch won, a timeout, a task the reactor
+    /// dropped) and nobody else can see the result. A Deferred that nobody
+    /// awaited is left to run, as in Twisted, which never cancels on
+    /// garbage collection.
     fn drop(&mut self) {
-        if let Ok(mut state) = self.inner.try_borrow_mut()
-            && state.continuation.is_none()
-            && state.waker.is_none()
-        {
-            state.observed = false;
+        let awaited_unfired = {
+            let Ok(mut state) = self.inner.try_borrow_mut() else {
+                return;
+            };
+            if state.continuation.is_some() {
+                return;
+            }
+            let awaited = state.waker.take().is_some();
+            if !awaited {
+                state.observed = false;
+            }
+            awaited && !state.fired
+        };
+        if awaited_unfired {
+            cancel_chain(self.inner.clone());
         }
     }
 }
@@ -540,6 +491,9 @@ impl<T: 'static> Future for Deferred<T> {
             Some(waker) if waker.will_wake(cx.waker()) => {}
             _ => state.waker = Some(cx.waker().clone()),
         }
+        drop(state);
+        let weak: Weak<RefCell<Inner<T>>> = Rc::downgrade(&self.inner);
+        awaiting::note(weak);
         Poll::Pending
     }
 }
@@ -573,78 +527,6 @@ impl<T: 'static> Resolver<T> {
         self.inner
             .as_ref()
             .is_some_and(|inner| inner.borrow().cancelled)
-    }
-}
-
-/// A [`Resolver`] of a value type known only to whoever fires it, for a
-/// table that keeps resolvers of many types together. It is the resolver's
-/// own reference, without a box of its own; dropped unfired it behaves as
-/// a dropped `Resolver`.
-pub(crate) struct AnyResolver {
-    inner: Option<Rc<dyn ErasedInner>>,
-}
-
-/// What an [`AnyResolver`] can do without knowing the value type.
-trait ErasedInner {
-    fn into_any(self: Rc<Self>) -> Rc<dyn Any>;
-    fn reject(self: Rc<Self>, failure: Failure);
-    /// Drops the reference as a `Resolver` would be dropped.
-    fn drop_resolver(self: Rc<Self>);
-}
-
-impl<T: 'static> ErasedInner for RefCell<Inner<T>> {
-    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
-        self
-    }
-
-    fn reject(self: Rc<Self>, failure: Failure) {
-        fire(&self, Err(failure));
-    }
-
-    fn drop_resolver(self: Rc<Self>) {
-        drop(Resolver { inner: Some(self) });
-    }
-}
-
-impl<T: 'static> From<Resolver<T>> for AnyResolver {
-    fn from(mut resolver: Resolver<T>) -> AnyResolver {
-        AnyResolver {
-            inner: resolver
-                .inner
-                .take()
-                .map(|inner| inner as Rc<dyn ErasedInner>),
-        }
-    }
-}
-
-impl AnyResolver {
-    /// The typed resolver back, if `T` is its value type.
-    pub(crate) fn downcast<T: 'static>(mut self) -> Option<Resolver<T>> {
-        let inner = self.inner.take()?.into_any();
-        inner
-            .downcast::<RefCell<Inner<T>>>()
-            .ok()
-            .map(|inner| Resolver { inner: Some(inner) })
-    }
-
-    /// Fires the Deferred with a failure.
-    pub(crate) fn reject(mut self, failure: impl Into<Failure>) {
-        if let Some(inner) = self.inner.take() {
-            inner.reject(failure.into());
-        }
-    }
-
-    /// As [`Resolver::disarm`].
-    pub(crate) fn disarm(mut self) {
-        self.inner = None;
-    }
-}
-
-impl Drop for AnyResolver {
-    fn drop(&mut self) {
-        if let Some(inner) = self.inner.take() {
-            inner.drop_resolver();
-        }
     }
 }
 

@@ -61,20 +61,33 @@
 //! fixed depth; deeper chains continue iteratively, so chains of any length
 //! resolve without exhausting the stack.
 
+mod any_resolver;
+pub(crate) mod awaiting;
+mod cancel;
 mod combinators;
 mod deferred;
 mod lock;
 mod queue;
+mod shared;
 mod trampoline;
 mod waiters;
 
 #[cfg(test)]
+mod cancel_tests;
+#[cfg(test)]
+mod combinator_order_tests;
+#[cfg(test)]
 mod combinator_tests;
+#[cfg(test)]
+mod shared_tests;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use any_resolver::AnyResolver;
+pub use cancel::CancelHandle;
+pub(crate) use cancel::{AwaitState, CancelEntry, CancelProgress, EntryKey};
 pub use combinators::{DeferredList, gather, race};
-pub(crate) use deferred::{AnyResolver, CancelEntry, CancelHandle, EntryKey};
 pub use deferred::{Deferred, IntoDeferred, Outcome, Resolver, fail, maybe_deferred, succeed};
 pub use lock::{DeferredLock, DeferredSemaphore, Permit};
 pub use queue::DeferredQueue;
+pub use shared::SharedDeferred;

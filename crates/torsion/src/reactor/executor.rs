@@ -4,6 +4,22 @@
 //! Tasks live in a slab; a task's `Waker` is thread-safe (std requires it)
 //! and reports the task id through the reactor's cross-thread queue, which
 //! also wakes the poll. Each turn polls the tasks woken since the last one.
+//!
+//! Cancelling a task's Deferred cancels what the task awaits, as Twisted's
+//! `ensureDeferred(...).cancel()` does: each task keeps an [`AwaitList`] of
+//! the Deferreds it awaits; cancelling those fails them with `Cancelled`,
+//! which wakes the task and raises the failure at its `.await`, and the
+//! task's Deferred fires with whatever the task then returns. A task that
+//! awaits no Deferred (a future of another kind) is dropped instead, and
+//! its Deferred fails with `Cancelled`.
+//!
+//! ```text
+//!   task Deferred.cancel()
+//!     awaiting a pending Deferred  -> cancel it; the task resumes with Err(Cancelled)
+//!     its awaited result is there  -> cancel what it awaits after its next poll
+//!     being polled (self-cancel)   -> decide when the poll returns
+//!     awaiting anything else       -> drop the future; fail with Cancelled
+//! ```
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -12,7 +28,9 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use slab::Slab;
 
-use crate::defer::Resolver;
+use crate::defer::awaiting::{self, AwaitList};
+use crate::defer::{AwaitState, CancelProgress, Resolver};
+use crate::error::Cancelled;
 use crate::failure::catch_panic;
 use crate::reactor::handle::Shared;
 use crate::sync::Arc;
@@ -24,11 +42,14 @@ trait LocalTask {
     fn fail(&mut self, failure: Failure);
     /// Drops the future without firing the Deferred (it is being cancelled).
     fn disarm(&mut self);
+    /// The Deferreds the task has awaited.
+    fn awaiting(&self) -> &AwaitList;
 }
 
 struct Spawned<F, T: 'static> {
     future: Pin<Box<F>>,
     resolver: Option<Resolver<T>>,
+    awaiting: AwaitList,
 }
 
 impl<F, T, E> LocalTask for Spawned<F, T>
@@ -38,6 +59,7 @@ where
     T: 'static,
 {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let _awaiting = self.awaiting.enter();
         match self.future.as_mut().poll(cx) {
             Poll::Ready(result) => {
                 if let Some(resolver) = self.resolver.take() {
@@ -60,14 +82,20 @@ where
             resolver.disarm();
         }
     }
+
+    fn awaiting(&self) -> &AwaitList {
+        &self.awaiting
+    }
 }
 
 struct Slot {
     /// None while the task is being polled.
     task: Option<Box<dyn LocalTask>>,
     waker: Waker,
-    /// Cancelled while being polled: drop it when the poll returns.
-    cancelled: bool,
+    /// Cancelled while it was being polled, or while the result it awaited
+    /// was there but not yet taken: cancel what it awaits once the next
+    /// poll returns.
+    cancel_requested: bool,
 }
 
 struct TaskWaker {
@@ -99,7 +127,7 @@ impl Executor {
         &self,
         shared: &Arc<Shared>,
         future: F,
-        canceller: impl FnOnce(usize) -> Box<dyn FnOnce()>,
+        canceller: impl FnOnce(usize) -> std::rc::Rc<dyn Fn() -> CancelProgress>,
     ) -> Deferred<T>
     where
         F: Future<Output = Result<T, E>> + 'static,
@@ -109,7 +137,7 @@ impl Executor {
         let mut tasks = self.tasks.borrow_mut();
         let entry = tasks.vacant_entry();
         let id = entry.key();
-        let (deferred, resolver) = Deferred::with_canceller(canceller(id));
+        let (deferred, resolver) = Deferred::with_reusable_canceller(canceller(id));
         let waker = Waker::from(Arc::new(TaskWaker {
             id,
             shared: shared.clone(),
@@ -118,33 +146,49 @@ impl Executor {
             task: Some(Box::new(Spawned {
                 future: Box::pin(future),
                 resolver: Some(resolver),
+                awaiting: AwaitList::default(),
             })),
             waker: waker.clone(),
-            cancelled: false,
+            cancel_requested: false,
         });
         drop(tasks);
         waker.wake();
         deferred
     }
 
-    /// Drops a task's future without firing its Deferred (the Deferred is
-    /// being cancelled and fails with `Cancelled` itself).
-    pub(crate) fn cancel(&self, id: usize) {
-        let removed = {
-            let mut tasks = self.tasks.borrow_mut();
-            match tasks.get_mut(id) {
-                Some(slot) if slot.task.is_none() => {
-                    slot.cancelled = true;
-                    None
-                }
-                Some(_) => Some(tasks.remove(id)),
-                None => None,
-            }
+    /// Cancels task `id` (its Deferred's canceller): cancels the Deferreds
+    /// it awaits, or decides after its next poll, or drops its future.
+    pub(crate) fn cancel(&self, id: usize) -> CancelProgress {
+        let mut tasks = self.tasks.borrow_mut();
+        let Some(slot) = tasks.get_mut(id) else {
+            return CancelProgress::Stopped;
         };
-        if let Some(mut slot) = removed
-            && let Some(task) = slot.task.as_mut()
-        {
-            task.disarm();
+        let Some(task) = slot.task.as_ref() else {
+            slot.cancel_requested = true;
+            return CancelProgress::StillRunning;
+        };
+        match task.awaiting().state() {
+            AwaitState::Pending => {
+                let pending = task.awaiting().pending();
+                drop(tasks);
+                // Their failures wake the task, which meets `Cancelled` at
+                // its await point.
+                awaiting::cancel_all(pending);
+                CancelProgress::StillRunning
+            }
+            AwaitState::ReadyUnpolled => {
+                slot.cancel_requested = true;
+                CancelProgress::StillRunning
+            }
+            AwaitState::Done => {
+                let mut slot = tasks.remove(id);
+                drop(tasks);
+                if let Some(task) = slot.task.as_mut() {
+                    task.disarm();
+                }
+                drop(slot);
+                CancelProgress::Stopped
+            }
         }
     }
 
@@ -180,16 +224,34 @@ impl Executor {
             }
         };
         let mut tasks = self.tasks.borrow_mut();
-        let cancelled = tasks.get(id).is_some_and(|slot| slot.cancelled);
-        if finished || cancelled {
+        if finished {
             tasks.remove(id);
             drop(tasks);
-            if cancelled {
-                task.disarm();
-            }
             drop(task);
-        } else if let Some(slot) = tasks.get_mut(id) {
+            return;
+        }
+        let Some(slot) = tasks.get_mut(id) else {
+            return;
+        };
+        if !slot.cancel_requested {
             slot.task = Some(task);
+            return;
+        }
+        match task.awaiting().state() {
+            AwaitState::Pending => {
+                let pending = task.awaiting().pending();
+                slot.cancel_requested = false;
+                slot.task = Some(task);
+                drop(tasks);
+                awaiting::cancel_all(pending);
+            }
+            AwaitState::ReadyUnpolled => slot.task = Some(task),
+            AwaitState::Done => {
+                tasks.remove(id);
+                drop(tasks);
+                task.fail(Failure::new(Cancelled));
+                drop(task);
+            }
         }
     }
 

@@ -61,6 +61,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
+use crate::defer::CancelProgress;
 use crate::error::ReactorError;
 use crate::sync::Arc;
 use crate::time::queue::{TimeSource, TimerQueue};
@@ -233,8 +234,12 @@ impl Reactor {
 
     /// Runs a `!Send` future on this reactor and returns a Deferred of its
     /// result (Twisted's `ensureDeferred`: async/await is torsion's
-    /// `inlineCallbacks`). Cancelling the Deferred drops the future. A panic
-    /// in the future fails the Deferred and is logged.
+    /// `inlineCallbacks`). Cancelling the Deferred cancels the Deferred the
+    /// future awaits at that moment, so the future meets `Cancelled` at its
+    /// `.await`, may handle it, and the Deferred fires with what it then
+    /// returns; a future awaiting no Deferred is dropped and the Deferred
+    /// fails with `Cancelled`. A panic in the future fails the Deferred and
+    /// is logged.
     pub fn spawn<F, T, E>(&self, future: F) -> Deferred<T>
     where
         F: Future<Output = Result<T, E>> + 'static,
@@ -245,10 +250,9 @@ impl Reactor {
         self.inner
             .executor
             .spawn(&self.inner.shared, future, move |id| {
-                Box::new(move || {
-                    if let Some(inner) = weak.upgrade() {
-                        inner.executor.cancel(id);
-                    }
+                Rc::new(move || match weak.upgrade() {
+                    Some(inner) => inner.executor.cancel(id),
+                    None => CancelProgress::Stopped,
                 })
             })
     }

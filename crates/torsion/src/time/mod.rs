@@ -20,6 +20,7 @@
 
 mod looping;
 pub(crate) mod queue;
+mod timeout;
 
 pub use looping::{LoopOutput, LoopingCall, defer_later};
 
