@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use super::{BridgeError, SharedFailure, registry};
 use crate::Failure;
-use crate::sync::{Arc, AtomicU64, Condvar, Mutex, Ordering, lock};
+use crate::sync::{Arc, Condvar, Mutex, Ordering, lock};
 
 /// Ids for results, unique in the process (they key the reactor thread's
-/// table of pending operations).
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// table of pending operations). A std atomic: a static cannot hold loom's.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// The longest single sleep of a wait without a deadline; it then sleeps
 /// again.
@@ -429,3 +429,6 @@ impl<T> fmt::Debug for EventualResult<T> {
             .finish()
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_model;

@@ -225,3 +225,6 @@ where
         reactor.threads().results().complete(self.key, result);
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_model;
