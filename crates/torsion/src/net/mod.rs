@@ -63,6 +63,7 @@ mod unix_datagram;
 mod write_buffer;
 
 pub use address::Address;
+pub(crate) use async_stream::stream_over;
 pub use async_stream::{AsyncListener, AsyncStream};
 pub use client::{ConnectOptions, Connector, DEFAULT_CONNECT_TIMEOUT};
 pub use listener::ListeningPort;
