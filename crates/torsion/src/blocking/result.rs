@@ -394,10 +394,10 @@ impl<T> Drop for EventualResult<T> {
     }
 }
 
-/// Awaiting an `EventualResult` gives what [`wait`](EventualResult::wait)
-/// would, without blocking a thread and without a timeout: any executor
-/// (tokio, a torsion reactor, a hand-rolled one) can poll it, on any
-/// thread, including the reactor's.
+/// Awaiting an `EventualResult` gives what [`take`](EventualResult::take)
+/// would (the result, moved out, so any `T` will do), without blocking a
+/// thread and without a timeout: any executor (tokio, a torsion reactor, a
+/// hand-rolled one) can poll it, on any thread, including the reactor's.
 impl<T> Future for EventualResult<T> {
     type Output = Result<T, BridgeError>;
 
