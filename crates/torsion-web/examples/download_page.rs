@@ -42,7 +42,7 @@ fn pages(request: Request) -> Response {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The reactor runs until `_reactor` is dropped at the end of main.
-    let _reactor = blocking::setup()?;
+    blocking::setup()?;
 
     let address = blocking::wait_for(TIMEOUT, |reactor| {
         let endpoint = match server_from_string(reactor, "tcp:0:interface=127.0.0.1") {

@@ -13,7 +13,7 @@ use support::{LOOPBACK, listen};
 
 #[test]
 fn blocking_code_fetches_a_page_in_one_line() {
-    let _reactor = blocking::setup().unwrap();
+    blocking::setup().unwrap();
     // The server runs on the bridge's reactor too.
     let address = blocking::wait_for(Duration::from_secs(5), |reactor| {
         let r = reactor.clone();

@@ -3,9 +3,13 @@
 //! the ignored `bridge_child` test with the scenario named in an
 //! environment variable. The parent checks what the child printed.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::with_default_stop_signals;
 use torsion::blocking::{self, BridgeError};
 use torsion::reactor::{Phase, SystemEvent};
 use torsion::{Deferred, Failure, Reactor};
@@ -13,9 +17,10 @@ use torsion::{Deferred, Failure, Reactor};
 const SCENARIO: &str = "TORSION_BRIDGE_SCENARIO";
 const LONG: Duration = Duration::from_secs(10);
 
-/// Runs `scenario` in a child process and returns its standard output.
-fn run_child(scenario: &str) -> String {
-    let output = Command::new(std::env::current_exe().unwrap())
+/// This test binary, set to run `scenario` as its only test.
+fn child_command(scenario: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    with_default_stop_signals(&mut command)
         .args([
             "--exact",
             "bridge_child",
@@ -23,9 +28,13 @@ fn run_child(scenario: &str) -> String {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(SCENARIO, scenario)
-        .output()
-        .unwrap();
+        .env(SCENARIO, scenario);
+    command
+}
+
+/// Runs `scenario` in a child process and returns its standard output.
+fn run_child(scenario: &str) -> String {
+    let output = child_command(scenario).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -46,7 +55,8 @@ fn never(_: &Reactor) -> Deferred<u32> {
 fn bridge_child() {
     match std::env::var(SCENARIO).as_deref() {
         Ok("not-set-up") => not_set_up(),
-        Ok("guard") => guard(),
+        Ok("no-guard") => no_guard(),
+        Ok("interrupted") => interrupted(),
         Ok("explicit-shutdown") => explicit_shutdown(),
         Ok("use-reactor") => use_reactor(),
         other => panic!("unknown scenario {other:?}"),
@@ -70,15 +80,14 @@ fn not_set_up() {
     println!("CHILD-DONE");
 }
 
-/// Sets up twice, registers a shutdown trigger, and returns: dropping the
-/// guards is what stops the reactor.
-fn guard() {
-    let first = blocking::setup().unwrap();
-    let second = blocking::setup().unwrap();
+/// A literal port of crochet's program shape: `setup()` at the top of
+/// `main`, no guard held, and `main` simply returns. The process's exit
+/// is what stops the reactor.
+fn no_guard() {
+    blocking::setup().unwrap();
+    blocking::setup().unwrap();
     let name = |_: &Reactor| Ok::<_, Failure>(std::thread::current().name().map(str::to_owned));
     let a = blocking::wait_for(LONG, name).unwrap();
-    drop(second);
-    // Still running after one of two guards went.
     let b = blocking::wait_for(LONG, name).unwrap();
     assert_eq!(a.as_deref(), Some("torsion-reactor"));
     assert_eq!(a, b);
@@ -90,12 +99,37 @@ fn guard() {
         Ok::<_, Failure>(())
     })
     .unwrap();
-    let _keep = first;
     println!("RETURNING");
 }
 
+/// Blocks in `wait` until the parent sends SIGINT.
+fn interrupted() {
+    blocking::setup().unwrap();
+    blocking::wait_for(LONG, |reactor| {
+        reactor.add_system_event_trigger(Phase::During, SystemEvent::Shutdown, || {
+            println!("SHUTDOWN-TRIGGER-RAN");
+        });
+        Ok::<_, Failure>(())
+    })
+    .unwrap();
+    let result = blocking::run_in_reactor(never);
+    println!("WAITING");
+    let error = result.wait(Duration::from_secs(60)).unwrap_err();
+    println!("WOKE: {error}");
+    assert!(error.is_reactor_stopped());
+    // The same error again, and for new work.
+    assert!(result.wait(LONG).unwrap_err().is_reactor_stopped());
+    assert!(
+        blocking::run_in_reactor(|_| Ok::<_, Failure>(1))
+            .wait(LONG)
+            .unwrap_err()
+            .is_reactor_stopped()
+    );
+    println!("CHILD-DONE");
+}
+
 fn explicit_shutdown() {
-    let _guard = blocking::setup().unwrap();
+    blocking::setup().unwrap();
     let waiter = std::thread::spawn(|| {
         let result = blocking::run_in_reactor(never);
         let started = Instant::now();
@@ -130,8 +164,8 @@ fn use_reactor() {
         blocking::use_reactor(&reactor),
         Err(BridgeError::AlreadySetUp)
     ));
-    // setup() starts nothing now, and its guard stops nothing.
-    drop(blocking::setup().unwrap());
+    // setup() starts nothing now.
+    blocking::setup().unwrap();
     let worker = std::thread::spawn(|| {
         let on_main = blocking::wait_for(LONG, |_| {
             Ok::<_, Failure>(blocking::global().unwrap().is_reactor_thread())
@@ -160,12 +194,61 @@ fn using_the_bridge_before_setup_is_a_clear_error() {
 }
 
 #[test]
-fn dropping_the_last_guard_stops_the_reactor_and_runs_its_triggers() {
-    let out = run_child("guard");
+fn setup_without_a_guard_keeps_the_reactor_until_the_process_exits() {
+    let out = run_child("no-guard");
     assert!(out.contains("ONE-REACTOR: torsion-reactor"), "{out}");
     let returning = out.find("RETURNING").expect(&out);
     let trigger = out.find("SHUTDOWN-TRIGGER-RAN").expect(&out);
     assert!(returning < trigger, "{out}");
+}
+
+#[test]
+fn ctrl_c_stops_the_reactor_and_wakes_the_waiter_with_an_error() {
+    let mut child = child_command("interrupted")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut out = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        out.push_str(&line);
+        out.push('\n');
+        if line.ends_with("WAITING") {
+            break;
+        }
+    }
+    assert!(out.contains("WAITING"), "{out}");
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Bounded: the child's own waits are at most a minute, and the reactor
+    // stops at once.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the child did not exit after SIGINT: {out}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    for line in lines {
+        out.push_str(&line.unwrap());
+        out.push('\n');
+    }
+    assert!(status.success(), "{status}: {out}");
+    assert!(out.contains("WOKE: the reactor has stopped"), "{out}");
+    assert!(out.contains("SHUTDOWN-TRIGGER-RAN"), "{out}");
+    assert!(out.contains("CHILD-DONE"), "{out}");
 }
 
 #[test]

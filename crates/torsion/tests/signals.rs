@@ -4,12 +4,14 @@
 //! happens on stdout; the parent sends signals with `kill` and reads.
 
 use std::io::{BufRead, BufReader, Lines};
-use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::with_default_stop_signals;
 use torsion::reactor::{Phase, Signals, SystemEvent};
 use torsion::{Deferred, Reactor};
 
@@ -93,22 +95,6 @@ impl ChildReactor {
             self.seen.push(line);
         }
         (status, self.seen)
-    }
-}
-
-/// Gives the child SIGINT and SIGTERM at their default disposition, which
-/// the reactor needs to take them: a test run started in the background of
-/// a non-interactive shell inherits SIGINT ignored, and an ignored signal
-/// stays ignored across exec.
-fn with_default_stop_signals(command: &mut Command) -> &mut Command {
-    // SAFETY: between fork and exec the closure only calls signal(2), which
-    // is async-signal-safe, and allocates nothing.
-    unsafe {
-        command.pre_exec(|| {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::signal(libc::SIGTERM, libc::SIG_DFL);
-            Ok(())
-        })
     }
 }
 

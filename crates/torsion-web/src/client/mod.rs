@@ -41,7 +41,7 @@
 //! use std::time::Duration;
 //! use torsion_web::client::Client;
 //!
-//! let _reactor = torsion::blocking::setup()?;
+//! torsion::blocking::setup()?;
 //! let page = torsion::blocking::wait_for(Duration::from_secs(10), |reactor| {
 //!     Client::new(reactor).get("http://127.0.0.1:8080/").fetch()
 //! })?;

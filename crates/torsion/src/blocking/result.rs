@@ -13,13 +13,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::{BridgeError, BridgeInner, stash};
+use super::{BridgeError, SharedFailure, registry};
 use crate::Failure;
-use crate::sync::{Arc, AtomicU64, Condvar, Mutex, Ordering, lock};
+use crate::sync::{Arc, Condvar, Mutex, Ordering, lock};
 
 /// Ids for results, unique in the process (they key the reactor thread's
-/// table of pending operations).
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// table of pending operations). A std atomic: a static cannot hold loom's.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// The longest single sleep of a wait without a deadline; it then sleeps
 /// again.
@@ -27,8 +27,9 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(3600);
 
 enum Slot<T> {
     Pending,
+    /// The outcome, kept for every later `wait` (crochet repeats it).
     Ready(Result<T, BridgeError>),
-    /// The result was handed out by `wait`, `poll` or `original_failure`.
+    /// The outcome was moved out by `take` or `poll`.
     Taken,
 }
 
@@ -36,6 +37,9 @@ struct State<T> {
     slot: Slot<T>,
     waker: Option<Waker>,
     cancel_requested: bool,
+    /// Someone has seen the outcome (`wait`, `take`, `poll` or
+    /// `original_failure`): its failure is not "unhandled".
+    retrieved: bool,
     /// The `EventualResult` is gone: nobody can look at the result any more.
     abandoned: bool,
     /// An unretrieved failure was already logged.
@@ -45,6 +49,17 @@ struct State<T> {
     waiters: usize,
 }
 
+/// What a result needs of the bridge its operation runs on (implemented by
+/// the bridge; a trait so that results do not depend on bridges).
+pub(super) trait Owner: Send + Sync {
+    /// Tells bridges apart, for stashed results.
+    fn id(&self) -> u64;
+    /// True on the bridge's reactor thread, where blocking would deadlock.
+    fn is_reactor_thread(&self) -> bool;
+    /// Asks the reactor thread to cancel the operation behind result `id`.
+    fn cancel(&self, id: u64);
+}
+
 /// What an `EventualResult` and the reactor side share.
 pub(super) struct Core<T> {
     pub(super) id: u64,
@@ -52,7 +67,7 @@ pub(super) struct Core<T> {
     ready: Condvar,
     /// The bridge the operation runs on; `None` for a result that failed
     /// before it could be sent anywhere (the bridge was not set up).
-    pub(super) bridge: Option<Arc<BridgeInner>>,
+    pub(super) bridge: Option<Arc<dyn Owner>>,
 }
 
 /// The reactor side's type-erased view of a pending result, for firing it
@@ -83,13 +98,14 @@ fn log_unhandled(failure: &Failure) {
 }
 
 impl<T> Core<T> {
-    pub(super) fn pending(bridge: Option<Arc<BridgeInner>>) -> Arc<Core<T>> {
+    pub(super) fn pending(bridge: Option<Arc<dyn Owner>>) -> Arc<Core<T>> {
         Arc::new(Core {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             state: Mutex::new(State {
                 slot: Slot::Pending,
                 waker: None,
                 cancel_requested: false,
+                retrieved: false,
                 abandoned: false,
                 reported: false,
                 waiters: 0,
@@ -139,7 +155,7 @@ impl<T> Core<T> {
     /// Logs the failure if there is one nobody retrieved (once).
     pub(super) fn report_unretrieved(&self) {
         let mut state = lock(&self.state);
-        if state.reported {
+        if state.reported || state.retrieved {
             return;
         }
         if let Slot::Ready(result) = &state.slot
@@ -151,14 +167,29 @@ impl<T> Core<T> {
     }
 }
 
-/// Takes the result out of a ready slot; `None` while pending.
+/// A copy of the outcome in a ready slot; `None` while pending.
+fn copy<T: Clone>(state: &mut State<T>) -> Option<Result<T, BridgeError>> {
+    match &state.slot {
+        Slot::Pending => None,
+        Slot::Ready(result) => {
+            state.retrieved = true;
+            Some(result.clone())
+        }
+        Slot::Taken => Some(Err(BridgeError::AlreadyRetrieved)),
+    }
+}
+
+/// Moves the outcome out of a ready slot; `None` while pending.
 fn take<T>(state: &mut State<T>) -> Option<Result<T, BridgeError>> {
     match std::mem::replace(&mut state.slot, Slot::Taken) {
         Slot::Pending => {
             state.slot = Slot::Pending;
             None
         }
-        Slot::Ready(result) => Some(result),
+        Slot::Ready(result) => {
+            state.retrieved = true;
+            Some(result)
+        }
         Slot::Taken => Some(Err(BridgeError::AlreadyRetrieved)),
     }
 }
@@ -170,19 +201,21 @@ fn take<T>(state: &mut State<T>) -> Option<Result<T, BridgeError>> {
 /// Block for it with [`wait`](EventualResult::wait), which takes a timeout
 /// and may be called again after one; or `.await` it from any executor (it
 /// is a [`Future`]); or [`cancel`](EventualResult::cancel) the operation.
-/// The result is handed out once: after `wait` or `.await` returned it
-/// (value or failure), a later `wait` returns
-/// [`BridgeError::AlreadyRetrieved`].
+/// As in crochet, once the result is there every `wait` returns it again
+/// (a clone of the value, the same shared failure). [`take`](EventualResult::take)
+/// and `.await` move it out instead, for values that are not `Clone`; after
+/// that, waits return [`BridgeError::AlreadyRetrieved`].
 ///
 /// Errors are values, never hangs: waiting on the reactor thread itself is
 /// [`BridgeError::OnReactorThread`], and when the reactor stops every
 /// result still pending is fired with [`BridgeError::ReactorStopped`], so
 /// blocked waiters wake at once.
 ///
-/// If the operation failed and the result is dropped without the failure
-/// having been retrieved, the failure is logged ("Unhandled error in
-/// EventualResult"), as is a failure that arrives after the result was
-/// dropped. A [`Cancelled`](crate::error::Cancelled) failure after
+/// If the operation failed and the result is dropped without anyone having
+/// looked at the failure (`wait` never returned it, only timed out), the
+/// failure is logged ("Unhandled error in EventualResult"), as is a failure
+/// that arrives after the result was dropped. A
+/// [`Cancelled`](crate::error::Cancelled) failure after
 /// [`cancel`](EventualResult::cancel) is not logged.
 ///
 /// `Send` and `Sync` when `T` is `Send`.
@@ -194,6 +227,7 @@ fn take<T>(state: &mut State<T>) -> Option<Result<T, BridgeError>> {
 ///
 /// let bridge = Bridge::start()?;
 /// let sum = bridge.run_in_reactor(|_reactor| Ok::<u32, Failure>(2 + 2));
+/// assert_eq!(sum.wait(Duration::from_secs(5))?, 4);
 /// assert_eq!(sum.wait(Duration::from_secs(5))?, 4);
 /// bridge.shutdown(Duration::from_secs(5))?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -208,33 +242,49 @@ impl<T: Send + 'static> EventualResult<T> {
     }
 
     /// A result that already failed with `error`.
-    pub(super) fn failed(
-        error: BridgeError,
-        bridge: Option<Arc<BridgeInner>>,
-    ) -> EventualResult<T> {
+    pub(super) fn failed(error: BridgeError, bridge: Option<Arc<dyn Owner>>) -> EventualResult<T> {
         let core = Core::pending(bridge);
         core.complete(Err(error));
         EventualResult { core }
     }
 
     /// Blocks until the result is there or `timeout` has passed, and
-    /// returns it: the value, [`BridgeError::Failed`] with the operation's
-    /// [`Failure`], or [`BridgeError::TimedOut`]. A timeout leaves the
-    /// operation running (see [`wait_for`](super::wait_for) to cancel it)
-    /// and a later `wait` can still get its result.
+    /// returns it: a clone of the value, [`BridgeError::Failed`] with the
+    /// operation's [`Failure`], or [`BridgeError::TimedOut`]. A timeout
+    /// leaves the operation running (see [`wait_for`](super::wait_for) to
+    /// cancel it) and a later `wait` can still get its result; once the
+    /// result is there, every `wait` returns it again.
     ///
     /// Called on the reactor thread it returns
     /// [`BridgeError::OnReactorThread`] at once: the result could never
-    /// arrive while that thread blocks. Once the result was returned, later
-    /// calls return [`BridgeError::AlreadyRetrieved`].
-    pub fn wait(&self, timeout: Duration) -> Result<T, BridgeError> {
+    /// arrive while that thread blocks.
+    pub fn wait(&self, timeout: Duration) -> Result<T, BridgeError>
+    where
+        T: Clone,
+    {
+        self.block(timeout, copy)
+    }
+
+    /// Blocks as [`wait`](EventualResult::wait) does, then moves the result
+    /// out, for values that are not `Clone` (or too big to copy). Later
+    /// calls return [`BridgeError::AlreadyRetrieved`]; a timeout leaves the
+    /// result in place.
+    pub fn take(&self, timeout: Duration) -> Result<T, BridgeError> {
+        self.block(timeout, take)
+    }
+
+    fn block(
+        &self,
+        timeout: Duration,
+        mut out: impl FnMut(&mut State<T>) -> Option<Result<T, BridgeError>>,
+    ) -> Result<T, BridgeError> {
         if self.core.on_reactor_thread() {
             return Err(BridgeError::OnReactorThread);
         }
         let deadline = Instant::now().checked_add(timeout);
         let mut state = lock(&self.core.state);
         loop {
-            if let Some(result) = take(&mut state) {
+            if let Some(result) = out(&mut state) {
                 return result;
             }
             let remaining = match deadline {
@@ -275,25 +325,25 @@ impl<T: Send + 'static> EventualResult<T> {
         }
     }
 
-    /// True once the result is there (and not yet handed out).
+    /// True once the result is there (and not moved out).
     pub fn is_ready(&self) -> bool {
         matches!(lock(&self.core.state).slot, Slot::Ready(_))
     }
 
-    /// If the operation failed, hands out its [`Failure`] without blocking
-    /// (crochet's `original_failure`); `None` while the result is pending,
-    /// if it is a value, or if it was already handed out. Taking the
-    /// failure counts as retrieving the result: later waits return
-    /// [`BridgeError::AlreadyRetrieved`] and nothing is logged on drop.
-    pub fn original_failure(&self) -> Option<Failure> {
+    /// If the operation failed, its [`Failure`] (shared: dereference it),
+    /// without blocking and without using the result up (crochet's
+    /// `original_failure`): a later `wait` still returns it. `None` while
+    /// the result is pending, if it is a value, or if it was moved out.
+    /// Looking at the failure counts as handling it: nothing is logged on
+    /// drop.
+    pub fn original_failure(&self) -> Option<SharedFailure> {
         let mut state = lock(&self.core.state);
-        if !matches!(state.slot, Slot::Ready(Err(BridgeError::Failed(_)))) {
+        let Slot::Ready(Err(BridgeError::Failed(failure))) = &state.slot else {
             return None;
-        }
-        match std::mem::replace(&mut state.slot, Slot::Taken) {
-            Slot::Ready(Err(BridgeError::Failed(failure))) => Some(failure),
-            _ => unreachable!("checked above"),
-        }
+        };
+        let failure = failure.clone();
+        state.retrieved = true;
+        Some(failure)
     }
 
     /// Puts the result aside under a new id (increasing, never reused) and
@@ -302,12 +352,12 @@ impl<T: Send + 'static> EventualResult<T> {
     /// [`retrieve_result`](super::retrieve_result). Stashed failures that
     /// are never retrieved are logged when their bridge shuts down.
     pub fn stash(self) -> u64 {
-        stash::put(self)
+        registry::put(self)
     }
 
     /// The id of the bridge this result belongs to, if any.
     pub(super) fn core_bridge_id(&self) -> Option<u64> {
-        self.core.bridge.as_ref().map(|bridge| bridge.id)
+        self.core.bridge.as_ref().map(|bridge| bridge.id())
     }
 
     /// Logs the failure if nobody retrieved it (for stashed results at
@@ -321,7 +371,7 @@ impl<T> Drop for EventualResult<T> {
     fn drop(&mut self) {
         let mut state = lock(&self.core.state);
         state.abandoned = true;
-        let reported = state.reported;
+        let handled = state.reported || state.retrieved;
         let cancel_requested = state.cancel_requested;
         // Move a ready result out so that its value is dropped outside the
         // lock, and log its failure if nobody looked at it.
@@ -336,7 +386,7 @@ impl<T> Drop for EventualResult<T> {
         };
         drop(state);
         if let Slot::Ready(result) = &slot
-            && !reported
+            && !handled
             && let Some(failure) = unhandled(result, cancel_requested)
         {
             log_unhandled(failure);
@@ -344,10 +394,10 @@ impl<T> Drop for EventualResult<T> {
     }
 }
 
-/// Awaiting an `EventualResult` gives what [`wait`](EventualResult::wait)
-/// would, without blocking a thread and without a timeout: any executor
-/// (tokio, a torsion reactor, a hand-rolled one) can poll it, on any
-/// thread, including the reactor's.
+/// Awaiting an `EventualResult` gives what [`take`](EventualResult::take)
+/// would (the result, moved out, so any `T` will do), without blocking a
+/// thread and without a timeout: any executor (tokio, a torsion reactor, a
+/// hand-rolled one) can poll it, on any thread, including the reactor's.
 impl<T> Future for EventualResult<T> {
     type Output = Result<T, BridgeError>;
 
@@ -379,3 +429,6 @@ impl<T> fmt::Debug for EventualResult<T> {
             .finish()
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_model;

@@ -398,6 +398,19 @@ impl tokio::io::AsyncWrite for AsyncStream {
     }
 }
 
+/// An [`AsyncStream`] on a transport that is not a socket (the in-memory
+/// pair of [`testing`](crate::testing)): `make_transport` builds the
+/// transport, the stream's protocol is told `connection_made`, and the
+/// protocol comes back for the transport to deliver to.
+pub(crate) fn stream_over(
+    make_transport: impl FnOnce() -> Transport,
+) -> (AsyncStream, Box<dyn Protocol>) {
+    let (mut protocol, shared) = stream_protocol();
+    let transport = make_transport();
+    protocol.connection_made(&transport);
+    (AsyncStream::new(shared, transport), Box::new(protocol))
+}
+
 fn stream_protocol() -> (StreamProtocol, Rc<RefCell<Shared>>) {
     let shared = Rc::new(RefCell::new(Shared::default()));
     (

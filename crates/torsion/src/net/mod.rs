@@ -65,6 +65,7 @@ mod write_buffer;
 
 pub use address::Address;
 pub(crate) use async_stream::stream_connection;
+pub(crate) use async_stream::stream_over;
 pub use async_stream::{AsyncListener, AsyncStream};
 pub use connector::{ConnectOptions, Connector, DEFAULT_CONNECT_TIMEOUT};
 pub use listener::ListeningPort;

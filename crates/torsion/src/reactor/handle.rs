@@ -56,6 +56,9 @@ pub(crate) struct Shared {
     /// The thread that made the reactor, the only one that can run it (a
     /// `Reactor` is `!Send`).
     thread: ThreadId,
+    /// The eventfd as the loom models see it.
+    #[cfg(loom)]
+    pub(crate) wake_signal: crate::sync::WakeSignal,
 }
 
 impl Shared {
@@ -68,14 +71,25 @@ impl Shared {
             closed: AtomicBool::new(false),
             waker,
             thread: std::thread::current().id(),
+            #[cfg(loom)]
+            wake_signal: crate::sync::WakeSignal::default(),
         }
     }
 
     pub(crate) fn post(&self, call: Posted) -> Result<(), ReactorError> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(ReactorError::Stopped);
+        {
+            // Checked under the queue's lock: `close` sets the flag before
+            // it empties the queue under the same lock, so a call is either
+            // refused here or dropped there, never left behind in a queue
+            // nobody drains (where a caller would wait for it in vain).
+            let mut calls = lock(&self.calls);
+            if self.closed.load(Ordering::Acquire) {
+                drop(calls);
+                drop(call);
+                return Err(ReactorError::Stopped);
+            }
+            calls.push(call);
         }
-        lock(&self.calls).push(call);
         self.notify();
         Ok(())
     }
@@ -109,10 +123,12 @@ impl Shared {
     }
 
     fn notify(&self) {
-        if !self.notified.swap(true, Ordering::AcqRel)
-            && let Err(error) = self.waker.wake()
-        {
-            tracing::error!(%error, "could not wake the reactor");
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            #[cfg(loom)]
+            self.wake_signal.wake();
+            if let Err(error) = self.waker.wake() {
+                tracing::error!(%error, "could not wake the reactor");
+            }
         }
     }
 
@@ -238,6 +254,9 @@ impl ReactorHandle {
         self.shared.close();
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_model;
 
 impl fmt::Debug for ReactorHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

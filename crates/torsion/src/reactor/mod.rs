@@ -76,6 +76,10 @@ pub use signals::Signals;
 pub use triggers::{Phase, SystemEvent, TriggerId, TriggerOutput};
 
 pub(crate) use handle::Completion;
+// The thread pool's loom model drives the queue directly.
+#[cfg(all(test, loom))]
+pub(crate) use handle::{Posted, Shared};
+#[cfg(not(all(test, loom)))]
 use handle::{Posted, Shared};
 pub(crate) use io::{IoSource, Readiness};
 use io::{WAKER_TOKEN, Watches};

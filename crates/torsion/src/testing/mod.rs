@@ -3,19 +3,24 @@
 //! own (Twisted's `internet.testing`, `test.iosim` and `task.Clock`):
 //! [`Clock`] for time, [`StringTransport`] to drive one protocol by hand and
 //! [`Loopback`] to connect two protocols in memory, and [`MemoryReactor`]
-//! to record what code listens on and connects to; [`replay_protocol`] and
-//! [`replay_decoder`] replay a protocol's input at every chunk size.
+//! to record what code listens on and connects to; [`stream_pair`] gives
+//! two connected in-memory [`AsyncStream`](crate::net::AsyncStream)s, so
+//! async code (an HTTP server and client on hyper) runs without sockets;
+//! [`replay_protocol`] and [`replay_decoder`] replay a protocol's input at
+//! every chunk size.
 
 mod chunks;
 mod clock;
 mod loopback;
 mod memory_reactor;
+mod stream_pair;
 mod string_transport;
 
 pub use chunks::{CHUNK_SIZES, Decoded, feed_in_chunks, replay_decoder, replay_protocol};
 pub use clock::Clock;
 pub use loopback::Loopback;
 pub use memory_reactor::{ConnectCall, MemoryPort, MemoryReactor, TcpListenCall, UnixListenCall};
+pub use stream_pair::stream_pair;
 pub use string_transport::StringTransport;
 
 #[cfg(test)]

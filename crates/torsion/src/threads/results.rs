@@ -227,3 +227,6 @@ where
             .complete(self.key, result);
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_model;

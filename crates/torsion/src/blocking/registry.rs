@@ -1,11 +1,14 @@
 //! The process-wide store behind [`EventualResult::stash`] and
-//! [`retrieve_result`](super::retrieve_result).
+//! [`retrieve_result`] (crochet's `ResultStore`).
 
 use std::any::Any;
 use std::collections::BTreeMap;
 
 use super::EventualResult;
-use crate::sync::{AtomicU64, Mutex, MutexGuard, Ordering};
+// Plain std primitives: they live in statics, which loom's cannot, and
+// the store is not part of the model-checked core.
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 /// A stashed result, whatever its value type.
 trait Stashed: Any + Send {
@@ -32,6 +35,14 @@ fn stash() -> MutexGuard<'static, BTreeMap<u64, Box<dyn Stashed>>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Takes the result stashed under `id` by [`EventualResult::stash`], once:
+/// a second call with the same id returns `None`, as does an id that was
+/// never given or a `T` other than the stashed result's (which then stays
+/// stashed). Works across bridges and before setup.
+pub fn retrieve_result<T: Send + 'static>(id: u64) -> Option<EventualResult<T>> {
+    take(id)
+}
+
 pub(super) fn put<T: Send + 'static>(result: EventualResult<T>) -> u64 {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     stash().insert(id, Box::new(result));
@@ -40,7 +51,7 @@ pub(super) fn put<T: Send + 'static>(result: EventualResult<T>) -> u64 {
 
 /// Removes and returns the result stashed under `id`, if there is one of
 /// type `EventualResult<T>`; a result of another type stays stashed.
-pub(super) fn take<T: Send + 'static>(id: u64) -> Option<EventualResult<T>> {
+fn take<T: Send + 'static>(id: u64) -> Option<EventualResult<T>> {
     let mut stash = stash();
     let entry: &dyn Any = &**stash.get(&id)?;
     if !entry.is::<EventualResult<T>>() {
