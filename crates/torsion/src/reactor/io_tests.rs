@@ -7,20 +7,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::io::FIRST_IO_TOKEN;
+use super::test_support::{ms, stop_after};
 use super::*;
 use crate::testing::log_capture::LogCapture;
-
-/// Stops `reactor` after `delay`, so no test can hang.
-fn stop_after(reactor: &Reactor, delay: Duration) {
-    let stopper = reactor.clone();
-    reactor.call_later(delay, move || {
-        let _ = stopper.stop();
-    });
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 #[test]
 fn add_reader_fires_when_data_arrives() {

@@ -505,4 +505,6 @@ mod io_tests;
 #[cfg(test)]
 mod shutdown_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

@@ -6,35 +6,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::test_support::{entries, log, ms, push, stop_after};
 use super::*;
 use crate::error::Cancelled;
 use crate::testing::log_capture::LogCapture;
-
-type Log = Rc<RefCell<Vec<String>>>;
-
-fn log() -> Log {
-    Rc::new(RefCell::new(Vec::new()))
-}
-
-fn push(log: &Log, entry: impl Into<String>) {
-    log.borrow_mut().push(entry.into());
-}
-
-fn entries(log: &Log) -> Vec<String> {
-    log.borrow().clone()
-}
-
-/// Stops `reactor` after `delay`, so no test can hang.
-fn stop_after(reactor: &Reactor, delay: Duration) {
-    let stopper = reactor.clone();
-    reactor.call_later(delay, move || {
-        let _ = stopper.stop();
-    });
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 #[test]
 fn triggers_run_in_phase_order() {
