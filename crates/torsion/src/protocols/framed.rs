@@ -482,5 +482,31 @@ impl<D: fmt::Debug> fmt::Debug for FrameContext<'_, D> {
     }
 }
 
+/// Makes a receiver that keeps its [`FramedProtocol`] in a field named
+/// `framed` a [`Protocol`] through it: the one delegation every receiver
+/// built on this layer (lines, netstrings, length-prefixed strings) needs.
+macro_rules! protocol_through_framed {
+    ($receiver:ident, $handler:ident) => {
+        impl<H: $handler> $crate::net::Protocol for $receiver<H> {
+            fn connection_made(&mut self, transport: &$crate::net::Transport) {
+                self.framed.connection_made(transport);
+            }
+
+            fn data_received(&mut self, data: &[u8]) {
+                self.framed.data_received(data);
+            }
+
+            fn connection_lost(&mut self, reason: $crate::Failure) {
+                self.framed.connection_lost(reason);
+            }
+
+            fn read_connection_lost(&mut self) -> $crate::net::HalfClose {
+                self.framed.read_connection_lost()
+            }
+        }
+    };
+}
+pub(super) use protocol_through_framed;
+
 #[cfg(test)]
 mod tests;

@@ -5,8 +5,10 @@ use std::fmt;
 use std::io::IoSlice;
 
 use crate::Failure;
-use crate::net::{HalfClose, Protocol, Transport};
-use crate::protocols::framed::{FrameContext, FrameHandler, FramedProtocol};
+use crate::net::{HalfClose, Transport};
+use crate::protocols::framed::{
+    FrameContext, FrameHandler, FramedProtocol, protocol_through_framed,
+};
 
 mod codec;
 
@@ -287,23 +289,7 @@ impl<H: LineHandler> FrameHandler<LineCodec> for Lines<H> {
     }
 }
 
-impl<H: LineHandler> Protocol for LineReceiver<H> {
-    fn connection_made(&mut self, transport: &Transport) {
-        self.framed.connection_made(transport);
-    }
-
-    fn data_received(&mut self, data: &[u8]) {
-        self.framed.data_received(data);
-    }
-
-    fn connection_lost(&mut self, reason: Failure) {
-        self.framed.connection_lost(reason);
-    }
-
-    fn read_connection_lost(&mut self) -> HalfClose {
-        self.framed.read_connection_lost()
-    }
-}
+protocol_through_framed!(LineReceiver, LineHandler);
 
 impl<H: fmt::Debug> fmt::Debug for LineReceiver<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -7,8 +7,10 @@ use std::io::IoSlice;
 use bytes::BytesMut;
 
 use crate::Failure;
-use crate::net::{HalfClose, Protocol, Transport};
-use crate::protocols::framed::{FrameContext, FrameHandler, FramedProtocol};
+use crate::net::{HalfClose, Transport};
+use crate::protocols::framed::{
+    FrameContext, FrameHandler, FramedProtocol, protocol_through_framed,
+};
 
 mod codec;
 
@@ -202,23 +204,7 @@ impl<H: NetstringHandler> FrameHandler<NetstringCodec> for Netstrings<H> {
     }
 }
 
-impl<H: NetstringHandler> Protocol for NetstringReceiver<H> {
-    fn connection_made(&mut self, transport: &Transport) {
-        self.framed.connection_made(transport);
-    }
-
-    fn data_received(&mut self, data: &[u8]) {
-        self.framed.data_received(data);
-    }
-
-    fn connection_lost(&mut self, reason: Failure) {
-        self.framed.connection_lost(reason);
-    }
-
-    fn read_connection_lost(&mut self) -> HalfClose {
-        self.framed.read_connection_lost()
-    }
-}
+protocol_through_framed!(NetstringReceiver, NetstringHandler);
 
 impl<H: fmt::Debug> fmt::Debug for NetstringReceiver<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

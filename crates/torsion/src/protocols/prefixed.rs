@@ -9,8 +9,10 @@ use std::io::IoSlice;
 use bytes::BytesMut;
 
 use crate::Failure;
-use crate::net::{HalfClose, Protocol, Transport};
-use crate::protocols::framed::{FrameContext, FrameHandler, FramedProtocol};
+use crate::net::{HalfClose, Transport};
+use crate::protocols::framed::{
+    FrameContext, FrameHandler, FramedProtocol, protocol_through_framed,
+};
 
 mod codec;
 
@@ -253,23 +255,7 @@ impl<H: StringHandler> FrameHandler<PrefixedCodec> for Strings<H> {
     }
 }
 
-impl<H: StringHandler> Protocol for IntNStringReceiver<H> {
-    fn connection_made(&mut self, transport: &Transport) {
-        self.framed.connection_made(transport);
-    }
-
-    fn data_received(&mut self, data: &[u8]) {
-        self.framed.data_received(data);
-    }
-
-    fn connection_lost(&mut self, reason: Failure) {
-        self.framed.connection_lost(reason);
-    }
-
-    fn read_connection_lost(&mut self) -> HalfClose {
-        self.framed.read_connection_lost()
-    }
-}
+protocol_through_framed!(IntNStringReceiver, StringHandler);
 
 impl<H: fmt::Debug> fmt::Debug for IntNStringReceiver<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::error::ConnectionDone;
+use crate::net::Protocol;
 use crate::testing::{CHUNK_SIZES, feed_in_chunks, replay_protocol};
 use crate::testing::{Loopback, StringTransport};
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::net::Protocol;
 use crate::testing::{CHUNK_SIZES, feed_in_chunks, replay_protocol};
 use crate::testing::{Loopback, StringTransport};
 
