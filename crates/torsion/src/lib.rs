@@ -67,3 +67,31 @@ pub use reactor::{Reactor, ReactorHandle};
 #[doc = include_str!("../../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+// The pages of the book under docs/ whose examples use torsion alone, compiled
+// and run the same way (torsion-web's lib.rs takes the pages about the web).
+
+/// docs/architecture.md, compiled as doctests.
+#[doc = include_str!("../../../docs/architecture.md")]
+#[cfg(doctest)]
+pub struct ArchitectureDoctests;
+
+/// docs/reactor.md, compiled as doctests.
+#[doc = include_str!("../../../docs/reactor.md")]
+#[cfg(doctest)]
+pub struct ReactorDoctests;
+
+/// docs/cooperation.md, compiled as doctests.
+#[doc = include_str!("../../../docs/cooperation.md")]
+#[cfg(doctest)]
+pub struct CooperationDoctests;
+
+/// docs/transports.md, compiled as doctests.
+#[doc = include_str!("../../../docs/transports.md")]
+#[cfg(doctest)]
+pub struct TransportsDoctests;
+
+/// docs/benchmarks.md, compiled as doctests.
+#[doc = include_str!("../../../docs/benchmarks.md")]
+#[cfg(doctest)]
+pub struct BenchmarksDoctests;
