@@ -96,6 +96,16 @@ pub struct TransportsDoctests;
 #[cfg(doctest)]
 pub struct BenchmarksDoctests;
 
+/// docs/from-twisted.md, compiled as doctests.
+#[doc = include_str!("../../../docs/from-twisted.md")]
+#[cfg(doctest)]
+pub struct FromTwistedDoctests;
+
+/// docs/not-yet.md, compiled as doctests.
+#[doc = include_str!("../../../docs/not-yet.md")]
+#[cfg(doctest)]
+pub struct NotYetDoctests;
+
 /// docs/blocking.md, compiled as doctests.
 #[doc = include_str!("../../../docs/blocking.md")]
 #[cfg(doctest)]
