@@ -62,3 +62,10 @@ pub use tower::{TowerBody, TowerResource};
 
 /// Re-exported so users name the same `http` types torsion-web uses.
 pub use http;
+
+/// docs/web.md, the book's page about this crate, compiled and run as
+/// doctests so its examples stay true (torsion's lib.rs takes the pages
+/// that use torsion alone).
+#[doc = include_str!("../../../docs/web.md")]
+#[cfg(doctest)]
+pub struct WebDoctests;
