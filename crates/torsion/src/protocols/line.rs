@@ -303,6 +303,10 @@ impl<H: LineHandler> Protocol for LineReceiver<H> {
     fn read_connection_lost(&mut self) -> HalfClose {
         self.framed.read_connection_lost()
     }
+
+    fn reading_resumed(&mut self) {
+        self.framed.reading_resumed();
+    }
 }
 
 impl<H: fmt::Debug> fmt::Debug for LineReceiver<H> {

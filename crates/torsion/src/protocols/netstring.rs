@@ -218,6 +218,10 @@ impl<H: NetstringHandler> Protocol for NetstringReceiver<H> {
     fn read_connection_lost(&mut self) -> HalfClose {
         self.framed.read_connection_lost()
     }
+
+    fn reading_resumed(&mut self) {
+        self.framed.reading_resumed();
+    }
 }
 
 impl<H: fmt::Debug> fmt::Debug for NetstringReceiver<H> {
