@@ -219,7 +219,12 @@ impl RequestBuilder {
     /// Sends the request. The Deferred fires with the response once its
     /// status and headers have arrived (the body is read from it later),
     /// or fails with a [`ClientError`] or, when the timeout passed,
-    /// [`torsion::error::TimedOut`]. Cancelling it abandons the request.
+    /// [`torsion::error::TimedOut`].
+    ///
+    /// Cancelling it (or dropping it while awaited) abandons the request:
+    /// over HTTP/1.1 its connection is closed, over HTTP/2 only its stream
+    /// is reset (RST_STREAM with `CANCEL`) and the shared connection goes
+    /// on serving the other requests.
     pub fn send(self) -> Deferred<ClientResponse> {
         let reactor = self.client.reactor().clone();
         let timeout = self.timeout;
@@ -234,7 +239,8 @@ impl RequestBuilder {
     /// Sends the request and reads the whole response body: the Deferred
     /// fires with a [`FullResponse`] (which is `Send`: blocking code gets it
     /// through [`torsion::blocking::wait_for`]). The timeout covers reading
-    /// the body too.
+    /// the body too. Cancelling it abandons the request as for
+    /// [`send`](Self::send), while the body is being read as well.
     pub fn fetch(self) -> Deferred<FullResponse> {
         let reactor = self.client.reactor().clone();
         let timeout = self.timeout;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::operation::IntoEventual;
 use super::result::{Core, EventualResult, Owner};
-use super::{BridgeError, pending, registry};
+use super::{BridgeError, StartError, pending, registry};
 use crate::defer::Outcome;
 use crate::error::Cancelled;
 use crate::failure::catch_panic;
@@ -194,11 +194,21 @@ impl Bridge {
     /// bridge of `setup` takes SIGINT and SIGTERM (when nothing else has),
     /// a bridge of the program's own leaves them to the program.
     pub(super) fn start_with(signals: Signals) -> Result<Bridge, BridgeError> {
+        Bridge::start_on(signals, Reactor::new)
+    }
+
+    /// [`start_with`](Bridge::start_with) with the reactor made by
+    /// `make_reactor` on the new thread, so that tests can make that fail.
+    pub(super) fn start_on(
+        signals: Signals,
+        make_reactor: fn() -> std::io::Result<Reactor>,
+    ) -> Result<Bridge, BridgeError> {
+        let start_error = |error: StartError| BridgeError::Start(std::sync::Arc::new(error));
         let (sender, receiver) = std::sync::mpsc::channel();
         let thread = thread::Builder::new()
             .name("torsion-reactor".to_owned())
             .spawn(move || {
-                let reactor = match Reactor::new() {
+                let reactor = match make_reactor() {
                     Ok(reactor) => reactor,
                     Err(error) => {
                         let _ = sender.send(Err(error));
@@ -214,15 +224,12 @@ impl Bridge {
                 drop(reactor);
                 drop(finished);
             })
-            .map_err(|error| BridgeError::Start(Arc::new(error)))?;
+            .map_err(|error| start_error(StartError::Spawn(error)))?;
         let bridge = match receiver.recv() {
             Ok(Ok(bridge)) => bridge,
-            Ok(Err(error)) => return Err(BridgeError::Start(Arc::new(error))),
-            Err(_) => {
-                return Err(BridgeError::Start(Arc::new(std::io::Error::other(
-                    "the thread died",
-                ))));
-            }
+            Ok(Err(error)) => return Err(start_error(StartError::Reactor(error))),
+            // The sender went with the thread: it panicked first.
+            Err(_) => return Err(start_error(StartError::ThreadEnded)),
         };
         *lock(&bridge.inner.thread) = Some(thread);
         Ok(bridge)

@@ -35,8 +35,26 @@ pub enum BridgeError {
     AlreadyRetrieved,
     /// The operation failed; this is its original failure.
     Failed(SharedFailure),
-    /// The reactor thread could not be started.
-    Start(Arc<std::io::Error>),
+    /// The bridge's reactor thread did not start; the inner error says
+    /// why.
+    Start(Arc<StartError>),
+}
+
+/// Why [`Bridge::start`](super::Bridge::start) (or
+/// [`setup`](super::setup)) could not start a reactor thread.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The system would not create the thread.
+    #[error("the thread could not be spawned: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// The thread could not create its reactor (out of descriptors, say).
+    #[error("the reactor could not be created: {0}")]
+    Reactor(#[source] std::io::Error),
+    /// The thread ended before handing over the bridge: it panicked while
+    /// setting the reactor up.
+    #[error("the reactor thread ended before handing over its bridge")]
+    ThreadEnded,
 }
 
 /// An operation's [`Failure`], shared by every copy of the
@@ -98,7 +116,7 @@ impl fmt::Display for BridgeError {
             ),
             BridgeError::AlreadyRetrieved => f.write_str("the result was already taken"),
             BridgeError::Failed(failure) => write!(f, "the operation failed: {failure}"),
-            BridgeError::Start(error) => write!(f, "cannot start the reactor thread: {error}"),
+            BridgeError::Start(error) => write!(f, "the bridge's reactor did not start: {error}"),
         }
     }
 }

@@ -83,7 +83,7 @@ mod result_tests;
 mod tests;
 
 pub use bridge::Bridge;
-pub use error::{BridgeError, SharedFailure};
+pub use error::{BridgeError, SharedFailure, StartError};
 pub use global::{
     EXIT_SHUTDOWN_TIMEOUT, global, run_in_reactor, setup, shutdown, use_reactor, wait_for,
 };

@@ -536,3 +536,35 @@ fn not_set_up_results_say_so() {
     assert!(matches!(error, BridgeError::NotSetUp));
     assert!(error.to_string().contains("setup()"));
 }
+
+#[test]
+fn a_reactor_thread_that_panics_while_starting_is_reported_as_ended() {
+    let error = Bridge::start_on(crate::reactor::Signals::LeaveAlone, || {
+        panic!("this test's reactor cannot be made")
+    })
+    .expect_err("no bridge");
+    let BridgeError::Start(start) = &error else {
+        panic!("not a start error: {error:?}");
+    };
+    assert!(matches!(**start, StartError::ThreadEnded), "{start:?}");
+    assert!(
+        error
+            .source()
+            .is_some_and(|source| source.is::<StartError>())
+    );
+}
+
+#[test]
+fn a_reactor_that_cannot_be_created_is_reported_with_its_error() {
+    let error = Bridge::start_on(crate::reactor::Signals::LeaveAlone, || {
+        Err(std::io::Error::from(std::io::ErrorKind::OutOfMemory))
+    })
+    .expect_err("no bridge");
+    let BridgeError::Start(start) = &error else {
+        panic!("not a start error: {error:?}");
+    };
+    let StartError::Reactor(cause) = &**start else {
+        panic!("not a reactor error: {start:?}");
+    };
+    assert_eq!(cause.kind(), std::io::ErrorKind::OutOfMemory);
+}

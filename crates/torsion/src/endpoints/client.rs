@@ -338,6 +338,11 @@ impl Protocol for Handoff {
             protocol.handshake_completed();
         }
     }
+    fn reading_resumed(&mut self) {
+        if let Some(protocol) = &mut self.inner {
+            protocol.reading_resumed();
+        }
+    }
 }
 
 impl<N: Network> fmt::Debug for ClientEndpoint<N> {

@@ -59,6 +59,19 @@ pub trait Protocol: 'static {
     /// ALPN protocol agreed. Called before any data of the connection
     /// arrives; never called on a connection without TLS.
     fn handshake_completed(&mut self) {}
+
+    /// Reading resumed after [`Transport::pause_reading`]: the connection
+    /// calls this once the call to
+    /// [`resume_reading`](Transport::resume_reading) has returned (never
+    /// from inside it), before any byte read after the pause. A protocol
+    /// that held back data it had already buffered while
+    /// [`Transport::is_reading_paused`] was true delivers it here, without
+    /// waiting for new bytes to arrive; the framing layer does.
+    ///
+    /// Twisted has no such callback: its transports resume reading without
+    /// a word to the protocol, and `LineReceiver` goes on delivering the
+    /// lines it buffered while its transport is paused.
+    fn reading_resumed(&mut self) {}
 }
 
 /// A boxed protocol is a protocol, so that code choosing one at run time
@@ -81,6 +94,9 @@ impl<P: Protocol + ?Sized> Protocol for Box<P> {
     }
     fn handshake_completed(&mut self) {
         (**self).handshake_completed();
+    }
+    fn reading_resumed(&mut self) {
+        (**self).reading_resumed();
     }
 }
 

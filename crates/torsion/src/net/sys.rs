@@ -6,14 +6,17 @@
 //! close-on-exec socket of a kind (a TCP listener, a UNIX datagram socket
 //! bound to a path, a TCP stream connecting from a local address) and gets
 //! a mio socket or an [`io::Error`]; a bind failure names its address
-//! ([`NetError::Listen`]). No `unsafe` is needed: socket2 wraps each call.
+//! ([`NetError::Listen`]). Socket options (keep-alive, multicast
+//! membership and its settings) are set here too, each behind a function
+//! that speaks in std types. No `unsafe` is needed: socket2 wraps each
+//! call.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 
-use socket2::{Domain, SockAddr, SockRef, Socket, Type};
+use socket2::{Domain, InterfaceIndexOrAddress, SockAddr, SockRef, Socket, Type};
 
 use crate::error::NetError;
 
@@ -87,8 +90,9 @@ pub(crate) fn udp_socket(
     address: SocketAddr,
     reuse_address: bool,
     reuse_port: bool,
-) -> io::Result<Socket> {
-    bind_socket(address, Type::DGRAM, reuse_address, reuse_port)
+) -> io::Result<mio::net::UdpSocket> {
+    let socket = bind_socket(address, Type::DGRAM, reuse_address, reuse_port)?;
+    Ok(mio::net::UdpSocket::from_std(socket.into()))
 }
 
 /// A TCP stream whose connect to `address` has started. With `bind`, the
@@ -188,6 +192,154 @@ pub(crate) fn set_keepalive(socket: &mio::net::TcpStream, enabled: bool) -> io::
     SockRef::from(socket).set_keepalive(enabled)
 }
 
+/// The IP version of a UDP socket: each multicast setting has one option
+/// per version (IP_MULTICAST_TTL and IPV6_MULTICAST_HOPS, say).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IpVersion {
+    V4,
+    V6,
+}
+
+/// The interface an IPv4 multicast membership is on: by address
+/// (`0.0.0.0` lets the system choose), or by index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ipv4Interface {
+    Address(Ipv4Addr),
+    Index(u32),
+}
+
+/// Joins the IPv4 multicast `group` on `interface`.
+pub(crate) fn join_multicast_v4(
+    socket: &mio::net::UdpSocket,
+    group: Ipv4Addr,
+    interface: Ipv4Interface,
+) -> io::Result<()> {
+    let socket = SockRef::from(socket);
+    match interface {
+        Ipv4Interface::Address(address) => socket.join_multicast_v4(&group, &address),
+        Ipv4Interface::Index(index) => {
+            socket.join_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(index))
+        }
+    }
+}
+
+/// Leaves an IPv4 group joined with [`join_multicast_v4`].
+pub(crate) fn leave_multicast_v4(
+    socket: &mio::net::UdpSocket,
+    group: Ipv4Addr,
+    interface: Ipv4Interface,
+) -> io::Result<()> {
+    let socket = SockRef::from(socket);
+    match interface {
+        Ipv4Interface::Address(address) => socket.leave_multicast_v4(&group, &address),
+        Ipv4Interface::Index(index) => {
+            socket.leave_multicast_v4_n(&group, &InterfaceIndexOrAddress::Index(index))
+        }
+    }
+}
+
+/// Joins the IPv6 multicast `group` on the interface of index
+/// `interface` (0: the system chooses).
+pub(crate) fn join_multicast_v6(
+    socket: &mio::net::UdpSocket,
+    group: Ipv6Addr,
+    interface: u32,
+) -> io::Result<()> {
+    SockRef::from(socket).join_multicast_v6(&group, interface)
+}
+
+/// Leaves an IPv6 group joined with [`join_multicast_v6`].
+pub(crate) fn leave_multicast_v6(
+    socket: &mio::net::UdpSocket,
+    group: Ipv6Addr,
+    interface: u32,
+) -> io::Result<()> {
+    SockRef::from(socket).leave_multicast_v6(&group, interface)
+}
+
+/// Sets how many hops multicast datagrams sent from `socket` may travel.
+pub(crate) fn set_multicast_ttl(
+    socket: &mio::net::UdpSocket,
+    version: IpVersion,
+    ttl: u32,
+) -> io::Result<()> {
+    let socket = SockRef::from(socket);
+    match version {
+        IpVersion::V4 => socket.set_multicast_ttl_v4(ttl),
+        IpVersion::V6 => socket.set_multicast_hops_v6(ttl),
+    }
+}
+
+/// How many hops multicast datagrams sent from `socket` may travel.
+pub(crate) fn multicast_ttl(socket: &mio::net::UdpSocket, version: IpVersion) -> io::Result<u32> {
+    let socket = SockRef::from(socket);
+    match version {
+        IpVersion::V4 => socket.multicast_ttl_v4(),
+        IpVersion::V6 => socket.multicast_hops_v6(),
+    }
+}
+
+/// Whether multicast datagrams sent from `socket` come back to this
+/// host's members of the group.
+pub(crate) fn set_multicast_loop(
+    socket: &mio::net::UdpSocket,
+    version: IpVersion,
+    enabled: bool,
+) -> io::Result<()> {
+    let socket = SockRef::from(socket);
+    match version {
+        IpVersion::V4 => socket.set_multicast_loop_v4(enabled),
+        IpVersion::V6 => socket.set_multicast_loop_v6(enabled),
+    }
+}
+
+/// The multicast loopback setting of `socket`.
+pub(crate) fn multicast_loop(socket: &mio::net::UdpSocket, version: IpVersion) -> io::Result<bool> {
+    let socket = SockRef::from(socket);
+    match version {
+        IpVersion::V4 => socket.multicast_loop_v4(),
+        IpVersion::V6 => socket.multicast_loop_v6(),
+    }
+}
+
+/// The interface IPv4 multicast datagrams leave by, by its address
+/// (`0.0.0.0`: the system chooses).
+pub(crate) fn set_multicast_interface_v4(
+    socket: &mio::net::UdpSocket,
+    interface: Ipv4Addr,
+) -> io::Result<()> {
+    SockRef::from(socket).set_multicast_if_v4(&interface)
+}
+
+/// The interface IPv6 multicast datagrams leave by, by its index (0: the
+/// system chooses).
+pub(crate) fn set_multicast_interface_v6(
+    socket: &mio::net::UdpSocket,
+    interface: u32,
+) -> io::Result<()> {
+    SockRef::from(socket).set_multicast_if_v6(interface)
+}
+
+/// Makes `socket` hear only the multicast groups it joined itself.
+///
+/// Linux otherwise delivers to a socket bound to the wildcard address the
+/// datagrams of every group any socket of the host joined, on its port
+/// (IP_MULTICAST_ALL is on by default), so membership would not be the
+/// socket's own. Other systems already behave so; there this does
+/// nothing. Best effort: a kernel without the option keeps its default.
+pub(crate) fn hear_only_joined_groups(socket: &mio::net::UdpSocket, version: IpVersion) {
+    #[cfg(target_os = "linux")]
+    {
+        let socket = SockRef::from(socket);
+        let _ = match version {
+            IpVersion::V4 => socket.set_multicast_all_v4(false),
+            IpVersion::V6 => socket.set_multicast_all_v6(false),
+        };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (socket, version);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +389,31 @@ mod tests {
         assert!(path.exists());
         drop(datagram);
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_socket_made_to_hear_only_its_own_groups_has_multicast_all_off() {
+        let socket = udp_socket("0.0.0.0:0".parse().unwrap(), false, false).unwrap();
+        assert!(SockRef::from(&socket).multicast_all_v4().unwrap());
+        hear_only_joined_groups(&socket, IpVersion::V4);
+        assert!(!SockRef::from(&socket).multicast_all_v4().unwrap());
+    }
+
+    #[test]
+    fn an_ipv4_membership_by_index_joins_and_leaves() {
+        let socket = udp_socket("0.0.0.0:0".parse().unwrap(), false, false).unwrap();
+        let group = Ipv4Addr::new(239, 255, 42, 7);
+        // Index 0 lets the system pick the interface, as the address
+        // 0.0.0.0 does; a host without multicast routes refuses both.
+        match join_multicast_v4(&socket, group, Ipv4Interface::Index(0)) {
+            Ok(()) => {
+                leave_multicast_v4(&socket, group, Ipv4Interface::Index(0)).unwrap();
+                let again = leave_multicast_v4(&socket, group, Ipv4Interface::Index(0));
+                assert!(again.is_err(), "a group left is no longer joined");
+            }
+            Err(error) => eprintln!("skipped: this host cannot join {group}: {error}"),
+        }
     }
 
     #[test]

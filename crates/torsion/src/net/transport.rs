@@ -31,6 +31,7 @@ pub(crate) trait TransportBackend {
     fn host(&self) -> Address;
     fn pause_reading(&self);
     fn resume_reading(&self);
+    fn is_reading_paused(&self) -> bool;
     fn register_producer(&self, producer: Producer) -> Result<(), ProducerError>;
     fn unregister_producer(&self);
     fn buffered(&self) -> usize;
@@ -120,8 +121,21 @@ impl Transport {
     }
 
     /// Delivers data again after [`pause_reading`](Transport::pause_reading).
+    /// Once this call has returned, the protocol's
+    /// [`reading_resumed`](crate::net::Protocol::reading_resumed) runs, so
+    /// that what it buffered while paused goes on without new bytes.
     pub fn resume_reading(&self) {
         self.backend.resume_reading()
+    }
+
+    /// True between [`pause_reading`](Transport::pause_reading) and
+    /// [`resume_reading`](Transport::resume_reading), whoever called them
+    /// (the protocol, a consumer this transport produces for, a framing
+    /// layer). A protocol that buffers received bytes delivers nothing from
+    /// its buffer meanwhile, as
+    /// [`FramedProtocol`](crate::protocols::FramedProtocol) does.
+    pub fn is_reading_paused(&self) -> bool {
+        self.backend.is_reading_paused()
     }
 
     /// Registers a producer that feeds this transport. A push producer is

@@ -9,9 +9,12 @@
 //! ```
 //!
 //! The delivery loop checks, before every frame, that delivery is not
-//! paused and the transport is not closing, so a handler that pauses,
-//! stops or loses the connection gets no further frame from the bytes
-//! already buffered. A decoder's mode lives in the decoder: a handler that
+//! paused (by [`FrameContext::pause_producing`] or by the transport's own
+//! [`pause_reading`](Transport::pause_reading)) and the transport is not
+//! closing, so a handler that pauses, stops or loses the connection gets
+//! no further frame from the bytes already buffered. Frames held back by a
+//! paused transport go on when reading resumes
+//! ([`Protocol::reading_resumed`]), without waiting for new bytes. A decoder's mode lives in the decoder: a handler that
 //! switches it (through [`FrameContext::decoder_mut`]) has the very next
 //! byte decoded in the new mode.
 
@@ -77,7 +80,11 @@ pub trait FrameHandler<D: Decoder>: 'static {
 /// do.
 ///
 /// While paused, bytes are buffered and nothing is delivered; resuming
-/// delivers what was buffered. Nothing is delivered once the transport is
+/// delivers what was buffered. Paused means paused here
+/// ([`pause_producing`](Self::pause_producing)) or on the transport
+/// ([`Transport::pause_reading`], whoever called it): Twisted's
+/// `LineReceiver` only heeds its own pause, but a handler that pauses its
+/// transport wants no more frames either. Nothing is delivered once the transport is
 /// closing. When the peer half-closes, the decoder's `decode_eof` gets
 /// what is buffered (a codec whose last frame ends at the end of the
 /// stream delivers it there).
@@ -119,6 +126,9 @@ pub(crate) struct FrameCore<D> {
     /// Where [`FrameContext::send`] encodes, kept to reuse its allocation.
     encoded: BytesMut,
     paused: bool,
+    /// Delivery stopped because the transport's reading was paused; the
+    /// buffered frames go on when it resumes.
+    held_by_transport: bool,
 }
 
 /// What a [`FrameHandler`] callback can do: write and encode, pause,
@@ -143,6 +153,7 @@ impl<D: Decoder, H: FrameHandler<D>> FramedProtocol<D, H> {
                 buffer: BytesMut::new(),
                 encoded: BytesMut::new(),
                 paused: false,
+                held_by_transport: false,
             },
         }
     }
@@ -201,7 +212,8 @@ impl<D: Decoder, H: FrameHandler<D>> FramedProtocol<D, H> {
         // second such failure in a row waits for more bytes instead of
         // spinning on the same input.
         let mut stalled = false;
-        while self.core.may_deliver() && !self.core.buffer.is_empty() {
+        self.core.held_by_transport = false;
+        while !self.core.buffer.is_empty() && self.core.may_deliver() {
             let before = self.core.buffer.len();
             match self.core.decoder.decode(&mut self.core.buffer) {
                 Ok(Some(frame)) => {
@@ -275,7 +287,8 @@ impl<D, H> FramedProtocol<D, H> {
         self.core.buffer.len()
     }
 
-    /// True while paused.
+    /// True while paused with `pause_producing` (a pause of the transport
+    /// alone shows in [`Transport::is_reading_paused`]).
     pub fn is_paused(&self) -> bool {
         self.core.paused
     }
@@ -298,8 +311,20 @@ impl<D> FrameCore<D> {
         &mut self.buffer
     }
 
-    fn may_deliver(&self) -> bool {
-        !self.paused && self.transport.as_ref().is_none_or(Transport::is_open)
+    /// Whether the next frame may go out; notes when the transport's
+    /// pause is what stops it, so that resuming knows to deliver.
+    fn may_deliver(&mut self) -> bool {
+        let Some(transport) = &self.transport else {
+            return !self.paused;
+        };
+        if self.paused || !transport.is_open() {
+            return false;
+        }
+        if transport.is_reading_paused() {
+            self.held_by_transport = true;
+            return false;
+        }
+        true
     }
 
     pub(crate) fn lose_connection(&self) {
@@ -407,7 +432,8 @@ impl<D> FrameContext<'_, D> {
         self.core.unread(data)
     }
 
-    /// True while paused.
+    /// True while paused with `pause_producing` (a pause of the transport
+    /// alone shows in [`Transport::is_reading_paused`]).
     pub fn is_paused(&self) -> bool {
         self.core.paused
     }
@@ -417,9 +443,10 @@ impl<D> FrameContext<'_, D> {
     /// [`resume_producing`](Self::resume_producing) here or
     /// [`FramedProtocol::resume_producing`] later.
     ///
-    /// Pause here rather than with the transport's own
-    /// [`pause_reading`](Transport::pause_reading): that stops new bytes
-    /// but not the frames already buffered.
+    /// Pausing the transport itself
+    /// ([`pause_reading`](Transport::pause_reading)) also stops delivery
+    /// after this callback; the frames held back then go on when the
+    /// transport's reading resumes.
     pub fn pause_producing(&mut self) {
         self.core.pause();
     }
@@ -458,6 +485,12 @@ impl<D: Decoder + 'static, H: FrameHandler<D>> Protocol for FramedProtocol<D, H>
         self.deliver_at_eof();
         let (handler, mut ctx) = self.context();
         handler.read_connection_lost(&mut ctx)
+    }
+
+    fn reading_resumed(&mut self) {
+        if std::mem::take(&mut self.core.held_by_transport) {
+            self.deliver();
+        }
     }
 }
 
@@ -502,6 +535,10 @@ macro_rules! protocol_through_framed {
 
             fn read_connection_lost(&mut self) -> $crate::net::HalfClose {
                 self.framed.read_connection_lost()
+            }
+
+            fn reading_resumed(&mut self) {
+                self.framed.reading_resumed();
             }
         }
     };

@@ -40,7 +40,8 @@ const CLIENT: usize = 1;
 ///   side closes as if it had called `lose_connection`. When both write
 ///   sides are shut the connection is over (`ConnectionDone` for both).
 /// - `pause_reading` holds back delivery to that side until
-///   `resume_reading`.
+///   `resume_reading`; the next pump then calls its protocol's
+///   `reading_resumed` before it delivers more bytes.
 ///
 /// Producers may be registered; a pull producer is asked for one chunk at
 /// registration, and a push producer is never paused (the buffers are
@@ -106,6 +107,8 @@ struct Side {
     /// Written by this side, not yet delivered to the other.
     outgoing: Vec<u8>,
     reading_paused: bool,
+    /// Reading resumed since the last pump; its protocol is to be told.
+    resumed: bool,
     disconnecting: bool,
     aborted: bool,
     shutdown_requested: bool,
@@ -119,6 +122,7 @@ impl Side {
         Side {
             outgoing: Vec::new(),
             reading_paused: false,
+            resumed: false,
             disconnecting: false,
             aborted: false,
             shutdown_requested: false,
@@ -170,7 +174,15 @@ impl TransportBackend for End {
     }
 
     fn resume_reading(&self) {
-        self.shared.borrow_mut().sides[self.side].reading_paused = false;
+        let side = &mut self.shared.borrow_mut().sides[self.side];
+        if side.reading_paused {
+            side.reading_paused = false;
+            side.resumed = true;
+        }
+    }
+
+    fn is_reading_paused(&self) -> bool {
+        self.shared.borrow().sides[self.side].reading_paused
     }
 
     fn register_producer(&self, producer: Producer) -> Result<(), ProducerError> {
@@ -329,6 +341,9 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
             }
         }
         let mut progress = false;
+        for side in [SERVER, CLIENT] {
+            progress |= self.tell_resumed(side);
+        }
         for from in [SERVER, CLIENT] {
             progress |= self.deliver_chunk(from);
         }
@@ -361,6 +376,20 @@ impl<S: Protocol, C: Protocol> Loopback<S, C> {
             }
         }
         progress
+    }
+
+    /// Calls `reading_resumed` on `side` if it resumed reading since the
+    /// last pump (and did not pause again).
+    fn tell_resumed(&self, side: usize) -> bool {
+        let resumed = {
+            let mut shared = self.shared.borrow_mut();
+            let s = &mut shared.sides[side];
+            std::mem::take(&mut s.resumed) && !s.reading_paused && !s.disconnecting
+        };
+        if resumed {
+            self.call(side, |p| p.reading_resumed());
+        }
+        resumed
     }
 
     /// Delivers one chunk written by `from` to the other side, if it reads.

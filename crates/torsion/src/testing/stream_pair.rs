@@ -340,6 +340,10 @@ impl TransportBackend for MemoryTransport {
         self.with_end(|end| end.reading_paused = false);
     }
 
+    fn is_reading_paused(&self) -> bool {
+        self.pipe.borrow().ends[self.side].reading_paused
+    }
+
     fn register_producer(&self, producer: Producer) -> Result<(), ProducerError> {
         let pull = matches!(producer, Producer::Pull(_)).then(|| producer.clone());
         self.with_end(|end| {

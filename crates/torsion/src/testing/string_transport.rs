@@ -155,6 +155,20 @@ impl StringTransport {
         self.inner.state.borrow().reading_paused
     }
 
+    /// Resumes reading and tells `protocol` with
+    /// [`reading_resumed`](Protocol::reading_resumed), as a connection does
+    /// once `resume_reading` has returned; this transport's own
+    /// `resume_reading` only clears the flag. Returns whether reading was
+    /// paused (if not, the protocol is not called).
+    pub fn simulate_resume(&self, protocol: &mut dyn Protocol) -> bool {
+        let was_paused =
+            std::mem::replace(&mut self.inner.state.borrow_mut().reading_paused, false);
+        if was_paused {
+            protocol.reading_resumed();
+        }
+        was_paused
+    }
+
     /// True once a loss was simulated.
     pub fn is_lost(&self) -> bool {
         self.inner.state.borrow().lost
@@ -263,6 +277,10 @@ impl TransportBackend for Backend {
 
     fn resume_reading(&self) {
         self.state.borrow_mut().reading_paused = false;
+    }
+
+    fn is_reading_paused(&self) -> bool {
+        self.state.borrow().reading_paused
     }
 
     fn register_producer(&self, producer: Producer) -> Result<(), ProducerError> {

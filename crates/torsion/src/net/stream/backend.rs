@@ -70,9 +70,12 @@ impl TransportBackend for StreamConn {
             return;
         }
         self.clear(flag::PAUSED);
-        if self.has(flag::READ_PENDING) {
-            self.request_settle();
-        }
+        self.set(flag::RESUMED);
+        self.request_settle();
+    }
+
+    fn is_reading_paused(&self) -> bool {
+        self.has(flag::PAUSED)
     }
 
     fn register_producer(&self, producer: Producer) -> Result<(), ProducerError> {

@@ -55,6 +55,8 @@ mod flag {
     pub(super) const SETTLE_SCHEDULED: u16 = 1 << 8;
     pub(super) const PRODUCER_PAUSED: u16 = 1 << 9;
     pub(super) const TLS: u16 = 1 << 10;
+    /// Reading resumed after a pause; the protocol is to be told.
+    pub(super) const RESUMED: u16 = 1 << 11;
     /// A pull producer is due a request for its next chunk.
     pub(super) const PULL_WANTED: u16 = 1 << 12;
 }
@@ -273,6 +275,15 @@ impl StreamConn {
                     return;
                 }
                 continue;
+            }
+            if self.has(flag::RESUMED) {
+                self.clear(flag::RESUMED);
+                if !self.has(flag::PAUSED | flag::DISCONNECTING) {
+                    // Before any new bytes, so that what the protocol held
+                    // back goes first.
+                    self.call_protocol(|protocol| protocol.reading_resumed());
+                    continue;
+                }
             }
             if self.has(flag::READ_PENDING) && !self.has(flag::PAUSED | flag::DISCONNECTING) {
                 self.clear(flag::READ_PENDING);

@@ -4,6 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use crate::Reactor;
+use crate::net::sys;
 
 use super::transport::bind_udp;
 use super::*;
@@ -51,11 +52,10 @@ impl Reactor {
 
     fn open_udp(
         &self,
-        socket: socket2::Socket,
+        socket: mio::net::UdpSocket,
         protocol: impl DatagramProtocol,
         max_packet_size: usize,
     ) -> io::Result<DatagramTransport> {
-        let socket = mio::net::UdpSocket::from_std(socket.into());
         DatagramTransport::open(
             self,
             DatagramSocket::Udp(socket),
@@ -108,14 +108,7 @@ impl Reactor {
             ..UdpOptions::default()
         };
         let socket = bind_udp(address, &options)?;
-        // Linux otherwise delivers to a socket bound to the wildcard address
-        // the datagrams of every group any socket of the host joined, on
-        // its port: membership would not be this socket's own.
-        #[cfg(target_os = "linux")]
-        let _ = match address {
-            SocketAddr::V4(_) => socket.set_multicast_all_v4(false),
-            SocketAddr::V6(_) => socket.set_multicast_all_v6(false),
-        };
+        sys::hear_only_joined_groups(&socket, ip_version(address));
         self.open_udp(socket, protocol, options.max_packet_size)
     }
 

@@ -20,6 +20,7 @@ use crate::defer::Resolver;
 use crate::error::NetError;
 use crate::failure::catch_panic;
 use crate::net::Address;
+use crate::net::sys::IpVersion;
 use crate::reactor::{IoSource, Readiness, WeakReactor};
 use crate::{Failure, Reactor};
 
@@ -379,18 +380,30 @@ impl DatagramSource {
         }
     }
 
+    /// Runs `f` on the UDP socket, with its IP version; `Unsupported` on
+    /// a UNIX socket, `NotConnected` once closed.
     fn with_udp<R>(
         &self,
-        f: impl FnOnce(socket2::SockRef<'_>, bool) -> io::Result<R>,
+        f: impl FnOnce(&mio::net::UdpSocket, IpVersion) -> io::Result<R>,
     ) -> io::Result<R> {
         match &*self.socket.borrow() {
             Some(DatagramSocket::Udp(socket)) => {
-                let ipv6 = matches!(self.local, Address::Tcp(SocketAddr::V6(_)));
-                f(socket2::SockRef::from(socket), ipv6)
+                let version = match self.local {
+                    Address::Tcp(address) => ip_version(address),
+                    _ => IpVersion::V4,
+                };
+                f(socket, version)
             }
             Some(DatagramSocket::Unix(_)) => Err(NetError::NotUdp.into()),
             None => Err(closed()),
         }
+    }
+}
+
+fn ip_version(address: SocketAddr) -> IpVersion {
+    match address {
+        SocketAddr::V4(_) => IpVersion::V4,
+        SocketAddr::V6(_) => IpVersion::V6,
     }
 }
 

@@ -410,19 +410,19 @@ fn multicast_options_round_trip_through_socket2() {
     assert_eq!(port.ttl().unwrap(), 7);
     let seen = port
         .source
-        .with_udp(|socket, _| socket.multicast_ttl_v4())
+        .with_udp(|socket, _| socket2::SockRef::from(socket).multicast_ttl_v4())
         .unwrap();
     assert_eq!(seen, 7);
     port.set_loopback_mode(false).unwrap();
     let seen = port
         .source
-        .with_udp(|socket, _| socket.multicast_loop_v4())
+        .with_udp(|socket, _| socket2::SockRef::from(socket).multicast_loop_v4())
         .unwrap();
     assert!(!seen);
     port.set_outgoing_interface(Ipv4Addr::LOCALHOST).unwrap();
     let seen = port
         .source
-        .with_udp(|socket, _| socket.multicast_if_v4())
+        .with_udp(|socket, _| socket2::SockRef::from(socket).multicast_if_v4())
         .unwrap();
     assert_eq!(seen, Ipv4Addr::LOCALHOST);
     let error = port
@@ -438,7 +438,7 @@ fn multicast_options_round_trip_through_socket2() {
             port6.set_ttl(9).unwrap();
             let seen = port6
                 .source
-                .with_udp(|socket, _| socket.multicast_hops_v6())
+                .with_udp(|socket, _| socket2::SockRef::from(socket).multicast_hops_v6())
                 .unwrap();
             assert_eq!(seen, 9);
             assert_eq!(port6.ttl().unwrap(), 9);

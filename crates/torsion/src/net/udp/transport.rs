@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::error::NetError;
 use crate::net::Address;
+use crate::net::sys::{self, IpVersion, Ipv4Interface};
 use crate::{Deferred, Reactor};
 
 use super::*;
@@ -157,13 +158,8 @@ impl DatagramTransport {
     ) -> io::Result<()> {
         let interface = interface.into();
         self.source.with_udp(|socket, _| match group {
-            IpAddr::V4(group) => match interface {
-                MulticastInterface::Any => socket.join_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED),
-                MulticastInterface::Address(address) => socket.join_multicast_v4(&group, &address),
-                MulticastInterface::Index(index) => socket
-                    .join_multicast_v4_n(&group, &socket2::InterfaceIndexOrAddress::Index(index)),
-            },
-            IpAddr::V6(group) => socket.join_multicast_v6(&group, v6_index(interface)?),
+            IpAddr::V4(group) => sys::join_multicast_v4(socket, group, v4_interface(interface)),
+            IpAddr::V6(group) => sys::join_multicast_v6(socket, group, v6_index(interface)?),
         })
     }
 
@@ -176,15 +172,8 @@ impl DatagramTransport {
     ) -> io::Result<()> {
         let interface = interface.into();
         self.source.with_udp(|socket, _| match group {
-            IpAddr::V4(group) => match interface {
-                MulticastInterface::Any => {
-                    socket.leave_multicast_v4(&group, &Ipv4Addr::UNSPECIFIED)
-                }
-                MulticastInterface::Address(address) => socket.leave_multicast_v4(&group, &address),
-                MulticastInterface::Index(index) => socket
-                    .leave_multicast_v4_n(&group, &socket2::InterfaceIndexOrAddress::Index(index)),
-            },
-            IpAddr::V6(group) => socket.leave_multicast_v6(&group, v6_index(interface)?),
+            IpAddr::V4(group) => sys::leave_multicast_v4(socket, group, v4_interface(interface)),
+            IpAddr::V6(group) => sys::leave_multicast_v6(socket, group, v6_index(interface)?),
         })
     }
 
@@ -192,36 +181,26 @@ impl DatagramTransport {
     /// (IP_MULTICAST_TTL, or IPV6_MULTICAST_HOPS on an IPv6 socket;
     /// Twisted's `setTTL`). The system's default is 1.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.source.with_udp(|socket, ipv6| match ipv6 {
-            true => socket.set_multicast_hops_v6(ttl),
-            false => socket.set_multicast_ttl_v4(ttl),
-        })
+        self.source
+            .with_udp(|socket, version| sys::set_multicast_ttl(socket, version, ttl))
     }
 
     /// The multicast TTL (Twisted's `getTTL`).
     pub fn ttl(&self) -> io::Result<u32> {
-        self.source.with_udp(|socket, ipv6| match ipv6 {
-            true => socket.multicast_hops_v6(),
-            false => socket.multicast_ttl_v4(),
-        })
+        self.source.with_udp(sys::multicast_ttl)
     }
 
     /// Whether multicast datagrams sent from here are also delivered to
     /// sockets of this host that joined the group (Twisted's
     /// `setLoopbackMode`). On by default.
     pub fn set_loopback_mode(&self, enabled: bool) -> io::Result<()> {
-        self.source.with_udp(|socket, ipv6| match ipv6 {
-            true => socket.set_multicast_loop_v6(enabled),
-            false => socket.set_multicast_loop_v4(enabled),
-        })
+        self.source
+            .with_udp(|socket, version| sys::set_multicast_loop(socket, version, enabled))
     }
 
     /// The multicast loopback mode (Twisted's `getLoopbackMode`).
     pub fn loopback_mode(&self) -> io::Result<bool> {
-        self.source.with_udp(|socket, ipv6| match ipv6 {
-            true => socket.multicast_loop_v6(),
-            false => socket.multicast_loop_v4(),
-        })
+        self.source.with_udp(sys::multicast_loop)
     }
 
     /// The interface multicast datagrams leave by (Twisted's
@@ -231,15 +210,17 @@ impl DatagramTransport {
         interface: impl Into<MulticastInterface>,
     ) -> io::Result<()> {
         let interface = interface.into();
-        self.source.with_udp(|socket, ipv6| {
-            if ipv6 {
-                return socket.set_multicast_if_v6(v6_index(interface)?);
-            }
-            match interface {
-                MulticastInterface::Any => socket.set_multicast_if_v4(&Ipv4Addr::UNSPECIFIED),
-                MulticastInterface::Address(address) => socket.set_multicast_if_v4(&address),
+        self.source.with_udp(|socket, version| match version {
+            IpVersion::V6 => sys::set_multicast_interface_v6(socket, v6_index(interface)?),
+            IpVersion::V4 => match interface {
+                MulticastInterface::Any => {
+                    sys::set_multicast_interface_v4(socket, Ipv4Addr::UNSPECIFIED)
+                }
+                MulticastInterface::Address(address) => {
+                    sys::set_multicast_interface_v4(socket, address)
+                }
                 MulticastInterface::Index(_) => Err(NetError::Ipv4InterfaceByIndex.into()),
-            }
+            },
         })
     }
 }
@@ -255,8 +236,20 @@ impl fmt::Debug for DatagramTransport {
 }
 
 /// A non-blocking UDP socket bound to `address` as `options` say.
-pub(super) fn bind_udp(address: SocketAddr, options: &UdpOptions) -> io::Result<socket2::Socket> {
-    crate::net::sys::udp_socket(address, options.reuse_address, options.reuse_port)
+pub(super) fn bind_udp(
+    address: SocketAddr,
+    options: &UdpOptions,
+) -> io::Result<mio::net::UdpSocket> {
+    sys::udp_socket(address, options.reuse_address, options.reuse_port)
+}
+
+/// The interface an IPv4 membership is on; `Any` is the wildcard address.
+fn v4_interface(interface: MulticastInterface) -> Ipv4Interface {
+    match interface {
+        MulticastInterface::Any => Ipv4Interface::Address(Ipv4Addr::UNSPECIFIED),
+        MulticastInterface::Address(address) => Ipv4Interface::Address(address),
+        MulticastInterface::Index(index) => Ipv4Interface::Index(index),
+    }
 }
 
 /// The interface index an IPv6 multicast call needs.

@@ -1,3 +1,6 @@
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use tokio_util::codec::{AnyDelimiterCodec, LengthDelimitedCodec, LinesCodec, LinesCodecError};
 
 use super::*;
@@ -8,6 +11,8 @@ use crate::testing::{CHUNK_SIZES, StringTransport, feed_in_chunks, replay_protoc
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Then {
     Pause,
+    /// Pause the transport itself, not the framing layer.
+    PauseTransport,
     Stop,
     Lose,
     Abort,
@@ -49,6 +54,7 @@ where
         self.frames.push(frame);
         match then {
             Some(Then::Pause) => ctx.pause_producing(),
+            Some(Then::PauseTransport) => ctx.transport().unwrap().pause_reading(),
             Some(Then::Stop) => ctx.stop_producing(),
             Some(Then::Lose) => ctx.lose_connection(),
             Some(Then::Abort) => ctx.transport().unwrap().abort_connection(),
@@ -137,6 +143,51 @@ fn pausing_inside_frame_received_stops_delivery_from_the_same_buffer() {
         );
         assert!(!fake.is_reading_paused());
     }
+}
+
+#[test]
+fn pausing_the_transport_inside_frame_received_stops_delivery_from_the_same_buffer() {
+    for size in CHUNK_SIZES {
+        let (fake, mut protocol) =
+            lines_protocol(Record::new().on("pause".into(), Then::PauseTransport));
+        feed_in_chunks(&mut protocol, b"a\npause\nb\nc\n", size);
+        assert_eq!(
+            protocol.handler().frames,
+            strings(&["a", "pause"]),
+            "size {size}"
+        );
+        assert!(
+            !protocol.is_paused(),
+            "the framing layer itself was not paused"
+        );
+        assert!(fake.simulate_resume(&mut protocol));
+        assert_eq!(
+            protocol.handler().frames,
+            strings(&["a", "pause", "b", "c"]),
+            "size {size}"
+        );
+    }
+}
+
+#[test]
+fn resuming_the_transport_with_nothing_held_back_does_not_decode_again() {
+    let fake = StringTransport::new();
+    let mut handler = Record::new();
+    handler.lenient = true;
+    let codec = LengthDelimitedCodec::builder()
+        .max_frame_length(2)
+        .new_codec();
+    let mut protocol = FramedProtocol::new(codec, handler);
+    fake.make_connection(&mut protocol);
+    protocol.data_received(b"\x00\x00\x00\x09");
+    assert_eq!(protocol.handler().errors.len(), 1);
+    fake.transport().pause_reading();
+    assert!(fake.simulate_resume(&mut protocol));
+    assert_eq!(
+        protocol.handler().errors.len(),
+        1,
+        "a stalled decode error is not reported again on resume"
+    );
 }
 
 #[test]
@@ -365,4 +416,79 @@ fn line_frames_share_the_buffer_instead_of_copying() {
     let pointers = &protocol.handler().0;
     assert_eq!(pointers.len(), 2);
     assert_eq!(pointers[1] - pointers[0], 4);
+}
+
+/// Lines seen by the server side of a real connection, and what its handler
+/// saw when it paused the transport.
+#[derive(Default)]
+struct SocketLog {
+    frames: Vec<String>,
+    buffered_at_pause: Option<usize>,
+    transport: Option<Transport>,
+}
+
+/// Pauses its transport directly on the line `pause`.
+struct PauseOnSocket(Rc<RefCell<SocketLog>>);
+
+impl FrameHandler<LinesCodec> for PauseOnSocket {
+    fn connection_made(&mut self, ctx: &mut FrameContext<'_, LinesCodec>) {
+        self.0.borrow_mut().transport = ctx.transport().cloned();
+    }
+
+    fn frame_received(&mut self, ctx: &mut FrameContext<'_, LinesCodec>, line: String) {
+        let mut log = self.0.borrow_mut();
+        if line == "pause" {
+            ctx.transport().unwrap().pause_reading();
+            log.buffered_at_pause = Some(ctx.buffered());
+        }
+        log.frames.push(line);
+    }
+}
+
+#[test]
+fn frames_held_back_by_a_paused_socket_go_on_when_reading_resumes() {
+    use crate::Reactor;
+    use crate::net::factory_fn;
+    use crate::testing::net_support::turn_until;
+    use std::io::Write;
+    use std::time::Duration;
+
+    let reactor = Reactor::new().unwrap();
+    let log = Rc::new(RefCell::new(SocketLog::default()));
+    let port = {
+        let log = log.clone();
+        reactor
+            .listen_tcp(
+                "127.0.0.1:0".parse().unwrap(),
+                factory_fn(move |_| {
+                    Some(FramedProtocol::new(
+                        LinesCodec::new(),
+                        PauseOnSocket(log.clone()),
+                    ))
+                }),
+            )
+            .unwrap()
+    };
+    let mut client = std::net::TcpStream::connect(port.tcp_address().unwrap()).unwrap();
+    client.write_all(b"a\npause\nb\nc\n").unwrap();
+    let limit = Duration::from_secs(10);
+    turn_until(&reactor, limit, || log.borrow().frames.len() >= 2);
+    // A few more turns: nothing more may come while reading is paused.
+    for _ in 0..5 {
+        reactor.run_once(Some(Duration::from_millis(5))).unwrap();
+    }
+    assert_eq!(log.borrow().frames, strings(&["a", "pause"]));
+    assert_eq!(
+        log.borrow().buffered_at_pause,
+        Some(4),
+        "b and c came in the same read as pause"
+    );
+    let transport = log.borrow().transport.clone().unwrap();
+    assert!(transport.is_reading_paused());
+    // No byte arrives after this: the held-back frames go on by themselves.
+    transport.resume_reading();
+    turn_until(&reactor, limit, || log.borrow().frames.len() >= 4);
+    assert_eq!(log.borrow().frames, strings(&["a", "pause", "b", "c"]));
+    assert!(!transport.is_reading_paused());
+    drop(client);
 }

@@ -13,6 +13,8 @@ struct Peer {
     write_lost: usize,
     half_close: Option<HalfClose>,
     echo: bool,
+    /// What happened, in order: `data` or `resumed`.
+    order: Vec<&'static str>,
 }
 
 impl Peer {
@@ -42,6 +44,7 @@ impl Protocol for Peer {
         self.transport = Some(transport.clone());
     }
     fn data_received(&mut self, data: &[u8]) {
+        self.order.push("data");
         self.chunks.push(data.to_vec());
         if self.echo {
             self.transport.as_ref().unwrap().write(data);
@@ -56,6 +59,9 @@ impl Protocol for Peer {
     }
     fn write_connection_lost(&mut self) {
         self.write_lost += 1;
+    }
+    fn reading_resumed(&mut self) {
+        self.order.push("resumed");
     }
 }
 
@@ -162,6 +168,29 @@ fn pause_reading_holds_delivery_until_resume() {
     pipe.client_transport().resume_reading();
     assert!(pipe.pump());
     assert_eq!(pipe.client().borrow().received(), b"held");
+}
+
+#[test]
+fn resuming_reading_tells_the_protocol_before_the_held_bytes_arrive() {
+    let pipe = Loopback::new(Peer::default(), Peer::default());
+    pipe.client_transport().pause_reading();
+    assert!(pipe.client_transport().is_reading_paused());
+    pipe.server_transport().write(b"held");
+    pipe.pump();
+    pipe.client_transport().resume_reading();
+    assert!(
+        pipe.client().borrow().order.is_empty(),
+        "only on the next pump"
+    );
+    assert!(pipe.pump());
+    assert_eq!(pipe.client().borrow().order, ["resumed", "data"]);
+    pipe.client_transport().resume_reading();
+    pipe.pump();
+    assert_eq!(
+        pipe.client().borrow().order,
+        ["resumed", "data"],
+        "resuming what was not paused says nothing"
+    );
 }
 
 #[test]
