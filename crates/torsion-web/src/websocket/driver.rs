@@ -10,6 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use torsion::Failure;
 
 use super::connection::Event;
+use super::going_away::ShutdownWatch;
 use super::{CloseCode, WebSocket, WebSocketProtocol};
 
 /// How much is read from the socket at a time.
@@ -18,6 +19,7 @@ const READ_CHUNK: usize = 16 * 1024;
 pub(crate) async fn drive(
     ws: WebSocket,
     mut protocol: Box<dyn WebSocketProtocol>,
+    watch: ShutdownWatch,
 ) -> Result<(), Failure> {
     let mut buf = vec![0u8; READ_CHUNK];
     let reason = loop {
@@ -52,6 +54,8 @@ pub(crate) async fn drive(
         waiter.resolve(reason.clone());
     }
     call(&ws, &mut protocol, |protocol| protocol.closed(&reason));
+    // A stop waiting for this connection waits for `closed` too.
+    drop(watch);
     Ok(())
 }
 

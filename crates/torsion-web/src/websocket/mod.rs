@@ -57,6 +57,7 @@
 mod client;
 mod connection;
 mod driver;
+mod going_away;
 mod handle;
 mod handshake;
 mod messages;
