@@ -183,6 +183,36 @@ fn a_peer_that_never_answers_the_close_is_cut_at_the_servers_shutdown_timeout() 
 }
 
 #[test]
+fn a_reactor_that_stops_waiting_for_the_server_still_tells_the_protocol_it_closed() {
+    const REACTOR_SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(300);
+    let closes = Closes::default();
+    let c = closes.clone();
+    let running = serve(move |reactor| {
+        // The reactor gives up on the server's graceful stop long before
+        // the server or the connection would.
+        reactor.set_shutdown_timeout(REACTOR_SHUTDOWN_TIMEOUT);
+        let resource =
+            welcome(&c).options(WebSocketOptions::default().close_timeout(Duration::from_secs(30)));
+        Server::new(resource).with_options(ServerOptions {
+            shutdown_timeout: Duration::from_secs(30),
+            ..ServerOptions::default()
+        })
+    });
+    let peer = silent_peer(running.address);
+    let started = Instant::now();
+    running.stop();
+    let took = started.elapsed();
+
+    assert!(took >= REACTOR_SHUTDOWN_TIMEOUT, "stopped after {took:?}");
+    assert!(took < Duration::from_secs(5), "stopped after {took:?}");
+    assert_eq!(close_code(&peer.join().unwrap()), Some(1001));
+    assert_eq!(
+        closes.lines(),
+        ["closed 1006 \"the reactor stopped before the connection ended\" clean=false"]
+    );
+}
+
+#[test]
 fn torsions_client_hears_1001_when_the_server_shuts_down_and_the_server_waits_for_it() {
     support::run(Duration::from_secs(30), |reactor| async move {
         let server_log = Log::default();
