@@ -2,18 +2,22 @@
 //! with 1001 when its reactor stops (or the server is shut down), a peer
 //! that never answers is cut at the server's shutdown timeout, and a
 //! client's connections go away with 1001 when the client's reactor stops.
+//! A second stop signal ends a shutdown that waits for a silent peer at
+//! once (in a child process, so the signals hit nothing else).
 
 mod support;
 
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::{Log, Recorder, describe, listen, python_command, serve, serve_on, wait_until};
+use torsion::reactor::{Phase, SystemEvent};
 use torsion::{Deferred, Failure, Reactor};
 use torsion_web::websocket::{
     CloseReason, Message, WebSocket, WebSocketClient, WebSocketOptions, WebSocketProtocol,
@@ -315,4 +319,108 @@ fn a_client_websocket_goes_away_with_1001_when_its_reactor_stops() {
         ["closed 1001 \"client shutting down\" clean=true"]
     );
     running.stop();
+}
+
+/// Prints how each connection closed, for the parent test to read.
+struct PrintCloses;
+
+impl WebSocketProtocol for PrintCloses {
+    fn message_received(&mut self, _message: Message) {}
+
+    fn closed(&mut self, reason: &CloseReason) {
+        println!("CLOSED {}", describe(reason));
+    }
+}
+
+#[test]
+#[ignore = "a child process of a_second_stop_signal_ends_a_shutdown_waiting_for_a_silent_peer"]
+fn child_serves_websockets_until_signalled() {
+    let reactor = Reactor::new().unwrap();
+    let server = Server::new(WebSocketResource::new(|| PrintCloses)).with_options(ServerOptions {
+        shutdown_timeout: Duration::from_secs(60),
+        ..ServerOptions::default()
+    });
+    reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, || {
+        println!("STOPPING");
+    });
+    let r = reactor.clone();
+    let listening = reactor.spawn(async move {
+        let (address, listening) = listen(&r, &server, support::LOOPBACK).await?;
+        println!("LISTENING {address}");
+        Ok::<_, Failure>(listening)
+    });
+    reactor.run().unwrap();
+    drop(listening);
+    println!("RUN-RETURNED");
+}
+
+#[test]
+fn a_second_stop_signal_ends_a_shutdown_waiting_for_a_silent_peer() {
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child
+        .args(["--exact", "child_serves_websockets_until_signalled"])
+        .args(["--ignored", "--nocapture", "--test-threads=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    // SAFETY: between fork and exec the closure only calls signal(2), which
+    // is async-signal-safe, and allocates nothing. A background job of a
+    // script inherits SIGINT ignored; SIGTERM is made sure of the same way.
+    unsafe {
+        child.pre_exec(|| {
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = child.spawn().unwrap();
+    let (tell, lines) = std::sync::mpsc::channel();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = tell.send(line);
+        }
+    });
+    let mut printed = Vec::new();
+    let mut expect = |needle: &str| -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            // The harness may print its own words before the child's.
+            if let Some(at) = printed
+                .iter()
+                .find_map(|line: &String| line.find(needle).map(|at| line[at..].to_owned()))
+            {
+                return at;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => printed.push(line),
+                Err(_) => panic!("the child never printed {needle:?}: {printed:?}"),
+            }
+        }
+    };
+    let terminate = |pid: u32| {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+
+    let listening = expect("LISTENING ");
+    let address = listening["LISTENING ".len()..].parse().unwrap();
+    let peer = silent_peer(address);
+    terminate(child.id());
+    expect("STOPPING");
+    let started = Instant::now();
+    terminate(child.id());
+    expect("RUN-RETURNED");
+    let took = started.elapsed();
+    let status = child.wait().unwrap();
+
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(5), "the child took {took:?}");
+    assert_eq!(
+        expect("CLOSED "),
+        "CLOSED closed 1006 \"the reactor stopped before the connection ended\" clean=false"
+    );
+    assert_eq!(close_code(&peer.join().unwrap()), Some(1001));
 }
