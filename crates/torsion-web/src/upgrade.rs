@@ -13,9 +13,10 @@
 //! else it fails with an I/O error instead of touching the stream.
 //!
 //! A server does not forget a connection it upgraded: the protocol that
-//! takes the connection over gets an [`Overseer`] with it, through which
-//! the server counts the connection as open (its graceful stop waits for
-//! it) and tells the protocol when the server stops.
+//! takes the connection over inside torsion-web (a WebSocket) gets the
+//! server's hold on it too, through which the server counts the
+//! connection as open (its graceful stop waits for it) and tells the
+//! protocol when the server stops. [`into_stream`] lets go of that hold.
 
 use std::cell::RefCell;
 use std::fmt;

@@ -49,6 +49,9 @@ pub(super) enum Order {
     Abort,
 }
 
+/// Carries out orders for a connection upgraded to another protocol.
+pub(super) type OrderHook = Rc<dyn Fn(Order)>;
+
 /// The shared state of one connection.
 pub(super) struct Control {
     phase: Cell<Phase>,
@@ -57,7 +60,7 @@ pub(super) struct Control {
     /// The connection's task, woken when an order arrives.
     task: RefCell<Option<Waker>>,
     /// Told of orders once the connection is upgraded.
-    upgraded: RefCell<Option<Rc<dyn Fn(Order)>>>,
+    upgraded: RefCell<Option<OrderHook>>,
     watchdog: RefCell<Option<DelayedCall>>,
     header_read_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
@@ -106,7 +109,7 @@ impl Control {
     /// The connection was upgraded: its HTTP timeouts no longer apply, and
     /// `tell` carries out the orders from now on (the order already given,
     /// if any, at once).
-    pub(super) fn hand_over(&self, tell: Rc<dyn Fn(Order)>) {
+    pub(super) fn hand_over(&self, tell: OrderHook) {
         self.stop_watchdog();
         *self.upgraded.borrow_mut() = Some(tell.clone());
         if self.order.get() != Order::Serve {
