@@ -147,8 +147,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("chat on http://{}/", listening.address());
         Ok::<(), torsion::Failure>(())
     }));
-    // Ctrl-C or SIGTERM stops the reactor gracefully: shutdown closes the
-    // port and every connection, then `run` returns.
+    // Ctrl-C or SIGTERM stops the reactor gracefully: the server stops
+    // listening, closes every member's WebSocket with 1001 (going away)
+    // and waits for their answers, so each is logged as "member left";
+    // then `run` returns.
     reactor.run()?;
     tracing::info!("stopped");
     Ok(())

@@ -11,6 +11,12 @@
 //!
 //! The token is only usable on the thread that made it; polled anywhere
 //! else it fails with an I/O error instead of touching the stream.
+//!
+//! A server does not forget a connection it upgraded: the protocol that
+//! takes the connection over inside torsion-web (a WebSocket) gets the
+//! server's hold on it too, through which the server counts the
+//! connection as open (its graceful stop waits for it) and tells the
+//! protocol when the server stops. [`into_stream`] lets go of that hold.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -28,14 +34,45 @@ use torsion::net::AsyncStream;
 /// The connection I/O a token can stand for: a plain stream, or the
 /// server's stream wrapper, which gives the stream back when upgraded.
 pub(crate) trait UpgradableIo: Read + Write + Unpin + 'static {
-    /// The stream under the wrapper, once hyper has given the connection up.
-    fn into_stream(self: Box<Self>) -> AsyncStream;
+    /// The stream under the wrapper, once hyper has given the connection
+    /// up, and the server's hold on it when a server served it.
+    fn into_stream(self: Box<Self>) -> (AsyncStream, Option<Box<dyn Overseer>>);
 }
 
 impl UpgradableIo for AsyncStream {
-    fn into_stream(self: Box<Self>) -> AsyncStream {
-        *self
+    fn into_stream(self: Box<Self>) -> (AsyncStream, Option<Box<dyn Overseer>>) {
+        (*self, None)
     }
+}
+
+/// What a server asks of a connection it upgraded when it stops, in
+/// increasing severity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StopRequest {
+    /// The server is going down: close gracefully.
+    GoAway,
+    /// The server's shutdown timeout passed: end now.
+    Cut,
+}
+
+/// A server's hold on a connection it upgraded. The server counts the
+/// connection as open until this is dropped, so the protocol that took the
+/// connection over keeps it for as long as it serves the connection.
+pub(crate) trait Overseer {
+    /// Calls `on_stop` with each request the server makes from now on; with
+    /// the last one at once if the server is already stopping. `on_stop`
+    /// may be called from any reactor callback that stops the server, but
+    /// never while the server's own state is borrowed.
+    fn watch(&self, on_stop: Box<dyn Fn(StopRequest)>);
+}
+
+/// An upgraded connection, as the protocol taking it over receives it.
+pub(crate) struct Handover {
+    pub(crate) stream: AsyncStream,
+    /// What hyper had read past the HTTP message.
+    pub(crate) already_read: Bytes,
+    /// The hold of the server that upgraded it, if a server did.
+    pub(crate) overseer: Option<Box<dyn Overseer>>,
 }
 
 thread_local! {
@@ -92,7 +129,12 @@ impl UpgradableStream {
     }
 
     /// Takes the stream back out of the table; `None` on another thread.
-    pub fn into_inner(mut self) -> Option<AsyncStream> {
+    pub fn into_inner(self) -> Option<AsyncStream> {
+        self.into_parts().map(|(stream, _overseer)| stream)
+    }
+
+    /// The stream and the server's hold on it; `None` on another thread.
+    fn into_parts(mut self) -> Option<(AsyncStream, Option<Box<dyn Overseer>>)> {
         take(self.key.take()?).map(UpgradableIo::into_stream)
     }
 
@@ -126,9 +168,22 @@ impl UpgradableStream {
 /// read from it past the HTTP message (the start of the new protocol).
 /// `None` when the connection was not served through an
 /// [`UpgradableStream`], or when asked off the stream's thread.
+///
+/// The server that upgraded the connection stops counting it from here
+/// on: its graceful stop neither waits for nor closes the stream.
 pub fn into_stream(upgraded: Upgraded) -> Option<(AsyncStream, Bytes)> {
+    hand_over(upgraded).map(|handover| (handover.stream, handover.already_read))
+}
+
+/// [`into_stream`] with the server's hold on the connection.
+pub(crate) fn hand_over(upgraded: Upgraded) -> Option<Handover> {
     let parts = upgraded.downcast::<UpgradableStream>().ok()?;
-    Some((parts.io.into_inner()?, parts.read_buf))
+    let (stream, overseer) = parts.io.into_parts()?;
+    Some(Handover {
+        stream,
+        already_read: parts.read_buf,
+        overseer,
+    })
 }
 
 impl Drop for UpgradableStream {

@@ -16,10 +16,10 @@ use torsion::net::AsyncStream;
 
 use super::control::{Control, Order};
 use super::service::RequestService;
-use super::{ServerOptions, Shared};
+use super::{Registered, ServerOptions, Shared};
 use crate::ConnectionInfo;
 use crate::rt::{ReactorExecutor, ReactorTimer};
-use crate::upgrade::{UpgradableIo, UpgradableStream};
+use crate::upgrade::{Overseer, StopRequest, UpgradableIo, UpgradableStream};
 
 /// What every HTTP/2 client sends first (RFC 9113, section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -40,6 +40,7 @@ pub(super) async fn serve(
     reactor: Reactor,
     stream: AsyncStream,
     control: Rc<Control>,
+    registered: Rc<Registered>,
 ) {
     let mut first = [0u8; PREFACE.len()];
     let (protocol, read) = match sniff(&stream, &mut first).await {
@@ -74,7 +75,10 @@ pub(super) async fn serve(
         replay: first,
         replay_at: 0,
         replay_end: read,
-        control: (protocol == Protocol::Http1).then(|| control.clone()),
+        http1: (protocol == Protocol::Http1).then(|| Http1Oversight {
+            control: control.clone(),
+            _registered: registered,
+        }),
     };
     let outcome = match protocol {
         Protocol::Http1 => {
@@ -185,15 +189,37 @@ struct ServerIo {
     replay: [u8; PREFACE.len()],
     replay_at: usize,
     replay_end: usize,
-    control: Option<Rc<Control>>,
+    http1: Option<Http1Oversight>,
+}
+
+/// What an HTTP/1 connection (one that may be upgraded) keeps of its
+/// server: the control to report to, and its place in the server's table,
+/// which an upgrade hands on to the new protocol.
+struct Http1Oversight {
+    control: Rc<Control>,
+    /// Held only: the server counts the connection while it lives.
+    _registered: Rc<Registered>,
 }
 
 impl UpgradableIo for ServerIo {
     /// By the time hyper gives the connection up it has read the request,
     /// so the sniffed bytes are long replayed.
-    fn into_stream(self: Box<Self>) -> AsyncStream {
+    fn into_stream(self: Box<Self>) -> (AsyncStream, Option<Box<dyn Overseer>>) {
         debug_assert_eq!(self.replay_at, self.replay_end);
-        self.stream
+        let overseer = self
+            .http1
+            .map(|oversight| Box::new(oversight) as Box<dyn Overseer>);
+        (self.stream, overseer)
+    }
+}
+
+impl Overseer for Http1Oversight {
+    fn watch(&self, on_stop: Box<dyn Fn(StopRequest)>) {
+        self.control.hand_over(Rc::new(move |order| match order {
+            Order::Serve => {}
+            Order::Finish => on_stop(StopRequest::GoAway),
+            Order::Abort => on_stop(StopRequest::Cut),
+        }));
     }
 }
 
@@ -214,9 +240,9 @@ impl Read for ServerIo {
         // Ready means bytes or the end of the stream, and at the end the
         // phase no longer matters.
         if polled.is_ready()
-            && let Some(control) = &this.control
+            && let Some(http1) = &this.http1
         {
-            control.received();
+            http1.control.received();
         }
         polled
     }

@@ -11,6 +11,10 @@
 //! comes first. A deadline set after the timer was armed is never earlier
 //! than the timer, since every deadline is at least one period away when it
 //! is set, so no deadline is missed and none is late.
+//!
+//! Once the connection is upgraded (to a WebSocket) the watchdog stops, and
+//! the orders go to the protocol that took the connection over instead of
+//! to hyper.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -45,6 +49,9 @@ pub(super) enum Order {
     Abort,
 }
 
+/// Carries out orders for a connection upgraded to another protocol.
+pub(super) type OrderHook = Rc<dyn Fn(Order)>;
+
 /// The shared state of one connection.
 pub(super) struct Control {
     phase: Cell<Phase>,
@@ -52,6 +59,8 @@ pub(super) struct Control {
     order: Cell<Order>,
     /// The connection's task, woken when an order arrives.
     task: RefCell<Option<Waker>>,
+    /// Told of orders once the connection is upgraded.
+    upgraded: RefCell<Option<OrderHook>>,
     watchdog: RefCell<Option<DelayedCall>>,
     header_read_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
@@ -65,6 +74,7 @@ impl Control {
             in_flight: Cell::new(0),
             order: Cell::new(Order::Serve),
             task: RefCell::new(None),
+            upgraded: RefCell::new(None),
             watchdog: RefCell::new(None),
             header_read_timeout: options.header_read_timeout,
             idle_timeout: options.idle_timeout,
@@ -80,13 +90,30 @@ impl Control {
     }
 
     /// Gives an order (never a milder one than already given) and wakes
-    /// the connection's task to carry it out.
+    /// the connection's task, or tells its upgraded protocol, to carry it
+    /// out.
     pub(super) fn command(&self, order: Order) {
         if order > self.order.get() {
             self.order.set(order);
             if let Some(waker) = self.task.borrow_mut().take() {
                 waker.wake();
             }
+            // Cloned out: the protocol may give another order from inside.
+            let upgraded = self.upgraded.borrow().clone();
+            if let Some(tell) = upgraded {
+                tell(order);
+            }
+        }
+    }
+
+    /// The connection was upgraded: its HTTP timeouts no longer apply, and
+    /// `tell` carries out the orders from now on (the order already given,
+    /// if any, at once).
+    pub(super) fn hand_over(&self, tell: OrderHook) {
+        self.stop_watchdog();
+        *self.upgraded.borrow_mut() = Some(tell.clone());
+        if self.order.get() != Order::Serve {
+            tell(self.order.get());
         }
     }
 
@@ -131,10 +158,15 @@ impl Control {
 
     /// The connection is over: its watchdog stops.
     pub(super) fn ended(&self) {
+        self.stop_watchdog();
+        self.task.borrow_mut().take();
+        self.upgraded.borrow_mut().take();
+    }
+
+    fn stop_watchdog(&self) {
         if let Some(call) = self.watchdog.borrow_mut().take() {
             let _ = call.cancel();
         }
-        self.task.borrow_mut().take();
     }
 
     /// The current deadline and what happens when it passes.

@@ -188,15 +188,18 @@ impl Server {
             control.command(Order::Finish);
         }
         let key = self.shared.connections.borrow_mut().insert(control.clone());
-        let registered = Registered {
+        // Held by this task, and by the protocol the connection is upgraded
+        // to, if it is: the server counts the connection until both let go.
+        let registered = Rc::new(Registered {
             server: self.shared.clone(),
             key,
-        };
+        });
         let serving = connection::serve(
             self.shared.clone(),
             reactor.clone(),
             stream,
             control.clone(),
+            registered.clone(),
         );
         drop(reactor.spawn(async move {
             let _registered = registered;
@@ -217,6 +220,10 @@ impl Server {
     /// flight finish (their connections then close), closes idle
     /// connections at once, and cuts whatever is left after `timeout`. The
     /// Deferred fires once every connection has ended.
+    ///
+    /// Connections upgraded to WebSockets are closed with 1001 (going
+    /// away); each is waited for until the peer answers the close (or its
+    /// connection ends) and cut at `timeout` if it has not by then.
     pub fn shutdown(&self, reactor: &Reactor, timeout: Duration) -> Deferred<()> {
         let shared = &self.shared;
         if !shared.stopping.replace(true) {
@@ -340,7 +347,7 @@ impl fmt::Display for Connections {
 }
 
 /// A connection's place in its server's table, given up when its task
-/// ends.
+/// ends and, for an upgraded connection, when its new protocol lets go.
 struct Registered {
     server: Rc<Shared>,
     key: usize,

@@ -52,7 +52,8 @@ pub struct ServerOptions {
     /// Default 200.
     pub http2_max_concurrent_streams: u32,
     /// When the reactor stops, how long in-flight requests may take to
-    /// finish before their connections are cut. Default 10 s.
+    /// finish, and WebSocket peers to answer the close (1001) they are
+    /// sent, before their connections are cut. Default 10 s.
     pub shutdown_timeout: Duration,
 }
 

@@ -211,7 +211,7 @@ impl WebSocketClient {
         let upgraded = hyper::upgrade::on(response)
             .await
             .map_err(WebSocketError::Http)?;
-        let stream = upgrade::into_stream(upgraded)
+        let stream = upgrade::hand_over(upgraded)
             .ok_or_else(|| Failure::msg("the upgraded connection lost its stream"))?;
         let details = Details {
             uri: self.url.clone(),

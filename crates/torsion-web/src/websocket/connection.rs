@@ -80,6 +80,15 @@ enum Phase {
     Done(CloseReason),
 }
 
+/// Which bound on the close handshake passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GaveUp {
+    /// The connection's own close timeout.
+    CloseTimeout,
+    /// The shutdown timeout of the server that upgraded the connection.
+    ServerShutdown,
+}
+
 /// What the connection has for its protocol next.
 pub(crate) enum Event {
     Message(Message),
@@ -104,7 +113,9 @@ pub(crate) struct Connection {
     pub(crate) paused: bool,
     /// Set by the handle when the driver has something new to look at.
     wakeup: bool,
-    timed_out: bool,
+    /// Set when a bound on the close handshake passed: the connection ends
+    /// without waiting for more from the peer.
+    gave_up: Option<GaveUp>,
     close_timer: Option<DelayedCall>,
     driver: Option<Waker>,
     write_waiters: Vec<Waker>,
@@ -137,7 +148,7 @@ impl Connection {
             sent_close: None,
             paused: false,
             wakeup: false,
-            timed_out: false,
+            gave_up: None,
             close_timer: None,
             driver: None,
             write_waiters: Vec::new(),
@@ -155,7 +166,7 @@ impl Connection {
     /// False while reading is paused and nothing else (a timeout, a
     /// failure) needs the driver's attention.
     pub(crate) fn wants_events(&self) -> bool {
-        !self.paused || self.timed_out || !matches!(self.phase, Phase::Open)
+        !self.paused || self.gave_up.is_some() || !matches!(self.phase, Phase::Open)
     }
 
     pub(crate) fn send(&mut self, message: tungstenite::Message) -> Result<(), WebSocketError> {
@@ -220,6 +231,17 @@ impl Connection {
         self.wake_driver();
     }
 
+    /// Ends the connection now because the server's shutdown timeout
+    /// passed: the connection is dropped, and the protocol hears of the
+    /// close this side had started.
+    pub(crate) fn cut(&mut self) {
+        if matches!(self.phase, Phase::Done(_)) {
+            return;
+        }
+        self.gave_up = Some(GaveUp::ServerShutdown);
+        self.abort();
+    }
+
     /// The next thing for the protocol, parsed from what has arrived.
     pub(crate) fn next_event(&mut self) -> Event {
         match &self.phase {
@@ -227,7 +249,7 @@ impl Connection {
             Phase::Failing(reason) => {
                 let duplex = self.machine.get_mut();
                 duplex.incoming.clear();
-                return if duplex.eof || self.timed_out {
+                return if duplex.eof || self.gave_up.is_some() {
                     Event::Finished(reason.clone())
                 } else {
                     Event::NeedInput
@@ -235,8 +257,8 @@ impl Connection {
             }
             Phase::Open => {}
         }
-        if self.timed_out {
-            return Event::Finished(self.timed_out_reason());
+        if let Some(gave_up) = self.gave_up {
+            return Event::Finished(self.gave_up_reason(gave_up));
         }
         loop {
             let result = self.machine.read();
@@ -311,7 +333,7 @@ impl Connection {
         {
             self.write_waiters.drain(..).for_each(Waker::wake);
         }
-        if std::mem::take(&mut self.wakeup) || self.timed_out {
+        if std::mem::take(&mut self.wakeup) || self.gave_up.is_some() {
             return Poll::Ready(());
         }
         if self.paused && matches!(self.phase, Phase::Open) {
@@ -398,7 +420,7 @@ impl Connection {
             .call_later(self.options.close_timeout, move || {
                 if let Some(connection) = this.upgrade() {
                     let mut connection = connection.borrow_mut();
-                    connection.timed_out = true;
+                    connection.gave_up.get_or_insert(GaveUp::CloseTimeout);
                     connection.close_timer = None;
                     connection.wake_driver();
                 }
@@ -406,8 +428,9 @@ impl Connection {
         self.close_timer = Some(timer);
     }
 
-    /// Why the connection ended when the close timeout passed.
-    fn timed_out_reason(&self) -> CloseReason {
+    /// Why the connection ended when a bound on the close handshake
+    /// passed.
+    fn gave_up_reason(&self, gave_up: GaveUp) -> CloseReason {
         if let Some(reason) = &self.peer_close {
             // Both close frames went; only the peer's end of the
             // connection was missing.
@@ -417,10 +440,16 @@ impl Connection {
             .sent_close
             .clone()
             .unwrap_or_else(|| CloseReason::abnormal(""));
-        reason.reason = format!(
-            "no answer to the close frame within {:?}",
-            self.options.close_timeout
-        );
+        reason.reason = match gave_up {
+            GaveUp::CloseTimeout => format!(
+                "no answer to the close frame within {:?}",
+                self.options.close_timeout
+            ),
+            GaveUp::ServerShutdown if self.sent_close.is_some() => {
+                "no answer to the close frame within the server's shutdown timeout".to_owned()
+            }
+            GaveUp::ServerShutdown => "cut at the server's shutdown timeout".to_owned(),
+        };
         reason
     }
 

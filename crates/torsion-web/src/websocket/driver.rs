@@ -10,19 +10,26 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use torsion::Failure;
 
 use super::connection::Event;
-use super::{CloseCode, WebSocket, WebSocketProtocol};
+use super::going_away::ShutdownWatch;
+use super::{CloseCode, CloseReason, WebSocket, WebSocketProtocol};
 
 /// How much is read from the socket at a time.
 const READ_CHUNK: usize = 16 * 1024;
 
 pub(crate) async fn drive(
     ws: WebSocket,
-    mut protocol: Box<dyn WebSocketProtocol>,
+    protocol: Box<dyn WebSocketProtocol>,
+    watch: ShutdownWatch,
 ) -> Result<(), Failure> {
+    let mut serving = Serving {
+        ws,
+        protocol,
+        watch: Some(watch),
+    };
     let mut buf = vec![0u8; READ_CHUNK];
     let reason = loop {
         let event = {
-            let mut connection = ws.connection.borrow_mut();
+            let mut connection = serving.ws.connection.borrow_mut();
             if connection.wants_events() {
                 connection.next_event()
             } else {
@@ -31,28 +38,60 @@ pub(crate) async fn drive(
         };
         match event {
             Event::Message(message) => {
-                call(&ws, &mut protocol, |protocol| {
+                call(&serving.ws, &mut serving.protocol, |protocol| {
                     protocol.message_received(message)
                 });
             }
             Event::Pong(payload) => {
-                call(&ws, &mut protocol, |protocol| {
+                call(&serving.ws, &mut serving.protocol, |protocol| {
                     protocol.pong_received(payload)
                 });
             }
             Event::Finished(reason) => break reason,
             Event::NeedInput => {
-                poll_fn(|cx| ws.connection.borrow_mut().poll_input(cx, &mut buf)).await;
+                poll_fn(|cx| serving.ws.connection.borrow_mut().poll_input(cx, &mut buf)).await;
             }
         }
     };
-    tracing::debug!(peer = %ws.peer(), %reason, "WebSocket closed");
-    let waiters = ws.connection.borrow_mut().finish(&reason);
-    for waiter in waiters {
-        waiter.resolve(reason.clone());
-    }
-    call(&ws, &mut protocol, |protocol| protocol.closed(&reason));
+    serving.end(&reason);
     Ok(())
+}
+
+/// A connection being served. Dropped before it ended (the reactor
+/// finished without waiting for the close: a second stop signal, or its
+/// shutdown timeout), it still ends the connection and tells the protocol,
+/// as a reactor tells every protocol of a connection it closes.
+struct Serving {
+    ws: WebSocket,
+    protocol: Box<dyn WebSocketProtocol>,
+    /// Taken when the connection has ended.
+    watch: Option<ShutdownWatch>,
+}
+
+impl Serving {
+    fn end(&mut self, reason: &CloseReason) {
+        let Some(watch) = self.watch.take() else {
+            return;
+        };
+        tracing::debug!(peer = %self.ws.peer(), %reason, "WebSocket closed");
+        let waiters = self.ws.connection.borrow_mut().finish(reason);
+        for waiter in waiters {
+            waiter.resolve(reason.clone());
+        }
+        call(&self.ws, &mut self.protocol, |protocol| {
+            protocol.closed(reason)
+        });
+        // A stop waiting for this connection waits for `closed` too.
+        drop(watch);
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.end(&CloseReason::abnormal(
+            "the reactor stopped before the connection ended",
+        ));
+    }
 }
 
 /// Runs one protocol callback; a panic fails the connection with 1011.

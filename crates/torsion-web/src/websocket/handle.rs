@@ -11,8 +11,9 @@ use torsion::{Deferred, Reactor};
 use tungstenite::protocol::Role;
 
 use super::connection::Connection;
-use super::driver;
 use super::{CloseCode, CloseReason, Message, WebSocketError, WebSocketOptions, WebSocketProtocol};
+use super::{driver, going_away};
+use crate::upgrade::Handover;
 
 /// What is known of a connection from its handshake.
 #[derive(Debug)]
@@ -39,16 +40,22 @@ pub struct WebSocket {
 
 impl WebSocket {
     /// Starts serving a connection whose handshake is done: `protocol` is
-    /// told it opened, then of what arrives, by a task on `reactor`.
+    /// told it opened, then of what arrives, by a task on `reactor`. The
+    /// connection goes away (1001) when the server that upgraded it stops,
+    /// or, without one, when the reactor stops.
     pub(crate) fn start(
         reactor: &Reactor,
-        upgraded: (torsion::net::AsyncStream, Bytes),
+        upgraded: Handover,
         role: Role,
         options: WebSocketOptions,
         details: Details,
         mut protocol: Box<dyn WebSocketProtocol>,
     ) -> WebSocket {
-        let (stream, already_read) = upgraded;
+        let Handover {
+            stream,
+            already_read,
+            overseer,
+        } = upgraded;
         let peer = Rc::new(stream.transport().peer());
         let connection = Rc::new_cyclic(|this| {
             RefCell::new(Connection::new(
@@ -67,7 +74,13 @@ impl WebSocket {
         };
         // Told before anyone holding the handle can send on it.
         driver::call(&ws, &mut protocol, |protocol| protocol.opened(&ws));
-        drop(reactor.spawn(driver::drive(ws.clone(), protocol)));
+        // After `opened`: a server already stopping closes it at once.
+        let going_away_reason = match role {
+            Role::Server => "server shutting down",
+            Role::Client => "client shutting down",
+        };
+        let watch = going_away::watch(&ws, reactor, overseer, going_away_reason);
+        drop(reactor.spawn(driver::drive(ws.clone(), protocol, watch)));
         ws
     }
 

@@ -24,6 +24,12 @@
 //! with 1007. A panic in a protocol's callback closes that connection with
 //! 1011 and nothing else.
 //!
+//! Stopping: when the [`Server`](crate::Server) that upgraded a connection
+//! stops (as it does when its reactor stops), the connection is closed with
+//! 1001 (going away), the peer's answer is waited for within the server's
+//! shutdown timeout, and the protocol hears `closed`; a client's connection
+//! does the same when its reactor stops.
+//!
 //! ```no_run
 //! use torsion::Reactor;
 //! use torsion::endpoints::server_from_string;
@@ -57,6 +63,7 @@
 mod client;
 mod connection;
 mod driver;
+mod going_away;
 mod handle;
 mod handshake;
 mod messages;

@@ -26,7 +26,8 @@ pub struct WebSocketOptions {
     pub max_frame_size: usize,
     /// How long to wait for the peer's part of a close handshake (its
     /// close frame, or the end of the connection) before dropping the
-    /// connection (default 5 s).
+    /// connection (default 5 s). When a server stops, its shutdown timeout
+    /// bounds the wait too.
     pub close_timeout: Duration,
     /// For a [`Messages`](crate::websocket::Messages) stream: how many
     /// received messages wait unread before the connection stops reading

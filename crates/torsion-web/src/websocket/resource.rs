@@ -178,7 +178,7 @@ impl Resource for WebSocketResource {
                     return Ok(());
                 }
             };
-            let Some(stream) = upgrade::into_stream(upgraded) else {
+            let Some(stream) = upgrade::hand_over(upgraded) else {
                 return Err(Failure::msg(
                     "the upgraded connection was not served through an UpgradableStream",
                 ));
