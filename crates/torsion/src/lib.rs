@@ -111,15 +111,12 @@ pub struct NotYetDoctests;
 #[cfg(doctest)]
 pub struct BlockingDoctests;
 
-// docs/deferreds.md and docs/threads.md join once their examples compile:
-// uncomment their lines then.
-//
-// /// docs/deferreds.md, compiled as doctests.
-// #[doc = include_str!("../../../docs/deferreds.md")]
-// #[cfg(doctest)]
-// pub struct DeferredsDoctests;
-//
-// /// docs/threads.md, compiled as doctests.
-// #[doc = include_str!("../../../docs/threads.md")]
-// #[cfg(doctest)]
-// pub struct ThreadsDoctests;
+/// docs/deferreds.md, compiled as doctests.
+#[doc = include_str!("../../../docs/deferreds.md")]
+#[cfg(doctest)]
+pub struct DeferredsDoctests;
+
+/// docs/threads.md, compiled as doctests.
+#[doc = include_str!("../../../docs/threads.md")]
+#[cfg(doctest)]
+pub struct ThreadsDoctests;

@@ -123,6 +123,42 @@ impl DbConnector for NoDatabase {
     }
 }
 
+/// A port of `d = ensureDeferred(f()); d.cancel()`: Twisted has run the
+/// coroutine to its first await when `cancel` is called, so the coroutine
+/// meets `CancelledError` there and may recover. torsion polls a task on
+/// the next turn, so a cancel before that first poll waits for it.
+#[test]
+fn cancelling_a_task_before_its_first_poll_reaches_its_first_await() {
+    let reactor = Reactor::new().unwrap();
+    let pool = ThreadPool::new("cancel-first-poll", 0, 1);
+    let (open, wait) = gate();
+    pool.call_in_thread(move || {
+        let _ = wait.recv_timeout(LIMIT);
+    })
+    .unwrap();
+    let (ran, did_run) = mpsc::channel::<()>();
+    let (r, p) = (reactor.clone(), pool.clone());
+    let task = reactor.spawn(async move {
+        let job = defer_to_thread_pool(&r, &p, move || ran.send(()).unwrap());
+        match job.await {
+            Err(failure) if failure.is_cancelled() => Ok::<_, Failure>("cleaned up"),
+            Err(failure) => Err(failure),
+            Ok(()) => Ok("the job ran"),
+        }
+    });
+    task.cancel();
+    let result = outcome(task);
+    turn_until(&reactor, LIMIT, || result.borrow().is_some());
+    assert_eq!(
+        result.borrow_mut().take().unwrap().unwrap(),
+        "cleaned up",
+        "the task ran to its await, met Cancelled there and returned"
+    );
+    open.send(()).unwrap();
+    pool.stop(StopMode::FinishQueued);
+    assert!(did_run.try_recv().is_err(), "the queued job never ran");
+}
+
 #[test]
 fn cancelling_a_task_drops_the_queued_database_interaction_it_awaits() {
     let reactor = Reactor::new().unwrap();

@@ -92,10 +92,14 @@ struct Slot {
     /// None while the task is being polled.
     task: Option<Box<dyn LocalTask>>,
     waker: Waker,
-    /// Cancelled while it was being polled, or while the result it awaited
-    /// was there but not yet taken: cancel what it awaits once the next
-    /// poll returns.
+    /// Cancelled while it was being polled, before its first poll, or while
+    /// the result it awaited was there but not yet taken: cancel what it
+    /// awaits once the next poll returns.
     cancel_requested: bool,
+    /// Polled at least once. A task cancelled before that first runs to
+    /// its first await, as Twisted's `ensureDeferred` has already started
+    /// the coroutine when anyone can cancel it.
+    started: bool,
 }
 
 struct TaskWaker {
@@ -150,6 +154,7 @@ impl Executor {
             })),
             waker: waker.clone(),
             cancel_requested: false,
+            started: false,
         });
         drop(tasks);
         waker.wake();
@@ -167,6 +172,11 @@ impl Executor {
             slot.cancel_requested = true;
             return CancelProgress::StillRunning;
         };
+        if !slot.started {
+            // Its first poll is queued already; the cancel applies after it.
+            slot.cancel_requested = true;
+            return CancelProgress::StillRunning;
+        }
         match task.awaiting().state() {
             AwaitState::Pending => {
                 let pending = task.awaiting().pending();
@@ -210,6 +220,7 @@ impl Executor {
             let Some(task) = slot.task.take() else {
                 return;
             };
+            slot.started = true;
             (task, slot.waker.clone())
         };
         let mut cx = Context::from_waker(&waker);
