@@ -62,6 +62,8 @@ pub(crate) struct Extensions {
 }
 
 impl Extensions {
+    // Inlined: the default thread pool looks itself up twice a job.
+    #[inline]
     fn get<T: Extension>(&self) -> Option<Rc<T>> {
         let slots = self.slots.borrow();
         let slot = slots
@@ -98,6 +100,7 @@ impl Extensions {
 impl Reactor {
     /// This reactor's extension of type `T`, made with `T::default()` on
     /// first use (see [`Extension`]).
+    #[inline]
     pub fn extension<T: Extension + Default>(&self) -> Rc<T> {
         self.extension_or_insert_with(T::default)
     }
@@ -105,11 +108,18 @@ impl Reactor {
     /// This reactor's extension of type `T`, made with `make` on first use.
     /// `make` may use the reactor; if it made a `T` extension itself, that
     /// one is kept and `make`'s value dropped.
+    #[inline]
     pub fn extension_or_insert_with<T: Extension>(&self, make: impl FnOnce() -> T) -> Rc<T> {
-        let extensions = &self.inner.extensions;
-        if let Some(found) = extensions.get::<T>() {
-            return found;
+        match self.inner.extensions.get::<T>() {
+            Some(found) => found,
+            None => self.insert_extension(make),
         }
+    }
+
+    /// The first use of an extension: made here, out of line.
+    #[cold]
+    fn insert_extension<T: Extension>(&self, make: impl FnOnce() -> T) -> Rc<T> {
+        let extensions = &self.inner.extensions;
         let made = Rc::new(make());
         if let Some(found) = extensions.get::<T>() {
             return found;

@@ -82,12 +82,40 @@ pub(crate) struct ReactorThreads {
 
 impl ReactorThreads {
     /// `reactor`'s thread state, made on first use.
+    #[inline]
     pub(crate) fn of(reactor: &Reactor) -> Rc<ReactorThreads> {
         reactor.extension::<ReactorThreads>()
     }
 
     pub(crate) fn results(&self) -> &ThreadResults {
         &self.results
+    }
+
+    /// The reactor's default pool (see [`Reactor::thread_pool`]).
+    fn default_pool(&self, reactor: &Reactor) -> ThreadPool {
+        if let Some(pool) = &*self.pool.borrow() {
+            return pool.clone();
+        }
+        let pool = ThreadPool::new(REACTOR_POOL_NAME, REACTOR_POOL_MIN, REACTOR_POOL_MAX);
+        if self.closed.get() || reactor.is_finished() {
+            pool.stop(StopMode::DropQueued);
+            return pool;
+        }
+        *self.pool.borrow_mut() = Some(pool.clone());
+        let handle = reactor.handle();
+        let weak = reactor.downgrade();
+        reactor.add_system_event_trigger(Phase::During, SystemEvent::Shutdown, move || {
+            let Some(reactor) = weak.upgrade() else {
+                return;
+            };
+            let threads = ReactorThreads::of(&reactor);
+            threads.closed.set(true);
+            let pool = threads.pool.borrow_mut().take();
+            if let Some(pool) = pool {
+                stop_blocking_reactor(&handle, &pool);
+            }
+        });
+        pool
     }
 }
 
@@ -119,30 +147,7 @@ impl Reactor {
     /// before [`run`](Reactor::run) returns. Resize it with
     /// [`ThreadPool::adjust`].
     pub fn thread_pool(&self) -> ThreadPool {
-        let threads = ReactorThreads::of(self);
-        if let Some(pool) = &*threads.pool.borrow() {
-            return pool.clone();
-        }
-        let pool = ThreadPool::new(REACTOR_POOL_NAME, REACTOR_POOL_MIN, REACTOR_POOL_MAX);
-        if threads.closed.get() || self.is_finished() {
-            pool.stop(StopMode::DropQueued);
-            return pool;
-        }
-        *threads.pool.borrow_mut() = Some(pool.clone());
-        let handle = self.handle();
-        let weak = self.downgrade();
-        self.add_system_event_trigger(Phase::During, SystemEvent::Shutdown, move || {
-            let Some(reactor) = weak.upgrade() else {
-                return;
-            };
-            let threads = ReactorThreads::of(&reactor);
-            threads.closed.set(true);
-            let pool = threads.pool.borrow_mut().take();
-            if let Some(pool) = pool {
-                stop_blocking_reactor(&handle, &pool);
-            }
-        });
-        pool
+        ReactorThreads::of(self).default_pool(self)
     }
 
     /// Runs `f` on a thread of the reactor's pool and forgets it (Twisted's
@@ -181,7 +186,9 @@ impl Reactor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        defer_to_thread_pool(self, &self.thread_pool(), f)
+        let threads = ReactorThreads::of(self);
+        let pool = threads.default_pool(self);
+        defer_on(&threads, self, &pool, move || catch_panic(f))
     }
 
     /// Like [`defer_to_thread`](Reactor::defer_to_thread) for a function
@@ -207,7 +214,11 @@ impl Reactor {
         E: Into<Failure>,
         T: Send + 'static,
     {
-        defer_to_thread_pool_result(self, &self.thread_pool(), f)
+        let threads = ReactorThreads::of(self);
+        let pool = threads.default_pool(self);
+        defer_on(&threads, self, &pool, move || {
+            catch_panic(f).and_then(|result| result.map_err(Into::into))
+        })
     }
 }
 
@@ -272,11 +283,25 @@ where
     F: FnOnce() -> Result<T, Failure> + Send + 'static,
     T: Send + 'static,
 {
-    let threads = ReactorThreads::of(reactor);
+    defer_on(&ReactorThreads::of(reactor), reactor, pool, job)
+}
+
+/// [`defer_with`] given the reactor's thread state, which the callers that
+/// also need the default pool have looked up already: one lookup a job.
+fn defer_on<T, F>(
+    threads: &Rc<ReactorThreads>,
+    reactor: &Reactor,
+    pool: &ThreadPool,
+    job: F,
+) -> Deferred<T>
+where
+    F: FnOnce() -> Result<T, Failure> + Send + 'static,
+    T: Send + 'static,
+{
     let results = threads.results();
     let key = results.next_key();
     let job = ThreadJob::new(key, job, reactor.handle());
-    let table: Weak<dyn CancelEntry> = Rc::downgrade(&threads) as Weak<dyn CancelEntry>;
+    let table: Weak<dyn CancelEntry> = Rc::downgrade(threads) as Weak<dyn CancelEntry>;
     let (deferred, resolver) = Deferred::with_entry_canceller(table, key.into());
     results.insert(key, resolver, job.clone());
     if let Err(stopped) = pool.submit_task(job) {
