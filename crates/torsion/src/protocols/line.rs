@@ -46,13 +46,13 @@ pub trait LineHandler: 'static {
         ctx.lose_connection();
     }
 
-    /// The connection is closed; see [`Protocol::connection_lost`].
+    /// The connection is closed; see [`Protocol::connection_lost`](crate::net::Protocol::connection_lost).
     fn connection_lost(&mut self, ctx: &mut LineContext<'_>, reason: Failure) {
         let _ = (ctx, reason);
     }
 
     /// The peer shut down its write side; see
-    /// [`Protocol::read_connection_lost`].
+    /// [`Protocol::read_connection_lost`](crate::net::Protocol::read_connection_lost).
     fn read_connection_lost(&mut self, ctx: &mut LineContext<'_>) -> HalfClose {
         let _ = ctx;
         HalfClose::Close
@@ -65,7 +65,7 @@ pub trait LineHandler: 'static {
 /// close, reach the transport).
 pub type LineContext<'a> = FrameContext<'a, LineCodec>;
 
-/// A [`Protocol`] that splits what it receives into lines and hands them to
+/// A [`Protocol`](crate::net::Protocol) that splits what it receives into lines and hands them to
 /// a [`LineHandler`] (Twisted's `LineReceiver`): a [`FramedProtocol`] over
 /// a [`LineCodec`].
 ///

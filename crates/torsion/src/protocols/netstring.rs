@@ -38,13 +38,13 @@ pub trait NetstringHandler: 'static {
         ctx.lose_connection();
     }
 
-    /// The connection is closed; see [`Protocol::connection_lost`].
+    /// The connection is closed; see [`Protocol::connection_lost`](crate::net::Protocol::connection_lost).
     fn connection_lost(&mut self, ctx: &mut NetstringContext<'_>, reason: Failure) {
         let _ = (ctx, reason);
     }
 
     /// The peer shut down its write side; see
-    /// [`Protocol::read_connection_lost`].
+    /// [`Protocol::read_connection_lost`](crate::net::Protocol::read_connection_lost).
     fn read_connection_lost(&mut self, ctx: &mut NetstringContext<'_>) -> HalfClose {
         let _ = ctx;
         HalfClose::Close
@@ -56,7 +56,7 @@ pub trait NetstringHandler: 'static {
 /// every [`FrameContext`] does (write, pause, close, reach the transport).
 pub type NetstringContext<'a> = FrameContext<'a, NetstringCodec>;
 
-/// A [`Protocol`] that reads netstrings and hands their payloads to a
+/// A [`Protocol`](crate::net::Protocol) that reads netstrings and hands their payloads to a
 /// [`NetstringHandler`] (Twisted's `NetstringReceiver`): a
 /// [`FramedProtocol`] over a [`NetstringCodec`].
 ///

@@ -37,20 +37,20 @@ pub trait StringHandler: 'static {
         ctx.lose_connection();
     }
 
-    /// The connection is closed; see [`Protocol::connection_lost`].
+    /// The connection is closed; see [`Protocol::connection_lost`](crate::net::Protocol::connection_lost).
     fn connection_lost(&mut self, ctx: &mut StringContext<'_>, reason: Failure) {
         let _ = (ctx, reason);
     }
 
     /// The peer shut down its write side; see
-    /// [`Protocol::read_connection_lost`].
+    /// [`Protocol::read_connection_lost`](crate::net::Protocol::read_connection_lost).
     fn read_connection_lost(&mut self, ctx: &mut StringContext<'_>) -> HalfClose {
         let _ = ctx;
         HalfClose::Close
     }
 }
 
-/// A [`Protocol`] that reads strings prefixed with their length and hands
+/// A [`Protocol`](crate::net::Protocol) that reads strings prefixed with their length and hands
 /// them to a [`StringHandler`] (Twisted's `IntNStringReceiver` family): a
 /// [`FramedProtocol`] over a [`PrefixedCodec`].
 ///
