@@ -62,15 +62,21 @@ pub(crate) trait IoSource {
     fn shutdown(&self, reactor: &Reactor);
 }
 
+/// One entry of the table. A callback watch is boxed: every connection has
+/// an entry, and the enum is as large as its largest variant, so an unboxed
+/// callback would cost each idle connection 16 bytes more.
 pub(crate) enum Watch {
-    Callback {
-        /// Kept until the watch is removed, so it stays open while watched.
-        fd: Box<dyn AsFd>,
-        /// None while the callback runs.
-        callback: Option<ReadyCallback>,
-        removed: bool,
-    },
+    Callback(Box<CallbackWatch>),
     Source(Rc<dyn IoSource>),
+}
+
+/// A descriptor watched with `add_reader` / `add_writer`.
+pub(crate) struct CallbackWatch {
+    /// Kept until the watch is removed, so it stays open while watched.
+    fd: Box<dyn AsFd>,
+    /// None while the callback runs.
+    callback: Option<ReadyCallback>,
+    removed: bool,
 }
 
 #[derive(Default)]
@@ -96,11 +102,11 @@ impl Watches {
         let key = entry.key();
         let raw = fd.as_fd().as_raw_fd();
         registry.register(&mut SourceFd(&raw), Token(key + FIRST_IO_TOKEN), interest)?;
-        entry.insert(Watch::Callback {
+        entry.insert(Watch::Callback(Box::new(CallbackWatch {
             fd,
             callback: Some(callback),
             removed: false,
-        });
+        })));
         Ok(WatchId(key))
     }
 
@@ -119,7 +125,7 @@ impl Watches {
     pub(crate) fn source(&self, token: Token) -> Option<Rc<dyn IoSource>> {
         match self.slab.get(token.0.checked_sub(FIRST_IO_TOKEN)?)? {
             Watch::Source(source) => Some(source.clone()),
-            Watch::Callback { .. } => None,
+            Watch::Callback(_) => None,
         }
     }
 
@@ -130,7 +136,7 @@ impl Watches {
         match self.slab.get(key) {
             Some(Watch::Source(_)) => match self.slab.remove(key) {
                 Watch::Source(source) => Some(source),
-                Watch::Callback { .. } => None,
+                Watch::Callback(_) => None,
             },
             _ => None,
         }
@@ -143,32 +149,27 @@ impl Watches {
         registry: &Registry,
         id: WatchId,
     ) -> io::Result<Option<ReadyCallback>> {
-        let Some(Watch::Callback {
-            fd,
-            callback,
-            removed,
-        }) = self.slab.get_mut(id.0)
-        else {
+        let Some(Watch::Callback(watch)) = self.slab.get_mut(id.0) else {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
                 crate::error::ReactorError::NoSuchWatch,
             ));
         };
-        let _ = registry.deregister(&mut SourceFd(&fd.as_fd().as_raw_fd()));
-        if callback.is_none() {
+        let _ = registry.deregister(&mut SourceFd(&watch.fd.as_fd().as_raw_fd()));
+        if watch.callback.is_none() {
             // Its callback is running: remove it when that returns.
-            *removed = true;
+            watch.removed = true;
             return Ok(None);
         }
         match self.slab.remove(id.0) {
-            Watch::Callback { callback, .. } => Ok(callback),
+            Watch::Callback(watch) => Ok(watch.callback),
             Watch::Source(_) => Ok(None),
         }
     }
 
     pub(crate) fn take_ready(&mut self, token: Token) -> Option<Ready> {
         match self.slab.get_mut(token.0.checked_sub(FIRST_IO_TOKEN)?)? {
-            Watch::Callback { callback, .. } => callback.take().map(Ready::Callback),
+            Watch::Callback(watch) => watch.callback.take().map(Ready::Callback),
             Watch::Source(source) => Some(Ready::Source(source.clone())),
         }
     }
@@ -182,12 +183,12 @@ impl Watches {
     ) -> Option<ReadyCallback> {
         let key = token.0 - FIRST_IO_TOKEN;
         match self.slab.get_mut(key) {
-            Some(Watch::Callback { removed: true, .. }) => {
+            Some(Watch::Callback(watch)) if watch.removed => {
                 self.slab.remove(key);
                 Some(callback)
             }
-            Some(Watch::Callback { callback: slot, .. }) => {
-                *slot = Some(callback);
+            Some(Watch::Callback(watch)) => {
+                watch.callback = Some(callback);
                 None
             }
             _ => Some(callback),
@@ -198,7 +199,7 @@ impl Watches {
     pub(crate) fn callbacks(&self) -> usize {
         self.slab
             .iter()
-            .filter(|(_, watch)| matches!(watch, Watch::Callback { .. }))
+            .filter(|(_, watch)| matches!(watch, Watch::Callback(_)))
             .count()
     }
 
@@ -212,8 +213,8 @@ impl Watches {
     pub(crate) fn clear(&mut self, registry: &Registry) -> Vec<Watch> {
         let mut watches: Vec<Watch> = self.slab.drain().collect();
         for watch in &mut watches {
-            if let Watch::Callback { fd, .. } = watch {
-                let _ = registry.deregister(&mut SourceFd(&fd.as_fd().as_raw_fd()));
+            if let Watch::Callback(watch) = watch {
+                let _ = registry.deregister(&mut SourceFd(&watch.fd.as_fd().as_raw_fd()));
             }
         }
         watches
