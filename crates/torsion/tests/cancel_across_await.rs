@@ -41,32 +41,49 @@ fn gate() -> (mpsc::Sender<()>, mpsc::Receiver<()>) {
     mpsc::channel()
 }
 
-#[test]
-fn cancelling_a_task_skips_the_queued_thread_job_it_awaits_and_the_task_still_returns() {
-    let reactor = Reactor::new().unwrap();
-    let pool = ThreadPool::new("cancel-await", 0, 1);
+/// A pool of one thread, kept busy until the returned sender is used, so
+/// the next job waits in its queue.
+fn busy_pool(name: &str) -> (ThreadPool, mpsc::Sender<()>) {
+    let pool = ThreadPool::new(name, 0, 1);
     let (open, wait) = gate();
     pool.call_in_thread(move || {
         let _ = wait.recv_timeout(LIMIT);
     })
     .unwrap();
+    (pool, open)
+}
+
+/// Spawns a task that queues a job on `pool`, sets `awaiting`, awaits the
+/// job and recovers from `Cancelled` with "cleaned up". The receiver hears
+/// from the job if it ever runs.
+fn task_awaiting_a_queued_job(
+    reactor: &Reactor,
+    pool: &ThreadPool,
+    awaiting: Rc<Cell<bool>>,
+) -> (Deferred<&'static str>, mpsc::Receiver<()>) {
     let (ran, did_run) = mpsc::channel::<()>();
-    let awaiting = Rc::new(Cell::new(false));
-    let (r, p, flag) = (reactor.clone(), pool.clone(), awaiting.clone());
+    let (r, p) = (reactor.clone(), pool.clone());
     let task = reactor.spawn(async move {
         let job = defer_to_thread_pool(&r, &p, move || ran.send(()).unwrap());
-        flag.set(true);
+        awaiting.set(true);
         match job.await {
             Err(failure) if failure.is_cancelled() => Ok::<_, Failure>("cleaned up"),
             Err(failure) => Err(failure),
             Ok(()) => Ok("the job ran"),
         }
     });
-    let cancel = task.cancel_handle();
-    let result = outcome(task);
-    turn_until(&reactor, LIMIT, || awaiting.get());
-    cancel.cancel();
-    turn_until(&reactor, LIMIT, || result.borrow().is_some());
+    (task, did_run)
+}
+
+/// Waits for the task's outcome, checks it recovered, lets the pool go on
+/// and checks the queued job never ran.
+fn assert_cleaned_up_and_the_job_never_ran(
+    reactor: &Reactor,
+    result: &Outcome<&'static str>,
+    (pool, open): (ThreadPool, mpsc::Sender<()>),
+    did_run: &mpsc::Receiver<()>,
+) {
+    turn_until(reactor, LIMIT, || result.borrow().is_some());
     assert_eq!(
         result.borrow_mut().take().unwrap().unwrap(),
         "cleaned up",
@@ -75,6 +92,19 @@ fn cancelling_a_task_skips_the_queued_thread_job_it_awaits_and_the_task_still_re
     open.send(()).unwrap();
     pool.stop(StopMode::FinishQueued);
     assert!(did_run.try_recv().is_err(), "the queued job never ran");
+}
+
+#[test]
+fn cancelling_a_task_skips_the_queued_thread_job_it_awaits_and_the_task_still_returns() {
+    let reactor = Reactor::new().unwrap();
+    let (pool, open) = busy_pool("cancel-await");
+    let awaiting = Rc::new(Cell::new(false));
+    let (task, did_run) = task_awaiting_a_queued_job(&reactor, &pool, awaiting.clone());
+    let cancel = task.cancel_handle();
+    let result = outcome(task);
+    turn_until(&reactor, LIMIT, || awaiting.get());
+    cancel.cancel();
+    assert_cleaned_up_and_the_job_never_ran(&reactor, &result, (pool, open), &did_run);
 }
 
 #[test]
@@ -130,33 +160,14 @@ impl DbConnector for NoDatabase {
 #[test]
 fn cancelling_a_task_before_its_first_poll_reaches_its_first_await() {
     let reactor = Reactor::new().unwrap();
-    let pool = ThreadPool::new("cancel-first-poll", 0, 1);
-    let (open, wait) = gate();
-    pool.call_in_thread(move || {
-        let _ = wait.recv_timeout(LIMIT);
-    })
-    .unwrap();
-    let (ran, did_run) = mpsc::channel::<()>();
-    let (r, p) = (reactor.clone(), pool.clone());
-    let task = reactor.spawn(async move {
-        let job = defer_to_thread_pool(&r, &p, move || ran.send(()).unwrap());
-        match job.await {
-            Err(failure) if failure.is_cancelled() => Ok::<_, Failure>("cleaned up"),
-            Err(failure) => Err(failure),
-            Ok(()) => Ok("the job ran"),
-        }
-    });
+    let (pool, open) = busy_pool("cancel-first-poll");
+    let awaiting = Rc::new(Cell::new(false));
+    let (task, did_run) = task_awaiting_a_queued_job(&reactor, &pool, awaiting.clone());
     task.cancel();
+    assert!(!awaiting.get(), "cancelled before its first poll");
     let result = outcome(task);
-    turn_until(&reactor, LIMIT, || result.borrow().is_some());
-    assert_eq!(
-        result.borrow_mut().take().unwrap().unwrap(),
-        "cleaned up",
-        "the task ran to its await, met Cancelled there and returned"
-    );
-    open.send(()).unwrap();
-    pool.stop(StopMode::FinishQueued);
-    assert!(did_run.try_recv().is_err(), "the queued job never ran");
+    assert_cleaned_up_and_the_job_never_ran(&reactor, &result, (pool, open), &did_run);
+    assert!(awaiting.get(), "it ran to its await");
 }
 
 #[test]
