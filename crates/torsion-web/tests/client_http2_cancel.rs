@@ -16,15 +16,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use h2::Reason;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use torsion::{Failure, Reactor};
 use torsion_web::Body;
 use torsion_web::client::Client;
 use torsion_web::http::{Response, StatusCode, Version};
 
-use support::{run, self_signed};
+use support::{run, self_signed, server_tls_config};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -46,7 +44,7 @@ struct H2Server {
 impl H2Server {
     fn start() -> H2Server {
         let (certificate, key) = self_signed();
-        let tls = tls_config(&certificate, &key);
+        let tls = server_tls_config(&certificate, &key, &[b"h2"]);
         let connections = Arc::new(AtomicUsize::new(0));
         let (request_sender, requests) = unbounded_channel();
         let (reset_sender, resets) = unbounded_channel();
@@ -146,21 +144,6 @@ async fn serve_connection(
             let _ = body.send_data(Bytes::from_static(b"fast"), true);
         });
     }
-}
-
-fn tls_config(certificate: &str, key: &str) -> Arc<rustls::ServerConfig> {
-    let chain = vec![CertificateDer::from_pem_slice(certificate.as_bytes()).unwrap()];
-    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Arc::new(config)
 }
 
 /// Polls `future` once, so that it counts as awaited, and hands it back.

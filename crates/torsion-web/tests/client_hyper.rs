@@ -15,13 +15,11 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
 use torsion_web::client::{Client, ClientError};
 use torsion_web::http::{StatusCode, Version};
 
-use support::{run, self_signed};
+use support::{run, self_signed, server_tls_config};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -132,21 +130,6 @@ impl HyperServer {
     }
 }
 
-fn tls_config(certificate: &str, key: &str) -> Arc<rustls::ServerConfig> {
-    let chain = vec![CertificateDer::from_pem_slice(certificate.as_bytes()).unwrap()];
-    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Arc::new(config)
-}
-
 #[test]
 fn requests_to_hyper_on_tokio_carry_methods_bodies_auth_and_follow_redirects() {
     let server = HyperServer::start(None);
@@ -188,7 +171,11 @@ fn requests_to_hyper_on_tokio_carry_methods_bodies_auth_and_follow_redirects() {
 #[test]
 fn over_tls_alpn_picks_http2_and_concurrent_requests_share_one_connection() {
     let (certificate, key) = self_signed();
-    let server = HyperServer::start(Some(tls_config(&certificate, &key)));
+    let server = HyperServer::start(Some(server_tls_config(
+        &certificate,
+        &key,
+        &[b"h2", b"http/1.1"],
+    )));
     let base = format!("https://localhost:{}", server.address.port());
     let trusted = certificate.clone();
     run(LIMIT, move |reactor| async move {
@@ -231,7 +218,11 @@ fn over_tls_alpn_picks_http2_and_concurrent_requests_share_one_connection() {
 #[test]
 fn a_server_whose_certificate_is_not_trusted_is_refused_with_a_clear_error() {
     let (certificate, key) = self_signed();
-    let server = HyperServer::start(Some(tls_config(&certificate, &key)));
+    let server = HyperServer::start(Some(server_tls_config(
+        &certificate,
+        &key,
+        &[b"h2", b"http/1.1"],
+    )));
     let base = format!("https://localhost:{}", server.address.port());
     run(LIMIT, move |reactor| async move {
         let failure = Client::new(&reactor)

@@ -49,3 +49,27 @@ impl Drop for TestCertificate {
         let _ = std::fs::remove_file(&self.key);
     }
 }
+
+/// A rustls server configuration for a peer that is not torsion (hyper or
+/// h2 on tokio): `certificate` and `key` in PEM, offering `alpn`.
+pub fn server_tls_config(
+    certificate: &str,
+    key: &str,
+    alpn: &[&[u8]],
+) -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let chain = vec![CertificateDer::from_pem_slice(certificate.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
+    std::sync::Arc::new(config)
+}
