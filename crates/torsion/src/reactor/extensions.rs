@@ -62,14 +62,18 @@ pub(crate) struct Extensions {
 }
 
 impl Extensions {
-    // Inlined: the default thread pool looks itself up twice a job.
-    #[inline]
-    fn get<T: Extension>(&self) -> Option<Rc<T>> {
+    // Inlined: the default thread pool looks itself up for every job.
+    #[inline(always)]
+    fn get_any<T: Extension>(&self) -> Option<Rc<dyn Any>> {
         let slots = self.slots.borrow();
         let slot = slots
             .iter()
             .find(|slot| slot.type_id == TypeId::of::<T>())?;
-        slot.value.clone().downcast::<T>().ok()
+        Some(slot.value.clone())
+    }
+
+    fn get<T: Extension>(&self) -> Option<Rc<T>> {
+        self.get_any::<T>()?.downcast::<T>().ok()
     }
 
     fn insert<T: Extension>(&self, value: Rc<T>) {
@@ -108,7 +112,7 @@ impl Reactor {
     /// This reactor's extension of type `T`, made with `make` on first use.
     /// `make` may use the reactor; if it made a `T` extension itself, that
     /// one is kept and `make`'s value dropped.
-    #[inline]
+    #[inline(always)]
     pub fn extension_or_insert_with<T: Extension>(&self, make: impl FnOnce() -> T) -> Rc<T> {
         match self.inner.extensions.get::<T>() {
             Some(found) => found,
@@ -126,6 +130,19 @@ impl Reactor {
         }
         extensions.insert(made.clone());
         made
+    }
+
+    /// Runs `f` with this reactor's extension of type `T`, made with
+    /// `T::default()` on first use: for the lookups made for every job or
+    /// request, which need the extension for a moment only.
+    #[inline(always)]
+    pub(crate) fn with_extension<T: Extension + Default, R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        if let Some(found) = self.inner.extensions.get_any::<T>()
+            && let Some(found) = found.downcast_ref::<T>()
+        {
+            return f(found);
+        }
+        f(&self.insert_extension(T::default))
     }
 
     /// This reactor's extension of type `T`, if one was made.

@@ -49,6 +49,7 @@ mod handle;
 mod io;
 mod shutdown;
 mod signals;
+mod thread_results;
 mod triggers;
 mod turn;
 
@@ -85,6 +86,7 @@ pub(crate) use io::{IoSource, Readiness};
 use io::{WAKER_TOKEN, Watches};
 use shutdown::ShutdownWait;
 use signals::SignalClaim;
+pub(crate) use thread_results::{Cancellable, SlotKey, ThreadResults};
 use triggers::Triggers;
 
 const EVENTS_CAPACITY: usize = 1024;
@@ -124,6 +126,8 @@ struct Inner {
     read_buffer: RefCell<Vec<u8>>,
     /// State other layers keep here (the default thread pool, ...).
     extensions: extensions::Extensions,
+    /// Deferreds that work on other threads fires.
+    thread_results: Rc<ThreadResults>,
 }
 
 /// A reactor: the event loop of one thread (Twisted's reactor).
@@ -162,6 +166,7 @@ impl Reactor {
                 ready_tokens: RefCell::new(Vec::with_capacity(EVENTS_CAPACITY)),
                 read_buffer: RefCell::new(Vec::new()),
                 extensions: extensions::Extensions::default(),
+                thread_results: Rc::default(),
             }),
         };
         reactor.make_current();
@@ -384,6 +389,13 @@ impl Reactor {
 
     pub(crate) fn source(&self, token: Token) -> Option<Rc<dyn IoSource>> {
         self.inner.watches.borrow().source(token)
+    }
+
+    /// The Deferreds that work on other threads fires (see
+    /// [`Completion`]).
+    #[inline]
+    pub(crate) fn thread_results(&self) -> &Rc<ThreadResults> {
+        &self.inner.thread_results
     }
 
     pub(crate) fn downgrade(&self) -> WeakReactor {

@@ -190,6 +190,8 @@ impl Reactor {
         inner.timers.clear();
         inner.executor.clear();
         inner.extensions.reactor_finished(self);
+        // The hooks have stopped the pools: no result can arrive any more.
+        inner.thread_results.stop_all();
         // Triggers of the after phase may have opened connections.
         self.disconnect_all();
         // Closing connections may have scheduled work; none will run.

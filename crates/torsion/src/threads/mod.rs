@@ -40,16 +40,15 @@
 //! ```
 
 mod blocking;
+mod job;
 mod pool;
-mod results;
 
 #[cfg(test)]
 mod tests;
 
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
-use crate::defer::{CancelEntry, EntryKey};
 use crate::error::PoolStopped;
 use crate::failure::catch_panic;
 use crate::reactor::{Extension, Phase, SystemEvent};
@@ -58,7 +57,7 @@ use crate::{Deferred, Failure, Reactor};
 pub use blocking::blocking_call_from_thread;
 pub use pool::{StopMode, ThreadPool, ThreadPoolStats};
 
-use results::{ThreadJob, ThreadResults};
+use job::ThreadJob;
 
 /// The name of the reactor's default pool; its threads are
 /// `torsion-pool-1`, `torsion-pool-2`, ...
@@ -70,14 +69,14 @@ pub const REACTOR_POOL_MIN: usize = 0;
 pub const REACTOR_POOL_MAX: usize = 10;
 
 /// What a reactor keeps for threads, in its extension slot: its default
-/// pool, once made, and the Deferreds waiting for results from any pool.
+/// pool, once made. (The Deferreds waiting for results from any pool wait
+/// in the reactor's own [`ThreadResults`](crate::reactor::ThreadResults).)
 #[derive(Default)]
 pub(crate) struct ReactorThreads {
     pool: RefCell<Option<ThreadPool>>,
     /// Shutdown has stopped the default pool; a pool asked for later is
     /// handed out stopped, so no thread outlives the reactor.
     closed: std::cell::Cell<bool>,
-    results: ThreadResults,
 }
 
 impl ReactorThreads {
@@ -85,10 +84,6 @@ impl ReactorThreads {
     #[inline]
     pub(crate) fn of(reactor: &Reactor) -> Rc<ReactorThreads> {
         reactor.extension::<ReactorThreads>()
-    }
-
-    pub(crate) fn results(&self) -> &ThreadResults {
-        &self.results
     }
 
     /// The reactor's default pool (see [`Reactor::thread_pool`]).
@@ -120,22 +115,14 @@ impl ReactorThreads {
 }
 
 impl Extension for ReactorThreads {
-    /// The reactor has finished: fail what still waits for a thread.
+    /// The reactor has finished: drop the jobs still queued (their
+    /// Deferreds then fail with `ReactorError::Stopped`).
     fn reactor_finished(&self, _reactor: &Reactor) {
         self.closed.set(true);
         let pool = self.pool.borrow_mut().take();
         if let Some(pool) = pool {
             pool.stop(StopMode::DropQueued);
         }
-        self.results.stop_all();
-    }
-}
-
-/// Cancelling a Deferred that waits for a thread reaches the table weakly,
-/// so a pending Deferred does not keep the reactor's state alive.
-impl CancelEntry for ReactorThreads {
-    fn cancel_entry(&self, key: EntryKey) {
-        self.results.cancel(key.into());
     }
 }
 
@@ -147,7 +134,7 @@ impl Reactor {
     /// before [`run`](Reactor::run) returns. Resize it with
     /// [`ThreadPool::adjust`].
     pub fn thread_pool(&self) -> ThreadPool {
-        ReactorThreads::of(self).default_pool(self)
+        self.with_extension(|threads: &ReactorThreads| threads.default_pool(self))
     }
 
     /// Runs `f` on a thread of the reactor's pool and forgets it (Twisted's
@@ -186,9 +173,7 @@ impl Reactor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let threads = ReactorThreads::of(self);
-        let pool = threads.default_pool(self);
-        defer_on(&threads, self, &pool, move || catch_panic(f))
+        defer_with(self, &self.thread_pool(), move || catch_panic(f))
     }
 
     /// Like [`defer_to_thread`](Reactor::defer_to_thread) for a function
@@ -214,9 +199,7 @@ impl Reactor {
         E: Into<Failure>,
         T: Send + 'static,
     {
-        let threads = ReactorThreads::of(self);
-        let pool = threads.default_pool(self);
-        defer_on(&threads, self, &pool, move || {
+        defer_with(self, &self.thread_pool(), move || {
             catch_panic(f).and_then(|result| result.map_err(Into::into))
         })
     }
@@ -283,27 +266,10 @@ where
     F: FnOnce() -> Result<T, Failure> + Send + 'static,
     T: Send + 'static,
 {
-    defer_on(&ReactorThreads::of(reactor), reactor, pool, job)
-}
-
-/// [`defer_with`] given the reactor's thread state, which the callers that
-/// also need the default pool have looked up already: one lookup a job.
-fn defer_on<T, F>(
-    threads: &Rc<ReactorThreads>,
-    reactor: &Reactor,
-    pool: &ThreadPool,
-    job: F,
-) -> Deferred<T>
-where
-    F: FnOnce() -> Result<T, Failure> + Send + 'static,
-    T: Send + 'static,
-{
-    let results = threads.results();
+    let results = reactor.thread_results();
     let key = results.next_key();
     let job = ThreadJob::new(key, job, reactor.handle());
-    let table: Weak<dyn CancelEntry> = Rc::downgrade(threads) as Weak<dyn CancelEntry>;
-    let (deferred, resolver) = Deferred::with_entry_canceller(table, key.into());
-    results.insert(key, resolver, job.clone());
+    let deferred = results.pending(key, job.clone());
     if let Err(stopped) = pool.submit_task(job) {
         results.complete::<T>(key, Err(Failure::new(stopped)));
     }

@@ -433,7 +433,7 @@ fn cancelling_before_a_worker_starts_skips_the_function() {
     open.send(()).unwrap();
     pool.stop(StopMode::FinishQueued);
     assert!(did_run.try_recv().is_err());
-    assert_eq!(ReactorThreads::of(&reactor).results().len(), 0);
+    assert_eq!(reactor.thread_results().len(), 0);
 }
 
 #[test]

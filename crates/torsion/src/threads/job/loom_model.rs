@@ -3,9 +3,10 @@
 //! cancelled as it starts either runs and reports or does neither.
 
 use super::super::pool::Task;
-use super::{Cancellable, SlotKey, Stage, ThreadJob};
+use super::{Stage, ThreadJob};
 use crate::Failure;
 use crate::ReactorHandle;
+use crate::reactor::{Cancellable, SlotKey};
 use crate::reactor::{Posted, Shared};
 use crate::sync::{Arc, AtomicBool, Ordering, lock, model};
 
