@@ -12,11 +12,13 @@ mod server;
 mod tls;
 mod tree;
 mod usage;
+mod vanish;
 mod websocket;
 
 // Flat, so that a test names what it uses, not where it lives; each test
 // binary uses its own part.
 #[allow(unused_imports)]
 pub use self::{
-    clients::*, python::*, resources::*, server::*, tls::*, tree::*, usage::*, websocket::*,
+    clients::*, python::*, resources::*, server::*, tls::*, tree::*, usage::*, vanish::*,
+    websocket::*,
 };
