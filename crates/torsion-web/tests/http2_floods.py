@@ -26,6 +26,7 @@ import h2.config
 import h2.connection
 import h2.errors
 import h2.events
+import h2.exceptions
 from hpack import Decoder
 from hyperframe.frame import (
     ContinuationFrame,
@@ -270,7 +271,13 @@ def rapid_reset(port):
                 elif isinstance(event, h2.events.StreamReset) and event.remote_reset:
                     name = h2.errors._error_code_from_int(event.error_code).name
                     outcome.resets[name] = outcome.resets.get(name, 0) + 1
-            sock.sendall(conn.data_to_send())
+            try:
+                sock.sendall(conn.data_to_send())
+            except (BrokenPipeError, ConnectionResetError, socket.timeout):
+                # The server has closed: what h2 owed it (acknowledgements)
+                # has nowhere to go.
+                outcome.closed = True
+                return False
             return True
 
         def drain(self, quiet=1.0, limit=5.0):
