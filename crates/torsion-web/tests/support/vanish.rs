@@ -16,7 +16,7 @@ pub enum Vanish {
 impl Vanish {
     /// Every other client resets, the others close.
     pub fn alternating(index: usize) -> Vanish {
-        if index % 2 == 0 {
+        if index.is_multiple_of(2) {
             Vanish::Reset
         } else {
             Vanish::Close
