@@ -27,6 +27,18 @@ const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// hyper's own limit on HTTP/1 header fields.
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
+/// Streams a client may open and reset before the server has taken them
+/// up, after which the connection ends with GOAWAY `ENHANCE_YOUR_CALM`:
+/// the rapid reset attack (CVE-2023-44487). h2's default, stated here so
+/// that the protection does not depend on a dependency's default.
+const HTTP2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+
+/// Streams the server may reset for a client's errors on one connection
+/// before it ends with GOAWAY (RUSTSEC-2024-0003: a client provoking
+/// resets faster than they are cleaned up). hyper's default, stated for
+/// the same reason.
+const HTTP2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
+
 /// The protocol a connection speaks, as its first bytes tell.
 #[derive(Debug, PartialEq, Eq)]
 enum Protocol {
@@ -131,6 +143,8 @@ fn http2(
         .timer(ReactorTimer)
         .max_header_list_size(u32::try_from(options.max_header_size).unwrap_or(u32::MAX))
         .max_concurrent_streams(options.http2_max_concurrent_streams)
+        .max_pending_accept_reset_streams(HTTP2_MAX_PENDING_ACCEPT_RESET_STREAMS)
+        .max_local_error_reset_streams(HTTP2_MAX_LOCAL_ERROR_RESET_STREAMS)
         .keep_alive_interval(options.http2_keep_alive_interval)
         .keep_alive_timeout(options.http2_keep_alive_timeout);
     builder

@@ -11,9 +11,14 @@ mod resources;
 mod server;
 mod tls;
 mod tree;
+mod usage;
+mod vanish;
 mod websocket;
 
 // Flat, so that a test names what it uses, not where it lives; each test
 // binary uses its own part.
 #[allow(unused_imports)]
-pub use self::{clients::*, python::*, resources::*, server::*, tls::*, tree::*, websocket::*};
+pub use self::{
+    clients::*, python::*, resources::*, server::*, tls::*, tree::*, usage::*, vanish::*,
+    websocket::*,
+};
