@@ -45,12 +45,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     blocking::setup()?;
 
     let address = blocking::wait_for(TIMEOUT, |reactor| {
-        let endpoint = match server_from_string(reactor, "tcp:0:interface=127.0.0.1") {
+        let endpoint = match server_from_string(&reactor, "tcp:0:interface=127.0.0.1") {
             Ok(endpoint) => endpoint,
             Err(error) => return Deferred::fail(error),
         };
         Server::new(pages)
-            .listen(reactor, &endpoint)
+            .listen(&reactor, &endpoint)
             .map(|listening| {
                 let address = listening.address().clone();
                 // Serving until the reactor stops.
@@ -69,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|path| {
             let url = format!("http://{address}{path}");
-            blocking::run_in_reactor(move |reactor| Client::new(reactor).get(&url).fetch())
+            blocking::run_in_reactor(move |reactor| Client::new(&reactor).get(&url).fetch())
         })
         .collect();
 

@@ -31,7 +31,7 @@ fn blocking_code_fetches_a_page_in_one_line() {
 
     let url = format!("http://{address}/hello");
     let page = blocking::wait_for(Duration::from_secs(5), move |reactor| {
-        Client::new(reactor).get(&url).fetch()
+        Client::new(&reactor).get(&url).fetch()
     })
     .unwrap();
     assert_eq!(page.status(), 200);
@@ -40,7 +40,7 @@ fn blocking_code_fetches_a_page_in_one_line() {
     // The streaming response crosses threads too; its status is there.
     let url = format!("http://{address}/head-only");
     let response = blocking::wait_for(Duration::from_secs(5), move |reactor| {
-        Client::new(reactor).get(&url).send()
+        Client::new(&reactor).get(&url).send()
     })
     .unwrap();
     assert_eq!(response.status(), 200);
@@ -48,7 +48,7 @@ fn blocking_code_fetches_a_page_in_one_line() {
 
     // A failure arrives as the bridge's error, with the client's reason.
     let refused = blocking::wait_for(Duration::from_secs(5), |reactor| {
-        Client::new(reactor).get("http://127.0.0.1:1/").fetch()
+        Client::new(&reactor).get("http://127.0.0.1:1/").fetch()
     })
     .unwrap_err();
     assert!(refused.to_string().contains("cannot connect"), "{refused}");

@@ -44,7 +44,7 @@ fn run_child(scenario: &str) -> String {
     stdout
 }
 
-fn never(_: &Reactor) -> Deferred<u32> {
+fn never(_: Reactor) -> Deferred<u32> {
     let (deferred, resolver) = Deferred::new();
     std::mem::forget(resolver);
     deferred
@@ -86,7 +86,7 @@ fn not_set_up() {
 fn no_guard() {
     blocking::setup().unwrap();
     blocking::setup().unwrap();
-    let name = |_: &Reactor| Ok::<_, Failure>(std::thread::current().name().map(str::to_owned));
+    let name = |_: Reactor| Ok::<_, Failure>(std::thread::current().name().map(str::to_owned));
     let a = blocking::wait_for(LONG, name).unwrap();
     let b = blocking::wait_for(LONG, name).unwrap();
     assert_eq!(a.as_deref(), Some("torsion-reactor"));

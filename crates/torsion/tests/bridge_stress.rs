@@ -40,13 +40,13 @@ impl Rng {
 
 fn delayed(bridge: &Bridge, value: u64, delay_us: u64) -> EventualResult<u64> {
     bridge.run_in_reactor(move |reactor| {
-        defer_later(reactor, Duration::from_micros(delay_us), move || {
+        defer_later(&reactor, Duration::from_micros(delay_us), move || {
             Ok::<_, Failure>(value)
         })
     })
 }
 
-fn never(_: &Reactor) -> Deferred<u64> {
+fn never(_: Reactor) -> Deferred<u64> {
     let (deferred, resolver) = Deferred::new();
     std::mem::forget(resolver);
     deferred
@@ -106,7 +106,7 @@ fn contention(bridge: &Bridge, seed: u64) {
                             let outcome = bridge.wait_for(
                                 Duration::from_micros(rng.below(2000)),
                                 move |reactor| {
-                                    defer_later(reactor, Duration::from_micros(delay), move || {
+                                    defer_later(&reactor, Duration::from_micros(delay), move || {
                                         Ok::<_, Failure>(value)
                                     })
                                 },

@@ -43,7 +43,7 @@
 //!
 //! torsion::blocking::setup()?;
 //! let page = torsion::blocking::wait_for(Duration::from_secs(10), |reactor| {
-//!     Client::new(reactor).get("http://127.0.0.1:8080/").fetch()
+//!     Client::new(&reactor).get("http://127.0.0.1:8080/").fetch()
 //! })?;
 //! println!("{}", page.text());
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -103,7 +103,7 @@ struct Job<F, T> {
 impl<F, T: Send + 'static> Job<F, T> {
     fn run<R, M>(mut self, reactor: &Reactor)
     where
-        F: FnOnce(&Reactor) -> R,
+        F: FnOnce(Reactor) -> R,
         R: IntoEventual<M, Output = T>,
     {
         let f = self.f.take().expect("a job runs once");
@@ -118,7 +118,7 @@ impl<F, T: Send + 'static> Job<F, T> {
             return;
         }
         // A plain result completes at once; a Deferred is followed.
-        let deferred = match catch_panic(|| f(reactor).into_outcome(reactor)) {
+        let deferred = match catch_panic(|| f(reactor.clone()).into_outcome(reactor)) {
             Ok(Outcome::Ready(result)) => {
                 core.complete(result.map_err(BridgeError::failed));
                 return;
@@ -265,16 +265,17 @@ impl Bridge {
         Bridge { inner }
     }
 
-    /// Runs `f` on the reactor thread and returns its eventual result at
-    /// once (crochet's `run_in_reactor`). `f` returns a
-    /// [`Deferred`](crate::Deferred), or a `Result` for an immediate value
-    /// or failure; a panic in `f` becomes a failure.
+    /// Runs `f` on the reactor thread, with a handle to the reactor, and
+    /// returns its eventual result at once (crochet's `run_in_reactor`).
+    /// `f` returns a [`Deferred`](crate::Deferred), a future (so an
+    /// `async fn` taking the [`Reactor`] is passed as it is), or a `Result`
+    /// for an immediate value or failure; a panic in `f` becomes a failure.
     ///
     /// If the reactor has stopped, the result is
     /// [`BridgeError::ReactorStopped`] straight away.
     pub fn run_in_reactor<F, R, M>(&self, f: F) -> EventualResult<R::Output>
     where
-        F: FnOnce(&Reactor) -> R + Send + 'static,
+        F: FnOnce(Reactor) -> R + Send + 'static,
         R: IntoEventual<M>,
     {
         if self.is_stopped() {
@@ -302,7 +303,7 @@ impl Bridge {
     /// running `f`.
     pub fn wait_for<F, R, M>(&self, timeout: Duration, f: F) -> Result<R::Output, BridgeError>
     where
-        F: FnOnce(&Reactor) -> R + Send + 'static,
+        F: FnOnce(Reactor) -> R + Send + 'static,
         R: IntoEventual<M>,
     {
         if self.is_reactor_thread() {

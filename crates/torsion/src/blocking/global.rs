@@ -141,7 +141,7 @@ pub fn global() -> Result<Bridge, BridgeError> {
 /// the result is [`BridgeError::NotSetUp`] (and `f` never runs).
 pub fn run_in_reactor<F, R, M>(f: F) -> EventualResult<R::Output>
 where
-    F: FnOnce(&Reactor) -> R + Send + 'static,
+    F: FnOnce(Reactor) -> R + Send + 'static,
     R: IntoEventual<M>,
 {
     match GLOBAL.get() {
@@ -154,7 +154,7 @@ where
 /// returns [`BridgeError::NotSetUp`].
 pub fn wait_for<F, R, M>(timeout: Duration, f: F) -> Result<R::Output, BridgeError>
 where
-    F: FnOnce(&Reactor) -> R + Send + 'static,
+    F: FnOnce(Reactor) -> R + Send + 'static,
     R: IntoEventual<M>,
 {
     global()?.wait_for(timeout, f)

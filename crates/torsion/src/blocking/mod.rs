@@ -14,7 +14,7 @@
 //!
 //! // Start an operation on the reactor thread and wait for it here.
 //! let greeting = blocking::run_in_reactor(|reactor| {
-//!     defer_later(reactor, Duration::from_millis(10), || {
+//!     defer_later(&reactor, Duration::from_millis(10), || {
 //!         Ok::<_, Failure>("hello from the reactor")
 //!     })
 //! });
@@ -22,7 +22,7 @@
 //!
 //! // Or block with a timeout that also cancels the operation.
 //! let too_slow = blocking::wait_for(Duration::from_millis(20), |reactor| {
-//!     defer_later(reactor, Duration::from_secs(60), || Ok::<_, Failure>("never"))
+//!     defer_later(&reactor, Duration::from_secs(60), || Ok::<_, Failure>("never"))
 //! });
 //! assert!(too_slow.unwrap_err().is_timeout());
 //! # Ok::<(), Box<dyn std::error::Error>>(())

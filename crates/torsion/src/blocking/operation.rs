@@ -20,15 +20,14 @@ use crate::{Deferred, Failure, Reactor};
 /// use torsion::time::defer_later;
 /// use torsion::{Failure, Reactor};
 ///
-/// async fn answer() -> Result<u32, Failure> {
-///     let reactor = Reactor::current().expect("on the reactor thread");
+/// async fn answer(reactor: Reactor) -> Result<u32, Failure> {
 ///     defer_later(&reactor, Duration::from_millis(5), || Ok::<_, Failure>(42)).await
 /// }
 ///
 /// let bridge = Bridge::start()?;
 /// let long = Duration::from_secs(5);
 /// assert_eq!(bridge.run_in_reactor(|_| Ok::<_, Failure>(1)).wait(long)?, 1);
-/// assert_eq!(bridge.run_in_reactor(|_| answer()).wait(long)?, 42);
+/// assert_eq!(bridge.run_in_reactor(answer).wait(long)?, 42);
 /// bridge.shutdown(long)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

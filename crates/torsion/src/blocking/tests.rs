@@ -17,7 +17,7 @@ use crate::{Deferred, Failure, Reactor};
 
 pub(super) const LONG: Duration = Duration::from_secs(10);
 
-pub(super) fn never(_: &Reactor) -> Deferred<u32> {
+pub(super) fn never(_: Reactor) -> Deferred<u32> {
     let (deferred, resolver) = Deferred::new();
     // Forgetting the resolver keeps the Deferred pending for good.
     std::mem::forget(resolver);
@@ -25,7 +25,7 @@ pub(super) fn never(_: &Reactor) -> Deferred<u32> {
 }
 
 /// A Deferred that never fires on its own; its canceller sets `cancelled`.
-fn cancellable(cancelled: Arc<AtomicBool>) -> impl FnOnce(&Reactor) -> Deferred<u32> + Send {
+fn cancellable(cancelled: Arc<AtomicBool>) -> impl FnOnce(Reactor) -> Deferred<u32> + Send {
     move |_| {
         let (deferred, resolver) = Deferred::with_canceller(move || {
             cancelled.store(true, Ordering::SeqCst);
@@ -75,9 +75,23 @@ fn wait_returns_a_ready_value() {
 fn wait_returns_the_value_of_a_deferred() {
     let bridge = Started::new();
     let result = bridge.run_in_reactor(|reactor| {
-        defer_later(reactor, Duration::from_millis(20), || Ok::<_, Failure>(7))
+        defer_later(&reactor, Duration::from_millis(20), || Ok::<_, Failure>(7))
     });
     assert_eq!(result.wait(LONG).unwrap(), 7);
+}
+
+/// An `async fn` taking the reactor, as a port of a crochet
+/// `@run_in_reactor` coroutine would be written.
+async fn doubled_later(reactor: Reactor) -> Result<u32, Failure> {
+    let value = defer_later(&reactor, Duration::from_millis(20), || Ok::<_, Failure>(21)).await?;
+    Ok(value * 2)
+}
+
+#[test]
+fn an_async_fn_is_handed_to_run_in_reactor_directly() {
+    let bridge = Started::new();
+    assert_eq!(bridge.run_in_reactor(doubled_later).wait(LONG).unwrap(), 42);
+    assert_eq!(bridge.wait_for(LONG, doubled_later).unwrap(), 42);
 }
 
 #[test]
@@ -113,7 +127,7 @@ fn a_panic_in_the_function_is_a_failure() {
 fn a_timeout_then_a_later_wait_gets_the_result() {
     let bridge = Started::new();
     let result = bridge.run_in_reactor(|reactor| {
-        defer_later(reactor, Duration::from_millis(1000), || {
+        defer_later(&reactor, Duration::from_millis(1000), || {
             Ok::<_, Failure>("late")
         })
     });
@@ -244,7 +258,7 @@ fn awaiting_on_the_reactor_thread_works() {
     let total = bridge.wait_for(LONG, move |reactor| {
         let first = inner.run_in_reactor(|_| Ok::<_, Failure>(20));
         let second = inner.run_in_reactor(|reactor| {
-            defer_later(reactor, Duration::from_millis(5), || Ok::<_, Failure>(22))
+            defer_later(&reactor, Duration::from_millis(5), || Ok::<_, Failure>(22))
         });
         reactor.spawn(async move {
             let a = first.await.map_err(Failure::new)?;
@@ -387,7 +401,7 @@ fn eight_threads_ten_thousand_calls_each() {
                             if i % 2 == 0 {
                                 Deferred::succeed(value)
                             } else {
-                                defer_later(reactor, Duration::ZERO, move || {
+                                defer_later(&reactor, Duration::ZERO, move || {
                                     Ok::<_, Failure>(value)
                                 })
                             }
@@ -420,7 +434,7 @@ fn awaited_from_a_tokio_runtime() {
         let mut tasks = Vec::new();
         for n in 0..10u32 {
             let result = inner.run_in_reactor(move |reactor| {
-                defer_later(reactor, Duration::from_millis(u64::from(n)), move || {
+                defer_later(&reactor, Duration::from_millis(u64::from(n)), move || {
                     Ok::<_, Failure>(n)
                 })
             });
@@ -493,7 +507,7 @@ fn a_failure_arriving_after_the_drop_is_logged() {
         let reactor = Reactor::new().unwrap();
         let bridge = Bridge::for_reactor(&reactor);
         let result = bridge.run_in_reactor(|reactor| {
-            defer_later(reactor, Duration::from_millis(10), || {
+            defer_later(&reactor, Duration::from_millis(10), || {
                 Err::<u32, _>(Failure::msg("too late to be seen"))
             })
         });
@@ -516,7 +530,7 @@ fn a_bridge_to_a_reactor_run_by_the_caller() {
     let worker_bridge = bridge.clone();
     let worker = std::thread::spawn(move || {
         let value = worker_bridge.wait_for(LONG, |reactor| {
-            defer_later(reactor, Duration::from_millis(5), || Ok::<_, Failure>(9))
+            defer_later(&reactor, Duration::from_millis(5), || Ok::<_, Failure>(9))
         });
         let pending = worker_bridge.run_in_reactor(never);
         worker_bridge.shutdown(LONG).unwrap();
