@@ -1,0 +1,251 @@
+//! The request body timeouts, with real sockets: a client that stops
+//! sending its body, or trickles it past the total bound, gets 408 and is
+//! disconnected; the resource reading the body sees a typed error; a
+//! response already under way is cut; an HTTP/2 stream is ended without
+//! the connection; and fifty slow clients do not slow anyone else down.
+
+mod support;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use support::{exchange, serve};
+use torsion::Failure;
+use torsion_web::{Body, BodyError, Reply, Request, Response, Server, ServerOptions};
+
+const READ_TIMEOUT: Duration = Duration::from_millis(400);
+/// How late after its bound a cut may come on a loaded machine.
+const SLACK: Duration = Duration::from_millis(700);
+
+fn options(read: Duration, total: Option<Duration>) -> ServerOptions {
+    ServerOptions {
+        body_read_timeout: Some(read),
+        body_total_timeout: total,
+        ..ServerOptions::default()
+    }
+}
+
+/// `/read` reads the whole body and tells `errors` how reading ended;
+/// `/swallow` reads it and, on an error, never answers; `/stream` answers
+/// at once and echoes the body as it arrives; anything else says hello.
+fn body_server(
+    reactor: &torsion::Reactor,
+    options: ServerOptions,
+    errors: mpsc::Sender<String>,
+) -> Server {
+    let reactor = reactor.clone();
+    Server::new(move |request: Request| -> Reply {
+        let path = request.uri().path().to_owned();
+        let body = request.into_body();
+        match path.as_str() {
+            "/read" => {
+                let errors = errors.clone();
+                Reply::later(async move {
+                    match body.bytes().await {
+                        Ok(bytes) => {
+                            Ok(Response::new(Body::from(format!("read {}\n", bytes.len()))))
+                        }
+                        Err(error) => {
+                            let _ = errors.send(describe(&error));
+                            Err(Failure::new(error))
+                        }
+                    }
+                })
+            }
+            "/swallow" => Reply::later(async move {
+                if body.bytes().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                Ok::<_, Failure>(Response::new(Body::from("read\n")))
+            }),
+            "/stream" => {
+                let (sender, response) = Body::channel(64 * 1024);
+                let mut body = body;
+                drop(reactor.spawn(async move {
+                    while let Some(chunk) = body.chunk().await {
+                        match chunk {
+                            Ok(data) => {
+                                if sender.send_data(data).await.is_err() {
+                                    break;
+                                }
+                            }
+                            Err(error) => {
+                                sender.abort(error.to_string());
+                                break;
+                            }
+                        }
+                    }
+                    Ok::<(), Failure>(())
+                }));
+                Response::new(response).into()
+            }
+            _ => Response::new(Body::from("hello\n")).into(),
+        }
+    })
+    .with_options(options)
+}
+
+fn describe(error: &BodyError) -> String {
+    match error {
+        BodyError::ReadTimedOut { timeout } => format!("read timeout {timeout:?}"),
+        BodyError::TotalTimedOut { timeout } => format!("total timeout {timeout:?}"),
+        other => format!("other: {other}"),
+    }
+}
+
+/// Sends `head` and then `body` at once, waits for the server to close,
+/// and gives what it answered and how long after the last byte sent it
+/// closed.
+fn send_then_stall(address: SocketAddr, head: &str, body: &[u8]) -> (String, Duration) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let sent = Instant::now();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        sent.elapsed(),
+    )
+}
+
+fn post(path: &str, length: usize) -> String {
+    format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n")
+}
+
+fn assert_cut_at(after: Duration, bound: Duration) {
+    assert!(
+        after >= bound - Duration::from_millis(20) && after < bound + SLACK,
+        "cut after {after:?}, the bound is {bound:?}"
+    );
+}
+
+#[test]
+fn a_body_that_stops_arriving_gets_408_and_the_connection_closes_at_the_read_timeout() {
+    let (errors, told) = mpsc::channel();
+    let server = serve(move |reactor| body_server(reactor, options(READ_TIMEOUT, None), errors));
+    let (answer, after) = send_then_stall(server.address, &post("/read", 10), b"ab");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert_cut_at(after, READ_TIMEOUT);
+    assert_eq!(
+        told.recv_timeout(Duration::from_secs(5)).unwrap(),
+        format!("read timeout {READ_TIMEOUT:?}"),
+        "the resource saw the typed error"
+    );
+}
+
+#[test]
+fn a_resource_that_never_answers_after_the_body_error_still_gets_408_written() {
+    let (errors, _told) = mpsc::channel();
+    let server = serve(move |reactor| body_server(reactor, options(READ_TIMEOUT, None), errors));
+    let (answer, after) = send_then_stall(server.address, &post("/swallow", 10), b"ab");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_cut_at(after, READ_TIMEOUT);
+}
+
+#[test]
+fn a_response_under_way_is_cut_without_its_end_when_the_body_stops() {
+    let (errors, _told) = mpsc::channel();
+    let server = serve(move |reactor| body_server(reactor, options(READ_TIMEOUT, None), errors));
+    let (answer, after) = send_then_stall(server.address, &post("/stream", 10), b"ab");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("\r\n\r\n2\r\nab\r\n"),
+        "the echo began: {answer:?}"
+    );
+    assert!(
+        !answer.ends_with("0\r\n\r\n"),
+        "cut, not complete: {answer:?}"
+    );
+    assert_cut_at(after, READ_TIMEOUT);
+}
+
+#[test]
+fn a_body_trickling_past_the_total_timeout_gets_408_though_bytes_keep_coming() {
+    let total = Duration::from_millis(900);
+    let (errors, told) = mpsc::channel();
+    let server =
+        serve(move |reactor| body_server(reactor, options(READ_TIMEOUT, Some(total)), errors));
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    stream.set_nonblocking(true).unwrap();
+    stream.write_all(post("/read", 100).as_bytes()).unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let closed_after = loop {
+        assert!(started.elapsed() < Duration::from_secs(5), "never cut");
+        let _ = stream.write(b"x");
+        std::thread::sleep(Duration::from_millis(100));
+        let mut buffer = [0u8; 1024];
+        match stream.read(&mut buffer) {
+            Ok(0) => break started.elapsed(),
+            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {}
+            Err(_) => break started.elapsed(),
+        }
+    };
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_cut_at(closed_after, total);
+    assert_eq!(
+        told.recv_timeout(Duration::from_secs(5)).unwrap(),
+        format!("total timeout {total:?}")
+    );
+}
+
+#[test]
+fn a_slow_body_within_both_bounds_is_read_and_answered() {
+    let (errors, _told) = mpsc::channel();
+    let server = serve(move |reactor| {
+        body_server(
+            reactor,
+            options(READ_TIMEOUT, Some(Duration::from_secs(3))),
+            errors,
+        )
+    });
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(post("/read", 5).as_bytes()).unwrap();
+    for byte in b"hello" {
+        std::thread::sleep(READ_TIMEOUT / 2);
+        stream.write_all(&[*byte]).unwrap();
+    }
+    let mut buffer = [0u8; 1024];
+    let n = stream.read(&mut buffer).unwrap();
+    let answer = String::from_utf8_lossy(&buffer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("read 5\n"), "{answer}");
+}
+
+#[test]
+fn time_the_resource_spends_not_reading_the_body_does_not_count() {
+    let (errors, _told) = mpsc::channel::<String>();
+    let server = serve(move |reactor| {
+        let r = reactor.clone();
+        drop(errors);
+        Server::new(move |request: Request| -> Reply {
+            let body = request.into_body();
+            let pause = torsion::time::defer_later(&r, READ_TIMEOUT * 2, || Ok::<_, Failure>(()));
+            Reply::later(async move {
+                pause.await?;
+                let bytes = body.bytes().await?;
+                Ok::<_, Failure>(Response::new(Body::from(format!("read {}\n", bytes.len()))))
+            })
+        })
+        .with_options(options(READ_TIMEOUT, None))
+    });
+    let answer = exchange(
+        server.address,
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+        Duration::from_secs(5),
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("read 3\n"), "{answer}");
+}
