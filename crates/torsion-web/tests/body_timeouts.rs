@@ -249,3 +249,96 @@ fn time_the_resource_spends_not_reading_the_body_does_not_count() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("read 3\n"), "{answer}");
 }
+
+/// Runs `test` against an HTTP/2 connection to `address` (h2's client on
+/// tokio), bounded in time.
+fn with_http2<F, Fut>(address: SocketAddr, test: F)
+where
+    F: FnOnce(h2::client::SendRequest<bytes::Bytes>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        tokio::time::timeout(Duration::from_secs(10), test(client))
+            .await
+            .expect("the HTTP/2 exchange finished in time");
+    });
+}
+
+/// Sends `POST path` with `body` and leaves the stream open.
+fn post_and_stall(
+    client: &mut h2::client::SendRequest<bytes::Bytes>,
+    path: &str,
+    body: &'static [u8],
+) -> (h2::client::ResponseFuture, h2::SendStream<bytes::Bytes>) {
+    let request = http::Request::post(format!("http://x{path}"))
+        .body(())
+        .unwrap();
+    let (response, mut stream) = client.send_request(request, false).unwrap();
+    stream
+        .send_data(bytes::Bytes::from_static(body), false)
+        .unwrap();
+    (response, stream)
+}
+
+/// The connection still serves: a second request on it is answered.
+async fn still_serves(client: h2::client::SendRequest<bytes::Bytes>) {
+    let mut client = client.ready().await.unwrap();
+    let request = http::Request::get("http://x/").body(()).unwrap();
+    let (response, _) = client.send_request(request, true).unwrap();
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let data = body.data().await.unwrap().unwrap();
+    assert_eq!(&data[..], b"hello\n");
+}
+
+#[test]
+fn an_http2_stream_whose_body_stops_gets_408_and_the_connection_serves_on() {
+    let (errors, _told) = mpsc::channel();
+    let server = serve(move |reactor| body_server(reactor, options(READ_TIMEOUT, None), errors));
+    with_http2(server.address, |client| async move {
+        let mut client = client.ready().await.unwrap();
+        let (response, mut stream) = post_and_stall(&mut client, "/read", b"ab");
+        let sent = Instant::now();
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), 408);
+        assert_cut_at(sent.elapsed(), READ_TIMEOUT);
+        // The server will read no more of the request: it ends the stream.
+        let reason = std::future::poll_fn(|cx| stream.poll_reset(cx)).await;
+        println!("the request's stream was ended with {reason:?}");
+        still_serves(client).await;
+    });
+}
+
+#[test]
+fn an_http2_response_under_way_is_reset_when_its_body_stops_and_the_connection_serves_on() {
+    let (errors, _told) = mpsc::channel();
+    let server = serve(move |reactor| body_server(reactor, options(READ_TIMEOUT, None), errors));
+    with_http2(server.address, |client| async move {
+        let mut client = client.ready().await.unwrap();
+        let (response, _stream) = post_and_stall(&mut client, "/stream", b"ab");
+        let sent = Instant::now();
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), 200);
+        let mut body = response.into_body();
+        assert_eq!(&body.data().await.unwrap().unwrap()[..], b"ab");
+        let error = body
+            .data()
+            .await
+            .expect("the stream is reset, not ended")
+            .unwrap_err();
+        assert_cut_at(sent.elapsed(), READ_TIMEOUT);
+        assert!(error.is_reset(), "{error}");
+        println!("the response's stream was reset with {:?}", error.reason());
+        still_serves(client).await;
+    });
+}
