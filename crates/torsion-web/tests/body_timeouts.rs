@@ -342,3 +342,159 @@ fn an_http2_response_under_way_is_reset_when_its_body_stops_and_the_connection_s
         still_serves(client).await;
     });
 }
+
+/// One attacking client: sends its head and a first body byte, then one
+/// more byte every `every` (never, for `None`), and records the answer and
+/// when the server closed it.
+struct SlowClient {
+    stream: TcpStream,
+    every: Option<Duration>,
+    first_byte: Instant,
+    last_byte: Instant,
+    answer: Vec<u8>,
+    closed: Option<Instant>,
+}
+
+impl SlowClient {
+    fn connect(address: SocketAddr, every: Option<Duration>) -> SlowClient {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream.write_all(post("/read", 1000).as_bytes()).unwrap();
+        stream.write_all(b"x").unwrap();
+        stream.set_nonblocking(true).unwrap();
+        let now = Instant::now();
+        SlowClient {
+            stream,
+            every,
+            first_byte: now,
+            last_byte: now,
+            answer: Vec::new(),
+            closed: None,
+        }
+    }
+
+    fn turn(&mut self) {
+        if self.closed.is_some() {
+            return;
+        }
+        if let Some(every) = self.every
+            && self.last_byte.elapsed() >= every
+            && self.stream.write(b"x").is_ok()
+        {
+            self.last_byte = Instant::now();
+        }
+        let mut buffer = [0u8; 1024];
+        match self.stream.read(&mut buffer) {
+            Ok(0) => self.closed = Some(Instant::now()),
+            Ok(n) => self.answer.extend_from_slice(&buffer[..n]),
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {}
+            Err(_) => self.closed = Some(Instant::now()),
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+#[test]
+fn fifty_slow_body_clients_are_cut_at_their_bounds_while_others_are_served_at_once() {
+    const STALLING: usize = 25;
+    const TRICKLING: usize = 25;
+    let total = Duration::from_millis(1500);
+    let (errors, _told) = mpsc::channel();
+    let server =
+        serve(move |reactor| body_server(reactor, options(READ_TIMEOUT, Some(total)), errors));
+    let address = server.address;
+    let attack = std::thread::spawn(move || {
+        // Half stop after one byte (cut at the read timeout), half send a
+        // byte every 100 ms, inside the read timeout (cut at the total).
+        let mut clients: Vec<SlowClient> = (0..STALLING + TRICKLING)
+            .map(|n| {
+                let every = (n >= STALLING).then_some(Duration::from_millis(100));
+                SlowClient::connect(address, every)
+            })
+            .collect();
+        let started = Instant::now();
+        while clients.iter().any(|client| client.closed.is_none())
+            && started.elapsed() < total + Duration::from_secs(3)
+        {
+            for client in &mut clients {
+                client.turn();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        clients
+    });
+    // Meanwhile a client within bounds and a normal one are served.
+    let patient = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.write_all(post("/read", 4).as_bytes()).unwrap();
+        for byte in b"slow" {
+            std::thread::sleep(READ_TIMEOUT / 2);
+            stream.write_all(&[*byte]).unwrap();
+        }
+        let mut buffer = [0u8; 1024];
+        let n = stream.read(&mut buffer).unwrap();
+        String::from_utf8_lossy(&buffer[..n]).into_owned()
+    });
+    let mut latencies = Vec::new();
+    let measuring = Instant::now();
+    while measuring.elapsed() < total {
+        let started = Instant::now();
+        let answer = exchange(
+            address,
+            b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\nfast",
+            Duration::from_secs(5),
+        );
+        latencies.push(started.elapsed());
+        assert!(answer.ends_with("read 4\n"), "{answer}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    latencies.sort();
+    let (p50, p99) = (percentile(&latencies, 50), percentile(&latencies, 99));
+    println!(
+        "normal client during the attack: {} requests, p50 {p50:?}, p99 {p99:?}",
+        latencies.len()
+    );
+    let patient = patient.join().unwrap();
+    assert!(patient.starts_with("HTTP/1.1 200"), "{patient}");
+    assert!(patient.ends_with("read 4\n"), "{patient}");
+    let clients = attack.join().unwrap();
+    let mut stalled_cut = Vec::new();
+    let mut trickled_cut = Vec::new();
+    for (n, client) in clients.iter().enumerate() {
+        let answer = String::from_utf8_lossy(&client.answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "client {n}: {answer}");
+        let closed = client
+            .closed
+            .unwrap_or_else(|| panic!("slow client {n} was never closed"));
+        if client.every.is_none() {
+            stalled_cut.push(closed - client.last_byte);
+        } else {
+            trickled_cut.push(closed - client.first_byte);
+        }
+    }
+    stalled_cut.sort();
+    trickled_cut.sort();
+    println!(
+        "stalled clients cut {:?}..{:?} after their last byte (bound {READ_TIMEOUT:?}); \
+         trickling clients cut {:?}..{:?} after their first (bound {total:?})",
+        stalled_cut[0],
+        stalled_cut[STALLING - 1],
+        trickled_cut[0],
+        trickled_cut[TRICKLING - 1]
+    );
+    for after in stalled_cut {
+        assert_cut_at(after, READ_TIMEOUT);
+    }
+    for after in trickled_cut {
+        assert_cut_at(after, total);
+    }
+    assert!(
+        p99 < Duration::from_millis(100),
+        "a normal request took {p99:?} (p99) among 50 slow clients"
+    );
+}
