@@ -8,6 +8,7 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
@@ -27,6 +28,45 @@ pub enum BodyError {
     /// The sending side gave up before the end.
     #[error("body aborted: {0}")]
     Aborted(String),
+    /// No body bytes arrived for this long while the body was being read
+    /// ([`ServerOptions::body_read_timeout`](crate::ServerOptions::body_read_timeout)).
+    #[error("no body bytes arrived for {timeout:?}")]
+    ReadTimedOut {
+        /// The bound that passed.
+        timeout: Duration,
+    },
+    /// The whole body took longer than this to arrive
+    /// ([`ServerOptions::body_total_timeout`](crate::ServerOptions::body_total_timeout)).
+    #[error("the body took longer than {timeout:?} to arrive")]
+    TotalTimedOut {
+        /// The bound that passed.
+        timeout: Duration,
+    },
+}
+
+impl BodyError {
+    /// True when the client was too slow sending the body: the server
+    /// answers such a request 408 Request Timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            BodyError::ReadTimedOut { .. } | BodyError::TotalTimedOut { .. }
+        )
+    }
+}
+
+/// Times a request body's arrival for the server, which enforces the body
+/// timeouts: the body reports when its reader waits and when bytes come,
+/// and asks whether a bound has passed.
+pub(crate) trait ArrivalWatch {
+    /// The timeout that passed, if one has.
+    fn expired(&self) -> Option<BodyError>;
+    /// The reader waits for bytes, to be woken with `waker`.
+    fn waiting(&self, waker: &Waker);
+    /// Bytes arrived.
+    fn arrived(&self);
+    /// The body ended, failed, or its reader let it go: stop timing.
+    fn ended(&self);
 }
 
 /// The body of a request or a response.
@@ -52,6 +92,7 @@ enum Kind {
         body: hyper::body::Incoming,
         limit: Option<u64>,
         seen: u64,
+        watch: Option<Rc<dyn ArrivalWatch>>,
     },
     Channel(Rc<RefCell<Channel>>),
 }
@@ -65,11 +106,21 @@ impl Body {
     /// A body arriving from the network; reading past `limit` bytes fails
     /// with [`BodyError::TooLarge`].
     pub fn incoming(body: hyper::body::Incoming, limit: Option<u64>) -> Body {
+        Body::watched(body, limit, None)
+    }
+
+    /// A body arriving from the network, its arrival timed by `watch`.
+    pub(crate) fn watched(
+        body: hyper::body::Incoming,
+        limit: Option<u64>,
+        watch: Option<Rc<dyn ArrivalWatch>>,
+    ) -> Body {
         Body {
             kind: Kind::Incoming {
                 body,
                 limit,
                 seen: 0,
+                watch,
             },
         }
     }
@@ -204,8 +255,32 @@ impl http_body::Body for Body {
         match &mut self.get_mut().kind {
             Kind::Empty => Poll::Ready(None),
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|bytes| Ok(Frame::data(bytes)))),
-            Kind::Incoming { body, limit, seen } => {
-                let frame = std::task::ready!(Pin::new(body).poll_frame(cx));
+            Kind::Incoming {
+                body,
+                limit,
+                seen,
+                watch,
+            } => {
+                if let Some(error) = watch.as_ref().and_then(|watch| watch.expired()) {
+                    return Poll::Ready(Some(Err(error)));
+                }
+                let frame = match Pin::new(&mut *body).poll_frame(cx) {
+                    Poll::Pending => {
+                        if let Some(watch) = watch {
+                            watch.waiting(cx.waker());
+                        }
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(frame) => frame,
+                };
+                if let Some(watch) = watch {
+                    // A reader may stop at is_end_stream without asking for
+                    // the end, so the last bytes end the timing too.
+                    match &frame {
+                        Some(Ok(_)) if !body.is_end_stream() => watch.arrived(),
+                        _ => watch.ended(),
+                    }
+                }
                 let frame = match frame {
                     None => return Poll::Ready(None),
                     Some(Err(error)) => return Poll::Ready(Some(Err(error.into()))),
@@ -251,6 +326,13 @@ impl http_body::Body for Body {
 
 impl Drop for Body {
     fn drop(&mut self) {
+        if let Kind::Incoming {
+            watch: Some(watch), ..
+        } = &self.kind
+        {
+            // Nobody waits for the rest: the client is not late.
+            watch.ended();
+        }
         if let Kind::Channel(channel) = &self.kind {
             let mut channel = channel.borrow_mut();
             channel.receiver_gone = true;

@@ -171,6 +171,9 @@ pub(crate) async fn read_limited(
     while let Some(chunk) = body.chunk().await {
         let chunk = chunk.map_err(|error| match error {
             BodyError::TooLarge { limit } => HttpError::payload_too_large(limit),
+            error if error.is_timeout() => {
+                HttpError::new(StatusCode::REQUEST_TIMEOUT, error.to_string())
+            }
             error => HttpError::bad_request(format!("reading the request body failed: {error}")),
         })?;
         if (bytes.len() + chunk.len()) as u64 > limit {

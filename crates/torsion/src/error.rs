@@ -94,6 +94,14 @@ impl From<io::Error> for ConnectionLost {
     }
 }
 
+/// A TLS handshake did not finish within its bound (see
+/// [`ListenOptions::tls_handshake_timeout`](crate::net::ListenOptions::tls_handshake_timeout)):
+/// the connection was aborted, and its protocol's `connection_lost` gets
+/// this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the TLS handshake did not finish within {0:?}")]
+pub struct TlsHandshakeTimeout(pub std::time::Duration);
+
 /// The peer refused the connection (Twisted's `ConnectionRefusedError`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the connection was refused by the other side")]

@@ -80,7 +80,7 @@ pub(super) async fn serve(
         resource: server.resource.clone(),
         info,
         control: control.clone(),
-        max_body_size: options.max_body_size,
+        server: server.clone(),
     };
     let io = ServerIo {
         stream,

@@ -12,12 +12,16 @@
 //! than the timer, since every deadline is at least one period away when it
 //! is set, so no deadline is missed and none is late.
 //!
+//! Request bodies arriving on the connection have deadlines of their own
+//! (see `body_clock`); they register with the connection as [`Deadline`]s
+//! and the same timer looks at them each time it wakes.
+//!
 //! Once the connection is upgraded (to a WebSocket) the watchdog stops, and
 //! the orders go to the protocol that took the connection over instead of
 //! to hyper.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -49,6 +53,26 @@ pub(super) enum Order {
     Abort,
 }
 
+/// What a [`Deadline`] has left to watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Next {
+    /// Its deadline falls then.
+    At(Instant),
+    /// Nothing is timed now, but may be later.
+    NotYet,
+    /// Nothing more to watch: forget it.
+    Done,
+}
+
+/// Something on the connection with a deadline of its own (a request body
+/// arriving), looked at by the watchdog each time it wakes. A deadline is
+/// never set closer than one watchdog period (the shortest timeout) from
+/// the moment it is set, so the watchdog is never late for it.
+pub(super) trait Deadline {
+    /// Acts if the deadline has passed by `now`, and says what is left.
+    fn check(&self, now: Instant) -> Next;
+}
+
 /// Carries out orders for a connection upgraded to another protocol.
 pub(super) type OrderHook = Rc<dyn Fn(Order)>;
 
@@ -62,6 +86,8 @@ pub(super) struct Control {
     /// Told of orders once the connection is upgraded.
     upgraded: RefCell<Option<OrderHook>>,
     watchdog: RefCell<Option<DelayedCall>>,
+    /// Deadlines of the requests in flight.
+    watched: RefCell<Vec<Weak<dyn Deadline>>>,
     header_read_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
 }
@@ -76,6 +102,7 @@ impl Control {
             task: RefCell::new(None),
             upgraded: RefCell::new(None),
             watchdog: RefCell::new(None),
+            watched: RefCell::new(Vec::new()),
             header_read_timeout: options.header_read_timeout,
             idle_timeout: options.idle_timeout,
         });
@@ -126,6 +153,35 @@ impl Control {
         }
     }
 
+    /// Has the watchdog look at `deadline` too, for as long as it lives.
+    pub(super) fn watch(&self, deadline: Weak<dyn Deadline>) {
+        self.watched.borrow_mut().push(deadline);
+    }
+
+    /// Checks the watched deadlines: the time to the nearest one left.
+    fn check_watched(&self, now: Instant) -> Option<Duration> {
+        // Taken out: a check may give an order, or a new request register.
+        let watched = std::mem::take(&mut *self.watched.borrow_mut());
+        let mut nearest = None::<Duration>;
+        let mut kept = Vec::with_capacity(watched.len());
+        for weak in watched {
+            let Some(deadline) = weak.upgrade() else {
+                continue;
+            };
+            match deadline.check(now) {
+                Next::Done => continue,
+                Next::NotYet => {}
+                Next::At(when) => {
+                    let left = when.saturating_duration_since(now);
+                    nearest = Some(nearest.map_or(left, |nearest| nearest.min(left)));
+                }
+            }
+            kept.push(weak);
+        }
+        self.watched.borrow_mut().extend(kept);
+        nearest
+    }
+
     /// Bytes arrived: on an idle connection, a request head has begun.
     pub(super) fn received(&self) {
         if let Phase::Idle(_) = self.phase.get() {
@@ -161,6 +217,7 @@ impl Control {
         self.stop_watchdog();
         self.task.borrow_mut().take();
         self.upgraded.borrow_mut().take();
+        self.watched.borrow_mut().clear();
     }
 
     fn stop_watchdog(&self) {
@@ -201,6 +258,9 @@ fn arm(control: &Rc<Control>, reactor: &Reactor, delay: Duration, period: Durati
             } else {
                 next = next.min(deadline - now);
             }
+        }
+        if let Some(left) = control.check_watched(now) {
+            next = next.min(left);
         }
         if control.order() != Order::Abort {
             arm(&control, &r, next, period);

@@ -10,6 +10,7 @@
 //! [`Control`](control::Control) so that it can time requests out and
 //! drain connections when it stops.
 
+mod body_clock;
 mod connection;
 mod control;
 mod options;

@@ -38,6 +38,23 @@ pub struct ServerOptions {
     /// disconnected (the defence against slowloris). `None` for no limit.
     /// Default 30 s.
     pub header_read_timeout: Option<Duration>,
+    /// How long a request body may go without a byte arriving while the
+    /// resource waits for it (time the resource spends not reading does
+    /// not count). Past it the body's read fails with
+    /// [`BodyError::ReadTimedOut`](crate::BodyError::ReadTimedOut); a
+    /// resource that has not answered yet is answered 408 Request Timeout
+    /// and the connection closed; a response already under way is cut (the
+    /// HTTP/1 connection closed, the HTTP/2 stream reset). `None` for no
+    /// limit. Default 30 s.
+    pub body_read_timeout: Option<Duration>,
+    /// How long a whole request body may take to arrive, counted from the
+    /// resource's first read; past it the read fails with
+    /// [`BodyError::TotalTimedOut`](crate::BodyError::TotalTimedOut) and the
+    /// request ends as for `body_read_timeout`. Bounds a client that
+    /// trickles a large body just fast enough. `None` for no limit.
+    /// Default 5 minutes: raise it when large uploads come over slow
+    /// links.
+    pub body_total_timeout: Option<Duration>,
     /// How long a connection may sit with no request in flight and nothing
     /// received before the server closes it. `None` keeps idle connections
     /// open. Default 60 s.
@@ -64,6 +81,8 @@ impl Default for ServerOptions {
             max_headers: 100,
             max_body_size: Some(16 * 1024 * 1024),
             header_read_timeout: Some(Duration::from_secs(30)),
+            body_read_timeout: Some(Duration::from_secs(30)),
+            body_total_timeout: Some(Duration::from_secs(5 * 60)),
             idle_timeout: Some(Duration::from_secs(60)),
             http2_keep_alive_interval: None,
             http2_keep_alive_timeout: Duration::from_secs(20),
@@ -76,9 +95,19 @@ impl Default for ServerOptions {
 impl ServerOptions {
     /// The shortest timeout set: how often a connection's watchdog looks.
     pub(super) fn watchdog_period(&self) -> Option<Duration> {
-        match (self.header_read_timeout, self.idle_timeout) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (one, other) => one.or(other),
-        }
+        [
+            self.header_read_timeout,
+            self.idle_timeout,
+            self.body_read_timeout,
+            self.body_total_timeout,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// True when request bodies are timed.
+    pub(super) fn times_bodies(&self) -> bool {
+        self.body_read_timeout.is_some() || self.body_total_timeout.is_some()
     }
 }

@@ -1,7 +1,9 @@
 //! The hyper service of one connection: it turns hyper's request into a
 //! [`Request`], checks the announced body size, calls the resource (a panic
 //! becomes a 500), and keeps the connection's count of requests in flight
-//! until each response's body has been sent or dropped.
+//! until each response's body has been sent or dropped. A request body
+//! that arrives too slowly (see `body_clock`) is answered 408 for a
+//! resource that has not answered, and cuts a response under way.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -11,12 +13,15 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, StatusCode, Version, header};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use torsion::Failure;
 
+use super::Shared;
+use super::body_clock::BodyClock;
 use super::control::Control;
+use crate::body::ArrivalWatch;
 use crate::{Body, BodyError, ConnectionInfo, Reply, Request, Resource, Response};
 
 /// Answers the requests of one connection with a resource.
@@ -24,7 +29,8 @@ pub(super) struct RequestService {
     pub(super) resource: Rc<dyn Resource>,
     pub(super) info: ConnectionInfo,
     pub(super) control: Rc<Control>,
-    pub(super) max_body_size: Option<u64>,
+    /// The server, for its options.
+    pub(super) server: Rc<Shared>,
 }
 
 impl hyper::service::Service<http::Request<Incoming>> for RequestService {
@@ -34,8 +40,10 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
 
     fn call(&self, request: http::Request<Incoming>) -> Answering {
         let guard = InFlight::start(&self.control);
+        let options = &self.server.options;
+        let max_body_size = options.max_body_size;
         if let (Some(limit), Some(announced)) = (
-            self.max_body_size,
+            max_body_size,
             http_body::Body::size_hint(request.body()).exact(),
         ) && announced > limit
         {
@@ -43,13 +51,22 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
             return Answering {
                 reply: Reply::from(too_large(limit)),
                 guard: Some(guard),
+                clock: None,
             };
         }
-        let mut request: Request = request.map(|body| Body::incoming(body, self.max_body_size));
+        let clock = if http_body::Body::is_end_stream(request.body()) {
+            None
+        } else {
+            let http2 = request.version() == Version::HTTP_2;
+            BodyClock::start(options, &self.control, http2)
+        };
+        let watch = clock.clone().map(|clock| clock as Rc<dyn ArrivalWatch>);
+        let mut request: Request = request.map(|body| Body::watched(body, max_body_size, watch));
         request.extensions_mut().insert(self.info.clone());
         Answering {
             reply: answer(&*self.resource, request),
             guard: Some(guard),
+            clock,
         }
     }
 }
@@ -65,6 +82,8 @@ fn answer(resource: &dyn Resource, request: Request) -> Reply {
 pub(super) struct Answering {
     reply: Reply,
     guard: Option<InFlight>,
+    /// Times the request body, when it has one.
+    clock: Option<Rc<BodyClock>>,
 }
 
 impl Future for Answering {
@@ -75,13 +94,43 @@ impl Future for Answering {
         let polled =
             std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut this.reply).poll(cx)));
         let result = match polled {
-            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Pending) => match this.clock.as_ref().and_then(|clock| clock.expired()) {
+                // The resource has not answered the slow client, and may
+                // never: the server answers for it and drops its reply.
+                Some(error) => {
+                    drop(std::mem::replace(
+                        &mut this.reply,
+                        Reply::from(Response::default()),
+                    ));
+                    Err(Failure::new(error))
+                }
+                None => {
+                    if let Some(clock) = &this.clock {
+                        clock.wake_on_expiry(cx.waker());
+                    }
+                    return Poll::Pending;
+                }
+            },
             Ok(Poll::Ready(result)) => result,
             Err(payload) => Err(Failure::from_panic(payload)),
         };
         let guard = this.guard.take();
-        Poll::Ready(Ok(respond(result).map(|body| TrackedBody {
+        let mut response = respond(result);
+        let clock = match this.clock.take() {
+            Some(clock) if clock.expired().is_some() => {
+                // The rest of the body will not be read: no next request.
+                close_after(&mut response);
+                None
+            }
+            Some(clock) => {
+                clock.answered();
+                Some(clock)
+            }
+            None => None,
+        };
+        Poll::Ready(Ok(response.map(|body| TrackedBody {
             body,
+            clock,
             _in_flight: guard,
         })))
     }
@@ -91,12 +140,28 @@ impl Future for Answering {
 /// [`HttpError`](crate::HttpError) its own answer, and any other failure is
 /// logged and becomes a 500.
 fn respond(result: Result<Response, Failure>) -> Response {
-    result.unwrap_or_else(|failure| {
-        if let Some(&BodyError::TooLarge { limit }) = failure.downcast_ref::<BodyError>() {
-            return too_large(limit);
-        }
-        crate::http_error::failure_response(failure)
+    result.unwrap_or_else(|failure| match failure.downcast_ref::<BodyError>() {
+        Some(&BodyError::TooLarge { limit }) => too_large(limit),
+        Some(error) if error.is_timeout() => request_timeout(error),
+        _ => crate::http_error::failure_response(failure),
     })
+}
+
+fn request_timeout(error: &BodyError) -> Response {
+    let mut response = status_response(
+        StatusCode::REQUEST_TIMEOUT,
+        format!("408 Request Timeout: {error}\n"),
+    );
+    close_after(&mut response);
+    response
+}
+
+/// Marks an HTTP/1 response as the connection's last (hyper leaves the
+/// header out of HTTP/2, where it has no meaning).
+fn close_after(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
 }
 
 fn too_large(limit: u64) -> Response {
@@ -105,9 +170,7 @@ fn too_large(limit: u64) -> Response {
         format!("413 Payload Too Large: the limit is {limit} bytes\n"),
     );
     // The body is not read, so the connection cannot carry another request.
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    close_after(&mut response);
     response
 }
 
@@ -145,6 +208,9 @@ impl Drop for InFlight {
 /// connection has sent it, or dropped it.
 pub(super) struct TrackedBody {
     body: Body,
+    /// The request body's clock while the request body may still be late:
+    /// its expiry cuts this response.
+    clock: Option<Rc<BodyClock>>,
     _in_flight: Option<InFlight>,
 }
 
@@ -156,7 +222,19 @@ impl http_body::Body for TrackedBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+        let this = self.get_mut();
+        if let Some(error) = this.clock.as_ref().and_then(|clock| clock.expired()) {
+            // Failing the body resets an HTTP/2 stream (an HTTP/1
+            // connection is aborted by the clock itself).
+            return Poll::Ready(Some(Err(error)));
+        }
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        if polled.is_pending()
+            && let Some(clock) = &this.clock
+        {
+            clock.wake_on_expiry(cx.waker());
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

@@ -58,8 +58,7 @@ pub fn client_from_string<N: Network + Clone>(
     let parsed = parse(description)?;
     let mut options = ConnectOptions {
         timeout: Some(DEFAULT_CONNECT_TIMEOUT),
-        bind: None,
-        tls: None,
+        ..ConnectOptions::default()
     };
     let target = match parsed.kind.as_str() {
         "tcp" => {
@@ -88,9 +87,18 @@ pub fn client_from_string<N: Network + Clone>(
                 name,
                 parsed.fields,
                 &["host", "port"],
-                &["timeout", "bindAddress", "caCerts", "alpn"],
+                &[
+                    "timeout",
+                    "bindAddress",
+                    "caCerts",
+                    "alpn",
+                    "handshakeTimeout",
+                ],
             )?;
             tcp_options(&args, &mut options)?;
+            if let Some(bound) = args.handshake_timeout()? {
+                options.tls_handshake_timeout = bound;
+            }
             let host = host(&args)?;
             let port = args.port("port")?;
             let roots = args

@@ -13,7 +13,7 @@
 //! | `tcp:PORT[:interface=IP][:backlog=N]` | TCP over IPv4, on every interface by default; backlog 50 |
 //! | `tcp6:PORT[:interface=IP][:backlog=N]` | TCP over IPv6 (`interface=\:\:1`), on `::` by default |
 //! | `unix:PATH[:mode=OCTAL][:backlog=N]` | a UNIX socket; mode 666 by default, as in Twisted |
-//! | `tls:PORT:privateKey=KEY.pem[:certKey=CERT.pem][:interface=IP][:backlog=N]` | TLS over TCP; `certKey` defaults to the `privateKey` file; `ssl:` is the same |
+//! | `tls:PORT:privateKey=KEY.pem[:certKey=CERT.pem][:interface=IP][:backlog=N][:handshakeTimeout=S]` | TLS over TCP; `certKey` defaults to the `privateKey` file; a connection whose handshake takes longer than `handshakeTimeout` seconds (default 30, 0 for no bound) is aborted; `ssl:` is the same |
 //!
 //! Clients ([`client_from_string`]):
 //!
@@ -21,7 +21,7 @@
 //! |---|---|
 //! | `tcp:host=H:port=P[:timeout=S][:bindAddress=IP]` or `tcp:H:P` | TCP; the timeout is 30 s by default |
 //! | `unix:path=PATH[:timeout=S]` or `unix:PATH` | a UNIX socket |
-//! | `tls:host=H:port=P:caCerts=ROOTS.pem[:timeout=S][:bindAddress=IP][:alpn=h2,http/1.1]` or `tls:H:P:caCerts=..` | TLS over TCP, verifying the server's certificate against `caCerts` and its name against `H` (also sent as SNI); `ssl:` is the same |
+//! | `tls:host=H:port=P:caCerts=ROOTS.pem[:timeout=S][:bindAddress=IP][:alpn=h2,http/1.1][:handshakeTimeout=S]` or `tls:H:P:caCerts=..` | TLS over TCP, verifying the server's certificate against `caCerts` and its name against `H` (also sent as SNI); the handshake bound is as for servers; `ssl:` is the same |
 //!
 //! `caCerts` is required for TLS clients: torsion does not read the
 //! system's trust roots, so without it no server could be verified.

@@ -214,6 +214,16 @@ impl Arguments {
         }
     }
 
+    /// `handshakeTimeout`, in seconds: `Some(None)` for 0 (no bound), `None`
+    /// when not given.
+    pub(crate) fn handshake_timeout(
+        &self,
+    ) -> Result<Option<Option<std::time::Duration>>, EndpointError> {
+        Ok(self
+            .seconds("handshakeTimeout")?
+            .map(|bound| (!bound.is_zero()).then_some(bound)))
+    }
+
     /// An IP address.
     pub(crate) fn ip(&self, name: &'static str) -> Result<Option<std::net::IpAddr>, EndpointError> {
         match self.get(name) {

@@ -5,10 +5,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::endpoints::EndpointError;
 use crate::endpoints::parse::{Arguments, parse};
-use crate::net::tls::server_config;
+use crate::net::tls::{DEFAULT_HANDSHAKE_TIMEOUT, server_config};
 use crate::net::{AsyncListener, Factory, ListenOptions, Network, UnixListenOptions};
 use crate::{Deferred, Failure, Reactor};
 
@@ -24,6 +25,7 @@ enum Kind {
         address: SocketAddr,
         backlog: i32,
         tls: Option<Arc<rustls::ServerConfig>>,
+        handshake_timeout: Option<Duration>,
     },
     Unix {
         path: PathBuf,
@@ -92,7 +94,13 @@ pub fn server_from_string<N: Network + Clone>(
                 name,
                 parsed.fields,
                 &["port"],
-                &["privateKey", "certKey", "interface", "backlog"],
+                &[
+                    "privateKey",
+                    "certKey",
+                    "interface",
+                    "backlog",
+                    "handshakeTimeout",
+                ],
             )?;
             let key = Path::new(args.required("privateKey")?);
             let certificates = args.get("certKey").map(Path::new).unwrap_or(key);
@@ -100,11 +108,21 @@ pub fn server_from_string<N: Network + Clone>(
                 endpoint: name,
                 source,
             })?;
-            tcp(
+            let mut kind = tcp(
                 &args,
                 IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 Some(Arc::new(config)),
-            )?
+            )?;
+            if let (
+                Some(bound),
+                Kind::Tcp {
+                    handshake_timeout, ..
+                },
+            ) = (args.handshake_timeout()?, &mut kind)
+            {
+                *handshake_timeout = bound;
+            }
+            kind
         }
         other => return Err(EndpointError::UnknownType(other.to_owned())),
     };
@@ -129,6 +147,7 @@ fn tcp(
         address: SocketAddr::new(interface, port),
         backlog: args.backlog(DEFAULT_BACKLOG)?,
         tls,
+        handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
     })
 }
 
@@ -145,12 +164,14 @@ impl<N: Network> ServerEndpoint<N> {
                 address,
                 backlog,
                 tls,
+                handshake_timeout,
             } => self.network.listen_tcp_port(
                 *address,
                 factory,
                 ListenOptions {
                     backlog: *backlog,
                     tls: tls.clone(),
+                    tls_handshake_timeout: *handshake_timeout,
                     reuse_port: false,
                 },
             ),
@@ -219,6 +240,7 @@ impl<N: Network> ServerEndpoint<N> {
                 address,
                 backlog,
                 tls: Some(config),
+                handshake_timeout,
             } if config.alpn_protocols.is_empty() => {
                 let mut config = (**config).clone();
                 config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
@@ -226,6 +248,7 @@ impl<N: Network> ServerEndpoint<N> {
                     address: *address,
                     backlog: *backlog,
                     tls: Some(Arc::new(config)),
+                    handshake_timeout: *handshake_timeout,
                 }
             }
             kind => kind.clone(),
@@ -255,11 +278,13 @@ impl<N: Network> fmt::Debug for ServerEndpoint<N> {
                 address,
                 backlog,
                 tls,
+                handshake_timeout,
             } => f
                 .debug_struct("ServerEndpoint")
                 .field("address", address)
                 .field("backlog", backlog)
                 .field("tls", &tls.is_some())
+                .field("handshake_timeout", handshake_timeout)
                 .finish(),
             Kind::Unix {
                 path,

@@ -804,3 +804,44 @@ fn memory_reactor_records_tls_connects() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_tls_handshake_timeout_is_read_from_server_and_client_strings() {
+    let dir = temp_dir("handshake-timeout");
+    let (cert, key) = certificate(&dir, "server");
+    let reactor = Reactor::new().unwrap();
+    let server = |extra: &str| {
+        let description = format!(
+            "tls:0:privateKey={}:certKey={}{extra}",
+            escaped(&key),
+            escaped(&cert)
+        );
+        format!("{:?}", server_from_string(&reactor, &description).unwrap())
+    };
+    assert!(
+        server("").contains("handshake_timeout: Some(30s)"),
+        "{}",
+        server("")
+    );
+    assert!(server(":handshakeTimeout=1.5").contains("handshake_timeout: Some(1.5s)"));
+    assert!(server(":handshakeTimeout=0").contains("handshake_timeout: None"));
+    let bad = server_error(&format!(
+        "tls:0:privateKey={}:certKey={}:handshakeTimeout=soon",
+        escaped(&key),
+        escaped(&cert)
+    ));
+    assert!(bad.contains("bad handshakeTimeout \"soon\""), "{bad}");
+    let client = |extra: &str| {
+        let description = format!(
+            "tls:host=localhost:port=1:caCerts={}{extra}",
+            escaped(&cert)
+        );
+        client_from_string(&reactor, &description)
+            .unwrap()
+            .options()
+            .tls_handshake_timeout
+    };
+    assert_eq!(client(""), Some(Duration::from_secs(30)));
+    assert_eq!(client(":handshakeTimeout=2"), Some(Duration::from_secs(2)));
+    assert_eq!(client(":handshakeTimeout=0"), None);
+}

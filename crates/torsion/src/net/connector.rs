@@ -33,7 +33,7 @@ use crate::error::{
 use crate::failure::catch_panic;
 use crate::net::protocol::FactoryUse;
 use crate::net::stream::{StreamConn, StreamSocket};
-use crate::net::tls::{TlsSession, TlsSetup};
+use crate::net::tls::{DEFAULT_HANDSHAKE_TIMEOUT, TlsSession, TlsSetup};
 use crate::net::{Address, ClientFactory, Factory, Transport, sys};
 use crate::reactor::{IoSource, Readiness, WeakReactor};
 use crate::time::DelayedCall;
@@ -51,6 +51,11 @@ pub struct ConnectOptions {
     pub bind: Option<SocketAddr>,
     /// Start TLS as soon as the connection is up.
     pub tls: Option<TlsSetup>,
+    /// How long the TLS handshake may take once connected before the
+    /// connection is aborted with a
+    /// [`TlsHandshakeTimeout`](crate::error::TlsHandshakeTimeout); `None`
+    /// waits for ever. Default [`DEFAULT_HANDSHAKE_TIMEOUT`] (30 s).
+    pub tls_handshake_timeout: Option<Duration>,
 }
 
 impl Default for ConnectOptions {
@@ -59,6 +64,7 @@ impl Default for ConnectOptions {
             timeout: Some(DEFAULT_CONNECT_TIMEOUT),
             bind: None,
             tls: None,
+            tls_handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
         }
     }
 }
@@ -422,7 +428,8 @@ impl Attempt {
             }
         };
         if let Some(session) = self.tls.borrow_mut().take() {
-            conn.set_tls(session);
+            let timeout = connector.inner.options.tls_handshake_timeout;
+            conn.start_handshake(reactor, session, timeout);
         }
         let ended = connector.clone();
         conn.on_close(move |failure| ended.connection_ended(failure));

@@ -154,7 +154,7 @@ impl PortSource {
             }
         };
         let tls = match &self.tls {
-            Some(config) => match TlsSession::new(TlsSetup::Server(config.clone())) {
+            Some(tls) => match TlsSession::new(TlsSetup::Server(tls.config.clone())) {
                 Ok(session) => Some(session),
                 Err(error) => {
                     tracing::error!(%error, %peer, "cannot start TLS; connection dropped");
@@ -173,7 +173,8 @@ impl PortSource {
         };
         self.accepted.set(self.accepted.get() + 1);
         if let Some(session) = tls {
-            conn.set_tls(session);
+            let timeout = self.tls.as_ref().and_then(|tls| tls.handshake_timeout);
+            conn.start_handshake(reactor, session, timeout);
         }
         let transport = Transport::new(conn.clone());
         conn.make_connection(reactor, &transport);

@@ -5,11 +5,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::net::connector::Connector;
 use crate::net::listener::{Listener, ListeningPort};
 use crate::net::stream::{StreamConn, StreamSocket};
-use crate::net::tls::{TlsSession, TlsSetup};
+use crate::net::tls::{DEFAULT_HANDSHAKE_TIMEOUT, ServerTls, TlsSession, TlsSetup};
 use crate::net::{Address, ClientFactory, ConnectOptions, Factory, Protocol, Transport, sys};
 use crate::{Deferred, Reactor};
 
@@ -20,6 +21,11 @@ pub struct ListenOptions {
     pub backlog: i32,
     /// Serve TLS on every connection.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// How long a connection's TLS handshake may take before the
+    /// connection is aborted (its protocol's `connection_lost` gets a
+    /// [`TlsHandshakeTimeout`](crate::error::TlsHandshakeTimeout)); `None`
+    /// waits for ever. Default [`DEFAULT_HANDSHAKE_TIMEOUT`] (30 s).
+    pub tls_handshake_timeout: Option<Duration>,
     /// Set SO_REUSEPORT, so several reactors (threads or processes) can
     /// share the port.
     pub reuse_port: bool,
@@ -30,6 +36,7 @@ impl Default for ListenOptions {
         ListenOptions {
             backlog: 1024,
             tls: None,
+            tls_handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
             reuse_port: false,
         }
     }
@@ -58,7 +65,10 @@ impl Reactor {
             self,
             Listener::Tcp(listener),
             Rc::new(factory),
-            options.tls,
+            options.tls.map(|config| ServerTls {
+                config,
+                handshake_timeout: options.tls_handshake_timeout,
+            }),
             None,
         )
     }
@@ -127,15 +137,17 @@ impl Reactor {
         &self,
         socket: StreamSocket,
         protocol: Box<dyn Protocol>,
-        tls: Option<TlsSetup>,
+        tls: Option<(TlsSetup, Option<Duration>)>,
     ) -> io::Result<Transport> {
         let session = match tls {
-            Some(setup) => Some(TlsSession::new(setup).map_err(io::Error::other)?),
+            Some((setup, timeout)) => {
+                Some((TlsSession::new(setup).map_err(io::Error::other)?, timeout))
+            }
             None => None,
         };
         let conn = StreamConn::register(self, socket, Some(protocol))?;
-        if let Some(session) = session {
-            conn.set_tls(session);
+        if let Some((session, timeout)) = session {
+            conn.start_handshake(self, session, timeout);
         }
         let transport = Transport::new(conn.clone());
         conn.make_connection(self, &transport);

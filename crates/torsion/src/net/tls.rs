@@ -10,6 +10,7 @@
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -19,8 +20,19 @@ use crate::Failure;
 use crate::error::{ConnectionLost, NetError};
 use crate::net::write_buffer::WriteBuffer;
 
-/// A server configuration shared by every connection of a port.
-pub(crate) type ServerTls = Arc<ServerConfig>;
+/// How long a TLS handshake may take, unless the listen or connect call
+/// says otherwise: a peer that connects and then sends nothing (or half a
+/// handshake) is cut after this, as a slowloris client is by an HTTP
+/// server's header timeout.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A port's TLS: the configuration shared by every connection, and how
+/// long each handshake may take.
+#[derive(Clone)]
+pub(crate) struct ServerTls {
+    pub(crate) config: Arc<ServerConfig>,
+    pub(crate) handshake_timeout: Option<Duration>,
+}
 
 /// Why a TLS configuration could not be built.
 #[derive(Debug, thiserror::Error)]

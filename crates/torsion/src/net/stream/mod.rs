@@ -99,6 +99,8 @@ impl Reason {
 struct Extras {
     producer: Option<Producer>,
     tls: Option<TlsSession>,
+    /// Aborts the connection if its TLS handshake takes too long.
+    handshake_timer: Option<crate::time::DelayedCall>,
     /// Told why the connection closed, after the protocol.
     on_close: Option<Box<dyn FnOnce(Failure)>>,
     reason: Option<Reason>,
@@ -175,11 +177,6 @@ impl StreamConn {
     /// protocol's `connection_lost`).
     pub(crate) fn on_close(&self, f: impl FnOnce(Failure) + 'static) {
         self.extras().on_close = Some(Box::new(f));
-    }
-
-    pub(crate) fn set_tls(&self, session: TlsSession) {
-        self.extras().tls = Some(session);
-        self.set(flag::TLS);
     }
 
     /// Calls the protocol, catching a panic: the connection is then closed
@@ -540,8 +537,14 @@ impl StreamConn {
         let (producer, on_close) = match extras {
             Some(extras) => {
                 let Extras {
-                    producer, on_close, ..
+                    producer,
+                    on_close,
+                    handshake_timer,
+                    ..
                 } = *extras;
+                if let Some(timer) = handshake_timer {
+                    let _ = timer.cancel();
+                }
                 (producer, on_close)
             }
             None => (None, None),

@@ -1,12 +1,58 @@
 //! The TLS layer of a stream connection: records in from the socket,
-//! plaintext up to the protocol, records out through the write buffer.
+//! plaintext up to the protocol, records out through the write buffer, and
+//! the bound on how long the handshake may take.
 
-use crate::Failure;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::error::TlsHandshakeTimeout;
 use crate::net::tls::TlsSession;
+use crate::net::transport::TransportBackend;
+use crate::{Failure, Reactor};
 
 use super::{Reason, StreamConn, flag};
 
 impl StreamConn {
+    pub(crate) fn set_tls(&self, session: TlsSession) {
+        self.extras().tls = Some(session);
+        self.set(flag::TLS);
+    }
+
+    /// Turns TLS on for a connection just made, and aborts it if the
+    /// handshake has not finished within `timeout`: a peer that connects
+    /// and sends nothing, or half a handshake, holds a descriptor and a
+    /// session for no longer than that.
+    pub(crate) fn start_handshake(
+        self: &Rc<Self>,
+        reactor: &Reactor,
+        session: TlsSession,
+        timeout: Option<Duration>,
+    ) {
+        self.set_tls(session);
+        let Some(timeout) = timeout else {
+            return;
+        };
+        let weak = Rc::downgrade(self);
+        let timer = reactor.call_later(timeout, move || {
+            let Some(conn) = weak.upgrade() else {
+                return;
+            };
+            conn.extras().handshake_timer = None;
+            let peer = conn.peer();
+            tracing::debug!(%peer, ?timeout, "TLS handshake timed out; aborting the connection");
+            let failure = Failure::new(TlsHandshakeTimeout(timeout));
+            conn.fail(Reason::Failed("TLS handshake timed out".into(), failure));
+        });
+        self.extras().handshake_timer = Some(timer);
+    }
+
+    /// The handshake is over: its bound no longer applies.
+    fn handshake_finished(&self) {
+        if let Some(timer) = self.extras().handshake_timer.take() {
+            let _ = timer.cancel();
+        }
+    }
+
     pub(super) fn receive_tls(&self, ciphertext: &[u8]) {
         let mut plaintext = Vec::new();
         let (result, handshake_done) = {
@@ -20,6 +66,9 @@ impl StreamConn {
             (result, was_handshaking && !session.is_handshaking())
         };
         self.flush_buffer();
+        if handshake_done {
+            self.handshake_finished();
+        }
         if handshake_done && result.is_ok() {
             self.call_protocol(|protocol| protocol.handshake_completed());
         }
