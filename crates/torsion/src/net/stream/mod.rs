@@ -8,7 +8,7 @@
 //! off until the connection's own callback returns, or to the next turn.
 
 use std::cell::{Cell, RefCell};
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -20,9 +20,7 @@ use crate::failure::catch_panic;
 use crate::net::protocol::{HalfClose, Producer, Protocol};
 use crate::net::tls::TlsSession;
 use crate::net::transport::TransportBackend;
-use crate::net::write_buffer::{
-    HIGH_WATER_MARK, LOW_WATER_MARK, WriteBuffer, buffer_rest, write_direct, write_vectored_direct,
-};
+use crate::net::write_buffer::WriteBuffer;
 use crate::reactor::{IoSource, Readiness, WeakReactor};
 use crate::{Failure, Reactor};
 
@@ -34,6 +32,7 @@ const READS_PER_TURN: usize = 16;
 mod backend;
 mod socket;
 mod tls_layer;
+mod write;
 
 pub(crate) use socket::StreamSocket;
 
@@ -400,124 +399,6 @@ impl StreamConn {
             HalfClose::KeepWriting if self.has(flag::WRITE_SHUT) => self.fail(Reason::Done),
             HalfClose::KeepWriting => {}
         }
-    }
-
-    /// Writes what is buffered; a socket error closes the connection.
-    fn flush_buffer(&self) {
-        let mut slot = self.write.borrow_mut();
-        let Some(buffer) = slot.as_mut() else { return };
-        let result = match &*self.socket.borrow() {
-            Some(socket) => buffer.flush_to(socket),
-            None => return,
-        };
-        match result {
-            Ok(true) => *slot = None,
-            Ok(false) => {}
-            Err(error) => {
-                drop(slot);
-                self.fail(Reason::lost(error));
-            }
-        }
-    }
-
-    fn writable(&self) {
-        if self.write.borrow().is_none() {
-            return;
-        }
-        self.flush_buffer();
-        self.after_drain();
-    }
-
-    /// Resumes producers once the buffer has drained far enough.
-    fn after_drain(&self) {
-        let buffered = self.buffered();
-        match self.producer() {
-            Some(Producer::Push(producer))
-                if self.has(flag::PRODUCER_PAUSED) && buffered <= LOW_WATER_MARK =>
-            {
-                self.clear(flag::PRODUCER_PAUSED);
-                producer.resume_producing();
-            }
-            Some(Producer::Pull(_)) if buffered == 0 => self.want_pull(),
-            _ => {}
-        }
-        if buffered == 0 {
-            self.request_settle();
-        }
-    }
-
-    /// Pauses a push producer once the buffer passes the high-water mark;
-    /// asks a pull producer for more once it is empty.
-    fn after_write(&self) {
-        let buffered = self.buffered();
-        if buffered == 0 {
-            if let Some(Producer::Pull(_)) = self.producer() {
-                self.want_pull();
-            }
-            return;
-        }
-        if self.has(flag::PRODUCER_PAUSED) || buffered <= HIGH_WATER_MARK {
-            return;
-        }
-        if let Some(Producer::Push(producer)) = self.producer() {
-            self.set(flag::PRODUCER_PAUSED);
-            producer.pause_producing();
-        }
-    }
-
-    fn want_pull(&self) {
-        if !self.has(flag::CLOSED) {
-            self.set(flag::PULL_WANTED);
-            self.request_settle();
-        }
-    }
-
-    fn accepts_writes(&self) -> bool {
-        !self.has(flag::CLOSED | flag::DISCONNECTING | flag::WRITE_SHUT_WANTED)
-    }
-
-    /// Writes plaintext: through TLS when it is on, else straight to the
-    /// socket while nothing is buffered.
-    fn write_slices(&self, data: &[IoSlice<'_>]) {
-        if !self.accepts_writes() || data.iter().all(|slice| slice.is_empty()) {
-            return;
-        }
-        if self.has(flag::TLS) {
-            {
-                let mut extras = self.extras();
-                let Some(session) = extras.tls.as_mut() else {
-                    return;
-                };
-                for slice in data {
-                    session.send(slice);
-                }
-                self.queue_tls_output(session);
-            }
-            self.flush_buffer();
-        } else if self.write.borrow().is_none() {
-            let written = match &*self.socket.borrow() {
-                Some(socket) if data.len() == 1 => write_direct(socket, &data[0]),
-                Some(socket) => write_vectored_direct(socket, data),
-                None => return,
-            };
-            match written {
-                Ok(written) => {
-                    let total: usize = data.iter().map(|slice| slice.len()).sum();
-                    if written < total {
-                        let mut buffer = Box::<WriteBuffer>::default();
-                        buffer_rest(&mut buffer, data, written);
-                        *self.write.borrow_mut() = Some(buffer);
-                    }
-                }
-                Err(error) => {
-                    self.fail(Reason::lost(error));
-                    return;
-                }
-            }
-        } else if let Some(buffer) = self.write.borrow_mut().as_mut() {
-            buffer_rest(buffer, data, 0);
-        }
-        self.after_write();
     }
 
     /// Closes the socket and tells the protocol, its producer and the close

@@ -1,0 +1,132 @@
+//! The write side of a [`StreamConn`]: direct writes with only the
+//! remainder buffered, flushing when the socket is writable again, and the
+//! flow-control calls to the producer at the high and low water marks.
+
+use std::io::IoSlice;
+
+use super::{Reason, StreamConn, flag};
+use crate::net::protocol::Producer;
+use crate::net::transport::TransportBackend;
+use crate::net::write_buffer::{
+    HIGH_WATER_MARK, LOW_WATER_MARK, WriteBuffer, buffer_rest, write_direct, write_vectored_direct,
+};
+
+impl StreamConn {
+    /// Writes what is buffered; a socket error closes the connection.
+    pub(super) fn flush_buffer(&self) {
+        let mut slot = self.write.borrow_mut();
+        let Some(buffer) = slot.as_mut() else { return };
+        let result = match &*self.socket.borrow() {
+            Some(socket) => buffer.flush_to(socket),
+            None => return,
+        };
+        match result {
+            Ok(true) => *slot = None,
+            Ok(false) => {}
+            Err(error) => {
+                drop(slot);
+                self.fail(Reason::lost(error));
+            }
+        }
+    }
+
+    pub(super) fn writable(&self) {
+        if self.write.borrow().is_none() {
+            return;
+        }
+        self.flush_buffer();
+        self.after_drain();
+    }
+
+    /// Resumes producers once the buffer has drained far enough.
+    pub(super) fn after_drain(&self) {
+        let buffered = self.buffered();
+        match self.producer() {
+            Some(Producer::Push(producer))
+                if self.has(flag::PRODUCER_PAUSED) && buffered <= LOW_WATER_MARK =>
+            {
+                self.clear(flag::PRODUCER_PAUSED);
+                producer.resume_producing();
+            }
+            Some(Producer::Pull(_)) if buffered == 0 => self.want_pull(),
+            _ => {}
+        }
+        if buffered == 0 {
+            self.request_settle();
+        }
+    }
+
+    /// Pauses a push producer once the buffer passes the high-water mark;
+    /// asks a pull producer for more once it is empty.
+    pub(super) fn after_write(&self) {
+        let buffered = self.buffered();
+        if buffered == 0 {
+            if let Some(Producer::Pull(_)) = self.producer() {
+                self.want_pull();
+            }
+            return;
+        }
+        if self.has(flag::PRODUCER_PAUSED) || buffered <= HIGH_WATER_MARK {
+            return;
+        }
+        if let Some(Producer::Push(producer)) = self.producer() {
+            self.set(flag::PRODUCER_PAUSED);
+            producer.pause_producing();
+        }
+    }
+
+    pub(super) fn want_pull(&self) {
+        if !self.has(flag::CLOSED) {
+            self.set(flag::PULL_WANTED);
+            self.request_settle();
+        }
+    }
+
+    pub(super) fn accepts_writes(&self) -> bool {
+        !self.has(flag::CLOSED | flag::DISCONNECTING | flag::WRITE_SHUT_WANTED)
+    }
+
+    /// Writes plaintext: through TLS when it is on, else straight to the
+    /// socket while nothing is buffered.
+    pub(super) fn write_slices(&self, data: &[IoSlice<'_>]) {
+        if !self.accepts_writes() || data.iter().all(|slice| slice.is_empty()) {
+            return;
+        }
+        if self.has(flag::TLS) {
+            {
+                let mut extras = self.extras();
+                let Some(session) = extras.tls.as_mut() else {
+                    return;
+                };
+                for slice in data {
+                    session.send(slice);
+                }
+                self.queue_tls_output(session);
+            }
+            self.flush_buffer();
+        } else if self.write.borrow().is_none() {
+            let written = match &*self.socket.borrow() {
+                Some(socket) if data.len() == 1 => write_direct(socket, &data[0]),
+                Some(socket) => write_vectored_direct(socket, data),
+                None => return,
+            };
+            match written {
+                Ok(written) => {
+                    let total: usize = data.iter().map(|slice| slice.len()).sum();
+                    if written < total {
+                        let mut buffer = Box::<WriteBuffer>::default();
+                        buffer_rest(&mut buffer, data, written);
+                        *self.write.borrow_mut() = Some(buffer);
+                    }
+                }
+                Err(error) => {
+                    self.fail(Reason::lost(error));
+                    return;
+                }
+            }
+        } else if let Some(buffer) = self.write.borrow_mut().as_mut() {
+            buffer_rest(buffer, data, 0);
+        }
+        self.after_write();
+    }
+}
