@@ -3,6 +3,12 @@
 //! when it knows or has agreed by ALPN that the server speaks HTTP/2), so
 //! one port serves both, with or without TLS. The bytes read to decide are
 //! handed back to hyper before the rest of the stream.
+//!
+//! On HTTP/1 every byte passes the [`Http1Check`] on its way to hyper; a
+//! request it refuses is answered here, once hyper has answered the
+//! requests before it, and the connection ends. Requests that hyper
+//! refuses itself (it writes the 400 or 431) and heads cut by the header
+//! read timeout are reported to the resource as [`RejectedRequest`]s too.
 
 use std::future::{Future, poll_fn};
 use std::io;
@@ -15,11 +21,12 @@ use torsion::Reactor;
 use torsion::net::AsyncStream;
 
 use super::control::{Control, Order};
+use super::http1_check::{Checked, Http1Check, Refusal, Verdict};
 use super::service::RequestService;
 use super::{Registered, ServerOptions, Shared};
-use crate::ConnectionInfo;
 use crate::rt::{ReactorExecutor, ReactorTimer};
 use crate::upgrade::{Overseer, StopRequest, UpgradableIo, UpgradableStream};
+use crate::{ConnectionInfo, RejectedRequest, Resource};
 
 /// What every HTTP/2 client sends first (RFC 9113, section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -64,6 +71,7 @@ pub(super) async fn serve(
         tls,
     };
     let options = &server.options;
+    let peer = info.peer.clone();
     let service = RequestService {
         resource: server.resource.clone(),
         info,
@@ -78,6 +86,10 @@ pub(super) async fn serve(
         http1: (protocol == Protocol::Http1).then(|| Http1Oversight {
             control: control.clone(),
             _registered: registered,
+            check: Http1Check::new(options.max_header_size, options.max_headers),
+            refusing: Refusing::No,
+            resource: server.resource.clone(),
+            peer: peer.clone(),
         }),
     };
     let outcome = match protocol {
@@ -103,6 +115,27 @@ pub(super) async fn serve(
     };
     if let Err(error) = outcome {
         tracing::debug!(%error, "HTTP connection ended with an error");
+        if let Some(status) = status_written_by_hyper(&error) {
+            server.resource.rejected(&RejectedRequest {
+                peer,
+                status,
+                reason: "hyper could not parse the request head",
+                request_line: None,
+                answered: true,
+            });
+        }
+    }
+}
+
+/// The status hyper answered a request it could not parse with, if the
+/// connection ended that way (hyper's `on_error` for servers).
+fn status_written_by_hyper(error: &hyper::Error) -> Option<http::StatusCode> {
+    if error.is_parse_too_large() {
+        Some(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+    } else if error.is_parse() && !error.is_parse_version_h2() {
+        Some(http::StatusCode::BAD_REQUEST)
+    } else {
+        None
     }
 }
 
@@ -199,7 +232,82 @@ struct Http1Oversight {
     control: Rc<Control>,
     /// Held only: the server counts the connection while it lives.
     _registered: Rc<Registered>,
+    check: Http1Check,
+    refusing: Refusing,
+    /// Told of refused requests.
+    resource: Rc<dyn Resource>,
+    peer: torsion::net::Address,
 }
+
+/// Where a connection is in refusing a request.
+enum Refusing {
+    No,
+    /// Waiting for hyper to answer the requests before the refused one.
+    Waiting(Refusal),
+    /// Answered; hyper is told the stream ended.
+    Done,
+}
+
+impl Http1Oversight {
+    /// Reports a refused request to the resource.
+    fn report(&self, refusal: Refusal, answered: bool) {
+        tracing::debug!(
+            status = refusal.status.as_u16(),
+            reason = refusal.reason,
+            "refused an HTTP/1 request"
+        );
+        self.resource.rejected(&RejectedRequest {
+            peer: self.peer.clone(),
+            status: refusal.status,
+            reason: refusal.reason,
+            request_line: refusal.request_line,
+            answered,
+        });
+    }
+}
+
+impl Drop for Http1Oversight {
+    /// A head cut by its timeout is reported as a 408.
+    fn drop(&mut self) {
+        if self.control.head_timed_out() && self.check.mid_head() {
+            let refusal = Refusal {
+                status: http::StatusCode::REQUEST_TIMEOUT,
+                reason: "request head not received within the header read timeout",
+                request_line: self.check.request_line(),
+            };
+            self.report(refusal, false);
+        }
+    }
+}
+
+/// The response to a refused request: the status, why, and a close.
+fn refusal_response(refusal: &Refusal) -> Vec<u8> {
+    let status = refusal.status;
+    let body = format!(
+        "{} {}: {}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        refusal.reason
+    );
+    format!(
+        "HTTP/1.1 {} {}\r\ndate: {}\r\ncontent-type: text/plain; charset=utf-8\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        httpdate::fmt_http_date(std::time::SystemTime::now()),
+        body.len(),
+    )
+    .into_bytes()
+}
+
+/// The read error hyper gets when a request it is already serving turns
+/// out to have a malformed body.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed request body: {0}")]
+struct MalformedBody(&'static str);
+
+/// How much a read takes at once when the checker must see the bytes.
+const CHECKED_READ: usize = 8192;
 
 impl UpgradableIo for ServerIo {
     /// By the time hyper gives the connection up it has read the request,
@@ -223,6 +331,81 @@ impl Overseer for Http1Oversight {
     }
 }
 
+impl ServerIo {
+    /// HTTP/1's read: every byte through the checker, and a refused
+    /// request answered once the requests before it are.
+    fn poll_read_checked(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let Some(http1) = &mut self.http1 else {
+            unreachable!("only HTTP/1 is checked");
+        };
+        match std::mem::replace(&mut http1.refusing, Refusing::Done) {
+            Refusing::No => {}
+            Refusing::Done => return Poll::Ready(Ok(())),
+            Refusing::Waiting(refusal) => {
+                if !http1.control.answered_all(http1.check.heads()) {
+                    http1.refusing = Refusing::Waiting(refusal);
+                    return Poll::Pending;
+                }
+                self.stream.write_all_now(&refusal_response(&refusal));
+                http1.report(refusal, true);
+                // The end of the stream, to hyper: it closes the connection.
+                return Poll::Ready(Ok(()));
+            }
+        }
+        http1.refusing = Refusing::No;
+        // Read here, not into hyper's buffer, for the checker to see the
+        // bytes first (hyper's cursor cannot be read back).
+        let mut local = [0u8; CHECKED_READ];
+        let want = buf.remaining().min(CHECKED_READ);
+        let read = if self.replay_at < self.replay_end {
+            let n = want.min(self.replay_end - self.replay_at);
+            local[..n].copy_from_slice(&self.replay[self.replay_at..self.replay_at + n]);
+            self.replay_at += n;
+            n
+        } else {
+            match futures_io::AsyncRead::poll_read(
+                Pin::new(&mut self.stream),
+                cx,
+                &mut local[..want],
+            ) {
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => return Poll::Pending,
+            }
+        };
+        // Bytes or the end of the stream, where the phase no longer matters.
+        http1.control.received();
+        if read == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let Checked { pass, verdict } = http1.check.check(&mut local[..read]);
+        buf.put_slice(&local[..pass]);
+        match verdict {
+            Verdict::Fine => Poll::Ready(Ok(())),
+            Verdict::Refuse(refusal) => {
+                http1.refusing = Refusing::Waiting(refusal);
+                if pass > 0 {
+                    Poll::Ready(Ok(()))
+                } else {
+                    self.poll_read_checked(cx, buf)
+                }
+            }
+            Verdict::Broken(refusal) => {
+                let reason = refusal.reason;
+                http1.report(refusal, false);
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    MalformedBody(reason),
+                )))
+            }
+        }
+    }
+}
+
 impl Read for ServerIo {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -230,21 +413,16 @@ impl Read for ServerIo {
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.http1.is_some() {
+            return this.poll_read_checked(cx, buf);
+        }
         if this.replay_at < this.replay_end {
             let n = buf.remaining().min(this.replay_end - this.replay_at);
             buf.put_slice(&this.replay[this.replay_at..this.replay_at + n]);
             this.replay_at += n;
             return Poll::Ready(Ok(()));
         }
-        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
-        // Ready means bytes or the end of the stream, and at the end the
-        // phase no longer matters.
-        if polled.is_ready()
-            && let Some(http1) = &this.http1
-        {
-            http1.control.received();
-        }
-        polled
+        Pin::new(&mut this.stream).poll_read(cx, buf)
     }
 }
 

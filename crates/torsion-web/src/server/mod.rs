@@ -12,6 +12,7 @@
 
 mod connection;
 mod control;
+mod http1_check;
 mod options;
 mod service;
 
