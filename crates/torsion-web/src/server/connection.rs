@@ -145,8 +145,10 @@ fn http1(options: &ServerOptions) -> hyper::server::conn::http1::Builder {
         // The connection's watchdog enforces the header read timeout, for
         // HTTP/2 too and without a timer per request.
         .header_read_timeout(None)
-        .max_buf_size(options.max_header_size.max(8192))
-        .max_header_size(options.max_header_size);
+        // The checker enforces the head limit; hyper's, a read above it,
+        // is only a backstop, so the refusal and its log line are ours.
+        .max_buf_size(options.max_header_size.max(8192) + CHECKED_READ)
+        .max_header_size(options.max_header_size + CHECKED_READ);
     // hyper parses into a buffer on the stack for its default count, and
     // allocates one per request for any other.
     if options.max_headers != HYPER_DEFAULT_MAX_HEADERS {
@@ -361,22 +363,25 @@ impl ServerIo {
         // bytes first (hyper's cursor cannot be read back).
         let mut local = [0u8; CHECKED_READ];
         let want = buf.remaining().min(CHECKED_READ);
-        let read = if self.replay_at < self.replay_end {
-            let n = want.min(self.replay_end - self.replay_at);
-            local[..n].copy_from_slice(&self.replay[self.replay_at..self.replay_at + n]);
-            self.replay_at += n;
-            n
-        } else {
-            match futures_io::AsyncRead::poll_read(
-                Pin::new(&mut self.stream),
-                cx,
-                &mut local[..want],
-            ) {
-                Poll::Ready(Ok(n)) => n,
-                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                Poll::Pending => return Poll::Pending,
-            }
-        };
+        let mut read = 0;
+        if self.replay_at < self.replay_end {
+            read = want.min(self.replay_end - self.replay_at);
+            local[..read].copy_from_slice(&self.replay[self.replay_at..self.replay_at + read]);
+            self.replay_at += read;
+        }
+        // With the sniffed bytes, whatever else has come, so that a
+        // request sent at once is checked at once.
+        match futures_io::AsyncRead::poll_read(
+            Pin::new(&mut self.stream),
+            cx,
+            &mut local[read..want],
+        ) {
+            Poll::Ready(Ok(n)) => read += n,
+            Poll::Ready(Err(error)) if read == 0 => return Poll::Ready(Err(error)),
+            Poll::Pending if read == 0 => return Poll::Pending,
+            // Told again at the next read.
+            Poll::Ready(Err(_)) | Poll::Pending => {}
+        }
         // Bytes or the end of the stream, where the phase no longer matters.
         http1.control.received();
         if read == 0 {
