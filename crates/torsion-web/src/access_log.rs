@@ -76,7 +76,7 @@ impl<R: Resource> Resource for AccessLog<R> {
                     response.status().as_u16(),
                     bytes_sent(&line.method, response),
                 ),
-                Err(_) => (500, None),
+                Err(failure) => (crate::http_error::failure_status(failure).as_u16(), None),
             };
             let bytes = bytes.map_or_else(|| "-".to_owned(), |bytes| bytes.to_string());
             tracing::info!(

@@ -240,3 +240,25 @@ fn a_router_app_answers_every_corpus_case_as_the_rfcs_say() {
         failures(running.address, Served::Router, &seen),
     );
 }
+
+#[test]
+fn a_refused_request_waits_for_the_slow_answer_before_it() {
+    let running = serve(|reactor| {
+        let reactor = reactor.clone();
+        Server::new(move |_request: Request| -> Reply {
+            torsion::time::defer_later(&reactor, Duration::from_millis(200), || {
+                Ok::<_, torsion::Failure>(Response::new(Body::from("slow\n")))
+            })
+            .into()
+        })
+    });
+    let answer = support::exchange(
+        running.address,
+        b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /bad HTTP/1.1\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    let first = answer.find("HTTP/1.1 200 OK").expect(&answer);
+    let second = answer.find("HTTP/1.1 400 Bad Request").expect(&answer);
+    assert!(first < second, "{answer}");
+    assert!(answer.contains("slow\n"), "{answer}");
+}

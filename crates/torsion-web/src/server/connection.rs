@@ -24,6 +24,7 @@ use super::control::{Control, Order};
 use super::http1_check::{Checked, Http1Check, Refusal, Verdict};
 use super::service::RequestService;
 use super::{Registered, ServerOptions, Shared};
+use crate::body::MalformedBody;
 use crate::rt::{ReactorExecutor, ReactorTimer};
 use crate::upgrade::{Overseer, StopRequest, UpgradableIo, UpgradableStream};
 use crate::{ConnectionInfo, RejectedRequest, Resource};
@@ -302,12 +303,6 @@ fn refusal_response(refusal: &Refusal) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The read error hyper gets when a request it is already serving turns
-/// out to have a malformed body.
-#[derive(Debug, thiserror::Error)]
-#[error("malformed request body: {0}")]
-struct MalformedBody(&'static str);
-
 /// How much a read takes at once when the checker must see the bytes.
 const CHECKED_READ: usize = 8192;
 
@@ -401,7 +396,15 @@ impl ServerIo {
             }
             Verdict::Broken(refusal) => {
                 let reason = refusal.reason;
-                http1.report(refusal, false);
+                if http1.control.idle() {
+                    // Answered already, so the access log has no line
+                    // that shows the malformed body.
+                    http1.report(refusal, false);
+                } else {
+                    // The application's read fails with this error, which
+                    // it answers 400 (and the access log logs it).
+                    tracing::debug!(reason, "malformed body of a request in flight");
+                }
                 Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     MalformedBody(reason),

@@ -172,6 +172,11 @@ impl Control {
         }
     }
 
+    /// Whether no request is in flight.
+    pub(super) fn idle(&self) -> bool {
+        self.in_flight.get() == 0
+    }
+
     /// Whether `handed_on` requests have all reached the resource and been
     /// answered; if not, the task is woken when the last answer is done.
     pub(super) fn answered_all(&self, handed_on: u64) -> bool {
