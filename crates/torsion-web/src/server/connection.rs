@@ -10,11 +10,12 @@
 //! refuses itself (it writes the 400 or 431) and heads cut by the header
 //! read timeout are reported to the resource as [`RejectedRequest`]s too.
 
+use std::cell::RefCell;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use hyper::rt::{Read, ReadBufCursor, Write};
 use torsion::Reactor;
@@ -328,6 +329,14 @@ impl Overseer for Http1Oversight {
     }
 }
 
+thread_local! {
+    /// The bytes of a checked read, one buffer for the thread: a read is
+    /// done with it before the next one starts, and a buffer per
+    /// connection would cost every idle connection its size.
+    static CHECKED_READ_BUFFER: RefCell<Box<[u8]>> =
+        RefCell::new(vec![0; CHECKED_READ].into_boxed_slice());
+}
+
 impl ServerIo {
     /// HTTP/1's read: every byte through the checker, and a refused
     /// request answered once the requests before it are.
@@ -336,62 +345,24 @@ impl ServerIo {
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
+        if let Some(refusing) = self.poll_refusal() {
+            return refusing;
+        }
+        let (pass, verdict) = ready!(
+            CHECKED_READ_BUFFER.with_borrow_mut(|local| self.read_and_check(cx, &mut buf, local))
+        )?;
         let Some(http1) = &mut self.http1 else {
             unreachable!("only HTTP/1 is checked");
         };
-        match std::mem::replace(&mut http1.refusing, Refusing::Done) {
-            Refusing::No => {}
-            Refusing::Done => return Poll::Ready(Ok(())),
-            Refusing::Waiting(refusal) => {
-                if !http1.control.answered_all(http1.check.heads()) {
-                    http1.refusing = Refusing::Waiting(refusal);
-                    return Poll::Pending;
-                }
-                self.stream.write_all_now(&refusal_response(&refusal));
-                http1.report(refusal, true);
-                // The end of the stream, to hyper: it closes the connection.
-                return Poll::Ready(Ok(()));
-            }
-        }
-        http1.refusing = Refusing::No;
-        // Read here, not into hyper's buffer, for the checker to see the
-        // bytes first (hyper's cursor cannot be read back).
-        let mut local = [0u8; CHECKED_READ];
-        let want = buf.remaining().min(CHECKED_READ);
-        let mut read = 0;
-        if self.replay_at < self.replay_end {
-            read = want.min(self.replay_end - self.replay_at);
-            local[..read].copy_from_slice(&self.replay[self.replay_at..self.replay_at + read]);
-            self.replay_at += read;
-        }
-        // With the sniffed bytes, whatever else has come, so that a
-        // request sent at once is checked at once.
-        match futures_io::AsyncRead::poll_read(
-            Pin::new(&mut self.stream),
-            cx,
-            &mut local[read..want],
-        ) {
-            Poll::Ready(Ok(n)) => read += n,
-            Poll::Ready(Err(error)) if read == 0 => return Poll::Ready(Err(error)),
-            Poll::Pending if read == 0 => return Poll::Pending,
-            // Told again at the next read.
-            Poll::Ready(Err(_)) | Poll::Pending => {}
-        }
-        // Bytes or the end of the stream, where the phase no longer matters.
-        http1.control.received();
-        if read == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        let Checked { pass, verdict } = http1.check.check(&mut local[..read]);
-        buf.put_slice(&local[..pass]);
         match verdict {
             Verdict::Fine => Poll::Ready(Ok(())),
             Verdict::Refuse(refusal) => {
                 http1.refusing = Refusing::Waiting(refusal);
                 if pass > 0 {
+                    // hyper takes these first; the refusal waits for them.
                     Poll::Ready(Ok(()))
                 } else {
-                    self.poll_read_checked(cx, buf)
+                    self.poll_refusal().unwrap_or(Poll::Pending)
                 }
             }
             Verdict::Broken(refusal) => {
@@ -411,6 +382,74 @@ impl ServerIo {
                 )))
             }
         }
+    }
+
+    /// While a request is refused: nothing more for hyper until it has
+    /// answered the requests before it, then the refusal, written here,
+    /// and the end of the stream. `None` when no request is refused.
+    fn poll_refusal(&mut self) -> Option<Poll<io::Result<()>>> {
+        let http1 = self.http1.as_mut()?;
+        match std::mem::replace(&mut http1.refusing, Refusing::Done) {
+            Refusing::No => {
+                http1.refusing = Refusing::No;
+                None
+            }
+            Refusing::Done => Some(Poll::Ready(Ok(()))),
+            Refusing::Waiting(refusal) => {
+                if !http1.control.answered_all(http1.check.heads()) {
+                    // The control wakes the task when the last is answered.
+                    http1.refusing = Refusing::Waiting(refusal);
+                    return Some(Poll::Pending);
+                }
+                self.stream.write_all_now(&refusal_response(&refusal));
+                http1.report(refusal, true);
+                // The end of the stream, to hyper: it closes the connection.
+                Some(Poll::Ready(Ok(())))
+            }
+        }
+    }
+
+    /// Reads into `local` (hyper's cursor cannot be read back, and the
+    /// checker must see the bytes first), checks them, and passes on what
+    /// may go: how many, and the verdict. The end of the stream is none
+    /// passed and [`Verdict::Fine`].
+    fn read_and_check(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBufCursor<'_>,
+        local: &mut [u8],
+    ) -> Poll<io::Result<(usize, Verdict)>> {
+        let want = buf.remaining().min(local.len());
+        let mut read = 0;
+        if self.replay_at < self.replay_end {
+            read = want.min(self.replay_end - self.replay_at);
+            local[..read].copy_from_slice(&self.replay[self.replay_at..self.replay_at + read]);
+            self.replay_at += read;
+        }
+        // With the sniffed bytes, whatever else has come, so that a
+        // request sent at once is checked at once.
+        match futures_io::AsyncRead::poll_read(
+            Pin::new(&mut self.stream),
+            cx,
+            &mut local[read..want],
+        ) {
+            Poll::Ready(Ok(n)) => read += n,
+            Poll::Ready(Err(error)) if read == 0 => return Poll::Ready(Err(error)),
+            Poll::Pending if read == 0 => return Poll::Pending,
+            // The stream tells it again at the next read.
+            Poll::Ready(Err(_)) | Poll::Pending => {}
+        }
+        let Some(http1) = &mut self.http1 else {
+            unreachable!("only HTTP/1 is checked");
+        };
+        // Bytes or the end of the stream, where the phase no longer matters.
+        http1.control.received();
+        if read == 0 {
+            return Poll::Ready(Ok((0, Verdict::Fine)));
+        }
+        let Checked { pass, verdict } = http1.check.check(&mut local[..read]);
+        buf.put_slice(&local[..pass]);
+        Poll::Ready(Ok((pass, verdict)))
     }
 }
 
