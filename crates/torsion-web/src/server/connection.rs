@@ -348,6 +348,16 @@ impl ServerIo {
         if let Some(refusing) = self.poll_refusal() {
             return refusing;
         }
+        if let Some(http1) = &mut self.http1
+            && http1.check.awaits_switch()
+        {
+            // Read on only once hyper has answered it: if it switched
+            // protocols, the rest is for the new protocol's reader.
+            if !http1.control.answered_all(http1.check.heads()) {
+                return Poll::Pending;
+            }
+            http1.check.resume();
+        }
         let (pass, verdict) = ready!(
             CHECKED_READ_BUFFER.with_borrow_mut(|local| self.read_and_check(cx, &mut buf, local))
         )?;

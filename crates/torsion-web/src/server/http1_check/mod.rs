@@ -96,8 +96,6 @@ enum State {
     Trailer,
     TrailerLf,
     TrailersEndLf,
-    /// After a CONNECT or an Upgrade request: what follows may not be HTTP.
-    PassThrough,
     Refused,
 }
 
@@ -205,6 +203,9 @@ pub(crate) struct Http1Check {
     /// Request heads handed on whole (so hyper calls the resource once for
     /// each), counted to know when all of them are answered.
     heads: u64,
+    /// The last request whole was a CONNECT or carried Upgrade: if it is
+    /// answered by switching protocols, what follows is not HTTP.
+    may_switch: bool,
     head_len: usize,
     headers: usize,
     facts: Facts,
@@ -229,6 +230,7 @@ impl Http1Check {
             max_headers,
             state: State::Start,
             heads: 0,
+            may_switch: false,
             head_len: 0,
             headers: 0,
             facts: Facts::default(),
@@ -238,6 +240,19 @@ impl Http1Check {
     /// Whole request heads handed on so far.
     pub(crate) fn heads(&self) -> u64 {
         self.heads
+    }
+
+    /// Whether the connection must wait for the answer to its last request
+    /// before reading on: that request may switch protocols (a CONNECT,
+    /// an Upgrade), and it has arrived whole.
+    pub(crate) fn awaits_switch(&self) -> bool {
+        self.may_switch && self.state == State::Start && self.head_len == 0
+    }
+
+    /// The request that might have switched protocols was answered
+    /// without: what follows is HTTP again.
+    pub(crate) fn resume(&mut self) {
+        self.may_switch = false;
     }
 
     /// Whether part of a request head has arrived and not the rest.
@@ -291,10 +306,6 @@ impl Http1Check {
         let mut at = 0;
         while at < bytes.len() {
             if self.state == State::Refused {
-                break;
-            }
-            if self.state == State::PassThrough {
-                at = bytes.len();
                 break;
             }
             if self.state == State::Start && self.head_len == 0 {
@@ -564,9 +575,7 @@ impl Http1Check {
                 }
                 _ => return Err((BAD, "bare CR after the trailers")),
             },
-            State::Body(_) | State::ChunkData(_) | State::PassThrough | State::Refused => {
-                self.state
-            }
+            State::Body(_) | State::ChunkData(_) | State::Refused => self.state,
         })
     }
 
@@ -692,12 +701,10 @@ impl Http1Check {
             return Err((BAD, "no Host in an HTTP/1.1 request"));
         }
         self.heads += 1;
-        let pass_through = facts.upgrade || facts.method_is(b"CONNECT");
+        self.may_switch = facts.upgrade || facts.method_is(b"CONNECT");
         let length = facts.length.value().unwrap_or(0);
         self.head_len = 0;
-        Ok(if pass_through {
-            State::PassThrough
-        } else if codings.present {
+        Ok(if codings.present {
             State::ChunkSize { digits: 0, size: 0 }
         } else if length > 0 {
             State::Body(length)

@@ -226,3 +226,27 @@ fn long_chunked_bodies_are_not_held_to_the_head_limit() {
     input.extend_from_slice(b"0\r\n\r\n");
     assert_eq!(check_in_pieces(&input, 4096).1, Verdict::Fine);
 }
+
+#[test]
+fn a_request_that_may_switch_protocols_waits_for_its_answer_once_whole() {
+    let mut check = checker();
+    let mut head = b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n".to_vec();
+    check.check(&mut head);
+    assert!(!check.awaits_switch(), "not before the head is whole");
+    check.check(&mut b"\r\n".to_vec());
+    assert!(check.awaits_switch());
+    check.resume();
+    assert!(!check.awaits_switch());
+    let mut next = b"GET / HTTP/1.1\r\n\r\n".to_vec();
+    assert!(matches!(check.check(&mut next).verdict, Verdict::Refuse(_)));
+}
+
+#[test]
+fn a_connect_with_a_body_waits_only_once_the_body_is_in() {
+    let mut check = checker();
+    let mut head = b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 2\r\n\r\nx".to_vec();
+    check.check(&mut head);
+    assert!(!check.awaits_switch());
+    check.check(&mut b"y".to_vec());
+    assert!(check.awaits_switch());
+}
