@@ -10,25 +10,24 @@
 //! refuses itself (it writes the 400 or 431) and heads cut by the header
 //! read timeout are reported to the resource as [`RejectedRequest`]s too.
 
-use std::cell::RefCell;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use hyper::rt::{Read, ReadBufCursor, Write};
 use torsion::Reactor;
 use torsion::net::AsyncStream;
 
 use super::control::{Control, Order};
-use super::http1_check::{Checked, Http1Check, Refusal, Verdict};
+use super::http1_check::Http1Check;
+use super::http1_oversight::{CHECKED_READ, Http1Oversight, Replay};
 use super::service::RequestService;
 use super::{Registered, ServerOptions, Shared};
-use crate::body::MalformedBody;
 use crate::rt::{ReactorExecutor, ReactorTimer};
-use crate::upgrade::{Overseer, StopRequest, UpgradableIo, UpgradableStream};
-use crate::{ConnectionInfo, RejectedRequest, Resource};
+use crate::upgrade::{Overseer, UpgradableIo, UpgradableStream};
+use crate::{ConnectionInfo, RejectedRequest};
 
 /// What every HTTP/2 client sends first (RFC 9113, section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -85,13 +84,14 @@ pub(super) async fn serve(
         replay: first,
         replay_at: 0,
         replay_end: read,
-        http1: (protocol == Protocol::Http1).then(|| Http1Oversight {
-            control: control.clone(),
-            _registered: registered,
-            check: Http1Check::new(options.max_header_size, options.max_headers),
-            refusing: Refusing::No,
-            resource: server.resource.clone(),
-            peer: peer.clone(),
+        http1: (protocol == Protocol::Http1).then(|| {
+            Http1Oversight::new(
+                control.clone(),
+                registered,
+                Http1Check::new(options.max_header_size, options.max_headers),
+                server.resource.clone(),
+                peer.clone(),
+            )
         }),
     };
     let outcome = match protocol {
@@ -229,84 +229,6 @@ struct ServerIo {
     http1: Option<Http1Oversight>,
 }
 
-/// What an HTTP/1 connection (one that may be upgraded) keeps of its
-/// server: the control to report to, and its place in the server's table,
-/// which an upgrade hands on to the new protocol.
-struct Http1Oversight {
-    control: Rc<Control>,
-    /// Held only: the server counts the connection while it lives.
-    _registered: Rc<Registered>,
-    check: Http1Check,
-    refusing: Refusing,
-    /// Told of refused requests.
-    resource: Rc<dyn Resource>,
-    peer: torsion::net::Address,
-}
-
-/// Where a connection is in refusing a request.
-enum Refusing {
-    No,
-    /// Waiting for hyper to answer the requests before the refused one.
-    Waiting(Refusal),
-    /// Answered; hyper is told the stream ended.
-    Done,
-}
-
-impl Http1Oversight {
-    /// Reports a refused request to the resource.
-    fn report(&self, refusal: Refusal, answered: bool) {
-        tracing::debug!(
-            status = refusal.status.as_u16(),
-            reason = refusal.reason,
-            "refused an HTTP/1 request"
-        );
-        self.resource.rejected(&RejectedRequest {
-            peer: self.peer.clone(),
-            status: refusal.status,
-            reason: refusal.reason,
-            request_line: refusal.request_line,
-            answered,
-        });
-    }
-}
-
-impl Drop for Http1Oversight {
-    /// A head cut by its timeout is reported as a 408.
-    fn drop(&mut self) {
-        if self.control.head_timed_out() && self.check.mid_head() {
-            let refusal = Refusal {
-                status: http::StatusCode::REQUEST_TIMEOUT,
-                reason: "request head not received within the header read timeout",
-                request_line: self.check.request_line(),
-            };
-            self.report(refusal, false);
-        }
-    }
-}
-
-/// The response to a refused request: the status, why, and a close.
-fn refusal_response(refusal: &Refusal) -> Vec<u8> {
-    let status = refusal.status;
-    let body = format!(
-        "{} {}: {}\n",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or(""),
-        refusal.reason
-    );
-    format!(
-        "HTTP/1.1 {} {}\r\ndate: {}\r\ncontent-type: text/plain; charset=utf-8\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n{body}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or(""),
-        httpdate::fmt_http_date(std::time::SystemTime::now()),
-        body.len(),
-    )
-    .into_bytes()
-}
-
-/// How much a read takes at once when the checker must see the bytes.
-const CHECKED_READ: usize = 8192;
-
 impl UpgradableIo for ServerIo {
     /// By the time hyper gives the connection up it has read the request,
     /// so the sniffed bytes are long replayed.
@@ -319,150 +241,6 @@ impl UpgradableIo for ServerIo {
     }
 }
 
-impl Overseer for Http1Oversight {
-    fn watch(&self, on_stop: Box<dyn Fn(StopRequest)>) {
-        self.control.hand_over(Rc::new(move |order| match order {
-            Order::Serve => {}
-            Order::Finish => on_stop(StopRequest::GoAway),
-            Order::Abort => on_stop(StopRequest::Cut),
-        }));
-    }
-}
-
-thread_local! {
-    /// The bytes of a checked read, one buffer for the thread: a read is
-    /// done with it before the next one starts, and a buffer per
-    /// connection would cost every idle connection its size.
-    static CHECKED_READ_BUFFER: RefCell<Box<[u8]>> =
-        RefCell::new(vec![0; CHECKED_READ].into_boxed_slice());
-}
-
-impl ServerIo {
-    /// HTTP/1's read: every byte through the checker, and a refused
-    /// request answered once the requests before it are.
-    fn poll_read_checked(
-        &mut self,
-        cx: &mut Context<'_>,
-        mut buf: ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        if let Some(refusing) = self.poll_refusal() {
-            return refusing;
-        }
-        if let Some(http1) = &mut self.http1
-            && http1.check.awaits_switch()
-        {
-            // Read on only once hyper has answered it: if it switched
-            // protocols, the rest is for the new protocol's reader.
-            if !http1.control.answered_all(http1.check.heads()) {
-                return Poll::Pending;
-            }
-            http1.check.resume();
-        }
-        let (pass, verdict) = ready!(
-            CHECKED_READ_BUFFER.with_borrow_mut(|local| self.read_and_check(cx, &mut buf, local))
-        )?;
-        let Some(http1) = &mut self.http1 else {
-            unreachable!("only HTTP/1 is checked");
-        };
-        match verdict {
-            Verdict::Fine => Poll::Ready(Ok(())),
-            Verdict::Refuse(refusal) => {
-                http1.refusing = Refusing::Waiting(refusal);
-                if pass > 0 {
-                    // hyper takes these first; the refusal waits for them.
-                    Poll::Ready(Ok(()))
-                } else {
-                    self.poll_refusal().unwrap_or(Poll::Pending)
-                }
-            }
-            Verdict::Broken(refusal) => {
-                let reason = refusal.reason;
-                if http1.control.idle() {
-                    // Answered already, so the access log has no line
-                    // that shows the malformed body.
-                    http1.report(refusal, false);
-                } else {
-                    // The application's read fails with this error, which
-                    // it answers 400 (and the access log logs it).
-                    tracing::debug!(reason, "malformed body of a request in flight");
-                }
-                Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    MalformedBody(reason),
-                )))
-            }
-        }
-    }
-
-    /// While a request is refused: nothing more for hyper until it has
-    /// answered the requests before it, then the refusal, written here,
-    /// and the end of the stream. `None` when no request is refused.
-    fn poll_refusal(&mut self) -> Option<Poll<io::Result<()>>> {
-        let http1 = self.http1.as_mut()?;
-        match std::mem::replace(&mut http1.refusing, Refusing::Done) {
-            Refusing::No => {
-                http1.refusing = Refusing::No;
-                None
-            }
-            Refusing::Done => Some(Poll::Ready(Ok(()))),
-            Refusing::Waiting(refusal) => {
-                if !http1.control.answered_all(http1.check.heads()) {
-                    // The control wakes the task when the last is answered.
-                    http1.refusing = Refusing::Waiting(refusal);
-                    return Some(Poll::Pending);
-                }
-                self.stream.write_all_now(&refusal_response(&refusal));
-                http1.report(refusal, true);
-                // The end of the stream, to hyper: it closes the connection.
-                Some(Poll::Ready(Ok(())))
-            }
-        }
-    }
-
-    /// Reads into `local` (hyper's cursor cannot be read back, and the
-    /// checker must see the bytes first), checks them, and passes on what
-    /// may go: how many, and the verdict. The end of the stream is none
-    /// passed and [`Verdict::Fine`].
-    fn read_and_check(
-        &mut self,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBufCursor<'_>,
-        local: &mut [u8],
-    ) -> Poll<io::Result<(usize, Verdict)>> {
-        let want = buf.remaining().min(local.len());
-        let mut read = 0;
-        if self.replay_at < self.replay_end {
-            read = want.min(self.replay_end - self.replay_at);
-            local[..read].copy_from_slice(&self.replay[self.replay_at..self.replay_at + read]);
-            self.replay_at += read;
-        }
-        // With the sniffed bytes, whatever else has come, so that a
-        // request sent at once is checked at once.
-        match futures_io::AsyncRead::poll_read(
-            Pin::new(&mut self.stream),
-            cx,
-            &mut local[read..want],
-        ) {
-            Poll::Ready(Ok(n)) => read += n,
-            Poll::Ready(Err(error)) if read == 0 => return Poll::Ready(Err(error)),
-            Poll::Pending if read == 0 => return Poll::Pending,
-            // The stream tells it again at the next read.
-            Poll::Ready(Err(_)) | Poll::Pending => {}
-        }
-        let Some(http1) = &mut self.http1 else {
-            unreachable!("only HTTP/1 is checked");
-        };
-        // Bytes or the end of the stream, where the phase no longer matters.
-        http1.control.received();
-        if read == 0 {
-            return Poll::Ready(Ok((0, Verdict::Fine)));
-        }
-        let Checked { pass, verdict } = http1.check.check(&mut local[..read]);
-        buf.put_slice(&local[..pass]);
-        Poll::Ready(Ok((pass, verdict)))
-    }
-}
-
 impl Read for ServerIo {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -470,8 +248,12 @@ impl Read for ServerIo {
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.http1.is_some() {
-            return this.poll_read_checked(cx, buf);
+        if let Some(http1) = &mut this.http1 {
+            let replay = Replay {
+                bytes: &this.replay[..this.replay_end],
+                taken: &mut this.replay_at,
+            };
+            return http1.poll_read(&mut this.stream, replay, cx, buf);
         }
         if this.replay_at < this.replay_end {
             let n = buf.remaining().min(this.replay_end - this.replay_at);

@@ -13,6 +13,7 @@
 mod connection;
 mod control;
 mod http1_check;
+mod http1_oversight;
 mod options;
 mod service;
 

@@ -16,20 +16,20 @@
 //! and closes the connection. It is deliberately stricter than hyper, never
 //! looser, so the two can never disagree about where a request ends.
 
+mod chunked;
 mod fields;
+mod request_line;
+mod target;
 #[cfg(test)]
 mod tests;
 
 use http::StatusCode;
 
 use fields::{Codings, Field, HostSyntax, LONGEST_NAME, LengthSyntax, is_tchar};
+use target::TargetForm;
 
 /// How much of a request line is kept for the log.
 const LINE_PREFIX: usize = 96;
-
-/// The most bytes of one chunk extension (hyper allows 16 KiB over a whole
-/// body; one line's worth is plenty for any real client).
-const MAX_CHUNK_EXTENSION: usize = 4096;
 
 /// Why a request is refused, as the response and the log say it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,69 +97,6 @@ enum State {
     TrailerLf,
     TrailersEndLf,
     Refused,
-}
-
-/// The shape of a request target (RFC 9112, section 3.2).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum TargetForm {
-    #[default]
-    Empty,
-    Origin,
-    Asterisk,
-    /// Not known yet: `scheme:` so far, with how many `/` after the colon.
-    MaybeAbsolute {
-        colon: bool,
-        slashes: u8,
-    },
-    Absolute,
-    Authority,
-}
-
-impl TargetForm {
-    fn next(self, byte: u8) -> TargetForm {
-        use TargetForm::*;
-        match self {
-            Empty if byte == b'/' => Origin,
-            Empty if byte == b'*' => Asterisk,
-            Empty if byte.is_ascii_alphabetic() => MaybeAbsolute {
-                colon: false,
-                slashes: 0,
-            },
-            Empty => Authority,
-            Origin | Absolute | Authority => self,
-            Asterisk => Authority,
-            MaybeAbsolute { colon: false, .. } if byte == b':' => MaybeAbsolute {
-                colon: true,
-                slashes: 0,
-            },
-            MaybeAbsolute { colon: false, .. }
-                if byte.is_ascii_alphanumeric() || b"+-.".contains(&byte) =>
-            {
-                self
-            }
-            MaybeAbsolute {
-                colon: true,
-                slashes,
-            } if byte == b'/' => {
-                if slashes == 1 {
-                    Absolute
-                } else {
-                    MaybeAbsolute {
-                        colon: true,
-                        slashes: 1,
-                    }
-                }
-            }
-            MaybeAbsolute { .. } => Authority,
-        }
-    }
-
-    fn finish(self) -> TargetForm {
-        match self {
-            TargetForm::MaybeAbsolute { .. } => TargetForm::Authority,
-            form => form,
-        }
-    }
 }
 
 /// What is known of the request being read.
@@ -508,126 +445,18 @@ impl Http1Check {
                 b'\n' => self.head_end()?,
                 _ => return Err((BAD, "bare CR at the end of the head")),
             },
-            State::ChunkSize { digits, size } => match byte {
-                b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
-                    let digit = (byte as char).to_digit(16).unwrap_or(0);
-                    let size = size
-                        .checked_mul(16)
-                        .map(|size| size + u64::from(digit))
-                        .ok_or((BAD, "chunk size too large"))?;
-                    State::ChunkSize {
-                        digits: digits.saturating_add(1),
-                        size,
-                    }
-                }
-                b';' if digits > 0 => State::ChunkExtension { size, len: 1 },
-                b' ' | b'\t' if digits > 0 => State::ChunkSizeSpace(size),
-                b'\r' if digits > 0 => State::ChunkSizeLf(size),
-                _ => return Err((BAD, "malformed chunk size")),
-            },
-            // hyper allows whitespace between the size and the extension,
-            // and nothing else there.
-            State::ChunkSizeSpace(size) => match byte {
-                b' ' | b'\t' => State::ChunkSizeSpace(size),
-                b';' => State::ChunkExtension { size, len: 1 },
-                b'\r' => State::ChunkSizeLf(size),
-                _ => return Err((BAD, "malformed chunk size")),
-            },
-            State::ChunkExtension { size, len } => match byte {
-                b'\r' => State::ChunkSizeLf(size),
-                _ if len >= MAX_CHUNK_EXTENSION => {
-                    return Err((BAD, "chunk extension too long"));
-                }
-                b'\t' | b' '..=b'~' | 0x80..=0xff => State::ChunkExtension { size, len: len + 1 },
-                _ => return Err((BAD, "control character in a chunk extension")),
-            },
-            State::ChunkSizeLf(size) => match byte {
-                b'\n' if size == 0 => State::TrailerStart,
-                b'\n' => State::ChunkData(size),
-                _ => return Err((BAD, "bare CR in a chunk size line")),
-            },
-            State::ChunkDataCr => match byte {
-                b'\r' => State::ChunkDataLf,
-                _ => return Err((BAD, "chunk data longer than its size")),
-            },
-            State::ChunkDataLf => match byte {
-                b'\n' => State::ChunkSize { digits: 0, size: 0 },
-                _ => return Err((BAD, "bare CR after chunk data")),
-            },
-            State::TrailerStart => match byte {
-                b'\r' => State::TrailersEndLf,
-                _ if is_tchar(byte) => State::Trailer,
-                _ => return Err((BAD, "malformed trailer field")),
-            },
-            State::Trailer => match byte {
-                b'\r' => State::TrailerLf,
-                b'\t' | b' '..=b'~' | 0x80..=0xff => State::Trailer,
-                _ => return Err((BAD, "control character in a trailer field")),
-            },
-            State::TrailerLf => match byte {
-                b'\n' => State::TrailerStart,
-                _ => return Err((BAD, "bare CR in a trailer field")),
-            },
-            State::TrailersEndLf => match byte {
-                b'\n' => {
-                    self.request_done();
-                    self.state
-                }
-                _ => return Err((BAD, "bare CR after the trailers")),
-            },
+            State::ChunkSize { .. }
+            | State::ChunkSizeSpace(_)
+            | State::ChunkExtension { .. }
+            | State::ChunkSizeLf(_)
+            | State::ChunkDataCr
+            | State::ChunkDataLf
+            | State::TrailerStart
+            | State::Trailer
+            | State::TrailerLf
+            | State::TrailersEndLf => self.next_in_chunks(byte)?,
             State::Body(_) | State::ChunkData(_) | State::Refused => self.state,
         })
-    }
-
-    /// The n-th byte of `HTTP/d.d` (n from 0), then the line's end. A
-    /// minor version above 1 is rewritten to 1, in `slot`.
-    fn version(&mut self, n: u8, byte: u8, slot: &mut u8) -> Result<State, Refused> {
-        const NAME: &[u8] = b"HTTP/";
-        let facts = &mut self.facts;
-        let malformed = (StatusCode::BAD_REQUEST, "malformed HTTP version");
-        let n_ = usize::from(n);
-        match n_ {
-            0..5 if byte == NAME[n_] => {}
-            5 if byte.is_ascii_digit() => facts.major = byte - b'0',
-            6 if byte == b'.' => {}
-            7 if byte.is_ascii_digit() => {
-                facts.minor = byte - b'0';
-                if facts.major == 1 && facts.minor > 1 {
-                    *slot = b'1';
-                    facts.minor = 1;
-                }
-            }
-            8 if byte == b'\r' => return Ok(State::RequestLineLf),
-            8 if byte == b'\n' => return self.request_line_end(),
-            _ => return Err(malformed),
-        }
-        Ok(State::Version(n + 1))
-    }
-
-    fn request_line_end(&mut self) -> Result<State, Refused> {
-        const BAD: StatusCode = StatusCode::BAD_REQUEST;
-        let facts = &mut self.facts;
-        facts.line_done = true;
-        if facts.major != 1 {
-            return Err((
-                StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-                "only HTTP/1.x is spoken on an HTTP/1 connection",
-            ));
-        }
-        let connect = facts.method_is(b"CONNECT");
-        match facts.target.finish() {
-            TargetForm::Authority if !connect => {
-                return Err((BAD, "authority-form target on a method other than CONNECT"));
-            }
-            TargetForm::Asterisk if !facts.method_is(b"OPTIONS") => {
-                return Err((BAD, "asterisk-form target on a method other than OPTIONS"));
-            }
-            TargetForm::Origin | TargetForm::Absolute | TargetForm::Asterisk if connect => {
-                return Err((BAD, "CONNECT needs an authority-form target"));
-            }
-            _ => {}
-        }
-        Ok(State::LineStart)
     }
 
     fn name_end(&mut self) -> Result<State, Refused> {
@@ -725,22 +554,5 @@ impl Http1Check {
             ..Facts::default()
         };
         self.facts.line.clear();
-    }
-
-    fn line_for_log(&self) -> String {
-        let line = &self.facts.line;
-        let end = line
-            .iter()
-            .position(|&b| b == b'\r' || b == b'\n')
-            .unwrap_or(line.len());
-        let mut text: String = line[..end]
-            .iter()
-            .flat_map(|&b| std::ascii::escape_default(b))
-            .map(char::from)
-            .collect();
-        if !self.facts.line_done && end == line.len() && line.len() >= LINE_PREFIX {
-            text.push_str("...");
-        }
-        text
     }
 }
