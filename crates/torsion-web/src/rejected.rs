@@ -82,3 +82,34 @@ impl fmt::Display for RejectedRequest {
         f.write_str(")")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(answered: bool) -> RejectedRequest {
+        RejectedRequest {
+            peer: Address::Tcp("127.0.0.1:5000".parse().unwrap()),
+            status: StatusCode::REQUEST_TIMEOUT,
+            reason: "too slow",
+            request_line: None,
+            answered,
+        }
+    }
+
+    #[test]
+    fn a_rejected_request_shows_its_peer_line_status_and_reason() {
+        assert_eq!(
+            rejected(true).to_string(),
+            "127.0.0.1:5000 \"-\" 408 (too slow)"
+        );
+    }
+
+    #[test]
+    fn an_unanswered_rejection_says_the_connection_was_only_closed() {
+        assert_eq!(
+            rejected(false).to_string(),
+            "127.0.0.1:5000 \"-\" 408 (too slow; closed without an answer)"
+        );
+    }
+}
