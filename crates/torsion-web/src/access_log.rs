@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use torsion::Failure;
 
-use crate::{ConnectionInfo, Reply, Request, Resource};
+use crate::{ConnectionInfo, RejectedRequest, Reply, Request, Resource};
 
 /// The `tracing` target access lines are logged under, so a subscriber can
 /// route them apart (`RUST_LOG=torsion_web::access=info`).
@@ -17,7 +17,10 @@ pub const ACCESS_LOG_TARGET: &str = "torsion_web::access";
 /// [`ACCESS_LOG_TARGET`]: the client's address, method, path (with the
 /// query), protocol version, status, the body's length when it is known
 /// before sending (`-` for a streamed body of unknown length), and the time
-/// until the response was ready.
+/// until the response was ready. Requests the server refuses before they
+/// reach a resource (a malformed head, a timeout: see
+/// [`RejectedRequest`]) get a line too, when the access log wraps the
+/// server's resource.
 ///
 /// ```
 /// use torsion_web::{AccessLog, Body, Request, Response, Server};
@@ -73,7 +76,7 @@ impl<R: Resource> Resource for AccessLog<R> {
                     response.status().as_u16(),
                     bytes_sent(&line.method, response),
                 ),
-                Err(_) => (500, None),
+                Err(failure) => (crate::http_error::failure_status(failure).as_u16(), None),
             };
             let bytes = bytes.map_or_else(|| "-".to_owned(), |bytes| bytes.to_string());
             tracing::info!(
@@ -83,6 +86,27 @@ impl<R: Resource> Resource for AccessLog<R> {
             );
             result
         })
+    }
+
+    /// Logs a request the server refused before it reached a resource, with
+    /// the status it was refused with, `-` for the length and the time, and
+    /// why: `127.0.0.1:51234 "GET / HTTP/1.1" 400 - - rejected: no Host in
+    /// an HTTP/1.1 request`.
+    fn rejected(&self, request: &RejectedRequest) {
+        let closed = if request.answered() {
+            ""
+        } else {
+            ", closed without an answer"
+        };
+        tracing::info!(
+            target: ACCESS_LOG_TARGET,
+            "{} \"{}\" {} - - rejected: {}{closed}",
+            request.peer(),
+            request.request_line().unwrap_or("-"),
+            request.status().as_u16(),
+            request.reason(),
+        );
+        self.inner.rejected(request);
     }
 }
 
@@ -195,6 +219,33 @@ mod tests {
             get("/stream"),
         );
         assert!(log.contains("\"GET /stream HTTP/1.1\" 200 - "), "{log}");
+    }
+
+    #[test]
+    fn a_rejected_request_is_logged_with_its_status_and_reason() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let rejected = RejectedRequest {
+            peer: torsion::net::Address::Tcp("127.0.0.1:5000".parse().unwrap()),
+            status: http::StatusCode::BAD_REQUEST,
+            reason: "no Host in an HTTP/1.1 request",
+            request_line: Some("GET / HTTP/1.1".to_owned()),
+            answered: true,
+        };
+        tracing::subscriber::with_default(subscriber, || {
+            AccessLog::new(|_request: Request| Response::new(Body::empty())).rejected(&rejected);
+        });
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            log.contains(
+                "127.0.0.1:5000 \"GET / HTTP/1.1\" 400 - - rejected: no Host in an HTTP/1.1 request"
+            ),
+            "{log}"
+        );
     }
 
     #[test]

@@ -69,6 +69,35 @@ pub(crate) trait ArrivalWatch {
     fn ended(&self);
 }
 
+/// The read error hyper gets when the body of a request it is serving
+/// turns out to be malformed (a bad chunk), found by the server's HTTP/1
+/// checker; a resource reading the body gets a [`BodyError::Http`] with it
+/// inside, which is answered 400.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed request body: {0}")]
+pub(crate) struct MalformedBody(pub(crate) &'static str);
+
+impl BodyError {
+    /// Whether the body was malformed (the client's fault), not cut.
+    pub(crate) fn is_malformed(&self) -> bool {
+        let BodyError::Http(error) = self else {
+            return false;
+        };
+        let mut source = std::error::Error::source(error);
+        while let Some(error) = source {
+            if let Some(io) = error.downcast_ref::<std::io::Error>()
+                && io
+                    .get_ref()
+                    .is_some_and(|inner| inner.is::<MalformedBody>())
+            {
+                return true;
+            }
+            source = error.source();
+        }
+        false
+    }
+}
+
 /// The body of a request or a response.
 ///
 /// Build one from bytes or a string, stream one with [`Body::channel`], or

@@ -98,9 +98,30 @@ impl From<HttpError> for Response {
     }
 }
 
+/// The status a failed reply is answered with (see [`failure_response`];
+/// the server answers a body over its limit 413 before that).
+pub(crate) fn failure_status(failure: &torsion::Failure) -> StatusCode {
+    match failure.find::<crate::BodyError>() {
+        Some(crate::BodyError::TooLarge { .. }) => return StatusCode::PAYLOAD_TOO_LARGE,
+        Some(error) if error.is_malformed() => return StatusCode::BAD_REQUEST,
+        _ => {}
+    }
+    failure
+        .find::<HttpError>()
+        .map_or(StatusCode::INTERNAL_SERVER_ERROR, HttpError::status)
+}
+
 /// The response for a failed reply: the [`HttpError`] anywhere in the
-/// failure's chain, else a logged 500.
+/// failure's chain, 400 for a malformed request body, else a logged 500.
 pub(crate) fn failure_response(failure: torsion::Failure) -> Response {
+    if failure
+        .find::<crate::BodyError>()
+        .is_some_and(crate::BodyError::is_malformed)
+    {
+        let mut response = Response::new(Body::from("400 Bad Request: malformed request body\n"));
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+        return response;
+    }
     match failure.find::<HttpError>() {
         Some(error) => error.clone().into_response(),
         None => {

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use torsion::{Deferred, Failure};
 
-use crate::Body;
+use crate::{Body, RejectedRequest};
 
 /// A request as a resource sees it. Its extensions carry what the server
 /// knows of the connection ([`ConnectionInfo`]) and what routers add.
@@ -32,6 +32,15 @@ pub trait Resource: 'static {
     /// Starts answering `request`. A failure becomes a 500 response and is
     /// logged by the server.
     fn handle(&self, request: Request) -> Reply;
+
+    /// Told of a request the server refused itself, before it could reach
+    /// this resource (a malformed head, a request smuggling attempt, a
+    /// head over the limits, a timeout). The server tells only the
+    /// resource it serves; [`AccessLog`](crate::AccessLog) logs these, so
+    /// put it outermost. Does nothing by default.
+    fn rejected(&self, request: &RejectedRequest) {
+        let _ = request;
+    }
 }
 
 impl<F, R> Resource for F

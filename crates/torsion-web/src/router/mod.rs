@@ -420,6 +420,10 @@ impl<R: Resource + ?Sized> Resource for Rc<R> {
     fn handle(&self, request: Request) -> Reply {
         (**self).handle(request)
     }
+
+    fn rejected(&self, request: &crate::RejectedRequest) {
+        (**self).rejected(request);
+    }
 }
 
 #[cfg(test)]

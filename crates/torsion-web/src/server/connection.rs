@@ -3,6 +3,12 @@
 //! when it knows or has agreed by ALPN that the server speaks HTTP/2), so
 //! one port serves both, with or without TLS. The bytes read to decide are
 //! handed back to hyper before the rest of the stream.
+//!
+//! On HTTP/1 every byte passes the [`Http1Check`] on its way to hyper; a
+//! request it refuses is answered here, once hyper has answered the
+//! requests before it, and the connection ends. Requests that hyper
+//! refuses itself (it writes the 400 or 431) and heads cut by the header
+//! read timeout are reported to the resource as [`RejectedRequest`]s too.
 
 use std::future::{Future, poll_fn};
 use std::io;
@@ -15,11 +21,13 @@ use torsion::Reactor;
 use torsion::net::AsyncStream;
 
 use super::control::{Control, Order};
+use super::http1_check::Http1Check;
+use super::http1_oversight::{CHECKED_READ, Http1Oversight, Replay};
 use super::service::RequestService;
 use super::{Registered, ServerOptions, Shared};
-use crate::ConnectionInfo;
 use crate::rt::{ReactorExecutor, ReactorTimer};
-use crate::upgrade::{Overseer, StopRequest, UpgradableIo, UpgradableStream};
+use crate::upgrade::{Overseer, UpgradableIo, UpgradableStream};
+use crate::{ConnectionInfo, RejectedRequest};
 
 /// What every HTTP/2 client sends first (RFC 9113, section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -76,6 +84,7 @@ pub(super) async fn serve(
         tls,
     };
     let options = &server.options;
+    let peer = info.peer.clone();
     let service = RequestService {
         resource: server.resource.clone(),
         info,
@@ -87,9 +96,14 @@ pub(super) async fn serve(
         replay: first,
         replay_at: 0,
         replay_end: read,
-        http1: (protocol == Protocol::Http1).then(|| Http1Oversight {
-            control: control.clone(),
-            _registered: registered,
+        http1: (protocol == Protocol::Http1).then(|| {
+            Http1Oversight::new(
+                control.clone(),
+                registered,
+                Http1Check::new(options.max_header_size, options.max_headers),
+                server.resource.clone(),
+                peer.clone(),
+            )
         }),
     };
     let outcome = match protocol {
@@ -115,6 +129,27 @@ pub(super) async fn serve(
     };
     if let Err(error) = outcome {
         tracing::debug!(%error, "HTTP connection ended with an error");
+        if let Some(status) = status_written_by_hyper(&error) {
+            server.resource.rejected(&RejectedRequest {
+                peer,
+                status,
+                reason: "hyper could not parse the request head",
+                request_line: None,
+                answered: true,
+            });
+        }
+    }
+}
+
+/// The status hyper answered a request it could not parse with, if the
+/// connection ended that way (hyper's `on_error` for servers).
+fn status_written_by_hyper(error: &hyper::Error) -> Option<http::StatusCode> {
+    if error.is_parse_too_large() {
+        Some(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+    } else if error.is_parse() && !error.is_parse_version_h2() {
+        Some(http::StatusCode::BAD_REQUEST)
+    } else {
+        None
     }
 }
 
@@ -124,8 +159,10 @@ fn http1(options: &ServerOptions) -> hyper::server::conn::http1::Builder {
         // The connection's watchdog enforces the header read timeout, for
         // HTTP/2 too and without a timer per request.
         .header_read_timeout(None)
-        .max_buf_size(options.max_header_size.max(8192))
-        .max_header_size(options.max_header_size);
+        // The checker enforces the head limit; hyper's, a read above it,
+        // is only a backstop, so the refusal and its log line are ours.
+        .max_buf_size(options.max_header_size.max(8192) + CHECKED_READ)
+        .max_header_size(options.max_header_size + CHECKED_READ);
     // hyper parses into a buffer on the stack for its default count, and
     // allocates one per request for any other.
     if options.max_headers != HYPER_DEFAULT_MAX_HEADERS {
@@ -206,15 +243,6 @@ struct ServerIo {
     http1: Option<Http1Oversight>,
 }
 
-/// What an HTTP/1 connection (one that may be upgraded) keeps of its
-/// server: the control to report to, and its place in the server's table,
-/// which an upgrade hands on to the new protocol.
-struct Http1Oversight {
-    control: Rc<Control>,
-    /// Held only: the server counts the connection while it lives.
-    _registered: Rc<Registered>,
-}
-
 impl UpgradableIo for ServerIo {
     /// By the time hyper gives the connection up it has read the request,
     /// so the sniffed bytes are long replayed.
@@ -227,16 +255,6 @@ impl UpgradableIo for ServerIo {
     }
 }
 
-impl Overseer for Http1Oversight {
-    fn watch(&self, on_stop: Box<dyn Fn(StopRequest)>) {
-        self.control.hand_over(Rc::new(move |order| match order {
-            Order::Serve => {}
-            Order::Finish => on_stop(StopRequest::GoAway),
-            Order::Abort => on_stop(StopRequest::Cut),
-        }));
-    }
-}
-
 impl Read for ServerIo {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -244,21 +262,20 @@ impl Read for ServerIo {
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let Some(http1) = &mut this.http1 {
+            let replay = Replay {
+                bytes: &this.replay[..this.replay_end],
+                taken: &mut this.replay_at,
+            };
+            return http1.poll_read(&mut this.stream, replay, cx, buf);
+        }
         if this.replay_at < this.replay_end {
             let n = buf.remaining().min(this.replay_end - this.replay_at);
             buf.put_slice(&this.replay[this.replay_at..this.replay_at + n]);
             this.replay_at += n;
             return Poll::Ready(Ok(()));
         }
-        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
-        // Ready means bytes or the end of the stream, and at the end the
-        // phase no longer matters.
-        if polled.is_ready()
-            && let Some(http1) = &this.http1
-        {
-            http1.control.received();
-        }
-        polled
+        Pin::new(&mut this.stream).poll_read(cx, buf)
     }
 }
 

@@ -80,6 +80,13 @@ pub(super) type OrderHook = Rc<dyn Fn(Order)>;
 pub(super) struct Control {
     phase: Cell<Phase>,
     in_flight: Cell<usize>,
+    /// Requests that reached the resource, ever.
+    started: Cell<u64>,
+    /// Wake the task when no request is left in flight (a refused request
+    /// waits for those before it).
+    wake_when_idle: Cell<bool>,
+    /// The header read timeout passed.
+    head_timed_out: Cell<bool>,
     order: Cell<Order>,
     /// The connection's task, woken when an order arrives.
     task: RefCell<Option<Waker>>,
@@ -98,6 +105,9 @@ impl Control {
         let control = Rc::new(Control {
             phase: Cell::new(Phase::Head(Instant::now())),
             in_flight: Cell::new(0),
+            started: Cell::new(0),
+            wake_when_idle: Cell::new(false),
+            head_timed_out: Cell::new(false),
             order: Cell::new(Order::Serve),
             task: RefCell::new(None),
             upgraded: RefCell::new(None),
@@ -200,6 +210,7 @@ impl Control {
     /// A request's head is complete and it goes to the resource.
     pub(super) fn request_started(&self) {
         self.in_flight.set(self.in_flight.get() + 1);
+        self.started.set(self.started.get() + 1);
         self.phase.set(Phase::Busy);
     }
 
@@ -209,7 +220,31 @@ impl Control {
         self.in_flight.set(left);
         if left == 0 {
             self.phase.set(Phase::Idle(Instant::now()));
+            if self.wake_when_idle.take()
+                && let Some(task) = &*self.task.borrow()
+            {
+                task.wake_by_ref();
+            }
         }
+    }
+
+    /// Whether no request is in flight.
+    pub(super) fn idle(&self) -> bool {
+        self.in_flight.get() == 0
+    }
+
+    /// Whether `handed_on` requests have all reached the resource and been
+    /// answered; if not, the task is woken when the last answer is done.
+    pub(super) fn answered_all(&self, handed_on: u64) -> bool {
+        let all = self.started.get() >= handed_on && self.in_flight.get() == 0;
+        self.wake_when_idle.set(!all);
+        all
+    }
+
+    /// Whether the connection was cut because a request head took longer
+    /// than the header read timeout.
+    pub(super) fn head_timed_out(&self) -> bool {
+        self.head_timed_out.get()
     }
 
     /// The connection is over: its watchdog stops.
@@ -254,6 +289,8 @@ fn arm(control: &Rc<Control>, reactor: &Reactor, delay: Duration, period: Durati
         if let Some((deadline, order)) = control.deadline() {
             if deadline <= now {
                 tracing::debug!(?order, "a connection's timeout passed");
+                // Only a request head's timeout aborts.
+                control.head_timed_out.set(order == Order::Abort);
                 control.command(order);
             } else {
                 next = next.min(deadline - now);

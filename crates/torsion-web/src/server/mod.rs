@@ -13,6 +13,8 @@
 mod body_clock;
 mod connection;
 mod control;
+mod http1_check;
+mod http1_oversight;
 mod options;
 mod service;
 

@@ -22,7 +22,9 @@ use super::Shared;
 use super::body_clock::BodyClock;
 use super::control::Control;
 use crate::body::ArrivalWatch;
-use crate::{Body, BodyError, ConnectionInfo, Reply, Request, Resource, Response};
+use crate::{
+    Body, BodyError, ConnectionInfo, RejectedRequest, Reply, Request, Resource, Response,
+};
 
 /// Answers the requests of one connection with a resource.
 pub(super) struct RequestService {
@@ -48,6 +50,18 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
         ) && announced > limit
         {
             tracing::debug!(announced, limit, "request body larger than the limit");
+            self.resource.rejected(&RejectedRequest {
+                peer: self.info.peer.clone(),
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                reason: "announced body larger than the limit",
+                request_line: Some(format!(
+                    "{} {} {:?}",
+                    request.method(),
+                    request.uri(),
+                    request.version()
+                )),
+                answered: true,
+            });
             return Answering {
                 reply: Reply::from(too_large(limit)),
                 guard: Some(guard),

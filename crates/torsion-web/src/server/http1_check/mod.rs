@@ -1,0 +1,558 @@
+//! Checks HTTP/1 requests on their way from the socket to hyper, before
+//! hyper parses them.
+//!
+//! hyper (through httparse) accepts some requests RFC 9112 says a server
+//! must refuse (no Host, two Hosts, `Transfer-Encoding: chunked, chunked`,
+//! an authority-form target on GET) and refuses one it should serve
+//! (`HTTP/1.2`, which RFC 9110 section 2.5 has a server answer as the
+//! highest 1.x it speaks). The checker reads every byte once, in the order
+//! hyper will, and follows each request's framing (its head, then its body
+//! by Content-Length or by chunks) so that it knows where the next request
+//! of a pipeline starts. It never stores a request: its state is a few
+//! counters and a short prefix of the request line, kept for the log.
+//!
+//! A request it refuses never reaches hyper: the requests before it are
+//! handed on and answered, then the server answers the refused one itself
+//! and closes the connection. It is deliberately stricter than hyper, never
+//! looser, so the two can never disagree about where a request ends.
+
+mod chunked;
+mod fields;
+mod request_line;
+mod target;
+#[cfg(test)]
+mod tests;
+
+use http::StatusCode;
+
+use fields::{Codings, Field, HostSyntax, LONGEST_NAME, LengthSyntax, is_tchar};
+use target::TargetForm;
+
+/// How much of a request line is kept for the log.
+const LINE_PREFIX: usize = 96;
+
+/// Why a request is refused, as the response and the log say it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) status: StatusCode,
+    pub(crate) reason: &'static str,
+    /// The request line as far as it was read, truncated for the log.
+    pub(crate) request_line: Option<String>,
+}
+
+/// What to do with a run of bytes just read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Checked {
+    /// How many of the bytes, from the start, go on to hyper.
+    pub(crate) pass: usize,
+    pub(crate) verdict: Verdict,
+}
+
+/// The checker's conclusion about the bytes read so far.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// All is well.
+    Fine,
+    /// A request is refused before hyper saw its head whole: answer the
+    /// requests before it, then answer this one and close.
+    Refuse(Refusal),
+    /// The body of a request hyper is already serving is malformed: the
+    /// connection cannot go on.
+    Broken(Refusal),
+}
+
+/// Where in a request the checker is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Before a request line; empty lines are skipped (RFC 9112, 2.2).
+    Start,
+    StartLf,
+    Method,
+    Target,
+    /// How many bytes of `HTTP/d.d` have been read.
+    Version(u8),
+    RequestLineLf,
+    /// The start of a field line, or of the empty line ending the head.
+    LineStart,
+    Name,
+    Value,
+    ValueLf,
+    HeadEndLf,
+    Body(u64),
+    ChunkSize {
+        digits: u8,
+        size: u64,
+    },
+    ChunkSizeSpace(u64),
+    ChunkExtension {
+        size: u64,
+        len: usize,
+    },
+    ChunkSizeLf(u64),
+    ChunkData(u64),
+    ChunkDataCr,
+    ChunkDataLf,
+    TrailerStart,
+    Trailer,
+    TrailerLf,
+    TrailersEndLf,
+    Refused,
+}
+
+/// What is known of the request being read.
+#[derive(Clone, Default)]
+struct Facts {
+    method: [u8; 8],
+    method_len: usize,
+    target: TargetForm,
+    major: u8,
+    minor: u8,
+    name: [u8; LONGEST_NAME],
+    name_len: usize,
+    field: Option<Field>,
+    hosts: u8,
+    host: HostSyntax,
+    lengths: u8,
+    length: LengthSyntax,
+    codings: Codings,
+    upgrade: bool,
+    /// The start of the request line, for the log.
+    line: Vec<u8>,
+    line_done: bool,
+}
+
+impl Facts {
+    fn method_is(&self, name: &[u8]) -> bool {
+        self.method_len <= self.method.len() && &self.method[..self.method_len] == name
+    }
+
+    fn http10(&self) -> bool {
+        self.major == 1 && self.minor == 0
+    }
+}
+
+/// The checker of one HTTP/1 connection's incoming bytes.
+#[derive(Debug)]
+pub(crate) struct Http1Check {
+    max_head: usize,
+    max_headers: usize,
+    state: State,
+    /// Request heads handed on whole (so hyper calls the resource once for
+    /// each), counted to know when all of them are answered.
+    heads: u64,
+    /// The last request whole was a CONNECT or carried Upgrade: if it is
+    /// answered by switching protocols, what follows is not HTTP.
+    may_switch: bool,
+    head_len: usize,
+    headers: usize,
+    facts: Facts,
+}
+
+impl std::fmt::Debug for Facts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Facts").finish_non_exhaustive()
+    }
+}
+
+/// A refusal's status and reason, for the byte being read.
+type Refused = (StatusCode, &'static str);
+
+impl Http1Check {
+    /// A checker refusing heads longer than `max_head` bytes (431, or 414
+    /// when the request line alone is that long) or with more than
+    /// `max_headers` fields (431).
+    pub(crate) fn new(max_head: usize, max_headers: usize) -> Http1Check {
+        Http1Check {
+            max_head,
+            max_headers,
+            state: State::Start,
+            heads: 0,
+            may_switch: false,
+            head_len: 0,
+            headers: 0,
+            facts: Facts::default(),
+        }
+    }
+
+    /// Whole request heads handed on so far.
+    pub(crate) fn heads(&self) -> u64 {
+        self.heads
+    }
+
+    /// Whether the connection must wait for the answer to its last request
+    /// before reading on: that request may switch protocols (a CONNECT,
+    /// an Upgrade), and it has arrived whole.
+    pub(crate) fn awaits_switch(&self) -> bool {
+        self.may_switch && self.state == State::Start && self.head_len == 0
+    }
+
+    /// The request that might have switched protocols was answered
+    /// without: what follows is HTTP again.
+    pub(crate) fn resume(&mut self) {
+        self.may_switch = false;
+    }
+
+    /// Whether part of a request head has arrived and not the rest.
+    pub(crate) fn mid_head(&self) -> bool {
+        self.head_len > 0
+            && matches!(
+                self.state,
+                State::Start
+                    | State::StartLf
+                    | State::Method
+                    | State::Target
+                    | State::Version(_)
+                    | State::RequestLineLf
+                    | State::LineStart
+                    | State::Name
+                    | State::Value
+                    | State::ValueLf
+                    | State::HeadEndLf
+            )
+    }
+
+    /// The request line read so far, for the log.
+    pub(crate) fn request_line(&self) -> Option<String> {
+        (!self.facts.line.is_empty()).then(|| self.line_for_log())
+    }
+
+    /// `n` body bytes of a known length went by.
+    fn skip(&mut self, n: u64) {
+        match &mut self.state {
+            State::Body(left) => {
+                *left -= n;
+                if *left == 0 {
+                    self.request_done();
+                }
+            }
+            State::ChunkData(left) => {
+                *left -= n;
+                if *left == 0 {
+                    self.state = State::ChunkDataCr;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Checks `bytes`, the next ones read from the client, rewriting an
+    /// `HTTP/1.x` version above 1.1 to `HTTP/1.1` in place.
+    pub(crate) fn check(&mut self, bytes: &mut [u8]) -> Checked {
+        // Where the request being read began in `bytes`, if it began here.
+        let mut began = None;
+        let mut at = 0;
+        while at < bytes.len() {
+            if self.state == State::Refused {
+                break;
+            }
+            if self.state == State::Start && self.head_len == 0 {
+                began = Some(at);
+            }
+            let in_body = self.in_body();
+            match self.step(bytes, at) {
+                Ok(used) => at += used,
+                Err((status, reason)) => {
+                    let refusal = Refusal {
+                        status,
+                        reason,
+                        request_line: self.request_line(),
+                    };
+                    self.state = State::Refused;
+                    return match began {
+                        Some(start) => {
+                            if in_body {
+                                // Its head was counted, but hyper never gets it.
+                                self.heads -= 1;
+                            }
+                            Checked {
+                                pass: start,
+                                verdict: Verdict::Refuse(refusal),
+                            }
+                        }
+                        None if in_body => Checked {
+                            pass: 0,
+                            verdict: Verdict::Broken(refusal),
+                        },
+                        // hyper holds part of this head; it gets no more.
+                        None => Checked {
+                            pass: 0,
+                            verdict: Verdict::Refuse(refusal),
+                        },
+                    };
+                }
+            }
+        }
+        Checked {
+            pass: at,
+            verdict: Verdict::Fine,
+        }
+    }
+
+    fn in_body(&self) -> bool {
+        matches!(
+            self.state,
+            State::Body(_)
+                | State::ChunkSize { .. }
+                | State::ChunkSizeSpace(_)
+                | State::ChunkExtension { .. }
+                | State::ChunkSizeLf(_)
+                | State::ChunkData(_)
+                | State::ChunkDataCr
+                | State::ChunkDataLf
+                | State::TrailerStart
+                | State::Trailer
+                | State::TrailerLf
+                | State::TrailersEndLf
+        )
+    }
+
+    /// Reads from `bytes[at]` on: how many bytes were used (more than one
+    /// only for body data).
+    fn step(&mut self, bytes: &mut [u8], at: usize) -> Result<usize, Refused> {
+        let byte = bytes[at];
+        if let State::Body(left) | State::ChunkData(left) = self.state {
+            let n = left.min((bytes.len() - at) as u64);
+            self.skip(n);
+            return Ok(n as usize);
+        }
+        if !self.in_body() {
+            self.head_len += 1;
+            if self.head_len > self.max_head {
+                return Err(if self.facts.line_done {
+                    (
+                        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                        "request head too large",
+                    )
+                } else {
+                    (StatusCode::URI_TOO_LONG, "request line too long")
+                });
+            }
+            let in_line = matches!(
+                self.state,
+                State::Method | State::Target | State::Version(_) | State::RequestLineLf
+            );
+            if in_line && self.facts.line.len() < LINE_PREFIX {
+                self.facts.line.push(byte);
+            }
+        } else if matches!(
+            self.state,
+            State::TrailerStart | State::Trailer | State::TrailerLf | State::TrailersEndLf
+        ) {
+            // Trailers count against the head's limit, from the head's end.
+            self.head_len += 1;
+            if self.head_len > self.max_head {
+                return Err((StatusCode::BAD_REQUEST, "trailer section too large"));
+            }
+        }
+        self.state = self.next(byte, &mut bytes[at])?;
+        Ok(1)
+    }
+
+    fn next(&mut self, byte: u8, slot: &mut u8) -> Result<State, Refused> {
+        const BAD: StatusCode = StatusCode::BAD_REQUEST;
+        let facts = &mut self.facts;
+        Ok(match self.state {
+            State::Start => match byte {
+                b'\r' => State::StartLf,
+                b'\n' => State::Start,
+                _ if is_tchar(byte) => {
+                    facts.line.clear();
+                    facts.line.push(byte);
+                    facts.method[0] = byte;
+                    facts.method_len = 1;
+                    State::Method
+                }
+                _ => return Err((BAD, "malformed request line")),
+            },
+            State::StartLf => match byte {
+                b'\n' => State::Start,
+                _ => return Err((BAD, "bare CR before the request line")),
+            },
+            State::Method => match byte {
+                b' ' => State::Target,
+                _ if is_tchar(byte) => {
+                    if let Some(slot) = facts.method.get_mut(facts.method_len) {
+                        *slot = byte;
+                    }
+                    facts.method_len += 1;
+                    State::Method
+                }
+                _ => return Err((BAD, "malformed method")),
+            },
+            State::Target => match byte {
+                b' ' if facts.target != TargetForm::Empty => State::Version(0),
+                0x21..=0x7e => {
+                    facts.target = facts.target.next(byte);
+                    State::Target
+                }
+                _ => return Err((BAD, "malformed request target")),
+            },
+            State::Version(n) => self.version(n, byte, slot)?,
+            State::RequestLineLf => match byte {
+                b'\n' => self.request_line_end()?,
+                _ => return Err((BAD, "bare CR in the request line")),
+            },
+            State::LineStart => match byte {
+                b'\r' => State::HeadEndLf,
+                b'\n' => self.head_end()?,
+                b' ' | b'\t' => return Err((BAD, "obsolete line folding")),
+                _ if is_tchar(byte) => {
+                    self.headers += 1;
+                    if self.headers > self.max_headers {
+                        return Err((
+                            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                            "too many header fields",
+                        ));
+                    }
+                    facts.name[0] = byte.to_ascii_lowercase();
+                    facts.name_len = 1;
+                    State::Name
+                }
+                _ => return Err((BAD, "malformed header field name")),
+            },
+            State::Name => match byte {
+                b':' => self.name_end()?,
+                b' ' | b'\t' => return Err((BAD, "whitespace before a header field's colon")),
+                _ if is_tchar(byte) => {
+                    if let Some(slot) = facts.name.get_mut(facts.name_len) {
+                        *slot = byte.to_ascii_lowercase();
+                    }
+                    facts.name_len += 1;
+                    State::Name
+                }
+                _ => return Err((BAD, "malformed header field name")),
+            },
+            State::Value => match byte {
+                b'\r' => State::ValueLf,
+                b'\n' => self.value_end()?,
+                b'\t' | b' '..=b'~' | 0x80..=0xff => {
+                    match facts.field {
+                        Some(Field::Host) => facts.host = facts.host.next(byte),
+                        Some(Field::ContentLength) => facts.length = facts.length.next(byte),
+                        Some(Field::TransferEncoding) => facts.codings.next(byte),
+                        Some(Field::Upgrade) => facts.upgrade |= byte != b' ' && byte != b'\t',
+                        Some(Field::Other) | None => {}
+                    }
+                    State::Value
+                }
+                _ => return Err((BAD, "control character in a header field value")),
+            },
+            State::ValueLf => match byte {
+                b'\n' => self.value_end()?,
+                _ => return Err((BAD, "bare CR in a header field")),
+            },
+            State::HeadEndLf => match byte {
+                b'\n' => self.head_end()?,
+                _ => return Err((BAD, "bare CR at the end of the head")),
+            },
+            State::ChunkSize { .. }
+            | State::ChunkSizeSpace(_)
+            | State::ChunkExtension { .. }
+            | State::ChunkSizeLf(_)
+            | State::ChunkDataCr
+            | State::ChunkDataLf
+            | State::TrailerStart
+            | State::Trailer
+            | State::TrailerLf
+            | State::TrailersEndLf => self.next_in_chunks(byte)?,
+            State::Body(_) | State::ChunkData(_) | State::Refused => self.state,
+        })
+    }
+
+    fn name_end(&mut self) -> Result<State, Refused> {
+        let facts = &mut self.facts;
+        let field = if facts.name_len <= LONGEST_NAME {
+            Field::named(&facts.name[..facts.name_len])
+        } else {
+            Field::Other
+        };
+        match field {
+            Field::Host => {
+                facts.hosts += 1;
+                if facts.hosts > 1 {
+                    return Err((StatusCode::BAD_REQUEST, "more than one Host"));
+                }
+            }
+            Field::ContentLength => {
+                facts.lengths += 1;
+                if facts.lengths > 1 {
+                    return Err((StatusCode::BAD_REQUEST, "more than one Content-Length"));
+                }
+            }
+            _ => {}
+        }
+        facts.field = Some(field);
+        Ok(State::Value)
+    }
+
+    fn value_end(&mut self) -> Result<State, Refused> {
+        let facts = &mut self.facts;
+        match facts.field.take() {
+            Some(Field::Host) if !facts.host.is_valid() => {
+                return Err((StatusCode::BAD_REQUEST, "invalid Host"));
+            }
+            Some(Field::ContentLength) if facts.length.value().is_none() => {
+                return Err((StatusCode::BAD_REQUEST, "invalid Content-Length"));
+            }
+            Some(Field::TransferEncoding) => facts.codings.end_line(),
+            _ => {}
+        }
+        Ok(State::LineStart)
+    }
+
+    /// The head is whole: the checks that need all of it, then the body's
+    /// framing (RFC 9112, section 6).
+    fn head_end(&mut self) -> Result<State, Refused> {
+        const BAD: StatusCode = StatusCode::BAD_REQUEST;
+        let facts = &self.facts;
+        let codings = facts.codings;
+        if codings.present {
+            if facts.http10() {
+                return Err((BAD, "Transfer-Encoding in an HTTP/1.0 request"));
+            }
+            if facts.lengths > 0 {
+                return Err((BAD, "both Content-Length and Transfer-Encoding"));
+            }
+            if codings.malformed {
+                return Err((BAD, "malformed Transfer-Encoding"));
+            }
+            if codings.chunked > 1 {
+                return Err((BAD, "chunked applied more than once"));
+            }
+            if !codings.last_is_chunked {
+                return Err((BAD, "chunked is not the final transfer coding"));
+            }
+            if codings.unknown {
+                return Err((StatusCode::NOT_IMPLEMENTED, "unsupported transfer coding"));
+            }
+        }
+        if facts.hosts == 0 && !facts.http10() {
+            return Err((BAD, "no Host in an HTTP/1.1 request"));
+        }
+        self.heads += 1;
+        self.may_switch = facts.upgrade || facts.method_is(b"CONNECT");
+        let length = facts.length.value().unwrap_or(0);
+        self.head_len = 0;
+        Ok(if codings.present {
+            State::ChunkSize { digits: 0, size: 0 }
+        } else if length > 0 {
+            State::Body(length)
+        } else {
+            self.request_done();
+            State::Start
+        })
+    }
+
+    /// The request is read whole; the next one may start.
+    fn request_done(&mut self) {
+        self.state = State::Start;
+        self.head_len = 0;
+        self.headers = 0;
+        let line = std::mem::take(&mut self.facts.line);
+        self.facts = Facts {
+            line,
+            ..Facts::default()
+        };
+        self.facts.line.clear();
+    }
+}
