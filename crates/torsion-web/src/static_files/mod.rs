@@ -19,7 +19,7 @@ mod conditional;
 mod listing;
 mod plan;
 mod range;
-mod request_path;
+pub(crate) mod request_path;
 mod stream;
 
 use std::fmt;
