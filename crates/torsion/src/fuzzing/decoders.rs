@@ -77,7 +77,7 @@ pub fn line(data: &[u8]) {
         // partial match.
         _ => Delimiter::from(b"aba"),
     };
-    let raw = input.byte() % 4 == 0;
+    let raw = input.byte().is_multiple_of(4);
     let max = input.pick(&maximums());
     let sizes = input.chunk_sizes();
     let stream = input.rest();
