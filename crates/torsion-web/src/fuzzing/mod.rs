@@ -7,10 +7,12 @@
 //! test` checks what the fuzzers check. Built for tests and with the
 //! `fuzzing` feature only; not part of the API.
 
+mod range;
 mod router;
 mod static_path;
 mod websocket;
 
+pub use range::range_header;
 pub use router::{route_instance, route_pattern};
 pub use static_path::static_path;
 pub use websocket::websocket_handshake;
@@ -105,5 +107,6 @@ mod tests {
         replay_corpus("route_instance", route_instance);
         replay_corpus("static_path", static_path);
         replay_corpus("websocket_handshake", websocket_handshake);
+        replay_corpus("range_header", range_header);
     }
 }

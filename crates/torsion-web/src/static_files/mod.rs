@@ -18,7 +18,7 @@
 mod conditional;
 mod listing;
 mod plan;
-mod range;
+pub(crate) mod range;
 pub(crate) mod request_path;
 mod stream;
 
