@@ -37,6 +37,9 @@ mod access_log;
 pub mod blocking_app;
 mod body;
 pub mod client;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http_error;
 mod rejected;
 mod resource;

@@ -50,6 +50,9 @@ pub mod defer;
 pub mod endpoints;
 pub mod error;
 mod failure;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod net;
 pub mod protocols;
 pub mod reactor;

@@ -41,7 +41,7 @@
 //! # let _ = app;
 //! ```
 
-mod pattern;
+pub(crate) mod pattern;
 mod request_data;
 
 use std::collections::BTreeSet;

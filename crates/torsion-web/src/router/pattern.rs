@@ -80,7 +80,10 @@ impl<'a> SplitPath<'a> {
         } else {
             inner
         };
-        let raw: Vec<&str> = if inner.is_empty() {
+        // Only the root itself has no segment: `//` is one empty segment
+        // and a trailing slash, as `/a//` is `a`, an empty segment and a
+        // trailing slash, so that a wildcard at the root keeps its `/`.
+        let raw: Vec<&str> = if inner.is_empty() && !trailing_slash {
             Vec::new()
         } else {
             inner.split('/').collect()

@@ -18,8 +18,8 @@
 mod conditional;
 mod listing;
 mod plan;
-mod range;
-mod request_path;
+pub(crate) mod range;
+pub(crate) mod request_path;
 mod stream;
 
 use std::fmt;

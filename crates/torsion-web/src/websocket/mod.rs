@@ -65,7 +65,7 @@ mod connection;
 mod driver;
 mod going_away;
 mod handle;
-mod handshake;
+pub(crate) mod handshake;
 mod messages;
 mod options;
 mod resource;

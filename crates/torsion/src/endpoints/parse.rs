@@ -205,11 +205,16 @@ impl Arguments {
     ) -> Result<Option<std::time::Duration>, EndpointError> {
         match self.get(name) {
             None => Ok(None),
-            Some(value) => match value.parse::<f64>() {
-                Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
-                    Ok(Some(std::time::Duration::from_secs_f64(seconds)))
-                }
-                _ => Err(self.bad(name, value, "a number of seconds")),
+            // `try_from`: a finite number of seconds can still be more
+            // than a Duration holds (`1e300`), and must be an error, not
+            // a panic.
+            Some(value) => match value
+                .parse::<f64>()
+                .ok()
+                .and_then(|seconds| std::time::Duration::try_from_secs_f64(seconds).ok())
+            {
+                Some(duration) => Ok(Some(duration)),
+                None => Err(self.bad(name, value, "a number of seconds")),
             },
         }
     }

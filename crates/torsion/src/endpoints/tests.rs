@@ -288,6 +288,16 @@ fn every_parse_error_names_the_bad_part() {
 }
 
 #[test]
+fn a_timeout_longer_than_a_duration_holds_is_a_bad_value() {
+    // Found by the endpoint grammar's property test: `1e300` is a finite
+    // number of seconds, and converting it panicked.
+    for description in ["tcp:h:1:timeout=1e300", "unix:/s:timeout=1e300"] {
+        let message = client_error(description);
+        assert!(message.contains("bad timeout \"1e300\""), "{message}");
+    }
+}
+
+#[test]
 fn a_bad_certificate_file_is_a_parse_error() {
     let dir = temp_dir("badpem");
     let junk = dir.join("junk.pem");

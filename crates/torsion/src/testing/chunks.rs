@@ -111,30 +111,66 @@ where
     D::Item: PartialEq + fmt::Debug,
     D::Error: fmt::Debug,
 {
-    replay(|size| {
-        let mut decoder = build();
-        let mut buffer = BytesMut::new();
-        let mut decoded = Decoded {
-            frames: Vec::new(),
-            error: None,
-            rest: Vec::new(),
-        };
-        'chunks: for chunk in data.chunks(size.clamp(1, data.len().max(1))) {
-            buffer.extend_from_slice(chunk);
-            loop {
-                match decoder.decode(&mut buffer) {
-                    Ok(Some(frame)) => decoded.frames.push(frame),
-                    Ok(None) => break,
-                    Err(error) => {
-                        decoded.error = Some(format!("{error:?}"));
-                        break 'chunks;
-                    }
+    replay(|size| decode_in_chunks(build(), data, [size]))
+}
+
+/// Decodes `data` with `decoder`, cut into chunks whose sizes are taken
+/// from `chunk_sizes` in turn (and again from the start once they run
+/// out; a size of 0 counts as 1, `usize::MAX` takes the rest): after each
+/// chunk is appended to the buffer, `decode` is called until it has
+/// nothing more. Decoding stops at the first error, as a `tokio_util`
+/// `FramedRead` does.
+///
+/// [`replay_decoder`] compares a few fixed chunkings; this takes any, so
+/// that a property test or a fuzzer can compare a random one with the
+/// whole input at once.
+///
+/// ```
+/// use torsion::protocols::PrefixedCodec;
+/// use torsion::protocols::PrefixLength::Int8;
+/// use torsion::testing::decode_in_chunks;
+///
+/// let data = b"\x02hi\x03abc\x01";
+/// let whole = decode_in_chunks(PrefixedCodec::new(Int8), data, [usize::MAX]);
+/// let chunked = decode_in_chunks(PrefixedCodec::new(Int8), data, [1, 4, 2]);
+/// assert_eq!(chunked, whole);
+/// assert_eq!(whole.frames, [&b"hi"[..], b"abc"]);
+/// ```
+pub fn decode_in_chunks<D>(
+    mut decoder: D,
+    data: &[u8],
+    chunk_sizes: impl IntoIterator<Item = usize, IntoIter: Clone>,
+) -> Decoded<D::Item>
+where
+    D: Decoder,
+    D::Error: fmt::Debug,
+{
+    let mut sizes = chunk_sizes.into_iter().cycle();
+    let mut buffer = BytesMut::new();
+    let mut decoded = Decoded {
+        frames: Vec::new(),
+        error: None,
+        rest: Vec::new(),
+    };
+    let mut remaining = data;
+    'chunks: while !remaining.is_empty() {
+        let size = sizes.next().unwrap_or(usize::MAX).clamp(1, remaining.len());
+        let (chunk, rest) = remaining.split_at(size);
+        remaining = rest;
+        buffer.extend_from_slice(chunk);
+        loop {
+            match decoder.decode(&mut buffer) {
+                Ok(Some(frame)) => decoded.frames.push(frame),
+                Ok(None) => break,
+                Err(error) => {
+                    decoded.error = Some(format!("{error:?}"));
+                    break 'chunks;
                 }
             }
         }
-        decoded.rest = buffer.to_vec();
-        decoded
-    })
+    }
+    decoded.rest = buffer.to_vec();
+    decoded
 }
 
 /// Runs `run` at every chunk size and checks the results agree.

@@ -16,7 +16,9 @@ mod memory_reactor;
 mod stream_pair;
 mod string_transport;
 
-pub use chunks::{CHUNK_SIZES, Decoded, feed_in_chunks, replay_decoder, replay_protocol};
+pub use chunks::{
+    CHUNK_SIZES, Decoded, decode_in_chunks, feed_in_chunks, replay_decoder, replay_protocol,
+};
 pub use clock::Clock;
 pub use loopback::Loopback;
 pub use memory_reactor::{ConnectCall, MemoryPort, MemoryReactor, TcpListenCall, UnixListenCall};

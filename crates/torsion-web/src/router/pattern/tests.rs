@@ -44,6 +44,16 @@ fn empty_segments_do_not_match_parameters_or_literals() {
 }
 
 #[test]
+fn a_wildcard_at_the_root_keeps_the_slashes_of_an_empty_first_segment() {
+    // Found by the route matching property test: `//` read as the root
+    // with a trailing slash, and the wildcard lost its `/`.
+    assert_eq!(params("/{*rest}", "//"), pairs(&[("rest", "/")]));
+    assert_eq!(params("/{*rest}", "//a"), pairs(&[("rest", "/a")]));
+    assert_eq!(params("/a/{*rest}", "/a//"), pairs(&[("rest", "/")]));
+    assert_eq!(params("/", "//"), None);
+}
+
+#[test]
 fn plain_parameters_take_one_whole_segment() {
     assert_eq!(params("/users/{id}", "/users/42"), pairs(&[("id", "42")]));
     assert_eq!(params("/users/{id}", "/users/bob"), pairs(&[("id", "bob")]));

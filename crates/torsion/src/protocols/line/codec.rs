@@ -409,6 +409,50 @@ mod tests {
     }
 
     #[test]
+    fn a_line_without_its_end_under_the_largest_maximum_holds_only_what_arrived() {
+        for delimiter in [Delimiter::CrLf, Delimiter::Lf, Delimiter::from(b"||")] {
+            let mut codec = LineCodec::new()
+                .with_delimiter(delimiter.clone())
+                .with_max_length(usize::MAX);
+            let mut buffer = BytesMut::new();
+            for _ in 0..10 {
+                buffer.extend_from_slice(&[b'x'; 100]);
+                assert_eq!(codec.decode(&mut buffer).unwrap(), None, "{delimiter:?}");
+            }
+            assert!(
+                buffer.capacity() < 4096,
+                "{delimiter:?}: {}",
+                buffer.capacity()
+            );
+        }
+    }
+
+    #[test]
+    fn raw_mode_hands_out_what_arrived_and_holds_nothing() {
+        let mut codec = LineCodec::new().with_max_length(usize::MAX);
+        codec.set_raw_mode();
+        let mut buffer = BytesMut::from(&[b'x'; 1000][..]);
+        let frame = codec.decode(&mut buffer).unwrap();
+        assert_eq!(
+            frame,
+            Some(LineFrame::Raw(BytesMut::from(&[b'x'; 1000][..])))
+        );
+        assert!(buffer.is_empty());
+        assert_eq!(codec.decode(&mut buffer).unwrap(), None);
+    }
+
+    #[test]
+    fn a_buffer_past_a_small_maximum_is_too_long_at_once() {
+        let mut codec = LineCodec::new().with_max_length(3);
+        let mut buffer = BytesMut::from(&b"12345"[..]);
+        match codec.decode(&mut buffer) {
+            Err(LineError::TooLong { max: 3, buffered }) => assert_eq!(&buffered[..], b"12345"),
+            other => panic!("{other:?}"),
+        }
+        assert!(buffer.is_empty());
+    }
+
+    #[test]
     fn a_search_position_is_not_trusted_past_a_shrunk_buffer() {
         let mut codec = LineCodec::new();
         let mut buffer = BytesMut::from(&b"0123456789"[..]);

@@ -222,3 +222,68 @@ impl Encoder<&[u8]> for NetstringCodec {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 10^17, the length announced by the tests below.
+    const HUGE: &[u8] = b"100000000000000000:";
+
+    /// Decodes `HUGE` and then 1000 payload bytes under `max_length`.
+    fn announce_huge(max_length: usize) -> (Result<Option<BytesMut>, NetstringError>, BytesMut) {
+        let mut codec = NetstringCodec::new().with_max_length(max_length);
+        let mut buffer = BytesMut::from(HUGE);
+        let first = codec.decode(&mut buffer);
+        if !matches!(first, Ok(None)) {
+            return (first, buffer);
+        }
+        buffer.extend_from_slice(&[b'x'; 1000]);
+        (codec.decode(&mut buffer), buffer)
+    }
+
+    #[test]
+    fn a_huge_announced_length_under_a_raised_maximum_reserves_nothing() {
+        let (outcome, buffer) = announce_huge(10usize.pow(18));
+        assert!(matches!(outcome, Ok(None)));
+        assert_eq!(buffer.len(), 1000);
+        assert!(buffer.capacity() < 4096, "{} held", buffer.capacity());
+    }
+
+    #[test]
+    fn a_huge_announced_length_under_the_largest_maximum_reserves_nothing() {
+        let (outcome, buffer) = announce_huge(usize::MAX);
+        assert!(matches!(outcome, Ok(None)));
+        assert!(buffer.capacity() < 4096, "{} held", buffer.capacity());
+    }
+
+    #[test]
+    fn a_huge_announced_length_over_a_raised_maximum_is_too_long() {
+        let max = 10usize.pow(17) - 1;
+        let (outcome, _) = announce_huge(max);
+        assert!(matches!(
+            outcome,
+            Err(NetstringError::Parse(NetstringParseError::TooLong { max: m })) if m == max
+        ));
+    }
+
+    #[test]
+    fn digits_past_usize_are_too_long_under_the_largest_maximum() {
+        let mut codec = NetstringCodec::new().with_max_length(usize::MAX);
+        let mut buffer = BytesMut::from(&b"99999999999999999999999:"[..]);
+        assert!(matches!(
+            codec.decode(&mut buffer),
+            Err(NetstringError::Parse(NetstringParseError::TooLong {
+                max: usize::MAX
+            }))
+        ));
+    }
+
+    #[test]
+    fn a_payload_of_the_largest_length_waits_without_overflow() {
+        let mut codec = NetstringCodec::new().with_max_length(usize::MAX);
+        let mut buffer = BytesMut::from(format!("{}:abc", usize::MAX).as_bytes());
+        assert!(matches!(codec.decode(&mut buffer), Ok(None)));
+        assert_eq!(&buffer[..], b"abc");
+    }
+}

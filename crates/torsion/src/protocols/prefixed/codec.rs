@@ -199,3 +199,47 @@ impl Encoder<&[u8]> for PrefixedCodec {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WIDTHS: [PrefixLength; 3] =
+        [PrefixLength::Int8, PrefixLength::Int16, PrefixLength::Int32];
+
+    /// The largest length `prefix` can announce, as the prefix's bytes.
+    fn largest_prefix(prefix: PrefixLength) -> BytesMut {
+        let encoded = prefix.encode(prefix.max_encodable() as usize);
+        BytesMut::from(&encoded[..prefix.bytes()])
+    }
+
+    #[test]
+    fn the_largest_announced_length_under_the_largest_maximum_reserves_nothing() {
+        for prefix in WIDTHS {
+            let mut codec = PrefixedCodec::new(prefix).with_max_length(usize::MAX);
+            let mut buffer = largest_prefix(prefix);
+            buffer.extend_from_slice(&[b'x'; 100]);
+            assert!(matches!(codec.decode(&mut buffer), Ok(None)), "{prefix:?}");
+            assert_eq!(buffer.len(), prefix.bytes() + 100, "{prefix:?}");
+            assert!(
+                buffer.capacity() < 4096,
+                "{prefix:?}: {}",
+                buffer.capacity()
+            );
+        }
+    }
+
+    #[test]
+    fn an_announced_length_over_the_maximum_is_a_typed_error_for_every_width() {
+        for prefix in WIDTHS {
+            let mut codec = PrefixedCodec::new(prefix).with_max_length(1);
+            let mut buffer = largest_prefix(prefix);
+            match codec.decode(&mut buffer) {
+                Err(PrefixedError::LengthLimitExceeded { length, max: 1 }) => {
+                    assert_eq!(length, prefix.max_encodable(), "{prefix:?}");
+                }
+                other => panic!("{prefix:?}: {other:?}"),
+            }
+        }
+    }
+}

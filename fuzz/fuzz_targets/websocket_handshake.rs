@@ -1,0 +1,6 @@
+//! WebSocket upgrade requests: the property is
+//! `torsion_web::fuzzing::websocket_handshake`, which the crate's property
+//! tests also run on stable.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| torsion_web::fuzzing::websocket_handshake(data));
