@@ -320,9 +320,14 @@ mod tests {
     }
 
     /// Runs the reactor until `control` has an order other than Serve, and
-    /// says when that happened.
-    fn time_until_ordered(reactor: &Reactor, control: &Rc<Control>) -> (Order, Duration) {
-        let started = Instant::now();
+    /// says how long after `started` that happened. `started` is read
+    /// before the control starts its clock: read after, a pause of the
+    /// test's thread in between would make the timeout look early.
+    fn time_until_ordered(
+        reactor: &Reactor,
+        control: &Rc<Control>,
+        started: Instant,
+    ) -> (Order, Duration) {
         let seen = Rc::new(Cell::new(None));
         let (c, s, r) = (control.clone(), seen.clone(), reactor.clone());
         drop(reactor.spawn(async move {
@@ -343,8 +348,9 @@ mod tests {
     #[test]
     fn a_connection_that_sends_no_head_is_aborted_at_the_header_timeout() {
         let reactor = Reactor::new().unwrap();
+        let started = Instant::now();
         let control = Control::start(&reactor, &options(60, 1000));
-        let (order, after) = time_until_ordered(&reactor, &control);
+        let (order, after) = time_until_ordered(&reactor, &control, started);
         assert_eq!(order, Order::Abort);
         assert!(after >= Duration::from_millis(60), "{after:?}");
         assert!(after < Duration::from_millis(400), "{after:?}");
@@ -353,12 +359,13 @@ mod tests {
     #[test]
     fn an_idle_connection_is_told_to_finish_at_the_idle_timeout_and_a_busy_one_never() {
         let reactor = Reactor::new().unwrap();
+        let started = Instant::now();
         let control = Control::start(&reactor, &options(40, 120));
         control.request_started();
         let busy_for = Duration::from_millis(200);
         let c = control.clone();
         reactor.call_later(busy_for, move || c.request_finished());
-        let (order, after) = time_until_ordered(&reactor, &control);
+        let (order, after) = time_until_ordered(&reactor, &control, started);
         assert_eq!(order, Order::Finish);
         assert!(after >= busy_for + Duration::from_millis(120), "{after:?}");
         assert!(after < busy_for + Duration::from_millis(400), "{after:?}");

@@ -1,5 +1,22 @@
 //! Listening ports: accept in batches, build a protocol per connection, and
-//! back off when the process runs out of descriptors.
+//! answer running out of descriptors as Twisted does.
+//!
+//! When `accept` fails with EMFILE or ENFILE, the connections waiting in
+//! the backlog would wait there until a descriptor frees up, which may be
+//! never; their clients would hang. So the port closes the process's
+//! reserved descriptor (`sys::with_reserve_released`), accepts the waiting
+//! connections one at a time into the slot it freed and closes each at
+//! once, then takes the reserve back: those clients see their connection
+//! closed at once and can retry or go elsewhere. Each readiness event
+//! tries an ordinary accept first, so serving resumes with the first
+//! connection that arrives after a descriptor frees up. A stretch of
+//! exhaustion is one *episode*: one warning when it starts, one line with
+//! the count of refused connections when it ends.
+//!
+//! Running out of kernel memory (ENOBUFS, ENOMEM), or of descriptors with
+//! no reserve left to release, pauses accepting instead, for a back-off
+//! that doubles while it keeps failing: connections wait in the backlog,
+//! and waiting costs no CPU.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -7,7 +24,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::Token;
 
@@ -61,6 +78,45 @@ impl AsRawFd for Listener {
     }
 }
 
+/// What one accept attempt came to.
+enum Accepted {
+    Socket(StreamSocket),
+    /// The backlog is empty.
+    Drained,
+    /// Nothing accepted, but trying again at once may work.
+    Retry,
+    Failed(io::Error),
+}
+
+/// A stretch of time during which accepting failed for lack of
+/// descriptors or memory.
+#[derive(Clone, Copy, Debug)]
+struct Exhaustion {
+    since: Instant,
+    /// The port's refused count when the episode began.
+    refused_before: u64,
+}
+
+/// What a port does about connections while it is exhausted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Response {
+    /// Closes them at once, through the reserved descriptor.
+    Refusing,
+    /// Leaves them in the backlog while accepting is paused.
+    Pausing,
+}
+
+/// How a turn of refusing connections ended.
+enum Refusal {
+    /// The backlog is empty: the next connection brings a new edge.
+    Drained,
+    /// The turn's bound was reached with connections still waiting.
+    MoreWaiting,
+    /// Accepting failed even with the reserve's slot (another thread took
+    /// it, or the system is out), or there was no reserve.
+    Failed,
+}
+
 pub(crate) struct PortSource {
     token: Token,
     reactor: WeakReactor,
@@ -72,42 +128,77 @@ pub(crate) struct PortSource {
     tls: Option<ServerTls>,
     /// Removed when the port stops (a UNIX socket file).
     unlink: Option<PathBuf>,
-    /// Set while accepting is paused after EMFILE / ENFILE.
+    /// Set while accepting is paused after running out of memory, or of
+    /// descriptors with no reserve to release.
     paused: Cell<bool>,
     /// The last pause; zero once an accept succeeds again.
     last_backoff: Cell<Duration>,
+    /// The episode of exhaustion under way, if any.
+    exhaustion: Cell<Option<Exhaustion>>,
     accepted: Cell<u64>,
+    refused: Cell<u64>,
 }
 
 impl PortSource {
+    fn accept_one(&self) -> Accepted {
+        let accepted = match &*self.listener.borrow() {
+            Some(listener) => listener.accept(),
+            None => return Accepted::Drained,
+        };
+        match accepted {
+            Ok(socket) => Accepted::Socket(socket),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Accepted::Drained,
+            // A connection reset while it waited, or a signal.
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                ) =>
+            {
+                Accepted::Retry
+            }
+            Err(error) => Accepted::Failed(error),
+        }
+    }
+
     fn accept_batch(&self, reactor: &Reactor) {
         if self.paused.get() {
             return;
         }
         for _ in 0..ACCEPTS_PER_TURN {
-            let accepted = match &*self.listener.borrow() {
-                Some(listener) => listener.accept(),
-                None => return,
-            };
-            match accepted {
-                Ok(socket) => {
-                    if !self.last_backoff.get().is_zero() {
-                        self.last_backoff.set(Duration::ZERO);
-                        tracing::info!(address = %self.address, "accepting again");
-                    }
+            match self.accept_one() {
+                Accepted::Socket(socket) => {
+                    self.end_exhaustion();
                     self.serve(reactor, socket);
                 }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                    ) => {}
-                Err(error) if sys::is_resource_exhaustion(&error) => {
-                    self.back_off(reactor, &error);
+                Accepted::Drained => return,
+                Accepted::Retry => {}
+                Accepted::Failed(error) if sys::is_out_of_descriptors(&error) => {
+                    // Linux fails an accept for want of a descriptor even
+                    // with nobody waiting: the episode starts with the
+                    // first client turned away, not with a full table.
+                    let refused_before = self.refused.get();
+                    let refusal = self.refuse_waiting();
+                    if matches!(refusal, Refusal::Failed) {
+                        self.begin_exhaustion(&error, refused_before, Response::Pausing);
+                    } else if self.refused.get() > refused_before {
+                        self.begin_exhaustion(&error, refused_before, Response::Refusing);
+                    }
+                    match refusal {
+                        Refusal::Drained => return,
+                        Refusal::MoreWaiting => break,
+                        Refusal::Failed => {
+                            self.back_off(reactor);
+                            return;
+                        }
+                    }
+                }
+                Accepted::Failed(error) if sys::is_resource_exhaustion(&error) => {
+                    self.begin_exhaustion(&error, self.refused.get(), Response::Pausing);
+                    self.back_off(reactor);
                     return;
                 }
-                Err(error) => {
+                Accepted::Failed(error) => {
                     tracing::error!(%error, address = %self.address, "accept failed");
                     return;
                 }
@@ -117,12 +208,74 @@ impl PortSource {
         reactor.settle_later(self.token);
     }
 
+    /// Accepts the waiting connections into the reserved descriptor's slot
+    /// and closes each at once, up to a turn's worth.
+    fn refuse_waiting(&self) -> Refusal {
+        let refusal = sys::with_reserve_released(|| {
+            for _ in 0..ACCEPTS_PER_TURN {
+                match self.accept_one() {
+                    // Dropped here: closed before anything else can take
+                    // the slot.
+                    Accepted::Socket(socket) => {
+                        drop(socket);
+                        self.refused.set(self.refused.get() + 1);
+                    }
+                    Accepted::Drained => return Refusal::Drained,
+                    Accepted::Retry => {}
+                    Accepted::Failed(_) => return Refusal::Failed,
+                }
+            }
+            Refusal::MoreWaiting
+        });
+        refusal.unwrap_or(Refusal::Failed)
+    }
+
+    /// Starts an episode of exhaustion, with its one warning, unless one
+    /// is under way; `refused_before` is the port's refused count before
+    /// the episode's first refusal.
+    fn begin_exhaustion(&self, error: &io::Error, refused_before: u64, response: Response) {
+        if self.exhaustion.get().is_some() {
+            return;
+        }
+        self.exhaustion.set(Some(Exhaustion {
+            since: Instant::now(),
+            refused_before,
+        }));
+        let address = &self.address;
+        match response {
+            Response::Refusing => tracing::warn!(
+                %error,
+                %address,
+                "out of descriptors: closing new connections at once until some are freed"
+            ),
+            Response::Pausing => tracing::warn!(
+                %error,
+                %address,
+                "out of resources: accepting paused until some are freed"
+            ),
+        }
+    }
+
+    /// Ends the episode under way, if any, with its one line saying how
+    /// many connections it refused; takes the reserve back if it was lost.
+    fn end_exhaustion(&self) {
+        let Some(episode) = self.exhaustion.take() else {
+            return;
+        };
+        self.last_backoff.set(Duration::ZERO);
+        let refused = self.refused.get() - episode.refused_before;
+        let lasted_ms = episode.since.elapsed().as_millis() as u64;
+        tracing::info!(address = %self.address, refused, lasted_ms, "accepting again");
+        if let Err(error) = sys::reserve_descriptor() {
+            tracing::debug!(%error, "cannot reserve a descriptor again yet");
+        }
+    }
+
     /// Stops accepting for a while; waiting costs no CPU, and the retry
     /// picks up what queued in the backlog meanwhile.
-    fn back_off(&self, reactor: &Reactor, error: &io::Error) {
+    fn back_off(&self, reactor: &Reactor) {
         let last = self.last_backoff.get();
         let delay = if last.is_zero() {
-            tracing::warn!(%error, address = %self.address, "out of descriptors; accepting paused");
             FIRST_BACKOFF
         } else {
             (last * 2).min(MAX_BACKOFF)
@@ -246,9 +399,14 @@ impl ListeningPort {
                 unlink,
                 paused: Cell::new(false),
                 last_backoff: Cell::new(Duration::ZERO),
+                exhaustion: Cell::new(None),
                 accepted: Cell::new(0),
+                refused: Cell::new(0),
             }))
         })?;
+        if let Err(error) = sys::reserve_descriptor() {
+            tracing::warn!(%error, address = %source.address, "no descriptor reserved: when descriptors run out, new connections will wait instead of being closed");
+        }
         *source.factory_use.borrow_mut() = Some(FactoryUse::start(factory));
         Ok(ListeningPort { source })
     }
@@ -272,7 +430,14 @@ impl ListeningPort {
         self.source.accepted.get()
     }
 
-    /// True while the port is paused after running out of descriptors.
+    /// Connections closed unserved because the process was out of
+    /// descriptors when they arrived.
+    pub fn refused(&self) -> u64 {
+        self.source.refused.get()
+    }
+
+    /// True while the port is paused after running out of memory, or of
+    /// descriptors with no reserved one to release.
     pub fn is_backing_off(&self) -> bool {
         self.source.paused.get()
     }

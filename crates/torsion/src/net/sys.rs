@@ -8,13 +8,17 @@
 //! a mio socket or an [`io::Error`]; a bind failure names its address
 //! ([`NetError::Listen`]). Socket options (keep-alive, multicast
 //! membership and its settings) are set here too, each behind a function
-//! that speaks in std types. No `unsafe` is needed: socket2 wraps each
-//! call.
+//! that speaks in std types. So is the process's reserved descriptor, which
+//! lets a listener out of descriptors still close the connections it
+//! cannot serve ([`with_reserve_released`]). No `unsafe` is needed: socket2
+//! and std wrap each call.
 
+use std::fs::File;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
 
 use socket2::{Domain, InterfaceIndexOrAddress, SockAddr, SockRef, Socket, Type};
 
@@ -38,6 +42,85 @@ pub(crate) fn is_resource_exhaustion(error: &io::Error) -> bool {
         error.raw_os_error(),
         Some(EMFILE | ENFILE | ENOBUFS | ENOMEM)
     )
+}
+
+/// Running out of descriptors, the process's or the system's: the one
+/// exhaustion that closing the reserved descriptor works around for a
+/// moment.
+pub(crate) fn is_out_of_descriptors(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(EMFILE | ENFILE))
+}
+
+/// The descriptor held back for [`with_reserve_released`]: one for the
+/// whole process, shared by every listener of every reactor thread.
+///
+/// The descriptor limit is the process's, so one spare slot is enough for
+/// all its listeners; one per listener would cost a descriptor a port and
+/// buy nothing, since the listeners of one process run out together. The
+/// lock is taken only when a port opens and when accepting has already
+/// failed, never on the path of a successful accept.
+static RESERVE: Reserve = Reserve::new();
+
+/// What the reserve holds open: a file every system has, that costs no
+/// more than its descriptor.
+const RESERVE_PATH: &str = "/dev/null";
+
+/// A descriptor kept open only to be closed when one is needed.
+struct Reserve(Mutex<Option<File>>);
+
+impl Reserve {
+    const fn new() -> Reserve {
+        Reserve(Mutex::new(None))
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<File>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn hold(&self) -> io::Result<()> {
+        let mut slot = self.slot();
+        if slot.is_none() {
+            // std opens with O_CLOEXEC: a spawned process does not inherit it.
+            *slot = Some(File::open(RESERVE_PATH)?);
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    fn is_held(&self) -> bool {
+        self.slot().is_some()
+    }
+
+    fn released<R>(&self, work: impl FnOnce() -> R) -> Option<R> {
+        let mut slot = self.slot();
+        drop(slot.take()?);
+        let result = work();
+        *slot = File::open(RESERVE_PATH).ok();
+        Some(result)
+    }
+}
+
+/// Holds the reserved descriptor open if it is not already; called when a
+/// port starts listening (as Twisted reserves its own in
+/// `startListening`) and when accepting works again after running out.
+/// Failing to is not fatal: without a reserve a port out of descriptors
+/// pauses instead of refusing.
+pub(crate) fn reserve_descriptor() -> io::Result<()> {
+    RESERVE.hold()
+}
+
+/// Closes the reserved descriptor, runs `work` with the slot it freed, and
+/// opens the reserve again; `None`, without running `work`, when there is
+/// no reserve to release.
+///
+/// A listener out of descriptors uses the slot to accept the connections
+/// waiting for it one at a time and close each at once, so that their
+/// clients hear a prompt close rather than wait in the backlog for a
+/// descriptor that may never come. If another thread takes the slot in
+/// the meantime, the reserve stays closed until [`reserve_descriptor`]
+/// succeeds again.
+pub(crate) fn with_reserve_released<R>(work: impl FnOnce() -> R) -> Option<R> {
+    RESERVE.released(work)
 }
 
 /// A socket of `kind` for `domain`, non-blocking and close-on-exec from
@@ -413,6 +496,32 @@ mod tests {
                 assert!(again.is_err(), "a group left is no longer joined");
             }
             Err(error) => eprintln!("skipped: this host cannot join {group}: {error}"),
+        }
+    }
+
+    #[test]
+    fn a_released_reserve_runs_the_work_and_is_held_again_after() {
+        let reserve = Reserve::new();
+        reserve.hold().unwrap();
+        assert_eq!(reserve.released(|| 7), Some(7));
+        assert!(reserve.is_held());
+    }
+
+    #[test]
+    fn without_a_reserve_the_work_does_not_run() {
+        let reserve = Reserve::new();
+        let mut ran = false;
+        assert_eq!(reserve.released(|| ran = true), None);
+        assert!(!ran);
+    }
+
+    #[test]
+    fn only_running_out_of_descriptors_is_worked_around_by_the_reserve() {
+        for errno in [EMFILE, ENFILE] {
+            assert!(is_out_of_descriptors(&io::Error::from_raw_os_error(errno)));
+        }
+        for errno in [ENOBUFS, ENOMEM] {
+            assert!(!is_out_of_descriptors(&io::Error::from_raw_os_error(errno)));
         }
     }
 
