@@ -22,9 +22,7 @@ use super::Shared;
 use super::body_clock::BodyClock;
 use super::control::Control;
 use crate::body::ArrivalWatch;
-use crate::{
-    Body, BodyError, ConnectionInfo, RejectedRequest, Reply, Request, Resource, Response,
-};
+use crate::{Body, BodyError, ConnectionInfo, RejectedRequest, Reply, Request, Resource, Response};
 
 /// Answers the requests of one connection with a resource.
 pub(super) struct RequestService {
