@@ -99,7 +99,16 @@ def told_done():
 
 class Outcome:
     def __init__(self):
+        # `goaway` is this connection's, `last_goaway` the last seen on any:
+        # a server that closes with the attack's bytes unread makes the
+        # kernel reset the connection, which can discard a GOAWAY the
+        # attacker had not read yet.
         self.goaway = None
+        self.last_goaway = None
+        # Whether this connection was reset, and how many were reset before
+        # a GOAWAY was read on them.
+        self.reset = False
+        self.reset_without_goaway = 0
         self.goaway_debug = ""
         self.goaways = 0
         self.connections = 0
@@ -110,6 +119,11 @@ class Outcome:
         self.resets = {}
         self.started = time.monotonic()
 
+    def goaway_received(self, error_code, debug):
+        self.goaways += 1
+        self.goaway = self.last_goaway = h2.errors._error_code_from_int(error_code).name
+        self.goaway_debug = (debug or b"").decode(errors="replace")
+
     def announce(self):
         print("attacking", flush=True)
 
@@ -117,9 +131,10 @@ class Outcome:
         print(
             json.dumps(
                 {
-                    "goaway": self.goaway,
+                    "goaway": self.last_goaway,
                     "goaway_debug": self.goaway_debug,
                     "goaways": self.goaways,
+                    "reset_without_goaway": self.reset_without_goaway,
                     "connections": self.connections,
                     "sent": self.sent,
                     "blocked": self.blocked,
@@ -141,6 +156,7 @@ class Reader:
         self.sock = sock
         self.outcome = outcome
         self.buffer = b""
+        self.received = 0
         self.decoder = Decoder()
         self.decoder.max_header_list_size = 1 << 20
 
@@ -152,11 +168,15 @@ class Reader:
             return True
         try:
             data = self.sock.recv(1 << 20)
-        except (ConnectionResetError, BrokenPipeError):
+        except ConnectionResetError:
+            self.outcome.reset = True
+            data = b""
+        except BrokenPipeError:
             data = b""
         if not data:
             self.outcome.closed = True
             return False
+        self.received += len(data)
         self.buffer += data
         self.parse()
         return True
@@ -180,9 +200,7 @@ class Reader:
 
     def seen(self, frame):
         if isinstance(frame, GoAwayFrame):
-            self.outcome.goaways += 1
-            self.outcome.goaway = h2.errors._error_code_from_int(frame.error_code).name
-            self.outcome.goaway_debug = frame.additional_data.decode(errors="replace")
+            self.outcome.goaway_received(frame.error_code, frame.additional_data)
         elif isinstance(frame, HeadersFrame):
             headers = dict(self.decoder.decode(frame.data))
             status = headers.get(b":status", b"?").decode()
@@ -195,14 +213,12 @@ class Reader:
         """Reads until the server closes, goes quiet, or `limit` passes."""
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
-            before = len(self.buffer), self.outcome.goaway
+            before = self.received
             if not self.poll(quiet):
                 return
-            if (len(self.buffer), self.outcome.goaway) == before and not self.buffer:
+            if self.received == before:
                 # Nothing new within `quiet`.
-                readable, _, _ = select.select([self.sock], [], [], 0)
-                if not readable:
-                    return
+                return
 
 
 def connect(port):
@@ -236,7 +252,10 @@ def flood(sock, reader, outcome, batch, quota, read_between=True):
         except socket.timeout:
             outcome.blocked = True
             break
-        except (BrokenPipeError, ConnectionResetError):
+        except ConnectionResetError:
+            outcome.reset = outcome.closed = True
+            return
+        except BrokenPipeError:
             outcome.closed = True
             return
         outcome.sent += frames
@@ -261,9 +280,14 @@ def repeated(attack_once):
         outcome = Outcome()
         while True:
             outcome.goaway = None
+            outcome.reset = False
             outcome.connections += 1
             attack_once(port, outcome)
-            if told_done() or outcome.goaway is None:
+            if outcome.goaway is None and outcome.reset:
+                outcome.reset_without_goaway += 1
+            elif outcome.goaway is None:
+                return outcome
+            if told_done():
                 return outcome
             if time.monotonic() > outcome.started + LIMIT:
                 return outcome
@@ -296,7 +320,10 @@ def rapid_reset(port, outcome):
                 return True
             try:
                 data = sock.recv(1 << 20)
-            except (ConnectionResetError, BrokenPipeError):
+            except ConnectionResetError:
+                outcome.reset = True
+                data = b""
+            except BrokenPipeError:
                 data = b""
             if not data:
                 outcome.closed = True
@@ -307,9 +334,7 @@ def rapid_reset(port, outcome):
                 events = []
             for event in events:
                 if isinstance(event, h2.events.ConnectionTerminated):
-                    outcome.goaways += 1
-                    outcome.goaway = h2.errors._error_code_from_int(event.error_code).name
-                    outcome.goaway_debug = (event.additional_data or b"").decode(errors="replace")
+                    outcome.goaway_received(event.error_code, event.additional_data)
                 elif isinstance(event, h2.events.ResponseReceived):
                     status = dict(event.headers).get(b":status", b"?").decode()
                     outcome.statuses[status] = outcome.statuses.get(status, 0) + 1

@@ -160,10 +160,16 @@ fn run_attack(attack: &str) -> Observed {
     observed
 }
 
-/// Every connection of an attack the server answers with GOAWAY got one.
+/// Every connection of an attack the server answers with GOAWAY got one,
+/// or was reset by the kernel before the attacker could read it: the server
+/// closes with the attack's bytes unread, and such a close is a reset that
+/// may discard what the attacker had not read yet.
 fn assert_every_connection_got_goaway(observed: &Observed) {
+    let count = |key: &str| observed.report[key].as_u64().unwrap_or(0);
+    assert!(count("goaways") >= 1, "{observed:?}");
     assert_eq!(
-        observed.report["goaways"], observed.report["connections"],
+        count("goaways") + count("reset_without_goaway"),
+        count("connections"),
         "{observed:?}"
     );
 }
