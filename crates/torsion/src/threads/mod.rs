@@ -88,9 +88,23 @@ impl ReactorThreads {
 
     /// The reactor's default pool (see [`Reactor::thread_pool`]).
     fn default_pool(&self, reactor: &Reactor) -> ThreadPool {
+        self.with_default_pool(reactor, ThreadPool::clone)
+    }
+
+    /// Calls `f` with the reactor's default pool, borrowed: a job submitted
+    /// this way costs no count on the pool's shared state.
+    #[inline]
+    fn with_default_pool<R>(&self, reactor: &Reactor, f: impl FnOnce(&ThreadPool) -> R) -> R {
         if let Some(pool) = &*self.pool.borrow() {
-            return pool.clone();
+            return f(pool);
         }
+        f(&self.start_default_pool(reactor))
+    }
+
+    /// Makes the default pool on first use, stopped if the reactor has
+    /// already shut down.
+    #[cold]
+    fn start_default_pool(&self, reactor: &Reactor) -> ThreadPool {
         let pool = ThreadPool::new(REACTOR_POOL_NAME, REACTOR_POOL_MIN, REACTOR_POOL_MAX);
         if self.closed.get() || reactor.is_finished() {
             pool.stop(StopMode::DropQueued);
@@ -141,7 +155,14 @@ impl Reactor {
     /// `callInThread`). Fails with [`PoolStopped`] once shutdown has
     /// stopped the pool.
     pub fn call_in_thread(&self, f: impl FnOnce() + Send + 'static) -> Result<(), PoolStopped> {
-        self.thread_pool().call_in_thread(f)
+        self.with_default_pool(|pool| pool.call_in_thread(f))
+    }
+
+    /// Calls `f` with the reactor's default pool, without taking a count
+    /// on it as [`thread_pool`](Reactor::thread_pool) does.
+    #[inline]
+    fn with_default_pool<R>(&self, f: impl FnOnce(&ThreadPool) -> R) -> R {
+        self.with_extension(|threads: &ReactorThreads| threads.with_default_pool(self, f))
     }
 
     /// Runs `f` on a thread of the reactor's pool and returns a Deferred of
@@ -173,7 +194,7 @@ impl Reactor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        defer_with(self, &self.thread_pool(), move || catch_panic(f))
+        self.with_default_pool(|pool| defer_with(self, pool, move || catch_panic(f)))
     }
 
     /// Like [`defer_to_thread`](Reactor::defer_to_thread) for a function
@@ -199,8 +220,10 @@ impl Reactor {
         E: Into<Failure>,
         T: Send + 'static,
     {
-        defer_with(self, &self.thread_pool(), move || {
-            catch_panic(f).and_then(|result| result.map_err(Into::into))
+        self.with_default_pool(|pool| {
+            defer_with(self, pool, move || {
+                catch_panic(f).and_then(|result| result.map_err(Into::into))
+            })
         })
     }
 }
