@@ -20,7 +20,9 @@ use crate::client::ClientError;
 ///
 /// Clones share the cookies: hand one jar to several clients with
 /// [`ClientBuilder::cookie_jar`](crate::client::ClientBuilder::cookie_jar).
-/// Public suffixes (`Domain=com`) are not checked against a list.
+/// Public suffixes (`Domain=com`) are not checked against a list. As in
+/// browsers, `http://` to a loopback address or `localhost` counts as
+/// secure: `Secure` cookies are sent there.
 ///
 /// ```
 /// use torsion_web::client::CookieJar;
@@ -58,14 +60,25 @@ impl CookieJar {
     }
 
     /// The cookies (name, value) a request to `url` would carry now.
+    /// The cookies (name, value) a request to `url` would carry now, in
+    /// the order it would carry them.
     pub fn cookies_for(&self, url: &str) -> Result<Vec<(String, String)>, ClientError> {
-        let url = parse(url)?;
-        Ok(self
-            .store
-            .borrow()
-            .get_request_values(&url)
-            .map(|(name, value)| (name.to_owned(), value.to_owned()))
-            .collect())
+        Ok(self.matching(&parse(url)?))
+    }
+
+    /// The cookies for `url`, the longer paths first (RFC 6265 5.4), then
+    /// by name: the store keeps them unordered.
+    fn matching(&self, url: &url::Url) -> Vec<(String, String)> {
+        let store = self.store.borrow();
+        let mut cookies = store.matches(url);
+        cookies.sort_by(|a, b| {
+            let path = |cookie: &cookie_store::Cookie<'_>| cookie.path.as_ref().len();
+            path(b).cmp(&path(a)).then_with(|| a.name().cmp(b.name()))
+        });
+        cookies
+            .into_iter()
+            .map(|cookie| (cookie.name().to_owned(), cookie.value().to_owned()))
+            .collect()
     }
 
     /// How many unexpired cookies the jar holds, for any URL.
@@ -99,9 +112,9 @@ impl CookieJar {
 
     /// The `Cookie` header for a request to `url`, if a cookie matches.
     pub(crate) fn header_for(&self, url: &url::Url) -> Option<HeaderValue> {
-        let store = self.store.borrow();
-        let pairs: Vec<String> = store
-            .get_request_values(url)
+        let pairs: Vec<String> = self
+            .matching(url)
+            .into_iter()
             .map(|(name, value)| format!("{name}={value}"))
             .collect();
         if pairs.is_empty() {

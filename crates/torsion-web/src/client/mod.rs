@@ -122,7 +122,9 @@ impl Client {
     /// and body limits behave as they would on the network.
     ///
     /// ```
-    /// use torsion::{Failure, Reactor};
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use torsion::Reactor;
     /// use torsion_web::client::Client;
     /// use torsion_web::respond::text;
     /// use torsion_web::{HttpError, Request, RequestExt, Response, Router};
@@ -136,15 +138,16 @@ impl Client {
     /// );
     /// let reactor = Reactor::new()?;
     /// let client = Client::in_memory(&reactor, app);
-    /// let r = reactor.clone();
-    /// let test = reactor.spawn(async move {
-    ///     let page = client.get("http://app.test/hello/ada").fetch().await?;
-    ///     assert_eq!(page.text(), "hello, ada");
-    ///     r.stop()?;
-    ///     Ok::<(), Failure>(())
-    /// });
+    /// let page = Rc::new(RefCell::new(None));
+    /// let (p, r) = (page.clone(), reactor.clone());
+    /// drop(reactor.spawn(async move {
+    ///     let fetched = client.get("http://app.invalid/hello/ada").fetch().await;
+    ///     *p.borrow_mut() = Some(fetched);
+    ///     r.stop()
+    /// }));
     /// reactor.run()?;
-    /// # drop(test);
+    /// let page = page.take().expect("the request finished").expect("the app answered");
+    /// assert_eq!(page.text(), "hello, ada");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn in_memory(reactor: &Reactor, resource: impl Resource) -> Client {
