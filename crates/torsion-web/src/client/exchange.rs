@@ -445,4 +445,28 @@ mod tests {
         assert_eq!(request.uri(), "http://example.test:8080/p?q=1");
         assert!(request.headers().get(HOST).is_none());
     }
+
+    #[test]
+    fn decoding_offers_gzip_and_the_jar_adds_to_the_callers_cookie() {
+        let mut get = outgoing(Method::GET, RequestBody::Empty);
+        let origin = Origin::of(&get.url).unwrap();
+        let request = build(&mut get, &origin, false).unwrap();
+        assert_eq!(request.headers()[ACCEPT_ENCODING], "gzip, deflate");
+        assert!(request.headers().get(COOKIE).is_none());
+
+        let jar = CookieJar::new();
+        jar.add("http://example.test/", "session=1").unwrap();
+        get.cookies = Some(jar);
+        get.body_settings.decode = false;
+        get.headers
+            .insert(COOKIE, HeaderValue::from_static("theme=dark"));
+        let request = build(&mut get, &origin, false).unwrap();
+        assert!(request.headers().get(ACCEPT_ENCODING).is_none());
+        assert_eq!(request.headers()[COOKIE], "theme=dark; session=1");
+        get.headers
+            .insert(ACCEPT_ENCODING, HeaderValue::from_static("br"));
+        get.body_settings.decode = true;
+        let request = build(&mut get, &origin, false).unwrap();
+        assert_eq!(request.headers()[ACCEPT_ENCODING], "br", "the caller's own");
+    }
 }

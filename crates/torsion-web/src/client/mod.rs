@@ -11,6 +11,14 @@
 //! [`ClientBuilder::add_root_certificate_pem`]); there is no way to turn
 //! verification off.
 //!
+//! Like a treq `HTTPClient`, a client keeps cookies ([`CookieJar`]),
+//! decodes gzip and deflate bodies as they arrive (with an optional limit
+//! on the decoded size), reads [`text`](ClientResponse::text) in the
+//! charset the `Content-Type` names, uploads [`Multipart`] forms and
+//! lists the redirects it followed ([`ClientResponse::history`]).
+//! [`Client::in_memory`] is treq's `StubTreq`: an application tested
+//! through the client without sockets.
+//!
 //! ```no_run
 //! use torsion::{Failure, Reactor};
 //! use torsion_web::client::Client;
