@@ -28,6 +28,15 @@ pub enum BodyError {
     /// The sending side gave up before the end.
     #[error("body aborted: {0}")]
     Aborted(String),
+    /// The body's content coding (`Content-Encoding: gzip`, say) does not
+    /// decode: corrupt, or cut short.
+    #[error("the {coding} body does not decode: {reason}")]
+    Decode {
+        /// The coding: "gzip" or "deflate".
+        coding: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// No body bytes arrived for this long while the body was being read
     /// ([`ServerOptions::body_read_timeout`](crate::ServerOptions::body_read_timeout)).
     #[error("no body bytes arrived for {timeout:?}")]
@@ -124,6 +133,8 @@ enum Kind {
         watch: Option<Rc<dyn ArrivalWatch>>,
     },
     Channel(Rc<RefCell<Channel>>),
+    /// Any other body (a client response being decoded).
+    Boxed(Pin<Box<dyn http_body::Body<Data = Bytes, Error = BodyError>>>),
 }
 
 impl Body {
@@ -171,6 +182,15 @@ impl Body {
                 kind: Kind::Channel(channel),
             },
         )
+    }
+
+    /// Any body of bytes failing with [`BodyError`].
+    pub(crate) fn boxed(
+        body: impl http_body::Body<Data = Bytes, Error = BodyError> + 'static,
+    ) -> Body {
+        Body {
+            kind: Kind::Boxed(Box::pin(body)),
+        }
     }
 
     /// The length, when it is known before reading.
@@ -230,6 +250,7 @@ impl fmt::Debug for Body {
             Kind::Full(_) => "full",
             Kind::Incoming { .. } => "incoming",
             Kind::Channel(_) => "channel",
+            Kind::Boxed(_) => "boxed",
         };
         f.debug_struct("Body").field("kind", &kind).finish()
     }
@@ -324,6 +345,7 @@ impl http_body::Body for Body {
                 Poll::Ready(Some(Ok(frame)))
             }
             Kind::Channel(channel) => channel.borrow_mut().poll_next(cx),
+            Kind::Boxed(body) => body.as_mut().poll_frame(cx),
         }
     }
 
@@ -338,6 +360,7 @@ impl http_body::Body for Body {
                 let channel = channel.borrow();
                 channel.finished && channel.queue.is_empty() && channel.aborted.is_none()
             }
+            Kind::Boxed(body) => body.is_end_stream(),
         }
     }
 
@@ -349,6 +372,7 @@ impl http_body::Body for Body {
             }
             Kind::Incoming { body, .. } => body.size_hint(),
             Kind::Channel(_) => SizeHint::default(),
+            Kind::Boxed(body) => body.size_hint(),
         }
     }
 }

@@ -85,6 +85,9 @@ pub enum ClientError {
     /// Reading the response body failed.
     #[error("reading the response body failed: {0}")]
     Body(#[from] BodyError),
+    /// A cookie that does not parse, or that its URL may not set.
+    #[error("invalid cookie: {0}")]
+    InvalidCookie(String),
     /// The body is not the JSON asked for.
     #[error("the response body is not the JSON expected: {0}")]
     Json(#[from] serde_json::Error),

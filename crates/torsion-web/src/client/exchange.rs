@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{
-    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, HeaderValue, LOCATION,
-    PROXY_AUTHORIZATION, TRANSFER_ENCODING, USER_AGENT,
+    ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, HeaderValue,
+    LOCATION, PROXY_AUTHORIZATION, TRANSFER_ENCODING, USER_AGENT,
 };
 use http::{HeaderMap, Method, StatusCode};
 use hyper::body::Incoming;
@@ -14,8 +14,8 @@ use torsion::Failure;
 
 use crate::Body;
 use crate::client::pool::{Origin, Sender, Ticket};
-use crate::client::response::{Deadline, before};
-use crate::client::{Client, ClientError, ClientResponse};
+use crate::client::response::{BodySettings, Deadline, Redirected, before};
+use crate::client::{Client, ClientError, ClientResponse, CookieJar};
 
 /// At most this much of a redirect's own body is read so that its
 /// connection can be reused; a longer one closes the connection instead.
@@ -59,6 +59,9 @@ pub(crate) struct Outgoing {
     /// `None`: redirects are returned, not followed.
     pub(crate) max_redirects: Option<usize>,
     pub(crate) deadline: Option<Deadline>,
+    /// Where the cookies come from and go to, if anywhere.
+    pub(crate) cookies: Option<CookieJar>,
+    pub(crate) body_settings: BodySettings,
 }
 
 /// Sends `outgoing` and follows its redirects.
@@ -66,10 +69,13 @@ pub(crate) async fn exchange(
     client: Client,
     mut outgoing: Outgoing,
 ) -> Result<ClientResponse, Failure> {
-    let mut redirects = 0;
+    let mut history = Vec::new();
     loop {
         let origin = Origin::of(&outgoing.url)?;
         let (response, ticket) = send_once(&client, &origin, &mut outgoing).await?;
+        if let Some(jar) = &outgoing.cookies {
+            jar.store_from(&outgoing.url, response.headers());
+        }
         let next = match outgoing.max_redirects {
             Some(_) => redirect(response.status(), response.headers(), &outgoing)?,
             None => None,
@@ -80,18 +86,26 @@ pub(crate) async fn exchange(
                 outgoing.url,
                 outgoing.deadline,
                 ticket,
+                outgoing.body_settings,
+                history,
             ));
         };
-        if redirects == limit {
+        if history.len() == limit {
             return Err(ClientError::TooManyRedirects {
                 limit,
                 url: next.url.to_string(),
             }
             .into());
         }
-        redirects += 1;
         tracing::debug!(from = %outgoing.url, to = %next.url, status = %response.status(), "following a redirect");
-        let body = Body::incoming(response.into_body(), None);
+        let (parts, body) = response.into_parts();
+        history.push(Redirected {
+            status: parts.status,
+            version: parts.version,
+            headers: parts.headers,
+            url: outgoing.url.clone(),
+        });
+        let body = Body::incoming(body, None);
         if drain(body, outgoing.deadline).await
             && let Some(ticket) = ticket
         {
@@ -218,6 +232,26 @@ fn build(
             .map_err(|error| ClientError::InvalidHeader(format!("Host {host:?}: {error}")))?;
         headers.insert(HOST, value);
     }
+    if let Some(jar_cookies) = outgoing
+        .cookies
+        .as_ref()
+        .and_then(|jar| jar.header_for(url))
+    {
+        // One Cookie header: the caller's own cookies, then the jar's.
+        let value = match headers.get(COOKIE) {
+            Some(own) => {
+                let mut joined = own.as_bytes().to_vec();
+                joined.extend_from_slice(b"; ");
+                joined.extend_from_slice(jar_cookies.as_bytes());
+                HeaderValue::from_bytes(&joined).unwrap_or(jar_cookies)
+            }
+            None => jar_cookies,
+        };
+        headers.insert(COOKIE, value);
+    }
+    if outgoing.body_settings.decode && !headers.contains_key(ACCEPT_ENCODING) {
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate"));
+    }
     if !headers.contains_key(USER_AGENT) {
         headers.insert(
             USER_AGENT,
@@ -326,6 +360,11 @@ mod tests {
             body,
             max_redirects: Some(10),
             deadline: None,
+            cookies: None,
+            body_settings: BodySettings {
+                decode: true,
+                limit: None,
+            },
         }
     }
 
@@ -405,5 +444,29 @@ mod tests {
         let request = build(&mut get, &origin, true).unwrap();
         assert_eq!(request.uri(), "http://example.test:8080/p?q=1");
         assert!(request.headers().get(HOST).is_none());
+    }
+
+    #[test]
+    fn decoding_offers_gzip_and_the_jar_adds_to_the_callers_cookie() {
+        let mut get = outgoing(Method::GET, RequestBody::Empty);
+        let origin = Origin::of(&get.url).unwrap();
+        let request = build(&mut get, &origin, false).unwrap();
+        assert_eq!(request.headers()[ACCEPT_ENCODING], "gzip, deflate");
+        assert!(request.headers().get(COOKIE).is_none());
+
+        let jar = CookieJar::new();
+        jar.add("http://example.test/", "session=1").unwrap();
+        get.cookies = Some(jar);
+        get.body_settings.decode = false;
+        get.headers
+            .insert(COOKIE, HeaderValue::from_static("theme=dark"));
+        let request = build(&mut get, &origin, false).unwrap();
+        assert!(request.headers().get(ACCEPT_ENCODING).is_none());
+        assert_eq!(request.headers()[COOKIE], "theme=dark; session=1");
+        get.headers
+            .insert(ACCEPT_ENCODING, HeaderValue::from_static("br"));
+        get.body_settings.decode = true;
+        let request = build(&mut get, &origin, false).unwrap();
+        assert_eq!(request.headers()[ACCEPT_ENCODING], "br", "the caller's own");
     }
 }

@@ -11,6 +11,14 @@
 //! [`ClientBuilder::add_root_certificate_pem`]); there is no way to turn
 //! verification off.
 //!
+//! Like a treq `HTTPClient`, a client keeps cookies ([`CookieJar`]),
+//! decodes gzip and deflate bodies as they arrive (with an optional limit
+//! on the decoded size), reads [`text`](ClientResponse::text) in the
+//! charset the `Content-Type` names, uploads [`Multipart`] forms and
+//! lists the redirects it followed ([`ClientResponse::history`]).
+//! [`Client::in_memory`] is treq's `StubTreq`: an application tested
+//! through the client without sockets.
+//!
 //! ```no_run
 //! use torsion::{Failure, Reactor};
 //! use torsion_web::client::Client;
@@ -49,28 +57,31 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod builder;
+mod cookies;
+mod decode;
 mod error;
 mod exchange;
+mod multipart;
 mod pool;
 mod request;
 mod response;
 
 use std::fmt;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
-use rustls::{ClientConfig, RootCertStore};
 use torsion::Reactor;
-use torsion::net::tls::client_config;
 
+pub use builder::ClientBuilder;
+pub use cookies::CookieJar;
 pub use error::ClientError;
+pub use multipart::Multipart;
 pub use request::RequestBuilder;
-pub use response::{ClientResponse, FullResponse};
+pub use response::{ClientResponse, FullResponse, Redirected};
 
+use crate::Resource;
 use pool::{ConnectSettings, Pool};
 
 /// Idle connections kept per origin by default.
@@ -92,6 +103,7 @@ pub struct Client {
 struct Inner {
     reactor: Reactor,
     settings: Settings,
+    cookies: Option<CookieJar>,
     connect: ConnectSettings,
     pool: Rc<Pool>,
 }
@@ -100,12 +112,54 @@ struct Inner {
 struct Settings {
     timeout: Option<Duration>,
     max_redirects: usize,
+    decode: bool,
+    max_body_size: Option<u64>,
 }
 
 impl Client {
     /// A client with the default settings.
     pub fn new(reactor: &Reactor) -> Client {
         Client::builder().build(reactor)
+    }
+
+    /// A client whose requests all go to `resource`, in memory, whatever
+    /// the URL's host: treq's `StubTreq`, to test an application (a
+    /// [`Router`](crate::Router), say) without sockets. The requests go
+    /// through the same client and server code as over TCP (HTTP/1.1 over
+    /// [`torsion::testing::stream_pair`]), so cookies, redirects, decoding
+    /// and body limits behave as they would on the network.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use torsion::Reactor;
+    /// use torsion_web::client::Client;
+    /// use torsion_web::respond::text;
+    /// use torsion_web::{HttpError, Request, RequestExt, Response, Router};
+    ///
+    /// let app = Router::new().get(
+    ///     "/hello/{name}",
+    ///     |request: Request| -> Result<Response, HttpError> {
+    ///         let name: String = request.param("name")?;
+    ///         Ok(text(format!("hello, {name}")))
+    ///     },
+    /// );
+    /// let reactor = Reactor::new()?;
+    /// let client = Client::in_memory(&reactor, app);
+    /// let page = Rc::new(RefCell::new(None));
+    /// let (p, r) = (page.clone(), reactor.clone());
+    /// drop(reactor.spawn(async move {
+    ///     let fetched = client.get("http://app.invalid/hello/ada").fetch().await;
+    ///     *p.borrow_mut() = Some(fetched);
+    ///     r.stop()
+    /// }));
+    /// reactor.run()?;
+    /// let page = page.take().expect("the request finished").expect("the app answered");
+    /// assert_eq!(page.text(), "hello, ada");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn in_memory(reactor: &Reactor, resource: impl Resource) -> Client {
+        Client::builder().in_memory(resource).build(reactor)
     }
 
     /// Settings for a client: timeouts, redirects, pool, TLS roots.
@@ -143,6 +197,11 @@ impl Client {
         self.request(Method::HEAD, url)
     }
 
+    /// The client's cookie jar (none if built with `cookies(false)`).
+    pub fn cookies(&self) -> Option<&CookieJar> {
+        self.inner.cookies.as_ref()
+    }
+
     /// The HTTP/1.1 connections waiting idle in the pool, over all origins.
     pub fn idle_connections(&self) -> usize {
         self.inner.pool.idle_count()
@@ -171,177 +230,10 @@ impl fmt::Debug for Client {
             .field("timeout", &self.inner.settings.timeout)
             .field("max_redirects", &self.inner.settings.max_redirects)
             .field("connect_timeout", &self.inner.connect.connect_timeout)
+            .field("cookies", &self.inner.cookies)
+            .field("decode", &self.inner.settings.decode)
+            .field("max_body_size", &self.inner.settings.max_body_size)
             .field("idle_connections", &self.idle_connections())
-            .finish()
-    }
-}
-
-/// Builds a [`Client`].
-///
-/// ```
-/// use std::time::Duration;
-/// use torsion::Reactor;
-/// use torsion_web::client::Client;
-///
-/// let reactor = Reactor::new()?;
-/// let client = Client::builder()
-///     .timeout(Duration::from_secs(10))
-///     .connect_timeout(Duration::from_secs(2))
-///     .max_redirects(3)
-///     .max_idle_per_host(4)
-///     .build(&reactor);
-/// # drop(client);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone)]
-pub struct ClientBuilder {
-    timeout: Option<Duration>,
-    connect_timeout: Duration,
-    max_redirects: usize,
-    max_idle_per_host: usize,
-    idle_timeout: Duration,
-    roots: RootCertStore,
-    http2: bool,
-}
-
-impl Default for ClientBuilder {
-    fn default() -> ClientBuilder {
-        let mut roots = RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        ClientBuilder {
-            timeout: None,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            max_redirects: DEFAULT_MAX_REDIRECTS,
-            max_idle_per_host: DEFAULT_MAX_IDLE_PER_HOST,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            roots,
-            http2: true,
-        }
-    }
-}
-
-impl ClientBuilder {
-    /// A timeout for each request as a whole (see
-    /// [`RequestBuilder::timeout`]); none by default.
-    pub fn timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// How long connecting (TCP, to each address of a name) may take.
-    pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// How many redirects a request follows before failing with
-    /// [`ClientError::TooManyRedirects`]; 0 fails at the first.
-    pub fn max_redirects(mut self, limit: usize) -> ClientBuilder {
-        self.max_redirects = limit;
-        self
-    }
-
-    /// How many idle HTTP/1.1 connections to keep per origin; 0 keeps none
-    /// (each request opens its own connection).
-    pub fn max_idle_per_host(mut self, count: usize) -> ClientBuilder {
-        self.max_idle_per_host = count;
-        self
-    }
-
-    /// How long an idle connection is kept before it is closed.
-    pub fn idle_timeout(mut self, timeout: Duration) -> ClientBuilder {
-        self.idle_timeout = timeout;
-        self
-    }
-
-    /// Trusts the CA certificates of a PEM text (a private CA, a test
-    /// server's self-signed certificate) besides the built-in roots.
-    pub fn add_root_certificate_pem(
-        mut self,
-        pem: impl AsRef<[u8]>,
-    ) -> Result<ClientBuilder, ClientError> {
-        let bad = |reason: String| ClientError::Tls {
-            origin: "(trust roots)".into(),
-            reason,
-        };
-        let mut added = 0;
-        for certificate in CertificateDer::pem_slice_iter(pem.as_ref()) {
-            let certificate = certificate.map_err(|error| bad(error.to_string()))?;
-            self.roots
-                .add(certificate)
-                .map_err(|error| bad(error.to_string()))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(bad("no certificate in the PEM text".into()));
-        }
-        Ok(self)
-    }
-
-    /// Trusts one CA certificate (DER) besides the built-in roots.
-    pub fn add_root_certificate(
-        mut self,
-        certificate: CertificateDer<'static>,
-    ) -> Result<ClientBuilder, ClientError> {
-        self.roots
-            .add(certificate)
-            .map_err(|error| ClientError::Tls {
-                origin: "(trust roots)".into(),
-                reason: error.to_string(),
-            })?;
-        Ok(self)
-    }
-
-    /// Trusts only the certificates added with
-    /// [`add_root_certificate_pem`](Self::add_root_certificate_pem) (call
-    /// this first), not the built-in Mozilla roots.
-    pub fn without_builtin_roots(mut self) -> ClientBuilder {
-        self.roots = RootCertStore::empty();
-        self
-    }
-
-    /// Whether to offer HTTP/2 in the TLS handshake (yes by default).
-    /// Plain `http://` always speaks HTTP/1.1.
-    pub fn http2(mut self, enabled: bool) -> ClientBuilder {
-        self.http2 = enabled;
-        self
-    }
-
-    /// The client.
-    pub fn build(self, reactor: &Reactor) -> Client {
-        let mut tls: ClientConfig = client_config(self.roots);
-        tls.alpn_protocols = if self.http2 {
-            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-        } else {
-            vec![b"http/1.1".to_vec()]
-        };
-        Client {
-            inner: Rc::new(Inner {
-                reactor: reactor.clone(),
-                settings: Settings {
-                    timeout: self.timeout,
-                    max_redirects: self.max_redirects,
-                },
-                connect: ConnectSettings {
-                    connect_timeout: self.connect_timeout,
-                    tls: Arc::new(tls),
-                },
-                pool: Pool::new(reactor, self.max_idle_per_host, self.idle_timeout),
-            }),
-        }
-    }
-}
-
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("max_redirects", &self.max_redirects)
-            .field("max_idle_per_host", &self.max_idle_per_host)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("roots", &self.roots.len())
-            .field("http2", &self.http2)
             .finish()
     }
 }

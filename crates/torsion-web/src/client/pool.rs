@@ -20,12 +20,13 @@ use rustls::ClientConfig;
 use torsion::endpoints::{client_from_string, quote_string_argument};
 use torsion::net::AsyncStream;
 use torsion::net::tls::TlsSetup;
+use torsion::testing::stream_pair;
 use torsion::time::DelayedCall;
 use torsion::{Failure, Reactor};
 
-use crate::Body;
 use crate::client::ClientError;
 use crate::rt::{ReactorExecutor, ReactorTimer};
+use crate::{Body, Server};
 
 /// Where connections go: requests to the same origin share connections.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -78,6 +79,8 @@ pub(crate) struct ConnectSettings {
     pub(crate) connect_timeout: Duration,
     /// ALPN already set: `h2` offered only when HTTP/2 is enabled.
     pub(crate) tls: Arc<ClientConfig>,
+    /// Every connection goes to this server, in memory.
+    pub(crate) in_memory: Option<Server>,
 }
 
 /// A connection's request half.
@@ -289,12 +292,18 @@ impl Drop for Pool {
 
 /// Opens a connection: TCP as a torsion client endpoint does it (names
 /// resolved off the reactor thread, each address tried in turn), then TLS
-/// for https, then the HTTP handshake ALPN chose.
+/// for https, then the HTTP handshake ALPN chose. An in-memory client's
+/// connection is a stream pair whose other end its server serves.
 async fn connect(
     reactor: &Reactor,
     origin: &Origin,
     settings: &ConnectSettings,
 ) -> Result<Sender, Failure> {
+    if let Some(server) = &settings.in_memory {
+        let (client_end, server_end) = stream_pair(reactor);
+        server.serve_connection(reactor, server_end);
+        return handshake_http1(reactor, client_end, origin).await;
+    }
     let connect_error = |source: Box<dyn std::error::Error + Send + Sync>| ClientError::Connect {
         origin: origin.to_string(),
         source,

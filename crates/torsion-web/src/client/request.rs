@@ -12,8 +12,8 @@ use torsion::Deferred;
 
 use crate::Body;
 use crate::client::exchange::{Outgoing, RequestBody, exchange};
-use crate::client::response::Deadline;
-use crate::client::{Client, ClientError, ClientResponse, FullResponse};
+use crate::client::response::{BodySettings, Deadline};
+use crate::client::{Client, ClientError, ClientResponse, FullResponse, Multipart};
 
 /// A request being built by [`Client::request`] (or `get`, `post`, ...).
 /// Every setter takes and returns the builder; a bad value (a header that
@@ -57,6 +57,8 @@ pub struct RequestBuilder {
     body: RequestBody,
     timeout: Option<Duration>,
     follow_redirects: bool,
+    decode: bool,
+    max_body_size: Option<u64>,
     error: Option<ClientError>,
 }
 
@@ -66,7 +68,9 @@ impl RequestBuilder {
             url: url.to_owned(),
             reason: error.to_string(),
         });
-        let timeout = client.settings().timeout;
+        let settings = client.settings();
+        let (timeout, decode, max_body_size) =
+            (settings.timeout, settings.decode, settings.max_body_size);
         RequestBuilder {
             client,
             method,
@@ -75,6 +79,8 @@ impl RequestBuilder {
             body: RequestBody::Empty,
             timeout,
             follow_redirects: true,
+            decode,
+            max_body_size,
             error: None,
         }
     }
@@ -165,6 +171,39 @@ impl RequestBuilder {
         self
     }
 
+    /// Sends `form` as `multipart/form-data` (treq's `files=` and
+    /// `data=`): fields and files, each with its name, file name and media
+    /// type. Sent again after a 307/308 redirect.
+    ///
+    /// ```no_run
+    /// # use torsion::Reactor;
+    /// use torsion_web::client::{Client, Multipart};
+    ///
+    /// # let reactor = Reactor::new()?;
+    /// let client = Client::new(&reactor);
+    /// let sent = client
+    ///     .post("http://127.0.0.1:8080/upload")
+    ///     .multipart(
+    ///         Multipart::new()
+    ///             .text("title", "report")
+    ///             .file("file", "report.csv", "text/csv", "a,b\n1,2\n"),
+    ///     )
+    ///     .send();
+    /// # drop(sent);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn multipart(mut self, form: Multipart) -> RequestBuilder {
+        let (content_type, body) = form.encode();
+        match HeaderValue::from_str(&content_type) {
+            Ok(value) => {
+                self.headers.insert(CONTENT_TYPE, value);
+                self.body = RequestBody::Bytes(body);
+            }
+            Err(error) => self.fail(ClientError::InvalidHeader(error.to_string())),
+        }
+        self
+    }
+
     /// Sends `body`, such as a streamed [`Body::channel`]. It is sent
     /// once: a 307/308 answer to it is returned instead of followed. Use
     /// [`bytes`](Self::bytes) for a body that redirects can send again.
@@ -208,6 +247,22 @@ impl RequestBuilder {
     /// limit). When not, a 3xx response is returned as it is.
     pub fn follow_redirects(mut self, follow: bool) -> RequestBuilder {
         self.follow_redirects = follow;
+        self
+    }
+
+    /// Whether to decode a gzip or deflate response body (the client's
+    /// setting by default, yes unless changed). When not, no
+    /// `Accept-Encoding` is added and the body reads as it came, with its
+    /// `Content-Encoding` header.
+    pub fn decode(mut self, decode: bool) -> RequestBuilder {
+        self.decode = decode;
+        self
+    }
+
+    /// The most body bytes the response may give its reader, decoded
+    /// (replaces the client's [`max_body_size`](crate::client::ClientBuilder::max_body_size)).
+    pub fn max_body_size(mut self, limit: u64) -> RequestBuilder {
+        self.max_body_size = Some(limit);
         self
     }
 
@@ -275,6 +330,7 @@ impl RequestBuilder {
             .follow_redirects
             .then_some(self.client.settings().max_redirects);
         let deadline = Deadline::after(self.timeout);
+        let cookies = self.client.cookies().cloned();
         Ok((
             self.client,
             Outgoing {
@@ -284,6 +340,11 @@ impl RequestBuilder {
                 body: self.body,
                 max_redirects,
                 deadline,
+                cookies,
+                body_settings: BodySettings {
+                    decode: self.decode,
+                    limit: self.max_body_size,
+                },
             },
         ))
     }
@@ -317,6 +378,8 @@ impl fmt::Debug for RequestBuilder {
             .field("url", &url)
             .field("headers", &self.headers)
             .field("timeout", &self.timeout)
+            .field("decode", &self.decode)
+            .field("max_body_size", &self.max_body_size)
             .finish_non_exhaustive()
     }
 }

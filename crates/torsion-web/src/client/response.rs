@@ -8,6 +8,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{HeaderMap, StatusCode, Version};
 use hyper::body::Incoming;
 use hyper::rt::Timer;
@@ -16,6 +17,7 @@ use torsion::Failure;
 use torsion::error::TimedOut;
 
 use crate::client::ClientError;
+use crate::client::decode::{Coding, DEFAULT_CHARSET, ResponseBody, decode_text};
 use crate::client::pool::Ticket;
 use crate::rt::ReactorTimer;
 use crate::{Body, BodyError};
@@ -74,10 +76,18 @@ pub struct ClientResponse {
     version: Version,
     headers: HeaderMap,
     url: url::Url,
-    body: Incoming,
+    body: ResponseBody,
     deadline: Option<Deadline>,
     /// Frees the connection once the body has been read to its end.
     ticket: Option<Ticket>,
+    history: Vec<Redirected>,
+}
+
+/// How a response body is read: decoded or not, and up to which size.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BodySettings {
+    pub(crate) decode: bool,
+    pub(crate) limit: Option<u64>,
 }
 
 impl ClientResponse {
@@ -86,16 +96,25 @@ impl ClientResponse {
         url: url::Url,
         deadline: Option<Deadline>,
         ticket: Option<Ticket>,
+        settings: BodySettings,
+        history: Vec<Redirected>,
     ) -> ClientResponse {
-        let (parts, body) = response.into_parts();
+        let (mut parts, body) = response.into_parts();
+        let coding = Coding::of(&parts.headers).filter(|_| settings.decode);
+        if coding.is_some() {
+            // They describe the bytes on the wire, not what the reader gets.
+            parts.headers.remove(CONTENT_ENCODING);
+            parts.headers.remove(CONTENT_LENGTH);
+        }
         ClientResponse {
             status: parts.status,
             version: parts.version,
             headers: parts.headers,
             url,
-            body,
+            body: ResponseBody::new(body, coding, settings.limit),
             deadline,
             ticket,
+            history,
         }
     }
 
@@ -119,7 +138,15 @@ impl ClientResponse {
         &self.url
     }
 
-    /// The `Content-Length` the server announced, if any.
+    /// The redirects followed to get here, the first first (treq's
+    /// `response.history()`); empty when the first answer was the final
+    /// one.
+    pub fn history(&self) -> &[Redirected] {
+        &self.history
+    }
+
+    /// The `Content-Length` the server announced, if any (none for a body
+    /// the client decodes: its decoded length is not known in advance).
     pub fn content_length(&self) -> Option<u64> {
         self.headers
             .get(http::header::CONTENT_LENGTH)?
@@ -156,10 +183,22 @@ impl ClientResponse {
         Ok(whole.finish())
     }
 
-    /// Reads the whole body as UTF-8 text (invalid sequences replaced).
+    /// Reads the whole body as text in the charset its `Content-Type`
+    /// names (`charset=iso-8859-1`, `windows-1252`, `utf-8`, any label of
+    /// the WHATWG Encoding Standard), UTF-8 when it names none; invalid
+    /// sequences are replaced. treq's `text_content`.
     pub async fn text(self) -> Result<String, Failure> {
+        self.text_with_default("utf-8").await
+    }
+
+    /// [`text`](Self::text) with `default_charset` (an encoding label such
+    /// as `"iso-8859-1"`) for a body whose `Content-Type` names no
+    /// charset, or one unknown, as treq's `text_content(response,
+    /// encoding)`. An unknown `default_charset` means UTF-8.
+    pub async fn text_with_default(self, default_charset: &str) -> Result<String, Failure> {
+        let headers = self.headers.clone();
         let bytes = self.bytes().await?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        Ok(decode_text(&headers, &bytes, encoding(default_charset)))
     }
 
     /// Reads the whole body and parses it as JSON.
@@ -174,6 +213,7 @@ impl ClientResponse {
         let version = self.version;
         let headers = self.headers.clone();
         let url = self.url.clone();
+        let history = self.history.clone();
         let body = self.bytes().await?;
         Ok(FullResponse {
             status,
@@ -181,24 +221,26 @@ impl ClientResponse {
             headers,
             url,
             body,
+            history,
         })
     }
 
     /// The body as a torsion-web [`Body`] (to hand to a server response,
-    /// say). The request's timeout no longer applies to it.
+    /// say), decoded as the response's readers decode it. The request's
+    /// timeout no longer applies to it.
     pub fn into_body(self) -> Body {
-        Body::incoming(self.body, None)
+        Body::boxed(self.body)
     }
 }
 
 fn poll_data(
-    mut body: Pin<&mut Incoming>,
+    mut body: Pin<&mut ResponseBody>,
     cx: &mut std::task::Context<'_>,
 ) -> Poll<Option<Result<Bytes, BodyError>>> {
     loop {
         match std::task::ready!(http_body::Body::poll_frame(body.as_mut(), cx)) {
             None => return Poll::Ready(None),
-            Some(Err(error)) => return Poll::Ready(Some(Err(error.into()))),
+            Some(Err(error)) => return Poll::Ready(Some(Err(error))),
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     return Poll::Ready(Some(Ok(data)));
@@ -230,6 +272,7 @@ pub struct FullResponse {
     headers: HeaderMap,
     url: url::Url,
     body: Bytes,
+    history: Vec<Redirected>,
 }
 
 impl FullResponse {
@@ -253,14 +296,27 @@ impl FullResponse {
         &self.url
     }
 
+    /// The redirects followed to get here, the first first.
+    pub fn history(&self) -> &[Redirected] {
+        &self.history
+    }
+
     /// The body.
     pub fn bytes(&self) -> &Bytes {
         &self.body
     }
 
-    /// The body as UTF-8 text (invalid sequences replaced).
+    /// The body as text in the charset its `Content-Type` names, UTF-8
+    /// when it names none (see [`ClientResponse::text`]).
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
+        self.text_with_default("utf-8")
+    }
+
+    /// [`text`](Self::text) with `default_charset` for a body whose
+    /// `Content-Type` names no charset (see
+    /// [`ClientResponse::text_with_default`]).
+    pub fn text_with_default(&self, default_charset: &str) -> String {
+        decode_text(&self.headers, &self.body, encoding(default_charset))
     }
 
     /// The body parsed as JSON.
@@ -272,4 +328,46 @@ impl FullResponse {
     pub fn into_bytes(self) -> Bytes {
         self.body
     }
+}
+
+/// A redirect that a request followed: its status, headers and the URL
+/// that answered with it (its body was read and dropped). Listed by
+/// [`ClientResponse::history`].
+#[derive(Clone, Debug)]
+pub struct Redirected {
+    pub(crate) status: StatusCode,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+    pub(crate) url: url::Url,
+}
+
+impl Redirected {
+    /// The status code (301, 302, 303, 307 or 308).
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The HTTP version the server answered with.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The response headers (`Location` among them).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The URL that answered with this redirect.
+    pub fn url(&self) -> &url::Url {
+        &self.url
+    }
+
+    /// Where it pointed, as the server wrote it.
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get(http::header::LOCATION)?.to_str().ok()
+    }
+}
+
+fn encoding(label: &str) -> &'static encoding_rs::Encoding {
+    encoding_rs::Encoding::for_label(label.as_bytes()).unwrap_or(DEFAULT_CHARSET)
 }

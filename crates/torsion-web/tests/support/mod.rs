@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this
 
 mod clients;
+mod peer;
 mod python;
 mod resources;
 mod server;
@@ -19,6 +20,6 @@ mod websocket;
 // binary uses its own part.
 #[allow(unused_imports)]
 pub use self::{
-    clients::*, python::*, resources::*, server::*, tls::*, tree::*, usage::*, vanish::*,
+    clients::*, peer::*, python::*, resources::*, server::*, tls::*, tree::*, usage::*, vanish::*,
     websocket::*,
 };
