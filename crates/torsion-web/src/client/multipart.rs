@@ -19,8 +19,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// let form = Multipart::new()
 ///     .text("title", "holiday")
 ///     .file("photo", "beach.jpg", "image/jpeg", vec![0xff, 0xd8, 0xff]);
-/// assert!(form.content_type().starts_with("multipart/form-data; boundary="));
-/// # drop(form);
+/// let (content_type, body) = form.encode();
+/// assert!(content_type.starts_with("multipart/form-data; boundary="));
+/// assert!(body.ends_with(b"--\r\n"));
 /// ```
 #[derive(Clone)]
 pub struct Multipart {
@@ -77,13 +78,6 @@ impl Multipart {
             content,
         });
         self
-    }
-
-    /// The `Content-Type` to send the body with, naming its boundary. Each
-    /// call draws a new boundary: use [`encode`](Self::encode), which gives
-    /// both together.
-    pub fn content_type(&self) -> String {
-        self.encode().0
     }
 
     /// The `Content-Type` and the body. The boundary is random, and drawn
@@ -220,7 +214,7 @@ mod tests {
             "{text}"
         );
         let form = Multipart::new();
-        assert_ne!(form.content_type(), form.content_type());
+        assert_ne!(form.encode().0, form.encode().0);
         assert!(random_boundary().len() >= 40);
     }
 }
