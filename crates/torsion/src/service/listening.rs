@@ -33,7 +33,7 @@ use crate::{Deferred, Failure, Reactor};
 ///     "tcp:0:interface=127.0.0.1",
 ///     factory_fn(|_| Some(Quiet)),
 /// )?;
-/// service.start_service()?;
+/// service.start_service().expect("a free port");
 /// println!("listening on {}", service.address().unwrap());
 /// drop(service.stop_service());
 /// # Ok::<(), Box<dyn std::error::Error>>(())

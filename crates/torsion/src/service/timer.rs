@@ -32,7 +32,8 @@ use crate::{Deferred, Failure};
 ///     counter.set(counter.get() + 1)
 /// });
 /// timer.start_service().unwrap();
-/// clock.advance(Duration::from_secs(2));
+/// let second = Duration::from_secs(1);
+/// clock.pump(&[second, second]);
 /// assert_eq!(ticks.get(), 3); // t = 0, 1, 2
 /// assert!(timer.stop_service().is_fired());
 /// ```
