@@ -123,6 +123,11 @@ pub struct BlockingDoctests;
 #[cfg(doctest)]
 pub struct DeferredsDoctests;
 
+/// docs/services.md, compiled as doctests.
+#[doc = include_str!("../../../docs/services.md")]
+#[cfg(doctest)]
+pub struct ServicesDoctests;
+
 /// docs/threads.md, compiled as doctests.
 #[doc = include_str!("../../../docs/threads.md")]
 #[cfg(doctest)]
