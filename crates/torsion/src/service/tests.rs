@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::*;
 use crate::defer::Resolver;
 use crate::testing::Clock;
+use crate::testing::log_capture::LogCapture;
 use crate::{Deferred, Failure, Reactor};
 
 type Log = Rc<RefCell<Vec<String>>>;
@@ -151,11 +152,23 @@ fn a_child_whose_stop_never_fires_is_given_up_on_after_the_bound() {
     parent.add_service(Recorder::new("quick", &log)).unwrap();
     parent.add_service(stuck.clone()).unwrap();
     start(&*parent).unwrap();
-    let stopped = watch(super::contract::stop(&*parent));
-    clock.advance(Duration::from_secs(4));
-    assert!(!stopped.get());
-    clock.advance(Duration::from_secs(1));
+    let logs = LogCapture::new();
+    let stopped = logs.run(|| {
+        let stopped = watch(super::contract::stop(&*parent));
+        clock.advance(Duration::from_secs(4));
+        assert!(!stopped.get());
+        clock.advance(Duration::from_secs(1));
+        stopped
+    });
     assert!(stopped.get(), "given up on after 5 s");
+    let given_up: Vec<String> = logs
+        .text()
+        .lines()
+        .filter(|line| line.contains("gave up waiting for a service to stop"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(given_up.len(), 1, "{}", logs.text());
+    assert!(given_up[0].contains("WARN") && given_up[0].contains("service=stuck"));
     // The bound cancelled the stuck stop; its resolver fires into nothing.
     drop(stuck.stopping.borrow_mut().take());
 }
@@ -363,4 +376,27 @@ fn application_run_returns_the_failed_start_after_undoing_the_rest() {
     );
     assert_eq!(entries(&log), ["start a", "fail broken", "stop a"]);
     assert!(reactor.is_finished());
+}
+
+#[test]
+fn application_gives_up_on_a_stuck_service_after_its_stop_timeout() {
+    let reactor = Reactor::new().unwrap();
+    let log = log();
+    let application = Application::new();
+    application.set_stop_timeout(Duration::from_millis(100));
+    let stuck = Recorder::with("stuck", &log, false, Stop::Later);
+    application.add_service(Recorder::new("a", &log)).unwrap();
+    application.add_service(stuck.clone()).unwrap();
+    let r = reactor.clone();
+    reactor.call_later(Duration::from_millis(10), move || r.stop().unwrap());
+    let started = std::time::Instant::now();
+    application.run(&reactor).unwrap();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(100), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(
+        entries(&log),
+        ["start a", "start stuck", "stop stuck", "stop a"]
+    );
+    drop(stuck.stopping.borrow_mut().take());
 }
