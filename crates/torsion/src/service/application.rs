@@ -101,17 +101,21 @@ impl Application {
         self.inner.root.core().is_running()
     }
 
-    /// Starts the services now, on a reactor run by someone else, and
-    /// arranges for them to be stopped in the reactor's before-shutdown
-    /// phase. On failure the services started before the failing one are
-    /// being stopped (the shutdown waits for them too) and the error names
-    /// the service that failed.
+    /// Starts the services now, on a reactor run by someone else (their
+    /// privileged starts first), and arranges for them to be stopped in
+    /// the reactor's before-shutdown phase. On failure the services
+    /// started before the failing one are being stopped (the shutdown
+    /// waits for them too) and the error names the service that failed.
     pub fn start(&self, reactor: &Reactor) -> Result<(), ServiceError> {
+        contract::privileged_start(&*self.inner.root).map_err(as_start_error)?;
+        self.start_after_privileged(reactor)
+    }
+
+    fn start_after_privileged(&self, reactor: &Reactor) -> Result<(), ServiceError> {
         let inner = &self.inner;
         let root = &inner.root;
         root.set_stop_timeout(Rc::new(reactor.clone()), inner.stop_timeout.get());
         self.stop_with(reactor);
-        contract::privileged_start(&**root).map_err(as_start_error)?;
         contract::start(&**root).map_err(as_start_error)
     }
 
@@ -127,15 +131,18 @@ impl Application {
         }
     }
 
-    /// Runs `reactor` with the services: starts them once it runs, stops
-    /// them before it stops (on [`Reactor::stop`], SIGINT or SIGTERM), and
-    /// returns when it has finished. A failed start stops the reactor after
-    /// stopping what had started, and is returned.
+    /// Runs `reactor` with the services: their privileged starts now
+    /// (an error is returned at once, the reactor not run), their starts
+    /// once it runs, their stops before it stops (on [`Reactor::stop`],
+    /// SIGINT or SIGTERM), and returns when it has finished. A failed
+    /// start stops the reactor after stopping what had started, and is
+    /// returned.
     pub fn run(&self, reactor: &Reactor) -> Result<(), ServiceError> {
+        contract::privileged_start(&*self.inner.root).map_err(as_start_error)?;
         let application = self.clone();
         let r = reactor.clone();
         reactor.call_when_running(move || {
-            if let Err(error) = application.start(&r) {
+            if let Err(error) = application.start_after_privileged(&r) {
                 tracing::error!(%error, "the application could not start; stopping");
                 *application.inner.failed.borrow_mut() = Some(error);
                 let _ = r.stop();

@@ -400,3 +400,33 @@ fn application_gives_up_on_a_stuck_service_after_its_stop_timeout() {
     );
     drop(stuck.stopping.borrow_mut().take());
 }
+
+#[test]
+fn a_failing_privileged_start_is_returned_before_the_reactor_runs() {
+    struct NeedsRoot(ServiceCore);
+    impl Service for NeedsRoot {
+        fn core(&self) -> &ServiceCore {
+            &self.0
+        }
+        fn privileged_start_service(&self) -> Result<(), Failure> {
+            Err(Failure::msg("permission denied"))
+        }
+        fn start_service(&self) -> Result<(), Failure> {
+            panic!("never started")
+        }
+    }
+    let reactor = Reactor::new().unwrap();
+    let log = log();
+    let application = Application::new();
+    application.add_service(Recorder::new("a", &log)).unwrap();
+    application
+        .add_service(Rc::new(NeedsRoot(ServiceCore::named("low-port"))))
+        .unwrap();
+    let error = application.run(&reactor).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "service low-port failed to start: permission denied"
+    );
+    assert!(entries(&log).is_empty(), "nothing started");
+    assert!(!reactor.is_finished(), "the reactor never ran");
+}
