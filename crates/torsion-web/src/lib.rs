@@ -51,6 +51,7 @@ mod static_files;
 #[cfg(feature = "tower")]
 pub mod tower;
 pub mod upgrade;
+mod web_service;
 pub mod websocket;
 
 pub use access_log::{ACCESS_LOG_TARGET, AccessLog};
@@ -64,6 +65,7 @@ pub use server::{Listening, Server, ServerOptions};
 pub use static_files::{DEFAULT_CHUNK_SIZE, StaticFiles};
 #[cfg(feature = "tower")]
 pub use tower::{TowerBody, TowerResource};
+pub use web_service::WebService;
 
 /// Re-exported so users name the same `http` types torsion-web uses.
 pub use http;

@@ -35,7 +35,10 @@
 //! strings), [`threads`] (blocking work on a [`threads::ThreadPool`] with
 //! its result as a Deferred, and blocking calls into the reactor from other
 //! threads), [`dbpool`] (blocking database connections used from a
-//! thread pool, SQLite built in), [`error`] (the well-known errors) and [`testing`] (a
+//! thread pool, SQLite built in), [`service`] (services started and stopped
+//! with the program: listening, reconnecting clients, timers, in an
+//! [`service::Application`] that SIGINT and SIGTERM stop in order),
+//! [`error`] (the well-known errors) and [`testing`] (a
 //! deterministic [`testing::Clock`], [`testing::StringTransport`] and
 //! [`testing::Loopback`] to drive protocols without sockets, and a recording
 //! [`testing::MemoryReactor`]). [`blocking`] runs a reactor behind blocking
@@ -56,6 +59,7 @@ pub mod fuzzing;
 pub mod net;
 pub mod protocols;
 pub mod reactor;
+pub mod service;
 mod sync;
 pub mod task;
 pub mod testing;
@@ -118,6 +122,11 @@ pub struct BlockingDoctests;
 #[doc = include_str!("../../../docs/deferreds.md")]
 #[cfg(doctest)]
 pub struct DeferredsDoctests;
+
+/// docs/services.md, compiled as doctests.
+#[doc = include_str!("../../../docs/services.md")]
+#[cfg(doctest)]
+pub struct ServicesDoctests;
 
 /// docs/threads.md, compiled as doctests.
 #[doc = include_str!("../../../docs/threads.md")]
