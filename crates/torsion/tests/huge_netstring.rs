@@ -141,6 +141,7 @@ fn a_huge_announcement_under_a_raised_maximum_costs_the_server_only_what_arrives
         received.get() >= ANNOUNCEMENT.len() + SENT
     });
     let grown_kib = resident_kib().saturating_sub(before);
+    println!("announced 10^17 bytes, sent {SENT}: the server grew by {grown_kib} KiB");
     let other = echo_hello(address);
     turn_until(&reactor, Duration::from_secs(10), || other.is_finished());
     assert_eq!(other.join().unwrap(), b"5:hello,");
