@@ -78,3 +78,8 @@ pub use http;
 #[doc = include_str!("../../../docs/web.md")]
 #[cfg(doctest)]
 pub struct WebDoctests;
+
+/// docs/live-view.md, compiled and run as doctests.
+#[doc = include_str!("../../../docs/live-view.md")]
+#[cfg(doctest)]
+pub struct LiveViewDoctests;
