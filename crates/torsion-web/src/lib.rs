@@ -41,6 +41,7 @@ pub mod client;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http_error;
+pub mod live_view;
 mod rejected;
 mod resource;
 pub mod respond;
@@ -58,6 +59,7 @@ pub use access_log::{ACCESS_LOG_TARGET, AccessLog};
 pub use blocking_app::{BlockingApp, BlockingBody, BlockingRequest, BlockingResponse, BodyWriter};
 pub use body::{Body, BodyClosed, BodyError, BodySender};
 pub use http_error::HttpError;
+pub use live_view::LiveView;
 pub use rejected::RejectedRequest;
 pub use resource::{ConnectionInfo, Reply, Request, Resource, Response};
 pub use router::{OriginalUri, PathParams, RequestExt, Router};
@@ -76,3 +78,8 @@ pub use http;
 #[doc = include_str!("../../../docs/web.md")]
 #[cfg(doctest)]
 pub struct WebDoctests;
+
+/// docs/live-view.md, compiled and run as doctests.
+#[doc = include_str!("../../../docs/live-view.md")]
+#[cfg(doctest)]
+pub struct LiveViewDoctests;

@@ -78,6 +78,11 @@ pub(super) async fn serve(
         Some(info) if info.alpn_protocol.as_deref() == Some(b"h2") => Protocol::Http2,
         _ => protocol,
     };
+    // Connections are listed under what they speak (the live view).
+    transport.set_protocol_name(match protocol {
+        Protocol::Http1 => "http/1.1",
+        Protocol::Http2 => "h2",
+    });
     let info = ConnectionInfo {
         peer: transport.peer(),
         local: transport.host(),

@@ -186,6 +186,8 @@ impl Server {
         // Responses are written whole; waiting to fill packets only delays
         // them.
         let _ = stream.transport().set_nodelay(true);
+        // Until the first bytes tell HTTP/1.1 from HTTP/2.
+        stream.transport().set_protocol_name("http");
         let control = Control::start(reactor, &self.shared.options);
         if self.shared.stopping.get() {
             control.command(Order::Finish);

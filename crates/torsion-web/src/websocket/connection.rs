@@ -138,6 +138,7 @@ impl Connection {
             ..Duplex::default()
         };
         let config = options.tungstenite_config();
+        stream.transport().set_protocol_name("websocket");
         Connection {
             machine: Machine::from_raw_socket(duplex, role, Some(config)),
             stream,

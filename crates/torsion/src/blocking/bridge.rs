@@ -250,6 +250,7 @@ impl Bridge {
             finished_changed: Condvar::new(),
             thread: Mutex::new(None),
         });
+        reactor.extension::<pending::BridgeFigures>();
         let weak = Arc::downgrade(&inner);
         reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
             if let Some(inner) = weak.upgrade() {

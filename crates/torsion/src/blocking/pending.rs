@@ -7,7 +7,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use super::result::Pending;
+use crate::Reactor;
 use crate::defer::CancelHandle;
+use crate::reactor::Extension;
+use crate::reactor::introspect::{BridgeInfo, Snapshot};
 use crate::sync::Arc;
 
 pub(super) struct Entry {
@@ -52,5 +55,23 @@ pub(super) fn stop_all(bridge: u64) {
         .unwrap_or_default();
     for result in stopped {
         result.reactor_stopped();
+    }
+}
+
+/// Operations of any bridge on this thread whose Deferred has not fired.
+pub(super) fn len() -> usize {
+    PENDING
+        .try_with(|pending| pending.borrow().len())
+        .unwrap_or(0)
+}
+
+/// Kept on a reactor that a bridge drives, so that its
+/// [snapshot](crate::Reactor::snapshot) carries the bridge's figures.
+#[derive(Default)]
+pub(super) struct BridgeFigures;
+
+impl Extension for BridgeFigures {
+    fn introspect(&self, _reactor: &Reactor, snapshot: &mut Snapshot) {
+        snapshot.bridge = Some(BridgeInfo::new(len()));
     }
 }

@@ -17,6 +17,7 @@ use super::cancel::{
     cancel_chain,
 };
 use super::trampoline::dispatch;
+use super::unfired;
 
 type Continuation<T> = Box<dyn FnOnce(Result<T, Failure>)>;
 
@@ -128,14 +129,17 @@ impl<T: 'static, E: Into<Failure>> IntoDeferred for Result<T, E> {
     }
 }
 
-fn shared<T>(canceller: Canceller) -> Shared<T> {
+fn shared<T>(canceller: Canceller, fired: bool) -> Shared<T> {
+    if !fired {
+        unfired::made();
+    }
     Rc::new(RefCell::new(Inner {
         result: None,
         continuation: None,
         waker: None,
         canceller,
         paused: 0,
-        fired: false,
+        fired,
         delivered: false,
         observed: true,
         cancelled: false,
@@ -152,6 +156,7 @@ pub(super) fn fire<T: 'static>(inner: &Shared<T>, result: Result<T, Failure>) {
             return;
         }
         state.fired = true;
+        unfired::gone();
         state.result = Some(result);
         std::mem::replace(&mut state.canceller, Canceller::None)
     };
@@ -217,6 +222,9 @@ impl<T: 'static> Cancel for RefCell<Inner<T>> {
 
 impl<T> Drop for Inner<T> {
     fn drop(&mut self) {
+        if !self.fired {
+            unfired::gone();
+        }
         if let Some(Err(failure)) = self.result.take() {
             // A consumer that cancelled and then let go does not want the
             // outcome; its `Cancelled` (however wrapped) is no error.
@@ -269,7 +277,7 @@ impl<T: 'static> Deferred<T> {
     }
 
     fn pair(canceller: Canceller) -> (Deferred<T>, Resolver<T>) {
-        let inner = shared(canceller);
+        let inner = shared(canceller, false);
         let resolver = Resolver {
             inner: Some(inner.clone()),
         };
@@ -277,12 +285,8 @@ impl<T: 'static> Deferred<T> {
     }
 
     fn fired(result: Result<T, Failure>) -> Deferred<T> {
-        let inner = shared(Canceller::None);
-        {
-            let mut state = inner.borrow_mut();
-            state.fired = true;
-            state.result = Some(result);
-        }
+        let inner = shared(Canceller::None, true);
+        inner.borrow_mut().result = Some(result);
         Deferred { inner }
     }
 
@@ -405,7 +409,7 @@ impl<T: 'static> Deferred<T> {
             let weak: Weak<RefCell<Inner<T>>> = Rc::downgrade(&self.inner);
             weak
         };
-        let next = shared::<U>(Canceller::Upstream(upstream));
+        let next = shared::<U>(Canceller::Upstream(upstream), false);
         let target = next.clone();
         self.set_continuation(move |result| match catch_panic(move || step(result)) {
             Err(failure) => fire(&target, Err(failure)),

@@ -70,6 +70,7 @@ mod lock;
 mod queue;
 mod shared;
 mod trampoline;
+mod unfired;
 mod waiters;
 
 #[cfg(test)]
@@ -91,3 +92,4 @@ pub use deferred::{Deferred, IntoDeferred, Outcome, Resolver, fail, maybe_deferr
 pub use lock::{DeferredLock, DeferredSemaphore, Permit};
 pub use queue::DeferredQueue;
 pub use shared::SharedDeferred;
+pub use unfired::pending_deferreds;

@@ -34,6 +34,7 @@ use crate::net::stream::{StreamConn, StreamSocket};
 use crate::net::sys;
 use crate::net::tls::{ServerTls, TlsSession, TlsSetup};
 use crate::net::{Address, Factory, Transport};
+use crate::reactor::introspect::{PortInfo, SourceInfo};
 use crate::reactor::{IoSource, Readiness, WeakReactor};
 use crate::{Deferred, Reactor};
 
@@ -363,6 +364,20 @@ impl IoSource for PortSource {
 
     fn shutdown(&self, reactor: &Reactor) {
         self.close(reactor);
+    }
+
+    fn describe(&self, _now: Instant) -> Option<SourceInfo> {
+        let kind = match &*self.listener.borrow() {
+            _ if self.tls.is_some() => "tls",
+            Some(Listener::Tcp(_)) => "tcp",
+            Some(Listener::Unix(_)) => "unix",
+            None => return None,
+        };
+        Some(SourceInfo::Port(PortInfo::new(
+            self.address.to_string(),
+            kind,
+            self.accepted.get(),
+        )))
     }
 }
 

@@ -72,6 +72,15 @@ pub trait Protocol: 'static {
     /// a word to the protocol, and `LineReceiver` goes on delivering the
     /// lines it buffered while its transport is paused.
     fn reading_resumed(&mut self) {}
+
+    /// What this protocol is called where a connection is listed (the live
+    /// view's table, [`Reactor::snapshot`](crate::Reactor::snapshot)): by
+    /// default its type's name. Code that serves several protocols through
+    /// one type names the one in use with
+    /// [`Transport::set_protocol_name`] instead.
+    fn protocol_name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
 }
 
 /// A boxed protocol is a protocol, so that code choosing one at run time
@@ -97,6 +106,9 @@ impl<P: Protocol + ?Sized> Protocol for Box<P> {
     }
     fn reading_resumed(&mut self) {
         (**self).reading_resumed();
+    }
+    fn protocol_name(&self) -> &'static str {
+        (**self).protocol_name()
     }
 }
 

@@ -51,6 +51,7 @@ pub(crate) trait TransportBackend {
     fn is_tls(&self) -> bool {
         false
     }
+    fn set_protocol_name(&self, _name: &'static str) {}
 }
 
 /// A protocol's handle on its connection (Twisted's `ITransport`).
@@ -150,6 +151,16 @@ impl Transport {
     /// Unregisters the producer; a pending `lose_connection` proceeds.
     pub fn unregister_producer(&self) {
         self.backend.unregister_producer()
+    }
+
+    /// Names what speaks on this connection where connections are listed
+    /// ([`Reactor::snapshot`](crate::Reactor::snapshot), the live view),
+    /// instead of the protocol's
+    /// [`protocol_name`](crate::net::Protocol::protocol_name): an HTTP
+    /// server calls its connections `"http"`, and `"websocket"` once one is
+    /// upgraded. Does nothing on a test transport.
+    pub fn set_protocol_name(&self, name: &'static str) {
+        self.backend.set_protocol_name(name)
     }
 
     /// Bytes written but not yet taken by the socket.

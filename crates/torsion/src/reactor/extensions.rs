@@ -15,6 +15,7 @@ use std::rc::Rc;
 
 use crate::failure::catch_panic;
 use crate::reactor::Reactor;
+use crate::reactor::introspect::Snapshot;
 
 /// State a layer keeps on a reactor, one value per type (see
 /// [`Reactor::extension`]).
@@ -46,6 +47,14 @@ pub trait Extension: 'static {
     /// thread; a panic is logged and the other hooks still run.
     fn reactor_finished(&self, reactor: &Reactor) {
         let _ = reactor;
+    }
+
+    /// Adds this layer's figures to a [`Snapshot`] being taken (the
+    /// default thread pool adds its counters). Runs on the reactor thread,
+    /// only when somebody asks for a snapshot; a panic is logged and the
+    /// snapshot goes without these figures.
+    fn introspect(&self, reactor: &Reactor, snapshot: &mut Snapshot) {
+        let _ = (reactor, snapshot);
     }
 }
 
@@ -96,6 +105,24 @@ impl Extensions {
         for hook in hooks {
             if let Err(failure) = catch_panic(|| hook.reactor_finished(reactor)) {
                 tracing::error!(%failure, what = "extension hook", "panic in a reactor extension's finish hook");
+            }
+        }
+    }
+}
+
+impl Extensions {
+    /// Lets every extension add its figures, outside any borrow of the
+    /// slots.
+    pub(crate) fn introspect(&self, reactor: &Reactor, snapshot: &mut Snapshot) {
+        let hooks: Vec<Rc<dyn Extension>> = self
+            .slots
+            .borrow()
+            .iter()
+            .map(|slot| slot.hook.clone())
+            .collect();
+        for hook in hooks {
+            if let Err(failure) = catch_panic(|| hook.introspect(reactor, snapshot)) {
+                tracing::error!(%failure, what = "extension introspection", "panic in a reactor extension's snapshot hook");
             }
         }
     }

@@ -149,6 +149,11 @@ impl Shared {
         self.notified.load(Ordering::Acquire) || self.woken_in_turn.load(Ordering::Acquire)
     }
 
+    /// Calls and completions waiting for the reactor to run them.
+    pub(crate) fn queued(&self) -> usize {
+        lock(&self.calls).len()
+    }
+
     /// Refuses further calls and drops the ones still queued.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);

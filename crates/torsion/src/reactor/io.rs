@@ -12,6 +12,7 @@ use mio::{Interest, Registry, Token};
 use slab::Slab;
 
 use crate::reactor::Reactor;
+use crate::reactor::introspect::SourceInfo;
 
 /// Tokens below this are the reactor's own (waker, signal pipe).
 pub(crate) const FIRST_IO_TOKEN: usize = 2;
@@ -60,6 +61,13 @@ pub(crate) trait IoSource {
     /// The reactor is finishing: close, telling user code as a lost
     /// connection would.
     fn shutdown(&self, reactor: &Reactor);
+
+    /// What the source is, for [`Reactor::snapshot`]; `now` is the
+    /// snapshot's time. Only asked when somebody looks.
+    fn describe(&self, now: std::time::Instant) -> Option<SourceInfo> {
+        let _ = now;
+        None
+    }
 }
 
 /// One entry of the table. A callback watch is boxed: every connection has
@@ -193,6 +201,17 @@ impl Watches {
             }
             _ => Some(callback),
         }
+    }
+
+    /// Every source (connection, port), in token order.
+    pub(crate) fn all_sources(&self) -> Vec<Rc<dyn IoSource>> {
+        self.slab
+            .iter()
+            .filter_map(|(_, watch)| match watch {
+                Watch::Source(source) => Some(source.clone()),
+                Watch::Callback(_) => None,
+            })
+            .collect()
     }
 
     /// Watches added with `add_reader` / `add_writer`.

@@ -46,6 +46,7 @@
 mod executor;
 mod extensions;
 mod handle;
+pub mod introspect;
 mod io;
 mod shutdown;
 mod signals;
@@ -71,6 +72,7 @@ use crate::{Deferred, Failure};
 
 pub use extensions::Extension;
 pub use handle::ReactorHandle;
+pub use introspect::Snapshot;
 pub use io::WatchId;
 pub use shutdown::DEFAULT_SHUTDOWN_TIMEOUT;
 pub use signals::Signals;

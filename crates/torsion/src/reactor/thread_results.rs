@@ -134,7 +134,7 @@ impl ThreadResults {
         }
     }
 
-    #[cfg(test)]
+    /// Deferreds waiting for their thread's result.
     pub(crate) fn len(&self) -> usize {
         self.slots.borrow().len()
     }

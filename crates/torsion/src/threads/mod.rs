@@ -51,6 +51,7 @@ use std::rc::Rc;
 
 use crate::error::PoolStopped;
 use crate::failure::catch_panic;
+use crate::reactor::introspect::{Snapshot, ThreadPoolInfo};
 use crate::reactor::{Extension, Phase, SystemEvent};
 use crate::{Deferred, Failure, Reactor};
 
@@ -136,6 +137,21 @@ impl Extension for ReactorThreads {
         let pool = self.pool.borrow_mut().take();
         if let Some(pool) = pool {
             pool.stop(StopMode::DropQueued);
+        }
+    }
+
+    /// The default pool's counters, once it is made.
+    fn introspect(&self, _reactor: &Reactor, snapshot: &mut Snapshot) {
+        if let Some(pool) = &*self.pool.borrow() {
+            let stats = pool.stats();
+            snapshot.thread_pools.push(ThreadPoolInfo::new(
+                pool.name(),
+                stats.workers,
+                stats.workers.saturating_sub(stats.idle),
+                stats.queued,
+                stats.completed,
+                stats.max,
+            ));
         }
     }
 }

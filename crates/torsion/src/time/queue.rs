@@ -249,6 +249,21 @@ impl TimerQueue {
         }
     }
 
+    /// The deadlines of the `n` earliest pending calls, earliest first:
+    /// one pass over the heap, only when somebody asks.
+    pub(crate) fn next_deadlines(&self, n: usize) -> Vec<Instant> {
+        let heap = self.inner.heap.borrow();
+        let mut live: Vec<&Entry> = heap.iter().filter(|entry| is_live(entry)).collect();
+        if live.len() > n && n > 0 {
+            live.select_nth_unstable_by_key(n - 1, |entry| entry.key);
+        }
+        live.truncate(n);
+        live.sort_by_key(|entry| entry.key);
+        live.iter()
+            .map(|entry| entry.call.meta().time.get())
+            .collect()
+    }
+
     /// Handles to every pending call, earliest first.
     pub(crate) fn pending(&self) -> Vec<DelayedCall> {
         let heap = self.inner.heap.borrow();

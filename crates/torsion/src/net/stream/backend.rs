@@ -153,6 +153,10 @@ impl TransportBackend for StreamConn {
         self.has(flag::TLS)
     }
 
+    fn set_protocol_name(&self, name: &'static str) {
+        self.name_protocol(name);
+    }
+
     fn tls_info(&self) -> Option<TlsInfo> {
         self.extras
             .borrow()

@@ -12,6 +12,7 @@ use std::io;
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
+use std::time::Instant;
 
 use mio::Token;
 
@@ -30,6 +31,7 @@ const READ_SIZE: usize = 64 * 1024;
 const READS_PER_TURN: usize = 16;
 
 mod backend;
+mod describe;
 mod socket;
 mod tls_layer;
 mod write;
@@ -103,6 +105,10 @@ struct Extras {
     /// Told why the connection closed, after the protocol.
     on_close: Option<Box<dyn FnOnce(Failure)>>,
     reason: Option<Reason>,
+    /// What the live view calls this connection's protocol, when the
+    /// protocol's own name would not say (see
+    /// [`Transport::set_protocol_name`](crate::net::Transport::set_protocol_name)).
+    protocol_name: Option<&'static str>,
 }
 
 pub(crate) struct StreamConn {
@@ -114,6 +120,11 @@ pub(crate) struct StreamConn {
     /// None while empty: an idle connection holds no buffer.
     write: RefCell<Option<Box<WriteBuffer>>>,
     extras: RefCell<Option<Box<Extras>>>,
+    /// Bytes read from and written to the socket, for the live view: a
+    /// plain add beside each read or write system call.
+    bytes_in: Cell<u64>,
+    bytes_out: Cell<u64>,
+    opened: Instant,
 }
 
 impl StreamConn {
@@ -131,6 +142,9 @@ impl StreamConn {
             protocol: RefCell::new(protocol),
             write: RefCell::new(None),
             extras: RefCell::new(None),
+            bytes_in: Cell::new(0),
+            bytes_out: Cell::new(0),
+            opened: Instant::now(),
         }
     }
 
@@ -340,6 +354,7 @@ impl StreamConn {
                 match result {
                     Ok(0) => ReadOutcome::Eof,
                     Ok(n) => {
+                        self.bytes_in.set(self.bytes_in.get() + n as u64);
                         if self.has(flag::TLS) {
                             self.receive_tls(&buffer[..n]);
                         } else {
@@ -481,5 +496,9 @@ impl IoSource for StreamConn {
 
     fn shutdown(&self, reactor: &Reactor) {
         self.close_now(reactor, Reason::Shutdown);
+    }
+
+    fn describe(&self, now: Instant) -> Option<crate::reactor::introspect::SourceInfo> {
+        self.describe_connection(now)
     }
 }

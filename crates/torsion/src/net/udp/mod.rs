@@ -21,6 +21,7 @@ use crate::error::NetError;
 use crate::failure::catch_panic;
 use crate::net::Address;
 use crate::net::sys::IpVersion;
+use crate::reactor::introspect::{PortInfo, SourceInfo};
 use crate::reactor::{IoSource, Readiness, WeakReactor};
 use crate::{Failure, Reactor};
 
@@ -447,6 +448,19 @@ impl IoSource for DatagramSource {
     fn shutdown(&self, reactor: &Reactor) {
         self.close(Some(reactor));
         self.finish_stop();
+    }
+
+    fn describe(&self, _now: std::time::Instant) -> Option<SourceInfo> {
+        let kind = match &self.local {
+            Address::Unix(_) => "unix-datagram",
+            _ => "udp",
+        };
+        self.socket.borrow().as_ref()?;
+        Some(SourceInfo::Port(PortInfo::new(
+            self.local.to_string(),
+            kind,
+            0,
+        )))
     }
 }
 
