@@ -1,18 +1,23 @@
 //! `torsion`: the command-line face of torsion (twistd's analog).
 //!
-//! `torsion web` serves a directory over HTTP with an access log, and is
-//! what `torsion` alone runs:
+//! `torsion demo` (what `torsion` alone runs) serves the project's showcase
+//! from one process: a chat on WebSockets and `nc`, an exchange rate polled
+//! by a LoopingCall, a blocking web app asking for it through the bridge,
+//! and a chart of its history. `torsion web` serves a directory over HTTP
+//! with an access log:
 //!
 //! ```text
-//! torsion                                   # ./ on http://127.0.0.1:8080/
+//! torsion                                   # the demo on 127.0.0.1:8600-8604
+//! torsion demo --port-base 0                # the demo on free ports
 //! torsion web --listen tcp:8080 --path DIR  # DIR on every interface, port 8080
 //! ```
 //!
-//! SIGINT or SIGTERM stops it gracefully, giving requests in flight
-//! `--shutdown-timeout` seconds (10 by default); a second signal stops it
-//! at once.
+//! SIGINT or SIGTERM stops either gracefully; a second signal stops at
+//! once.
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
+mod announce;
+mod demo;
 mod web;
 
 use std::io::IsTerminal;
@@ -22,8 +27,8 @@ use clap::{Parser, Subcommand};
 
 /// torsion: an event-driven networking engine in Twisted's model.
 ///
-/// With no command, runs `torsion web` with its defaults: the current
-/// directory served on http://127.0.0.1:8080/ (loopback only).
+/// With no command, runs `torsion demo` with its defaults: the showcase
+/// on 127.0.0.1, ports 8600 to 8604.
 #[derive(Debug, Parser)]
 #[command(name = "torsion", version)]
 struct Cli {
@@ -33,6 +38,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The showcase: a WebSocket and nc chat, a polled exchange rate, a
+    /// blocking web app asking the reactor for it, and its chart.
+    Demo(demo::DemoArgs),
     /// Serve a directory over HTTP, like `twistd web --path`.
     Web(web::WebArgs),
 }
@@ -41,8 +49,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let outcome = match cli.command {
+        Some(Command::Demo(args)) => demo::run(args),
         Some(Command::Web(args)) => web::run(args),
-        None => web::run(web::WebArgs::default()),
+        None => demo::run(demo::DemoArgs::default()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
