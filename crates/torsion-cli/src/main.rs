@@ -10,7 +10,10 @@
 //! torsion                                   # the demo on 127.0.0.1:8600-8604
 //! torsion demo --port-base 0                # the demo on free ports
 //! torsion web --listen tcp:8080 --path DIR  # DIR on every interface, port 8080
+//! torsion run services.toml --pidfile PID   # the services a file lists
 //! ```
+//!
+//! `--log-format json` writes the log as JSON lines.
 //!
 //! SIGINT or SIGTERM stops either gracefully; a second signal stops at
 //! once.
@@ -18,6 +21,8 @@
 
 mod announce;
 mod demo;
+mod run;
+mod seconds;
 mod web;
 
 use std::io::IsTerminal;
@@ -34,6 +39,20 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+
+    /// How the log (on stderr) is written: `human` (coloured on a
+    /// terminal) or `json`, one JSON object a line.
+    #[arg(long, value_enum, global = true, default_value = "human")]
+    log_format: LogFormat,
+}
+
+/// The log's format.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Lines for people.
+    Human,
+    /// JSON lines for machines.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,14 +62,17 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Serve a directory over HTTP, like `twistd web --path`.
     Web(web::WebArgs),
+    /// Run the services a TOML file lists, in one process.
+    Run(run::RunArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.log_format);
     let outcome = match cli.command {
         Some(Command::Demo(args)) => demo::run(args),
         Some(Command::Web(args)) => web::run(args),
+        Some(Command::Run(args)) => run::run(args),
         None => demo::run(demo::DemoArgs::default()),
     };
     match outcome {
@@ -63,12 +85,14 @@ fn main() -> ExitCode {
 }
 
 /// Logs to stderr, INFO and up unless `RUST_LOG` says otherwise.
-fn init_logging() {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => log.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => log.json().init(),
+    }
 }

@@ -48,7 +48,8 @@ impl Torsion {
             log: Vec::new(),
             url: String::new(),
         };
-        let serving = torsion.wait_for_line("serving ");
+        // The runner announces "serving DIR on URL" once everything is up.
+        let serving = torsion.wait_for_line(" on http://");
         let start = serving.find("http://").expect("a URL in the serving line");
         torsion.url = serving[start..].trim().to_owned();
         torsion

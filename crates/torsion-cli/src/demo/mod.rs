@@ -33,7 +33,7 @@ use torsion::{Failure, Reactor};
 use torsion_web::WebService;
 
 use crate::announce::Announce;
-use crate::web::parse_seconds;
+use crate::seconds::parse_seconds;
 use quote::QuoteService;
 use rate::RateSource;
 
