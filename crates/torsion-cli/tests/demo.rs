@@ -142,6 +142,8 @@ with connect(url + "?name=bob", open_timeout=5) as bob:
     with connect(url + "?name=dave", open_timeout=5) as dave:
         for _ in range(3):
             say("dave", dave.recv(timeout=5))
+        dave.send("/nick david")
+        say("dave", dave.recv(timeout=5))
 "#;
 
 #[test]
@@ -220,10 +222,12 @@ fn the_websocket_chat_relays_between_python_clients_and_an_nc_client_shares_the_
             "dave: * welcome, dave; 2 other(s) here",
             "dave: <alice> hello from alice",
             "dave: <carol> hi from nc",
+            "dave: * dave is now david",
         ]
     );
     assert_eq!(nc.line(), "* alice left");
     assert_eq!(nc.line(), "* dave joined");
+    assert_eq!(nc.line(), "* dave is now david");
 
     let (code, log) = demo.stop();
     assert_eq!(code, Some(0), "{log:#?}");

@@ -168,6 +168,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Spec>, ConfigError> {
         });
     }
     let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    let mut poller: Option<usize> = None;
     let mut specs = Vec::new();
     for entry in file.service {
         // The span of a table in an array is its `[[service]]` header.
@@ -188,6 +189,20 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Spec>, ConfigError> {
             ));
         }
         seen.insert(name.clone(), entry.name.span());
+        if entry.kind.get_ref() == "rate-poller" {
+            // The rate lives in one board per reactor, which the chart
+            // and the blocking bridge find by its type.
+            if let Some(first) = &poller {
+                let line = text[..*first].matches('\n').count() + 1;
+                return Err(ConfigError::at(
+                    entry.kind.span(),
+                    format!(
+                        "a second rate-poller (the first is on line {line}): a process keeps one rate"
+                    ),
+                ));
+            }
+            poller = Some(entry.kind.span().start);
+        }
         specs.push(check(entry, span)?);
     }
     Ok(specs)

@@ -1,7 +1,7 @@
 //! The WebSocket door into a [`torsion::chat::Room`]: a page with a chat
 //! at `/` and its WebSocket at `/ws?name=NAME`. Every message goes to
 //! everyone in the room, its sender included, prefixed with the sender's
-//! name; a newcomer gets the room's last messages. The same room can have
+//! name; a newcomer gets the room's last messages; `/nick NAME` renames. The same room can have
 //! other doors (`torsion::chat::line_chatter` for `nc` users), so a browser
 //! and a terminal talk to each other.
 //!
@@ -17,7 +17,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::rc::Rc;
 
 use torsion::chat::{Member, MemberId, Room};
@@ -58,6 +58,7 @@ pub fn socket(room: &Rc<Room>) -> WebSocketResource {
         room: room.clone(),
         id: None,
         name: String::new(),
+        socket: None,
     })
     .options(WebSocketOptions::default().max_message_size(MAX_MESSAGE))
 }
@@ -68,6 +69,7 @@ pub struct ChatSocket {
     room: Rc<Room>,
     id: Option<MemberId>,
     name: String,
+    socket: Option<WebSocket>,
 }
 
 /// A WebSocket as a room member.
@@ -95,16 +97,17 @@ impl Member for SocketMember {
 
 thread_local! {
     /// Numbers for members who gave no name.
-    static GUESTS: RefCell<u64> = const { RefCell::new(0) };
+    static GUESTS: Cell<u64> = const { Cell::new(0) };
 }
 
 impl WebSocketProtocol for ChatSocket {
     fn opened(&mut self, ws: &WebSocket) {
         self.name = name_from_query(ws.uri().query()).unwrap_or_else(|| {
-            GUESTS.with(|guests| {
-                *guests.borrow_mut() += 1;
-                format!("guest{}", guests.borrow())
-            })
+            let number = GUESTS.with(|guests| {
+                guests.set(guests.get() + 1);
+                guests.get()
+            });
+            format!("guest{number}")
         });
         let _ = ws.send_text(format!(
             "* welcome, {}; {} other(s) here",
@@ -115,11 +118,27 @@ impl WebSocketProtocol for ChatSocket {
             self.room
                 .join(&self.name, Rc::new(SocketMember(ws.clone()))),
         );
+        self.socket = Some(ws.clone());
     }
 
     fn message_received(&mut self, message: Message) {
         match (message.as_text(), self.id) {
-            (Some(text), Some(id)) => self.room.say(id, text.trim_end()),
+            (Some(text), Some(id)) => match text.strip_prefix("/nick ") {
+                // The same command as the line door's, cleaned as a name
+                // from the query is.
+                Some(name) => match clean_name(name) {
+                    Some(name) => {
+                        self.room.rename(id, &name);
+                        self.name = name;
+                    }
+                    None => {
+                        if let Some(ws) = &self.socket {
+                            let _ = ws.send_text("* a name needs letters or digits");
+                        }
+                    }
+                },
+                None => self.room.say(id, text.trim_end()),
+            },
             _ => tracing::debug!(name = %self.name, "ignored a binary message"),
         }
     }
@@ -128,17 +147,23 @@ impl WebSocketProtocol for ChatSocket {
         if let Some(id) = self.id.take() {
             self.room.leave(id);
         }
+        self.socket = None;
         tracing::info!(name = %self.name, %reason, "member left");
     }
 }
 
-/// `name=...` from a query string: letters, digits, `-` and `_`, at most
-/// 20 of them.
+/// `name=...` from a query string, [cleaned](clean_name).
 fn name_from_query(query: Option<&str>) -> Option<String> {
     let value = query?
         .split('&')
         .find_map(|pair| pair.strip_prefix("name="))?;
-    let name: String = value
+    clean_name(value)
+}
+
+/// A name of letters, digits, `-` and `_`, at most 20 of them: the rest
+/// of `text` is dropped.
+fn clean_name(text: &str) -> Option<String> {
+    let name: String = text
         .chars()
         .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_')
         .take(20)
@@ -148,7 +173,7 @@ fn name_from_query(query: Option<&str>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::name_from_query;
+    use super::{clean_name, name_from_query};
 
     #[test]
     fn a_name_is_taken_from_the_query_and_cleaned() {
@@ -159,5 +184,6 @@ mod tests {
         );
         assert_eq!(name_from_query(Some("name=")), None);
         assert_eq!(name_from_query(None), None);
+        assert_eq!(clean_name(" carol! "), Some("carol".into()));
     }
 }

@@ -106,22 +106,20 @@ impl Room {
         let id = MemberId(self.next_id.get());
         self.next_id.set(id.0 + 1);
         let backlog: Vec<String> = self.history.borrow().iter().cloned().collect();
-        let mut keeps_up = true;
-        for line in &backlog {
-            keeps_up = keeps_up && member.send_line(line);
+        // A member that cannot take the history is never seated, and the
+        // room never hears of it.
+        if !backlog.iter().all(|line| member.send_line(line)) {
+            member.dropped();
+            return id;
         }
         self.broadcast(&format!("* {name} joined"), None);
-        if keeps_up {
-            self.seats.borrow_mut().insert(
-                id,
-                Seat {
-                    name: name.to_owned(),
-                    member,
-                },
-            );
-        } else {
-            member.dropped();
-        }
+        self.seats.borrow_mut().insert(
+            id,
+            Seat {
+                name: name.to_owned(),
+                member,
+            },
+        );
         id
     }
 
@@ -141,13 +139,14 @@ impl Room {
         self.broadcast(&line, Some(from));
     }
 
-    /// Renames a member; everyone else hears `* OLD is now NEW`.
+    /// Renames a member; everyone else (and the member, if it
+    /// [hears itself](Member::hears_itself)) hears `* OLD is now NEW`.
     pub fn rename(&self, id: MemberId, name: &str) {
         let old = match self.seats.borrow_mut().get_mut(&id) {
             Some(seat) => std::mem::replace(&mut seat.name, name.to_owned()),
             None => return,
         };
-        self.broadcast_except(&format!("* {old} is now {name}"), id);
+        self.broadcast(&format!("* {old} is now {name}"), Some(id));
     }
 
     /// Unseats a member; everyone else hears `* NAME left`. Returns its
@@ -176,17 +175,6 @@ impl Room {
     /// The messages kept, oldest first.
     pub fn history(&self) -> Vec<String> {
         self.history.borrow().iter().cloned().collect()
-    }
-
-    fn broadcast_except(&self, line: &str, except: MemberId) {
-        let others: Vec<_> = self
-            .seats
-            .borrow()
-            .iter()
-            .filter(|(id, _)| **id != except)
-            .map(|(id, seat)| (*id, seat.member.clone()))
-            .collect();
-        self.deliver(line, others);
     }
 
     /// Sends `line` to every member but `from` (unless it hears itself).

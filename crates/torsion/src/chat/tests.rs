@@ -78,15 +78,22 @@ fn a_member_that_hears_itself_gets_its_own_message() {
     let terminal_id = room.join("terminal", terminal.clone());
     room.say(page_id, "from the page");
     room.say(terminal_id, "from the terminal");
+    room.rename(page_id, "browser");
+    room.rename(terminal_id, "nc");
     assert_eq!(
         heard(&page),
         [
             "* terminal joined",
             "<page> from the page",
-            "<terminal> from the terminal"
+            "<terminal> from the terminal",
+            "* page is now browser",
+            "* terminal is now nc",
         ]
     );
-    assert_eq!(heard(&terminal), ["<page> from the page"]);
+    assert_eq!(
+        heard(&terminal),
+        ["<page> from the page", "* page is now browser"]
+    );
 }
 
 #[test]
@@ -117,4 +124,21 @@ fn a_member_gone_says_nothing() {
     room.leave(gone);
     room.say(gone, "still here?");
     assert_eq!(heard(&ear), ["* gone joined", "* gone left"]);
+}
+
+#[test]
+fn a_newcomer_who_cannot_take_the_history_is_never_seated() {
+    let room = Room::new();
+    let ear = Rc::new(Ear::default());
+    let speaker = room.join("ear", ear.clone());
+    room.say(speaker, "one");
+    room.say(speaker, "two");
+    let slow = Rc::new(Ear {
+        room_for: Cell::new(Some(1)),
+        ..Ear::default()
+    });
+    let slow_id = room.join("slow", slow.clone());
+    assert!(slow.dropped.get());
+    assert_eq!(room.name(slow_id), None);
+    assert!(heard(&ear).is_empty());
 }

@@ -130,3 +130,15 @@ fn bad_toml_and_bad_values_name_their_line() {
         "services.toml: no services: add a [[service]] table"
     );
 }
+
+#[test]
+fn a_second_rate_poller_is_refused() {
+    let poller =
+        "[[service]]\nname = \"{}\"\nkind = \"rate-poller\"\nsource = \"http://127.0.0.1:1/\"\n\n";
+    let text = poller.replace("{}", "a") + &poller.replace("{}", "b");
+    let message = error(&text);
+    assert!(
+        message.starts_with("services.toml:8: a second rate-poller (the first is on line 3)"),
+        "{message}"
+    );
+}
