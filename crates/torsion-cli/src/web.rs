@@ -3,26 +3,21 @@
 //! connections, requests in flight get `--shutdown-timeout` to finish; a
 //! second signal stops at once.
 
-use std::cell::RefCell;
 use std::error::Error;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::time::Duration;
 
 use clap::Args;
+use torsion::Reactor;
 use torsion::endpoints::server_from_string;
-use torsion::net::Address;
-use torsion::reactor::{Phase, SystemEvent};
-use torsion::{Failure, Reactor};
-use torsion_web::{AccessLog, Server, ServerOptions, StaticFiles};
+use torsion_web::ServerOptions;
+
+use crate::run::{Kind, Spec};
+use crate::seconds::parse_seconds;
 
 /// Where `torsion web` listens unless told: loopback only, so running it
 /// by accident never publishes a directory to the network.
 pub(crate) const DEFAULT_LISTEN: &str = "tcp:8080:interface=127.0.0.1";
-
-/// How much longer than the server's shutdown timeout the reactor waits
-/// for its before-shutdown triggers.
-const REACTOR_SHUTDOWN_MARGIN: Duration = Duration::from_secs(5);
 
 /// Options of `torsion web`.
 #[derive(Debug, Args)]
@@ -54,14 +49,6 @@ pub(crate) struct WebArgs {
     shutdown_timeout: Duration,
 }
 
-/// A non-negative number of seconds, fractions allowed.
-fn parse_seconds(text: &str) -> Result<Duration, String> {
-    text.parse::<f64>()
-        .ok()
-        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
-        .ok_or_else(|| format!("{text:?} is not a number of seconds"))
-}
-
 impl Default for WebArgs {
     fn default() -> WebArgs {
         WebArgs {
@@ -75,7 +62,8 @@ impl Default for WebArgs {
 }
 
 /// Serves until a signal stops the reactor; an error if the directory or
-/// the endpoint is unusable.
+/// the endpoint is unusable. The server is the runner's `static` kind,
+/// alone in its application.
 pub(crate) fn run(args: WebArgs) -> Result<(), Box<dyn Error>> {
     let root = args
         .path
@@ -85,52 +73,23 @@ pub(crate) fn run(args: WebArgs) -> Result<(), Box<dyn Error>> {
         return Err(format!("cannot serve {}: not a directory", root.display()).into());
     }
     let reactor = Reactor::new()?;
-    let endpoint = server_from_string(&reactor, &args.listen)
+    // Checked here so the error names the option rather than a file.
+    server_from_string(&reactor, &args.listen)
         .map_err(|error| format!("--listen {}: {error}", args.listen))?;
-
-    let files = StaticFiles::new(&root)
-        .with_listing(!args.no_listing)
-        .with_hidden_files(args.show_hidden);
-    let server = Server::new(AccessLog::new(files)).with_options(ServerOptions {
-        shutdown_timeout: args.shutdown_timeout,
-        ..ServerOptions::default()
-    });
-    // The server cuts its connections at its own timeout; the reactor's
-    // bound only catches a shutdown that hangs past that.
-    reactor.set_shutdown_timeout(args.shutdown_timeout + REACTOR_SHUTDOWN_MARGIN);
-    let failed: Rc<RefCell<Option<Failure>>> = Rc::default();
-    let listening = server.listen(&reactor, &endpoint);
-    let r = reactor.clone();
-    let f = failed.clone();
-    let scheme = if args.listen.starts_with("tls:") {
-        "https"
-    } else {
-        "http"
+    let spec = Spec {
+        name: "web".to_owned(),
+        kind: Kind::Static {
+            path: root,
+            listing: !args.no_listing,
+            hidden: args.show_hidden,
+            shutdown_timeout: Some(args.shutdown_timeout),
+        },
+        listen: Some((args.listen.clone(), 0..0)),
     };
-    drop(reactor.spawn(async move {
-        match listening.await {
-            Ok(listening) => {
-                let place = match listening.address() {
-                    Address::Tcp(address) => format!("{scheme}://{address}/"),
-                    other => other.to_string(),
-                };
-                tracing::info!("serving {} on {place}", root.display());
-                r.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
-                    tracing::info!("stopping: no new connections");
-                    listening.stop_listening()
-                });
-            }
-            Err(failure) => {
-                *f.borrow_mut() = Some(failure);
-                let _ = r.stop();
-            }
-        }
-        Ok::<(), Failure>(())
-    }));
-    reactor.run()?;
-    if let Some(failure) = failed.borrow_mut().take() {
-        return Err(format!("cannot listen on {}: {failure}", args.listen).into());
-    }
+    let application = crate::run::build(&reactor, &[spec]).map_err(|error| error.to_string())?;
+    application
+        .run(&reactor)
+        .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -3,11 +3,14 @@
 //! checked.
 
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+mod support;
+
+use support::with_default_stop_signals;
 
 /// A running `torsion` child and the lines it logged so far.
 struct Torsion {
@@ -45,7 +48,8 @@ impl Torsion {
             log: Vec::new(),
             url: String::new(),
         };
-        let serving = torsion.wait_for_line("serving ");
+        // The runner announces "serving DIR on URL" once everything is up.
+        let serving = torsion.wait_for_line(" on http://");
         let start = serving.find("http://").expect("a URL in the serving line");
         torsion.url = serving[start..].trim().to_owned();
         torsion
@@ -95,22 +99,6 @@ impl Torsion {
             self.log.push(line);
         }
         (status.code(), self.log)
-    }
-}
-
-/// Gives the child SIGINT and SIGTERM at their default disposition, which
-/// the reactor needs to take them: a test run started in the background of
-/// a non-interactive shell inherits SIGINT ignored, and an ignored signal
-/// stays ignored across exec.
-fn with_default_stop_signals(command: &mut Command) -> &mut Command {
-    // SAFETY: between fork and exec the closure only calls signal(2), which
-    // is async-signal-safe, and allocates nothing.
-    unsafe {
-        command.pre_exec(|| {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::signal(libc::SIGTERM, libc::SIG_DFL);
-            Ok(())
-        })
     }
 }
 

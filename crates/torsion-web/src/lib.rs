@@ -36,6 +36,7 @@
 mod access_log;
 pub mod blocking_app;
 mod body;
+pub mod chat;
 pub mod client;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]

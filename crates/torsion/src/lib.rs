@@ -48,6 +48,7 @@
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
 pub mod blocking;
+pub mod chat;
 pub mod dbpool;
 pub mod defer;
 pub mod endpoints;

@@ -1,29 +1,25 @@
-//! The chat example's room over real loopback sockets: a line typed with
-//! `nc` (ending with `\n`) or telnet (`\r\n`) reaches the other clients.
+//! The chat room's line door (`torsion::chat`, which the chat example
+//! serves) over real loopback sockets: a line typed with `nc` (ending with
+//! `\n`) or telnet (`\r\n`) reaches the other clients.
 
-#[path = "../examples/chat/room.rs"]
-mod room;
-
-use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::rc::Rc;
 use std::time::Duration;
 
 use torsion::Reactor;
 use torsion::net::factory_fn;
 
-use room::{Room, chatter};
+use torsion::chat::{Room, line_chatter};
 
 /// Serves the chat on a free loopback port while `clients` runs on another
 /// thread; stops when it returns, or after ten seconds.
 fn with_chat_server(clients: impl FnOnce(SocketAddr) + Send + 'static) {
     let reactor = Reactor::new().unwrap();
-    let room = Rc::new(RefCell::new(Room::default()));
+    let room = Room::new();
     let port = reactor
         .listen_tcp(
             "127.0.0.1:0".parse().unwrap(),
-            factory_fn(move |_| Some(chatter(&room))),
+            factory_fn(move |_| Some(line_chatter(&room))),
         )
         .unwrap();
     let address = port.tcp_address().unwrap();

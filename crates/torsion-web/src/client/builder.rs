@@ -72,7 +72,8 @@ impl Default for ClientBuilder {
 
 impl ClientBuilder {
     /// A timeout for each request as a whole (see
-    /// [`RequestBuilder::timeout`]); none by default.
+    /// [`RequestBuilder::timeout`](crate::client::RequestBuilder::timeout));
+    /// none by default.
     pub fn timeout(mut self, timeout: Duration) -> ClientBuilder {
         self.timeout = Some(timeout);
         self
