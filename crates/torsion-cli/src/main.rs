@@ -7,7 +7,7 @@
 //! with an access log:
 //!
 //! ```text
-//! torsion                                   # the demo on 127.0.0.1:8600-8604
+//! torsion                                   # the demo on 127.0.0.1:8600-8605
 //! torsion demo --port-base 0                # the demo on free ports
 //! torsion web --listen tcp:8080 --path DIR  # DIR on every interface, port 8080
 //! torsion run services.toml --pidfile PID   # the services a file lists
@@ -33,7 +33,7 @@ use clap::{Parser, Subcommand};
 /// torsion: an event-driven networking engine in Twisted's model.
 ///
 /// With no command, runs `torsion demo` with its defaults: the showcase
-/// on 127.0.0.1, ports 8600 to 8604.
+/// on 127.0.0.1, ports 8600 to 8605.
 #[derive(Debug, Parser)]
 #[command(name = "torsion", version)]
 struct Cli {

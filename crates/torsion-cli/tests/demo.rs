@@ -18,7 +18,7 @@ mod support;
 use support::{Running, curl, get, python_command};
 
 /// The demo running, and the URL of each part by name (`chat`,
-/// `chat-line`, `rate`, `chart`, `status`, `rate-source`).
+/// `chat-line`, `rate`, `chart`, `status`, `live`, `rate-source`).
 struct Demo {
     running: Running,
     urls: BTreeMap<String, String>,
@@ -377,6 +377,44 @@ fn the_rate_is_unavailable_when_the_source_is_down_and_the_reactor_timer_stays_o
 }
 
 #[test]
+fn the_live_view_lists_a_chat_member_and_the_demos_ports() {
+    let demo = Demo::start(&[]);
+    let line = demo
+        .url("chat-line")
+        .trim_start_matches("tcp://")
+        .to_owned();
+    let mut member = TcpStream::connect(&line).unwrap();
+    member.write_all(b"/nick viewer\r\n").unwrap();
+    let peer = member.local_addr().unwrap().to_string();
+    let live = format!("{}live.json", demo.url("live"));
+    let document: serde_json::Value = eventually(10, "the chat member listed", || {
+        let document: serde_json::Value = serde_json::from_str(&get(&live)).unwrap();
+        let listed = document["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|connection| connection["peer"] == peer.as_str());
+        listed.then_some(document)
+    });
+    // Every port on the reactor; the blocking app listens on its own
+    // threads (tiny_http), not on the reactor.
+    let ports = document["ports"].to_string();
+    for part in ["chat", "chat-line", "chart", "live", "rate-source"] {
+        let port = demo.url(part).split(':').nth(2).unwrap();
+        let port = port.split('/').next().unwrap();
+        assert!(
+            ports.contains(&format!(":{port}\"")),
+            "{part} ({port}) not in {ports}"
+        );
+    }
+    let page = get(demo.url("live"));
+    assert!(page.contains("live.json"), "{page}");
+    drop(member);
+    let (code, log) = demo.stop();
+    assert_eq!(code, Some(0), "{log:#?}");
+}
+
+#[test]
 fn the_chart_page_is_an_svg_with_a_point_for_each_sample() {
     let demo = Demo::start(&[]);
     let history = eventually(15, "three samples", || {
@@ -411,7 +449,7 @@ fn the_chart_page_is_an_svg_with_a_point_for_each_sample() {
 fn sigterm_stops_every_part_exits_0_and_closes_every_port() {
     let demo = Demo::start(&[]);
     let addresses = demo.addresses();
-    assert_eq!(addresses.len(), 6, "{:?}", demo.urls);
+    assert_eq!(addresses.len(), 7, "{:?}", demo.urls);
     // A member still connected is let go.
     let mut nc = LineClient::connect(demo.url("chat-line"));
     assert!(nc.line().starts_with("welcome, "));

@@ -8,7 +8,8 @@
 //!   names another;
 //! - a blocking web app on plain threads (`tiny_http`, as Flask would be)
 //!   that asks the reactor for the rate through the blocking bridge;
-//! - the rate's history as an SVG chart, and the state as JSON.
+//! - the rate's history as an SVG chart, and the state as JSON;
+//! - a live view of the process (`torsion_web::LiveView`).
 //!
 //! Each part is a service of one `Application`: SIGINT or SIGTERM stops
 //! them all, in reverse order, and the command exits with 0.
@@ -30,7 +31,7 @@ use torsion::chat::{Room, line_chatter};
 use torsion::net::{Address, factory_fn};
 use torsion::service::{Application, ListeningService};
 use torsion::{Failure, Reactor};
-use torsion_web::WebService;
+use torsion_web::{LiveView, WebService};
 
 use crate::announce::Announce;
 use crate::seconds::parse_seconds;
@@ -46,6 +47,7 @@ const LINE_CHAT: u16 = 1;
 const QUOTE: u16 = 2;
 const CHART: u16 = 3;
 const FEED: u16 = 4;
+const LIVE_VIEW: u16 = 5;
 
 /// Options of `torsion demo`.
 #[derive(Debug, Args)]
@@ -149,6 +151,10 @@ pub(crate) fn run(args: DemoArgs) -> Result<(), Box<dyn Error>> {
         .named("chat-line"),
     );
     application.add_service(line_chat.clone())?;
+    // The process's own figures: its connections (the browsers' chat
+    // sockets among them), ports, timers, thread pool, pending Deferreds.
+    let live_view = Rc::new(LiveView::service_on(&reactor, &args.endpoint(LIVE_VIEW)?)?);
+    application.add_service(live_view.clone())?;
 
     application.add_service(Rc::new(Announce::new("announce", move || {
         let feed_url = match &source {
@@ -175,6 +181,10 @@ pub(crate) fn run(args: DemoArgs) -> Result<(), Box<dyn Error>> {
             format!("URL rate http://{quote}/  the blocking app (tiny_http) asking the reactor"),
             format!("URL chart {chart_url}  the rate's history, drawn as SVG"),
             format!("URL status {chart_url}status  JSON: rate, polls, timer lateness"),
+            format!(
+                "URL live {}  this process's connections, ports, timers and threads",
+                http_url(live_view.address())?
+            ),
             format!(
                 "URL rate-source {feed_url}  polled every {:?}",
                 args.poll_interval
