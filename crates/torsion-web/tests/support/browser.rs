@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::{env, fs};
 
 use serde_json::{Value, json};
@@ -70,7 +70,8 @@ fn chromium() -> Chromium {
 /// running after it (those are killed first).
 pub fn run_browser_checks(checks: Value) -> Vec<(String, Vec<Vec<String>>)> {
     let chromium = chromium();
-    let run = format!("{}-{:?}", std::process::id(), Instant::now());
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let run = format!("{}-{}", std::process::id(), since_epoch.as_nanos());
     let profile = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("browser-profile-{}", std::process::id()));
     let _ = fs::remove_dir_all(&profile);
