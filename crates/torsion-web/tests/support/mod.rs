@@ -5,6 +5,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this
 
+mod browser;
+mod chat;
 mod clients;
 mod peer;
 mod python;
@@ -20,6 +22,6 @@ mod websocket;
 // binary uses its own part.
 #[allow(unused_imports)]
 pub use self::{
-    clients::*, peer::*, python::*, resources::*, server::*, tls::*, tree::*, usage::*, vanish::*,
-    websocket::*,
+    browser::*, chat::*, clients::*, peer::*, python::*, resources::*, server::*, tls::*, tree::*,
+    usage::*, vanish::*, websocket::*,
 };

@@ -1,32 +1,63 @@
-//! Python clients (websockets, requests) for the tests, installed on first
-//! use into the target directory with pip, so that `cargo test` needs only
-//! python3 and pip from the machine and never a package installed by hand.
+//! Python packages for the tests, installed on first use into the target
+//! directory with pip, so that `cargo test` needs only python3 and pip from
+//! the machine and never a package installed by hand. Two sets, each pinned
+//! in a requirements file beside the tests: the clients (websockets,
+//! requests, h2), and the browser driver (selenium, kept apart because it
+//! is large and only the browser test needs it).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-const REQUIREMENTS: &str = include_str!("../python-requirements.txt");
+/// A set of packages: the directory under the target's tmp directory it
+/// is installed into, and its pinned requirements.
+struct PackageSet {
+    directory: &'static str,
+    requirements: &'static str,
+}
+
+const CLIENTS: PackageSet = PackageSet {
+    directory: "python-clients",
+    requirements: include_str!("../python-requirements.txt"),
+};
+
+const BROWSER_DRIVER: PackageSet = PackageSet {
+    directory: "python-browser-driver",
+    requirements: include_str!("../browser-requirements.txt"),
+};
 
 /// A `python3` command whose imports find the test clients.
 pub fn python_command() -> Command {
+    static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
+    python_with(installed(&INSTALLED, &CLIENTS), 30)
+}
+
+/// A `python3` command whose imports find the browser driver (selenium),
+/// stopped after `seconds`.
+pub fn browser_driver_python(seconds: u32) -> Command {
+    static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
+    python_with(installed(&INSTALLED, &BROWSER_DRIVER), seconds)
+}
+
+/// `python3` under `timeout`: a hung client ends the test instead of
+/// hanging it. `-k 10` follows the polite signal with SIGKILL.
+fn python_with(packages: &Path, seconds: u32) -> Command {
     let mut command = Command::new("timeout");
     command
-        .args(["30", "python3"])
-        .env("PYTHONPATH", python_packages())
+        .args(["-k", "10", &seconds.to_string(), "python3"])
+        .env("PYTHONPATH", packages)
         .env("PYTHONDONTWRITEBYTECODE", "1");
     command
 }
 
-/// The directory holding the installed clients; installs them once per
-/// requirements file, safely when several test processes race to do it.
-fn python_packages() -> &'static Path {
-    static PACKAGES: OnceLock<PathBuf> = OnceLock::new();
-    PACKAGES.get_or_init(|| {
-        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-clients");
-        if !is_current(&target) {
-            install(&target);
+/// The directory holding `set`, installed once per requirements file,
+/// safely when several test processes race to do it.
+fn installed<'a>(cell: &'a OnceLock<PathBuf>, set: &PackageSet) -> &'a Path {
+    cell.get_or_init(|| {
+        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join(set.directory);
+        if !is_current(&target, set.requirements) {
+            install(&target, set.requirements);
         }
         target
     })
@@ -36,18 +67,18 @@ fn marker(directory: &Path) -> PathBuf {
     directory.join("requirements.txt")
 }
 
-fn is_current(directory: &Path) -> bool {
-    fs::read_to_string(marker(directory)).is_ok_and(|installed| installed == REQUIREMENTS)
+fn is_current(directory: &Path, requirements: &str) -> bool {
+    fs::read_to_string(marker(directory)).is_ok_and(|installed| installed == requirements)
 }
 
 /// Installs into a directory of this process's own and renames it into
 /// place, so a reader never sees half an installation.
-fn install(target: &Path) {
+fn install(target: &Path, requirements_text: &str) {
     let partial = target.with_extension(format!("partial-{}", std::process::id()));
     let _ = fs::remove_dir_all(&partial);
     fs::create_dir_all(&partial).expect("create the Python clients' directory");
     let requirements = marker(&partial);
-    fs::write(&requirements, REQUIREMENTS).expect("write the requirements file");
+    fs::write(&requirements, requirements_text).expect("write the requirements file");
     let output = Command::new("python3")
         .args([
             "-m",
@@ -64,11 +95,11 @@ fn install(target: &Path) {
     if let Some(problem) = install_problem(output) {
         let _ = fs::remove_dir_all(&partial);
         panic!(
-            "cannot install the Python test clients ({}): {problem}",
-            packages()
+            "cannot install the tests' Python packages ({}): {problem}",
+            packages(requirements_text)
         );
     }
-    if is_current(target) {
+    if is_current(target, requirements_text) {
         // Another test process finished first.
         let _ = fs::remove_dir_all(&partial);
         return;
@@ -77,7 +108,7 @@ fn install(target: &Path) {
     if fs::rename(&partial, target).is_err() {
         let _ = fs::remove_dir_all(&partial);
         assert!(
-            is_current(target),
+            is_current(target, requirements_text),
             "cannot move the Python test clients into {}",
             target.display()
         );
@@ -104,8 +135,8 @@ fn install_problem(output: std::io::Result<Output>) -> Option<String> {
 }
 
 /// The pinned packages, as "websockets==17.4, requests==2.34.2".
-fn packages() -> String {
-    REQUIREMENTS
+fn packages(requirements: &str) -> String {
+    requirements
         .lines()
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))

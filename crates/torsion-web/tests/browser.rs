@@ -1,0 +1,102 @@
+//! torsion-web's pages in a real browser: headless Chromium, driven by
+//! `browser_driver.py` through selenium and the system's chromedriver,
+//! against a server on loopback. Each page check is one entry of data
+//! (where to go, what to wait for, what to type and click, what must show);
+//! a screenshot of each is saved under `target/browser-screenshots/`.
+//!
+//! Needs `chromium` and `chromedriver` on PATH (Debian: `chromium`,
+//! `chromium-driver`; `scripts/test` installs them): without them the test
+//! fails saying so.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use support::{chat_routes, run_browser_checks, screenshot_directory, serve};
+use torsion_web::{LiveView, Router, Server};
+
+/// Joins the chat in `tab` as `name`, expecting the welcome line that says
+/// how many are already there.
+fn join(base: &str, tab: &str, name: &str, others: usize) -> Value {
+    json!({
+        "name": format!("chat-{name}-joins"),
+        "tab": tab,
+        "url": format!("{base}/"),
+        "wait": [{"css": "#name"}],
+        "actions": [{"type": "#name", "text": name}, {"click": "#join button"}],
+        "expect": [
+            {"css": "#status", "text": "connected"},
+            {"css": "#log div", "text": format!("* welcome, {name}; {others} other(s) here")},
+        ],
+    })
+}
+
+#[test]
+fn two_pages_chat_and_the_live_view_lists_their_websockets() {
+    let peers = Arc::new(Mutex::new(Vec::new()));
+    let chat_peers = peers.clone();
+    // The chat and the live view on one reactor: the live view sees the
+    // chat's connections.
+    let server = serve(move |_| {
+        Server::new(chat_routes(Router::new(), chat_peers).mount("/live", LiveView::new()))
+    });
+    let base = server.url("");
+    let _ = std::fs::remove_dir_all(screenshot_directory());
+
+    let checks = json!([
+        join(&base, "alice", "alice", 0),
+        join(&base, "bob", "bob", 1),
+        {
+            "name": "chat-alice-says-hello",
+            "tab": "alice",
+            "wait": [{"css": "#log div", "text": "* bob joined"}],
+            "actions": [
+                {"type": "#text", "text": "hello from alice"},
+                {"click": "#say button"},
+            ],
+            "expect": [{"css": "#log div", "text": "<alice> hello from alice"}],
+        },
+        {
+            "name": "chat-bob-hears-it",
+            "tab": "bob",
+            "expect": [{"css": "#log div", "text": "<alice> hello from alice"}],
+        },
+        {
+            "name": "live-view",
+            "tab": "live",
+            "url": format!("{base}/live/"),
+            "expect": [{"css": "#connections tr", "text": "websocket", "count": 2}],
+        },
+    ]);
+    let results = run_browser_checks(checks);
+
+    let names: Vec<&str> = results.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "chat-alice-joins",
+            "chat-bob-joins",
+            "chat-alice-says-hello",
+            "chat-bob-hears-it",
+            "live-view"
+        ]
+    );
+    // The live view's WebSocket rows are the two browser pages' own
+    // connections: their peer addresses are the ones the room saw join.
+    let peers = peers.lock().unwrap().clone();
+    assert_eq!(peers.len(), 2, "two members joined: {peers:?}");
+    let rows = &results[4].1[0];
+    for peer in &peers {
+        assert!(
+            rows.iter().any(|row| row.starts_with(&format!("{peer} "))),
+            "no live-view row for the browser connection {peer}: {rows:?}"
+        );
+    }
+    for (name, _) in &results {
+        let png = std::fs::read(screenshot_directory().join(format!("{name}.png")))
+            .unwrap_or_else(|error| panic!("the screenshot of {name}: {error}"));
+        assert!(png.starts_with(b"\x89PNG"), "{name}.png is a PNG");
+    }
+    server.stop();
+}
