@@ -87,7 +87,9 @@ pub fn run_browser_checks(checks: Value) -> Vec<(String, Vec<Vec<String>>)> {
 
     let started = Instant::now();
     let mut driver = browser_driver_python(DRIVER_LIMIT_SECONDS)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser_driver.py"))
+        // From torsion-web's directory or a sibling crate's that shares
+        // this module.
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../torsion-web/tests/browser_driver.py"))
         .arg("-")
         .env(MARKER, &run)
         .stdin(Stdio::piped())

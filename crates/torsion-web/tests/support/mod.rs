@@ -6,7 +6,6 @@
 #![allow(dead_code)] // each test binary uses its own part of this
 
 mod browser;
-mod chat;
 mod clients;
 mod peer;
 mod python;
@@ -22,6 +21,6 @@ mod websocket;
 // binary uses its own part.
 #[allow(unused_imports)]
 pub use self::{
-    browser::*, chat::*, clients::*, peer::*, python::*, resources::*, server::*, tls::*, tree::*,
-    usage::*, vanish::*, websocket::*,
+    browser::*, clients::*, peer::*, python::*, resources::*, server::*, tls::*, tree::*, usage::*,
+    vanish::*, websocket::*,
 };
