@@ -17,7 +17,15 @@ use std::time::{Duration, Instant};
 mod python;
 
 #[allow(unused_imports)] // the web tests need no Python
-pub use python::python_command;
+pub use python::{browser_driver_python, python_command};
+
+/// torsion-web's browser test support (headless Chromium through
+/// selenium), shared the same way.
+#[path = "../../../torsion-web/tests/support/browser.rs"]
+mod browser;
+
+#[allow(unused_imports)] // only the browser test drives a browser
+pub use browser::{run_browser_checks, screenshot_directory};
 
 /// A running `torsion` child, its stdout and stderr read line by line.
 pub struct Running {
