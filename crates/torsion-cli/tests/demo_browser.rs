@@ -7,21 +7,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Running, run_browser_checks, screenshot_directory};
-
-fn join(base: &str, tab: &str, name: &str) -> Value {
-    json!({
-        "name": format!("demo-chat-{name}-joins"),
-        "tab": tab,
-        "url": base,
-        "wait": [{"css": "#name"}],
-        "actions": [{"type": "#name", "text": name}, {"click": "#join button"}],
-        "expect": [
-            {"css": "#status", "text": "connected"},
-            {"css": "#log div", "text": format!("* welcome, {name};")},
-        ],
-    })
-}
+use support::{Running, chat_checks, clear_screenshots, run_browser_checks, screenshot_directory};
 
 #[test]
 fn the_demo_in_a_browser_chats_shows_the_rate_and_sees_its_pages_live() {
@@ -38,52 +24,32 @@ fn the_demo_in_a_browser_chats_shows_the_rate_and_sees_its_pages_live() {
             .unwrap_or_else(|| panic!("no URL for {part}: {:?}", demo.out))
     };
     let (chat, rate, chart, live) = (url("chat"), url("rate"), url("chart"), url("live"));
-    for name in ["alice", "bob"] {
-        let _ = std::fs::remove_file(
-            screenshot_directory().join(format!("demo-chat-{name}-joins.png")),
-        );
-    }
+    clear_screenshots("demo");
 
-    let checks = json!([
-        join(&chat, "alice", "alice"),
-        join(&chat, "bob", "bob"),
-        {
-            "name": "demo-chat-alice-says-hello",
-            "tab": "alice",
-            "wait": [{"css": "#log div", "text": "* bob joined"}],
-            "actions": [
-                {"type": "#text", "text": "hello from alice"},
-                {"click": "#say button"},
-            ],
-            "expect": [{"css": "#log div", "text": "<alice> hello from alice"}],
-        },
-        {
-            "name": "demo-chat-bob-hears-it",
-            "tab": "bob",
-            "expect": [{"css": "#log div", "text": "<alice> hello from alice"}],
-        },
-        {
+    let mut checks = chat_checks("demo", &chat);
+    checks.extend([
+        json!({
             // The blocking app answers once the poller has run (every
             // second here): "EUR/USD rate: 1.08…", never "unavailable".
             "name": "demo-rate",
             "tab": "rate",
             "url": rate,
             "expect": [{"css": "body", "text": "EUR/USD rate: 1."}],
-        },
-        {
+        }),
+        json!({
             "name": "demo-chart",
             "tab": "chart",
             "url": chart,
             "expect": [{"css": "svg circle.point", "count": 1}],
-        },
-        {
+        }),
+        json!({
             "name": "demo-live-view",
             "tab": "live",
             "url": live,
             "expect": [{"css": "#connections tr", "text": "websocket", "count": 2}],
-        },
+        }),
     ]);
-    let results = run_browser_checks(checks);
+    let results = run_browser_checks(Value::Array(checks));
     assert_eq!(results.len(), 7, "{results:?}");
     let shown = |name: &str| {
         &results

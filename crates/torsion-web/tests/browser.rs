@@ -11,25 +11,9 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{run_browser_checks, screenshot_directory, serve};
+use support::{chat_checks, clear_screenshots, run_browser_checks, screenshot_directory, serve};
 use torsion::chat::Room;
 use torsion_web::{LiveView, Server};
-
-/// Joins the chat in `tab` as `name`, expecting the welcome line that says
-/// how many are already there.
-fn join(base: &str, tab: &str, name: &str, others: usize) -> Value {
-    json!({
-        "name": format!("chat-{name}-joins"),
-        "tab": tab,
-        "url": format!("{base}/"),
-        "wait": [{"css": "#name"}],
-        "actions": [{"type": "#name", "text": name}, {"click": "#join button"}],
-        "expect": [
-            {"css": "#status", "text": "connected"},
-            {"css": "#log div", "text": format!("* welcome, {name}; {others} other(s) here")},
-        ],
-    })
-}
 
 #[test]
 fn two_pages_chat_and_the_live_view_lists_their_websockets() {
@@ -39,44 +23,26 @@ fn two_pages_chat_and_the_live_view_lists_their_websockets() {
         Server::new(torsion_web::chat::site(&Room::new()).mount("/live", LiveView::new()))
     });
     let base = server.url("");
-    let _ = std::fs::remove_dir_all(screenshot_directory());
 
-    let checks = json!([
-        join(&base, "alice", "alice", 0),
-        join(&base, "bob", "bob", 1),
-        {
-            "name": "chat-alice-says-hello",
-            "tab": "alice",
-            "wait": [{"css": "#log div", "text": "* bob joined"}],
-            "actions": [
-                {"type": "#text", "text": "hello from alice"},
-                {"click": "#say button"},
-            ],
-            "expect": [{"css": "#log div", "text": "<alice> hello from alice"}],
-        },
-        {
-            "name": "chat-bob-hears-it",
-            "tab": "bob",
-            "expect": [{"css": "#log div", "text": "<alice> hello from alice"}],
-        },
-        {
-            "name": "live-view",
-            "tab": "live",
-            "url": format!("{base}/live/"),
-            "expect": [{"css": "#connections tr", "text": "websocket", "count": 2}],
-        },
-    ]);
-    let results = run_browser_checks(checks);
+    clear_screenshots("web");
+    let mut checks = chat_checks("web", &format!("{base}/"));
+    checks.push(json!({
+        "name": "web-live-view",
+        "tab": "live",
+        "url": format!("{base}/live/"),
+        "expect": [{"css": "#connections tr", "text": "websocket", "count": 2}],
+    }));
+    let results = run_browser_checks(Value::Array(checks));
 
     let names: Vec<&str> = results.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names,
         [
-            "chat-alice-joins",
-            "chat-bob-joins",
-            "chat-alice-says-hello",
-            "chat-bob-hears-it",
-            "live-view"
+            "web-chat-alice-joins",
+            "web-chat-bob-joins",
+            "web-chat-alice-says-hello",
+            "web-chat-bob-hears-it",
+            "web-live-view"
         ]
     );
     // The live view's WebSocket rows are the two browser pages' own

@@ -25,7 +25,7 @@ pub use python::{browser_driver_python, python_command};
 mod browser;
 
 #[allow(unused_imports)] // only the browser test drives a browser
-pub use browser::{run_browser_checks, screenshot_directory};
+pub use browser::{chat_checks, clear_screenshots, run_browser_checks, screenshot_directory};
 
 /// A running `torsion` child, its stdout and stderr read line by line.
 pub struct Running {

@@ -26,6 +26,62 @@ const WAIT_SECONDS: u32 = 15;
 /// run's own: it finds them all afterwards.
 const MARKER: &str = "TORSION_BROWSER_RUN";
 
+/// The chat page (`torsion_web::chat`) at `url` in two pages, alice's and
+/// bob's: both join, alice speaks, bob hears her. The checks are named
+/// `PREFIX-chat-alice-joins`, `PREFIX-chat-bob-joins`,
+/// `PREFIX-chat-alice-says-hello` and `PREFIX-chat-bob-hears-it`.
+pub fn chat_checks(prefix: &str, url: &str) -> Vec<Value> {
+    let join = |name: &str, others: usize| {
+        json!({
+            "name": format!("{prefix}-chat-{name}-joins"),
+            "tab": name,
+            "url": url,
+            "wait": [{"css": "#name"}],
+            "actions": [{"type": "#name", "text": name}, {"click": "#join button"}],
+            "expect": [
+                {"css": "#status", "text": "connected"},
+                {"css": "#log div", "text": format!("* welcome, {name}; {others} other(s) here")},
+            ],
+        })
+    };
+    vec![
+        join("alice", 0),
+        join("bob", 1),
+        json!({
+            "name": format!("{prefix}-chat-alice-says-hello"),
+            "tab": "alice",
+            "wait": [{"css": "#log div", "text": "* bob joined"}],
+            "actions": [
+                {"type": "#text", "text": "hello from alice"},
+                {"click": "#say button"},
+            ],
+            "expect": [{"css": "#log div", "text": "<alice> hello from alice"}],
+        }),
+        json!({
+            "name": format!("{prefix}-chat-bob-hears-it"),
+            "tab": "bob",
+            "expect": [{"css": "#log div", "text": "<alice> hello from alice"}],
+        }),
+    ]
+}
+
+/// Removes the screenshots of checks named `PREFIX-…` from an earlier run,
+/// so that a check that took none cannot pass on an old one.
+pub fn clear_screenshots(prefix: &str) {
+    let Ok(entries) = fs::read_dir(screenshot_directory()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(&format!("{prefix}-"))
+        {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Where the screenshots go: `target/browser-screenshots/`.
 pub fn screenshot_directory() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR"))
