@@ -12,13 +12,25 @@ use crate::time::defer_later;
 const LIMIT: Duration = Duration::from_secs(10);
 
 /// This thread's kernel id, from `/proc/thread-self`.
+/// The calling thread: its id and its name, as `/proc` tells them.
 fn thread_tid() -> String {
     let link = std::fs::read_link("/proc/thread-self").unwrap();
-    link.file_name().unwrap().to_string_lossy().into_owned()
+    let tid = link.file_name().unwrap().to_string_lossy().into_owned();
+    format!("{tid}/{}", thread_comm(&tid).unwrap_or_default())
 }
 
-fn thread_alive(tid: &str) -> bool {
-    std::path::Path::new("/proc/self/task").join(tid).exists()
+fn thread_comm(tid: &str) -> Option<String> {
+    let comm = std::path::Path::new("/proc/self/task")
+        .join(tid)
+        .join("comm");
+    Some(std::fs::read_to_string(comm).ok()?.trim_end().to_owned())
+}
+
+/// Whether the thread `thread_tid` named is alive: the id and the name
+/// both, since another test's new thread may be given a finished one's id.
+fn thread_alive(thread: &str) -> bool {
+    let (tid, name) = thread.split_once('/').unwrap();
+    thread_comm(tid).is_some_and(|comm| comm == name)
 }
 
 /// The names of this process's threads that start with `prefix` (names are
