@@ -15,10 +15,11 @@ use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use hyper::rt::{Read, ReadBufCursor, Write};
-use torsion::Reactor;
 use torsion::net::AsyncStream;
+use torsion::{Failure, Reactor};
 
 use super::control::{Control, Order};
 use super::http1_check::Http1Check;
@@ -47,6 +48,10 @@ const HTTP2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
 /// the same reason.
 const HTTP2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 
+/// How often a finished connection looks whether its last bytes have gone
+/// to the socket.
+const FLUSH_CHECK: Duration = Duration::from_millis(10);
+
 /// The protocol a connection speaks, as its first bytes tell.
 #[derive(Debug, PartialEq, Eq)]
 enum Protocol {
@@ -71,7 +76,7 @@ pub(super) async fn serve(
             return;
         }
     };
-    let transport = stream.transport();
+    let transport = stream.transport().clone();
     // Data has arrived, so a TLS handshake is over and its ALPN known.
     let tls = transport.tls_info();
     let protocol = match &tls {
@@ -132,6 +137,15 @@ pub(super) async fn serve(
             .await
         }
     };
+    let flushing = Instant::now();
+    while transport.buffered() > 0 && flushing.elapsed() < server.options.shutdown_timeout {
+        // hyper is done once the last response is in the transport's
+        // buffer; the connection counts as open until the buffer has gone
+        // to the socket, so a graceful stop (and the reactor's shutdown
+        // after it) does not cut a download's last bytes. A peer that
+        // stops reading is waited for no longer than a graceful stop is.
+        let _ = torsion::time::defer_later(&reactor, FLUSH_CHECK, || Ok::<_, Failure>(())).await;
+    }
     if let Err(error) = outcome {
         tracing::debug!(%error, "HTTP connection ended with an error");
         if let Some(status) = status_written_by_hyper(&error) {
