@@ -77,16 +77,16 @@ fn open_connections_are_listed_with_peer_protocol_growing_counters_and_age() {
     assert_eq!(before.transport, "tcp");
     assert_eq!(before.protocol, std::any::type_name::<Echo>());
     assert_eq!(before.host, address.to_string());
-    assert_eq!((before.bytes_in, before.bytes_out), (5, 5));
+    assert_eq!((before.bytes_in, before.bytes_out), (Some(5), Some(5)));
 
     std::thread::sleep(Duration::from_millis(30));
     round_trip(&reactor, &mut clients[0], &[7u8; 1000]);
     let second = reactor.snapshot();
     let after = connection_from(&second.connections, &clients[0]);
-    assert_eq!((after.bytes_in, after.bytes_out), (1005, 1005));
+    assert_eq!((after.bytes_in, after.bytes_out), (Some(1005), Some(1005)));
     assert!(after.age >= before.age + Duration::from_millis(30));
     let quiet = connection_from(&second.connections, &clients[1]);
-    assert_eq!((quiet.bytes_in, quiet.bytes_out), (0, 0));
+    assert_eq!((quiet.bytes_in, quiet.bytes_out), (Some(0), Some(0)));
 
     assert_eq!(second.ports.len(), 1);
     assert_eq!(second.ports[0].address, address.to_string());
@@ -98,6 +98,24 @@ fn open_connections_are_listed_with_peer_protocol_growing_counters_and_age() {
     turn_until(&reactor, LIMIT, || {
         reactor.snapshot().connections.len() == 2
     });
+}
+
+#[test]
+fn a_unix_connection_is_listed_without_byte_counts() {
+    let reactor = Reactor::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("echo.sock");
+    reactor
+        .listen_unix(&path, factory_fn(|_| Some(Echo::default())))
+        .unwrap();
+    let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    turn_until(&reactor, LIMIT, || {
+        reactor.snapshot().connections.len() == 1
+    });
+    let connection = reactor.snapshot().connections.remove(0);
+    assert_eq!(connection.transport, "unix");
+    // The kernel counts bytes for TCP only.
+    assert_eq!((connection.bytes_in, connection.bytes_out), (None, None));
 }
 
 #[test]

@@ -57,10 +57,12 @@ pub struct Connection {
     pub transport: String,
     /// What speaks on it (`http`, `websocket`, or the protocol's type).
     pub protocol: String,
-    /// Bytes read from the socket.
-    pub bytes_in: u64,
-    /// Bytes written to the socket.
-    pub bytes_out: u64,
+    /// Bytes received from the peer, as the kernel counts them; `null`
+    /// for a UNIX socket, where it keeps no count.
+    pub bytes_in: Option<u64>,
+    /// Bytes written to the socket, as the kernel counts them; `null` for
+    /// a UNIX socket.
+    pub bytes_out: Option<u64>,
     /// Bytes waiting for the socket to take them.
     pub buffered: usize,
     /// Milliseconds since the connection opened.

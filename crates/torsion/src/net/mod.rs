@@ -56,6 +56,7 @@ mod reconnect;
 mod stream;
 mod sys;
 mod tcp;
+mod tcp_info;
 pub mod tls;
 mod transport;
 mod udp;

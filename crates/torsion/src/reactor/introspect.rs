@@ -7,9 +7,10 @@
 //! Nothing here runs unless somebody asks: [`Reactor::snapshot`] walks the
 //! tables the reactor already keeps (its source table, its timer heap,
 //! its task and thread-result tables), so a reactor nobody looks at pays
-//! only for the few counters the snapshot reads (bytes in and out per
-//! connection, the count of unfired Deferreds), each a plain add on a
-//! path that already makes a system call or an allocation.
+//! only for one counter (the count of unfired Deferreds, a plain add on a
+//! path that already allocates). A connection's byte figures are the
+//! kernel's (`TCP_INFO`), read when the snapshot is taken; its age comes
+//! from the time it opened, kept in eight bytes that fit its allocation.
 //!
 //! ```text
 //!   Reactor::snapshot()
@@ -85,10 +86,14 @@ pub struct ConnectionInfo {
     /// [`Transport::set_protocol_name`](crate::net::Transport::set_protocol_name),
     /// else the protocol's [`protocol_name`](crate::net::Protocol::protocol_name).
     pub protocol: String,
-    /// Bytes read from the socket (for TLS, the encrypted records).
-    pub bytes_in: u64,
-    /// Bytes written to the socket (not those still buffered).
-    pub bytes_out: u64,
+    /// Bytes received from the peer, as the kernel counts them (for TLS,
+    /// the encrypted records), whether read yet or still queued in the
+    /// socket. `None` where the kernel keeps no count: UNIX sockets.
+    pub bytes_in: Option<u64>,
+    /// Bytes written to the socket, as the kernel counts them (sent, or
+    /// waiting in its send queue; not those the transport still buffers).
+    /// `None` where the kernel keeps no count: UNIX sockets.
+    pub bytes_out: Option<u64>,
     /// Bytes the transport holds that the socket has not taken yet.
     pub buffered: usize,
     /// How long the connection has been open.
@@ -186,7 +191,7 @@ impl ConnectionInfo {
         host: String,
         transport: String,
         protocol: String,
-        (bytes_in, bytes_out): (u64, u64),
+        bytes: Option<(u64, u64)>,
         buffered: usize,
         age: Duration,
     ) -> ConnectionInfo {
@@ -195,8 +200,8 @@ impl ConnectionInfo {
             host,
             transport,
             protocol,
-            bytes_in,
-            bytes_out,
+            bytes_in: bytes.map(|(bytes_in, _)| bytes_in),
+            bytes_out: bytes.map(|(_, bytes_out)| bytes_out),
             buffered,
             age,
         }

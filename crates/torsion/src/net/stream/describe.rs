@@ -1,19 +1,27 @@
 //! What a stream connection tells [`Reactor::snapshot`](crate::Reactor::snapshot)
-//! about itself, and the counters behind it.
+//! about itself. Nothing is counted while nobody looks: the byte figures
+//! are the kernel's, read at snapshot time.
 
-use std::time::Instant;
+use std::os::fd::AsFd;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use super::{StreamConn, StreamSocket, flag};
+use crate::net::tcp_info;
 use crate::net::transport::TransportBackend;
 use crate::reactor::introspect::{ConnectionInfo, SourceInfo};
 
-impl StreamConn {
-    /// Adds `n` bytes the socket took to the bytes-out figure.
-    #[inline]
-    pub(super) fn count_out(&self, n: usize) {
-        self.bytes_out.set(self.bytes_out.get() + n as u64);
-    }
+/// The instant connection ages are counted from: the first connection
+/// the process opened.
+static EPOCH: OnceLock<Instant> = OnceLock::new();
 
+/// `at` as milliseconds since [`EPOCH`].
+pub(super) fn millis_since_epoch(at: Instant) -> u64 {
+    let epoch = *EPOCH.get_or_init(|| at);
+    at.saturating_duration_since(epoch).as_millis() as u64
+}
+
+impl StreamConn {
     /// Names the protocol in use (see
     /// [`Transport::set_protocol_name`](crate::net::Transport::set_protocol_name)).
     pub(super) fn name_protocol(&self, name: &'static str) {
@@ -45,9 +53,9 @@ impl StreamConn {
         if self.has(flag::CLOSED) {
             return None;
         }
-        let kind = match &*self.socket.borrow() {
-            Some(StreamSocket::Tcp(_)) => "tcp",
-            Some(StreamSocket::Unix(_)) => "unix",
+        let (kind, counts) = match &*self.socket.borrow() {
+            Some(StreamSocket::Tcp(socket)) => ("tcp", tcp_info::byte_counts(socket.as_fd())),
+            Some(StreamSocket::Unix(_)) => ("unix", None),
             None => return None,
         };
         let transport = if self.has(flag::TLS) {
@@ -60,9 +68,9 @@ impl StreamConn {
             self.host().to_string(),
             transport,
             self.protocol_label().to_owned(),
-            (self.bytes_in.get(), self.bytes_out.get()),
+            counts.map(|counts| (counts.received, counts.written)),
             self.buffered(),
-            now.saturating_duration_since(self.opened),
+            Duration::from_millis(millis_since_epoch(now).saturating_sub(self.opened_ms)),
         )))
     }
 }

@@ -16,12 +16,10 @@ impl StreamConn {
     pub(super) fn flush_buffer(&self) {
         let mut slot = self.write.borrow_mut();
         let Some(buffer) = slot.as_mut() else { return };
-        let before = buffer.len();
         let result = match &*self.socket.borrow() {
             Some(socket) => buffer.flush_to(socket),
             None => return,
         };
-        self.count_out(before - buffer.len());
         match result {
             Ok(true) => *slot = None,
             Ok(false) => {}
@@ -114,7 +112,6 @@ impl StreamConn {
             };
             match written {
                 Ok(written) => {
-                    self.count_out(written);
                     let total: usize = data.iter().map(|slice| slice.len()).sum();
                     if written < total {
                         let mut buffer = Box::<WriteBuffer>::default();
