@@ -19,15 +19,26 @@ pub(crate) struct AnyResolver {
 
 /// What an [`AnyResolver`] can do without knowing the value type.
 trait ErasedInner {
-    fn into_any(self: Rc<Self>) -> Rc<dyn Any>;
+    /// Fires with the result in `result`, an `Option<Result<T, Failure>>`
+    /// of this Deferred's `T`: passing it by reference costs one type
+    /// check, where turning the reference into an `Rc<dyn Any>` and back
+    /// costs a conversion each way.
+    fn resolve_from(self: Rc<Self>, result: &mut dyn Any);
     fn reject(self: Rc<Self>, failure: Failure);
     /// Drops the reference as a `Resolver` would be dropped.
     fn drop_resolver(self: Rc<Self>);
 }
 
 impl<T: 'static> ErasedInner for RefCell<Inner<T>> {
-    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
-        self
+    fn resolve_from(self: Rc<Self>, result: &mut dyn Any) {
+        match result.downcast_mut::<Option<Result<T, Failure>>>() {
+            Some(result) => {
+                if let Some(result) = result.take() {
+                    fire(&self, result);
+                }
+            }
+            None => unreachable!("a resolver is resolved with its own type"),
+        }
     }
 
     fn reject(self: Rc<Self>, failure: Failure) {
@@ -51,13 +62,12 @@ impl<T: 'static> From<Resolver<T>> for AnyResolver {
 }
 
 impl AnyResolver {
-    /// The typed resolver back, if `T` is its value type.
-    pub(crate) fn downcast<T: 'static>(mut self) -> Option<Resolver<T>> {
-        let inner = self.inner.take()?.into_any();
-        inner
-            .downcast::<RefCell<Inner<T>>>()
-            .ok()
-            .map(|inner| Resolver { inner: Some(inner) })
+    /// Fires the Deferred with `result`, whose `T` must be its value type
+    /// (a different one panics).
+    pub(crate) fn resolve<T: 'static>(mut self, result: Result<T, Failure>) {
+        if let Some(inner) = self.inner.take() {
+            inner.resolve_from(&mut Some(result));
+        }
     }
 
     /// Fires the Deferred with a failure.

@@ -129,6 +129,7 @@ impl<T: 'static, E: Into<Failure>> IntoDeferred for Result<T, E> {
     }
 }
 
+#[inline]
 fn shared<T>(canceller: Canceller, fired: bool) -> Shared<T> {
     if !fired {
         unfired::made();
@@ -226,21 +227,28 @@ impl<T> Drop for Inner<T> {
             unfired::gone();
         }
         if let Some(Err(failure)) = self.result.take() {
-            // A consumer that cancelled and then let go does not want the
-            // outcome; its `Cancelled` (however wrapped) is no error.
-            let consumer_cancelled = self.cancel_requested && failure.find::<Cancelled>().is_some();
-            if consumer_cancelled {
-                return;
-            }
-            if failure.find::<ReactorError>() == Some(&ReactorError::Stopped) {
-                // The reactor's shutdown ended this work (a task, a wait for
-                // a thread): nothing went wrong, as in Twisted, where such
-                // Deferreds simply never fire.
-                tracing::debug!(%failure, "a Deferred ended by the reactor's shutdown was never observed");
-            } else {
-                tracing::error!(%failure, "Unhandled error in Deferred: {failure}");
-            }
+            report_unobserved(failure, self.cancel_requested);
         }
+    }
+}
+
+/// Logs a failure that nobody took from a Deferred being dropped. Kept out
+/// of line: every Deferred's drop passes by, few ever come in.
+#[cold]
+#[inline(never)]
+fn report_unobserved(failure: Failure, cancel_requested: bool) {
+    // A consumer that cancelled and then let go does not want the outcome;
+    // its `Cancelled` (however wrapped) is no error.
+    if cancel_requested && failure.find::<Cancelled>().is_some() {
+        return;
+    }
+    if failure.find::<ReactorError>() == Some(&ReactorError::Stopped) {
+        // The reactor's shutdown ended this work (a task, a wait for a
+        // thread): nothing went wrong, as in Twisted, where such Deferreds
+        // simply never fire.
+        tracing::debug!(%failure, "a Deferred ended by the reactor's shutdown was never observed");
+    } else {
+        tracing::error!(%failure, "Unhandled error in Deferred: {failure}");
     }
 }
 

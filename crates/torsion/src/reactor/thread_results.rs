@@ -119,10 +119,7 @@ impl ThreadResults {
             return;
         };
         drop(slot.job);
-        match slot.resolver.downcast::<T>() {
-            Some(resolver) => resolver.complete(result),
-            None => unreachable!("a thread result slot is completed with its own type"),
-        }
+        slot.resolver.resolve(result);
     }
 
     /// The reactor has finished: no result can arrive any more, so every
