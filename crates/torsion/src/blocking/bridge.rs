@@ -79,6 +79,10 @@ impl Owner for BridgeInner {
         self.handle.is_reactor_thread()
     }
 
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
     /// Asks the reactor thread to cancel the operation behind result `id`.
     fn cancel(&self, id: u64) {
         if self.is_reactor_thread() {
@@ -94,10 +98,13 @@ impl Owner for BridgeInner {
 /// A function waiting in the reactor's queue. If it is dropped without
 /// running (the reactor stopped first), its result becomes "reactor
 /// stopped".
+///
+/// The bridge is reached through the result's own reference to it: every
+/// other count taken on the bridge would be one more atomic add on a cache
+/// line that the caller's thread and the reactor's thread both write.
 struct Job<F, T> {
     f: Option<F>,
     core: Arc<Core<T>>,
-    bridge: Arc<BridgeInner>,
 }
 
 impl<F, T: Send + 'static> Job<F, T> {
@@ -107,9 +114,11 @@ impl<F, T: Send + 'static> Job<F, T> {
         R: IntoEventual<M, Output = T>,
     {
         let f = self.f.take().expect("a job runs once");
-        let core = self.core.clone();
-        let bridge = self.bridge.clone();
-        if bridge.stopped.load(Ordering::Acquire) {
+        let core = &self.core;
+        let Some(bridge) = &core.bridge else {
+            unreachable!("a job is sent to its bridge's reactor");
+        };
+        if bridge.is_stopped() {
             core.complete(Err(BridgeError::ReactorStopped));
             return;
         }
@@ -134,12 +143,13 @@ impl<F, T: Send + 'static> Job<F, T> {
             pending::track(
                 id,
                 pending::Entry {
-                    bridge: bridge.id,
+                    bridge: bridge.id(),
                     cancel: deferred.cancel_handle(),
                     result: core.clone(),
                 },
             );
         }
+        let core = core.clone();
         drop(deferred.both(move |result| {
             pending::untrack(id);
             core.complete(result.map_err(BridgeError::failed));
@@ -286,7 +296,6 @@ impl Bridge {
         let job = Job {
             f: Some(f),
             core: core.clone(),
-            bridge: self.inner.clone(),
         };
         // If the reactor is gone the job is dropped unrun, which fires the
         // result with "reactor stopped".

@@ -56,6 +56,9 @@ pub(super) trait Owner: Send + Sync {
     fn id(&self) -> u64;
     /// True on the bridge's reactor thread, where blocking would deadlock.
     fn is_reactor_thread(&self) -> bool;
+    /// True once the bridge's reactor has begun to stop: new work fails
+    /// with "reactor stopped".
+    fn is_stopped(&self) -> bool;
     /// Asks the reactor thread to cancel the operation behind result `id`.
     fn cancel(&self, id: u64);
 }
