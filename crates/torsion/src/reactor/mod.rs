@@ -496,6 +496,30 @@ impl Scheduler for Reactor {
     }
 }
 
+impl Reactor {
+    /// A duplicate of the poller's descriptor (see [`AsRawFd`]), owned by
+    /// the caller: for a host loop whose API takes an owned descriptor
+    /// (tokio's `AsyncFd`), which it may close whenever it likes.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use torsion::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let fd = reactor.poller_fd()?;
+    /// assert_ne!(fd.as_raw_fd(), reactor.as_raw_fd());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn poller_fd(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        self.inner
+            .poll
+            .borrow()
+            .registry()
+            .as_fd()
+            .try_clone_to_owned()
+    }
+}
+
 impl AsRawFd for Reactor {
     /// The poller's descriptor: readable when the reactor has I/O or
     /// cross-thread work. Timers are not reflected in it; a host loop also
