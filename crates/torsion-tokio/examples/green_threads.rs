@@ -54,7 +54,10 @@ async fn green_thread(reactor: Reactor, address: SocketAddr) -> Result<(), Failu
     let (reader, mut writer) = stream.into_split();
     let mut lines = BufReader::new(reader).lines();
     writer.write_all(b"TIME?\n").await?;
-    println!("server says: {}", lines.next_line().await?.unwrap_or_default());
+    println!(
+        "server says: {}",
+        lines.next_line().await?.unwrap_or_default()
+    );
 
     // A torsion timer, then a tokio one: both just `.await`.
     defer_later(&reactor, Duration::from_millis(20), || Ok::<_, Failure>(())).await?;
@@ -67,7 +70,10 @@ async fn green_thread(reactor: Reactor, address: SocketAddr) -> Result<(), Failu
     })
     .await?;
     writer.write_all(format!("sum {sum}\n").as_bytes()).await?;
-    println!("server echoed: {}", lines.next_line().await?.unwrap_or_default());
+    println!(
+        "server echoed: {}",
+        lines.next_line().await?.unwrap_or_default()
+    );
     println!("green thread done after {:?}", started.elapsed());
     Ok(())
 }
