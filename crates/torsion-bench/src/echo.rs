@@ -180,28 +180,46 @@ fn measure(engine: Engine, load: Load) -> Outcome {
     outcome
 }
 
-/// Runs both servers `runs` times each, alternating, with the load on
-/// CPU 1, and returns the table rows.
-pub fn compare(load: Load, runs: usize) -> Vec<Row> {
+/// The figures of one echo comparison: torsion against tokio, and
+/// torsion inside tokio against torsion alone, all from the same runs.
+pub struct Tables {
+    /// torsion (left) and tokio (right).
+    pub engines: Vec<Row>,
+    /// torsion inside tokio (left) and torsion alone (right).
+    pub hosted: Vec<Row>,
+}
+
+/// Runs the three servers (torsion, tokio, torsion inside tokio) `runs`
+/// times each, alternating, with the load on CPU 1.
+pub fn compare(load: Load, runs: usize) -> Tables {
     let pinned = pin_current_thread(1);
-    let mut rate = Row::new("messages per second", Better::Higher);
-    let mut p50 = Row::new("round trip p50 (us)", Better::Lower);
-    let mut p99 = Row::new("round trip p99 (us)", Better::Lower);
-    let mut cpu = Row::new("server CPU per message (us)", Better::Lower);
+    let rows = || {
+        [
+            Row::new("server CPU per message (us)", Better::Lower),
+            Row::new("messages per second", Better::Higher),
+            Row::new("round trip p50 (us)", Better::Lower),
+            Row::new("round trip p99 (us)", Better::Lower),
+        ]
+    };
+    let (mut engines, mut hosted) = (rows(), rows());
     for _ in 0..runs {
-        for engine in [Engine::Torsion, Engine::Tokio] {
+        for engine in [Engine::Torsion, Engine::Tokio, Engine::TorsionInTokio] {
             let outcome = measure(engine, load);
             let messages = outcome.messages.max(1) as f64;
             let figures = [
-                (&mut rate, messages / outcome.window.as_secs_f64()),
-                (&mut p50, outcome.percentile(0.50).as_secs_f64() * 1e6),
-                (&mut p99, outcome.percentile(0.99).as_secs_f64() * 1e6),
-                (&mut cpu, outcome.server_cpu.as_secs_f64() * 1e6 / messages),
+                outcome.server_cpu.as_secs_f64() * 1e6 / messages,
+                messages / outcome.window.as_secs_f64(),
+                outcome.percentile(0.50).as_secs_f64() * 1e6,
+                outcome.percentile(0.99).as_secs_f64() * 1e6,
             ];
-            for (row, value) in figures {
+            for (i, value) in figures.into_iter().enumerate() {
                 match engine {
-                    Engine::Torsion => row.torsion.push(value),
-                    _ => row.tokio.push(value),
+                    Engine::Torsion => {
+                        engines[i].torsion.push(value);
+                        hosted[i].tokio.push(value);
+                    }
+                    Engine::TorsionInTokio => hosted[i].torsion.push(value),
+                    _ => engines[i].tokio.push(value),
                 }
             }
         }
@@ -209,7 +227,10 @@ pub fn compare(load: Load, runs: usize) -> Vec<Row> {
     if pinned {
         pin_current_thread(0);
     }
-    vec![cpu, rate, p50, p99]
+    Tables {
+        engines: engines.into(),
+        hosted: hosted.into(),
+    }
 }
 
 #[cfg(test)]

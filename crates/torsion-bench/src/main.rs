@@ -10,6 +10,7 @@ mod hello;
 mod http;
 mod idle;
 mod measure;
+mod mixed;
 mod server;
 mod timers;
 
@@ -50,6 +51,10 @@ enum Bench {
     /// wrk against hello-world HTTP servers in their own processes:
     /// torsion-web and hyper on tokio, 64 keep-alive connections.
     Http,
+    /// 100,000 round trips of futures from torsion code through tokio and
+    /// back (`torsion_tokio::from_future`), inside tokio and beside it,
+    /// against tokio's own spawn + await.
+    Mixed,
     /// Every benchmark.
     Compare,
     /// Measures one engine for `defer-to-thread` (each sample runs in a
@@ -168,6 +173,21 @@ fn main() {
             )
         );
     }
+    if matches!(cli.command, Bench::Mixed | Bench::Compare) {
+        let round_trips = 100_000 / scale;
+        let rows = mixed::compare(round_trips, runs);
+        print!(
+            "{}",
+            measure::render(
+                &format!(
+                    "mixed: {round_trips} round trips torsion -> tokio -> torsion \
+                     (torsion_tokio::from_future(ready).await) vs tokio's spawn(ready).await, \
+                     inside (one thread) and beside (tokio on its own thread)"
+                ),
+                &rows
+            )
+        );
+    }
     if matches!(cli.command, Bench::Echo | Bench::Compare) {
         let (warm_up, window) = if cli.quick {
             (Duration::from_millis(100), Duration::from_millis(300))
@@ -181,7 +201,7 @@ fn main() {
                 warm_up,
                 window,
             };
-            let rows = echo::compare(load, runs);
+            let tables = echo::compare(load, runs);
             print!(
                 "{}",
                 measure::render(
@@ -190,7 +210,19 @@ fn main() {
                          (goal: server CPU per message at most 1.0x tokio's)",
                         window.as_secs_f64()
                     ),
-                    &rows
+                    &tables.engines
+                )
+            );
+            print!(
+                "{}",
+                measure::render_columns(
+                    &format!(
+                        "echo, the same runs: torsion's server hosted by tokio (torsion_tokio::\
+                         block_on_reactor) vs torsion alone, {size}-byte messages \
+                         (goal: mixing costs at most 1.1x CPU per message)"
+                    ),
+                    ("torsion in tokio", "torsion alone"),
+                    &tables.hosted
                 )
             );
         }

@@ -125,10 +125,19 @@ fn format_value(value: f64) -> String {
 /// Renders rows as a table: metric, both medians (with their range when
 /// wide) and the ratio torsion / tokio.
 pub fn render(title: &str, rows: &[Row]) -> String {
+    render_columns(title, ("torsion", "tokio"), rows)
+}
+
+/// [`render`] with other names for the two columns (the row's `torsion`
+/// figures go left, its `tokio` figures right, the ratio is left / right).
+pub fn render_columns(title: &str, (left, right): (&str, &str), rows: &[Row]) -> String {
     let mut out = format!("\n{title}\n");
     out.push_str(&format!(
         "{:<34} {:>32} {:>32} {:>8}\n",
-        "metric", "torsion (median)", "tokio (median)", "ratio"
+        "metric",
+        format!("{left} (median)"),
+        format!("{right} (median)"),
+        "ratio"
     ));
     for row in rows {
         let torsion = format!(

@@ -11,6 +11,8 @@
 //!
 //! - torsion: a `Protocol` that writes back every chunk `data_received`
 //!   hands it (reads land in the reactor's one shared 64 KiB buffer);
+//! - torsion inside tokio: the same `Protocol` on a reactor hosted by a
+//!   tokio current-thread runtime (`torsion_tokio::block_on_reactor`);
 //! - tokio: a current-thread runtime, one task per connection that reads
 //!   into its own 16 KiB buffer (one read per message of either size) and
 //!   `write_all`s what it read.
@@ -35,6 +37,9 @@ pub enum Engine {
     Torsion,
     /// tokio's current-thread runtime and a task per connection.
     Tokio,
+    /// torsion's reactor and the same `Protocol`, hosted by a tokio
+    /// current-thread runtime (`torsion_tokio::block_on_reactor`).
+    TorsionInTokio,
     /// torsion-web's HTTP server with a hello-world resource.
     TorsionHttp,
     /// hyper's HTTP/1 server on tokio's current-thread runtime.
@@ -47,6 +52,7 @@ impl Engine {
         match self {
             Engine::Torsion => "torsion",
             Engine::Tokio => "tokio",
+            Engine::TorsionInTokio => "torsion-in-tokio",
             Engine::TorsionHttp => "torsion-http",
             Engine::HyperTokio => "hyper-tokio",
         }
@@ -78,6 +84,23 @@ impl Protocol for Echo {
 /// Runs torsion's echo server on this thread until its reactor stops,
 /// telling `ready` where it listens first.
 pub fn serve_torsion(ready: impl FnOnce(SocketAddr, torsion::ReactorHandle)) -> io::Result<()> {
+    serve_torsion_on(ready, |reactor| reactor.run().map_err(io::Error::other))
+}
+
+/// The same torsion echo server, its reactor hosted by a tokio
+/// current-thread runtime on this thread.
+pub fn serve_torsion_in_tokio(
+    ready: impl FnOnce(SocketAddr, torsion::ReactorHandle),
+) -> io::Result<()> {
+    serve_torsion_on(ready, |reactor| {
+        torsion_tokio::block_on_reactor(reactor).map_err(io::Error::other)
+    })
+}
+
+fn serve_torsion_on(
+    ready: impl FnOnce(SocketAddr, torsion::ReactorHandle),
+    run: impl FnOnce(&Reactor) -> io::Result<()>,
+) -> io::Result<()> {
     let reactor = Reactor::new().map_err(io::Error::other)?;
     let port = reactor.listen_tcp(
         SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -87,7 +110,7 @@ pub fn serve_torsion(ready: impl FnOnce(SocketAddr, torsion::ReactorHandle)) -> 
         .tcp_address()
         .ok_or_else(|| io::Error::other("no TCP address"))?;
     ready(address, reactor.handle());
-    reactor.run().map_err(io::Error::other)
+    run(&reactor)
 }
 
 /// Runs tokio's echo server on this thread, forever, telling `ready` where
@@ -131,6 +154,7 @@ pub fn serve(engine: Engine) -> io::Result<()> {
     match engine {
         Engine::Torsion => serve_torsion(|address, _| announce(address)),
         Engine::Tokio => serve_tokio(announce),
+        Engine::TorsionInTokio => serve_torsion_in_tokio(|address, _| announce(address)),
         Engine::TorsionHttp => crate::hello::serve_torsion(move |address, _| announce(address)),
         Engine::HyperTokio => crate::hello::serve_hyper(announce),
     }

@@ -14,7 +14,7 @@ use crate::error::Cancelled;
 use crate::failure::catch_panic;
 use crate::reactor::{Phase, Signals, SystemEvent};
 use crate::sync::{Arc, AtomicBool, Condvar, Mutex, Ordering, lock};
-use crate::{Failure, Reactor, ReactorHandle};
+use crate::{Deferred, Failure, Reactor, ReactorHandle};
 
 /// Bridge ids, for telling apart the operations of several bridges on one
 /// thread. Not part of the modelled core, so a plain std atomic (loom's
@@ -138,24 +138,29 @@ impl<F, T: Send + 'static> Job<F, T> {
                 return;
             }
         };
-        let id = core.id;
-        if !deferred.is_fired() {
-            pending::track(
-                id,
-                pending::Entry {
-                    bridge: bridge.id(),
-                    cancel: deferred.cancel_handle(),
-                    result: core.clone(),
-                },
-            );
-        }
-        let core = core.clone();
-        drop(deferred.both(move |result| {
-            pending::untrack(id);
-            core.complete(result.map_err(BridgeError::failed));
-            Ok::<(), Failure>(())
-        }));
+        follow(bridge.id(), core.clone(), deferred);
     }
+}
+
+/// Fills `core` with `deferred`'s result when it fires, and lets the
+/// result's `cancel` reach the Deferred meanwhile. On the reactor thread.
+fn follow<T: Send + 'static>(bridge: u64, core: Arc<Core<T>>, deferred: Deferred<T>) {
+    let id = core.id;
+    if !deferred.is_fired() {
+        pending::track(
+            id,
+            pending::Entry {
+                bridge,
+                cancel: deferred.cancel_handle(),
+                result: core.clone(),
+            },
+        );
+    }
+    drop(deferred.both(move |result| {
+        pending::untrack(id);
+        core.complete(result.map_err(BridgeError::failed));
+        Ok::<(), Failure>(())
+    }));
 }
 
 impl<F, T> Drop for Job<F, T> {
@@ -303,6 +308,49 @@ impl Bridge {
             .inner
             .handle
             .call_from_thread(move |reactor| job.run(reactor));
+        EventualResult::new(core)
+    }
+
+    /// The eventual result of a Deferred that already exists on the
+    /// reactor thread (crochet's `EventualResult(deferred)`), for code on
+    /// another thread to wait for or await: torsion code that hands an
+    /// operation it started to a thread or to another event loop.
+    /// [`cancel`](EventualResult::cancel) cancels `deferred`, and when the
+    /// reactor stops first the result is [`BridgeError::ReactorStopped`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use torsion::blocking::Bridge;
+    /// use torsion::time::defer_later;
+    /// use torsion::{Failure, Reactor};
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let bridge = Bridge::for_reactor(&reactor);
+    /// let later = defer_later(&reactor, Duration::from_millis(5), || Ok::<_, Failure>(7));
+    /// let result = bridge.follow(later);
+    /// let waiter = std::thread::spawn(move || result.wait(Duration::from_secs(5)));
+    /// let r = reactor.clone();
+    /// reactor.call_later(Duration::from_millis(20), move || r.stop().unwrap());
+    /// reactor.run()?;
+    /// assert_eq!(waiter.join().unwrap()?, 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Called on any thread but the reactor's (a Deferred of another
+    /// reactor), since cancelling could not reach the Deferred.
+    pub fn follow<T: Send + 'static>(&self, deferred: Deferred<T>) -> EventualResult<T> {
+        assert!(
+            self.is_reactor_thread(),
+            "Bridge::follow takes a Deferred of the bridge's own reactor thread"
+        );
+        if self.is_stopped() {
+            drop(deferred);
+            return EventualResult::failed(BridgeError::ReactorStopped, Some(self.owner()));
+        }
+        let core = Core::pending(Some(self.owner()));
+        follow(self.inner.id, core.clone(), deferred);
         EventualResult::new(core)
     }
 

@@ -110,3 +110,57 @@ fn cancelling_an_async_fn_drops_its_future() {
     let error = result.wait(LONG).unwrap_err();
     assert!(error.failure().unwrap().is::<Cancelled>(), "{error}");
 }
+
+/// A reactor on this thread, a bridge to it, and a thread that reports
+/// what `follow`'s result gave.
+fn follow_on_this_thread<T: Send + 'static>(
+    make: impl FnOnce(&Reactor) -> crate::Deferred<T>,
+    then: impl FnOnce(&EventualResult<T>) + Send + 'static,
+) -> (Reactor, std::thread::JoinHandle<Result<T, BridgeError>>) {
+    let reactor = Reactor::new().unwrap();
+    let bridge = Bridge::for_reactor(&reactor);
+    let result = bridge.follow(make(&reactor));
+    let waiter = std::thread::spawn(move || {
+        then(&result);
+        result.take(LONG)
+    });
+    (reactor, waiter)
+}
+
+#[test]
+fn follow_hands_a_deferreds_value_to_another_thread() {
+    let (reactor, waiter) = follow_on_this_thread(
+        |reactor| defer_later(reactor, Duration::from_millis(5), || Ok::<_, Failure>(7)),
+        |_| {},
+    );
+    let r = reactor.clone();
+    reactor.call_later(Duration::from_millis(30), move || r.stop().unwrap());
+    reactor.run().unwrap();
+    assert_eq!(waiter.join().unwrap().unwrap(), 7);
+}
+
+#[test]
+fn cancelling_a_followed_result_cancels_the_deferred() {
+    // The canceller stops the reactor: it ran, on the reactor thread.
+    let (reactor, waiter) = follow_on_this_thread(
+        |reactor| {
+            let r = reactor.clone();
+            let (deferred, resolver) =
+                crate::Deferred::<u32>::with_canceller(move || r.stop().unwrap());
+            std::mem::forget(resolver);
+            deferred
+        },
+        EventualResult::cancel,
+    );
+    reactor.run().unwrap();
+    assert!(waiter.join().unwrap().unwrap_err().is_cancelled());
+}
+
+#[test]
+fn a_followed_result_still_pending_at_shutdown_is_reactor_stopped() {
+    let (reactor, waiter) = follow_on_this_thread(|reactor| never(reactor.clone()), |_| {});
+    let r = reactor.clone();
+    reactor.call_later(Duration::from_millis(5), move || r.stop().unwrap());
+    reactor.run().unwrap();
+    assert!(waiter.join().unwrap().unwrap_err().is_reactor_stopped());
+}

@@ -122,6 +122,18 @@ impl Shared {
         }
     }
 
+    /// Writes the wake-up descriptor for work added on the reactor's own
+    /// thread between turns (a timer, a stop): a host loop asleep until the
+    /// old deadline then turns and sees it. Inside a turn the loop asks
+    /// `next_timeout` afterwards anyway, so nothing is written.
+    pub(crate) fn notify_outside_turn(&self) {
+        if !self.notified.load(Ordering::Acquire)
+            && !TURNING.with(|turning| std::ptr::eq(turning.get(), self))
+        {
+            self.notify();
+        }
+    }
+
     fn notify(&self) {
         if !self.notified.swap(true, Ordering::AcqRel) {
             #[cfg(loom)]

@@ -120,6 +120,9 @@ struct Inner {
     signals: RefCell<Option<SignalClaim>>,
     /// Sources whose `settle` runs next turn (the ready queue).
     settles: RefCell<Vec<Token>>,
+    /// The last poll filled `events`: more I/O may be ready, which a host
+    /// loop watching the (edge-triggered) descriptor would not hear of.
+    events_full: Cell<bool>,
     /// Reused buffers, so a turn allocates nothing.
     settle_batch: RefCell<Vec<Token>>,
     call_batch: RefCell<Vec<Posted>>,
@@ -163,6 +166,7 @@ impl Reactor {
                 watches: RefCell::new(Watches::default()),
                 signals: RefCell::new(None),
                 settles: RefCell::new(Vec::new()),
+                events_full: Cell::new(false),
                 settle_batch: RefCell::new(Vec::new()),
                 call_batch: RefCell::new(Vec::new()),
                 ready_tokens: RefCell::new(Vec::with_capacity(EVENTS_CAPACITY)),
@@ -354,6 +358,7 @@ impl Reactor {
     where
         F: FnOnce() + 'static,
     {
+        self.inner.shared.notify_outside_turn();
         self.inner.timers.call_later(delay, func)
     }
 
@@ -479,6 +484,7 @@ impl Scheduler for Reactor {
     }
 
     fn call_later_boxed(&self, delay: Duration, func: Box<dyn FnOnce()>) -> DelayedCall {
+        self.inner.shared.notify_outside_turn();
         self.inner.timers.call_later(delay, func)
     }
 
@@ -487,6 +493,30 @@ impl Scheduler for Reactor {
         F: FnOnce() + 'static,
     {
         Reactor::call_later(self, delay, func)
+    }
+}
+
+impl Reactor {
+    /// A duplicate of the poller's descriptor (see [`AsRawFd`]), owned by
+    /// the caller: for a host loop whose API takes an owned descriptor
+    /// (tokio's `AsyncFd`), which it may close whenever it likes.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use torsion::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let fd = reactor.poller_fd()?;
+    /// assert_ne!(fd.as_raw_fd(), reactor.as_raw_fd());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn poller_fd(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        self.inner
+            .poll
+            .borrow()
+            .registry()
+            .as_fd()
+            .try_clone_to_owned()
     }
 }
 
@@ -514,6 +544,8 @@ impl Drop for Inner {
     }
 }
 
+#[cfg(test)]
+mod host_tests;
 #[cfg(test)]
 mod io_tests;
 #[cfg(test)]

@@ -57,6 +57,7 @@ impl Reactor {
             return Err(ReactorError::NotRunning);
         }
         self.inner.stop_requested.set(true);
+        self.inner.shared.notify_outside_turn();
         Ok(())
     }
 

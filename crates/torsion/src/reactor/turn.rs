@@ -71,14 +71,17 @@ impl Reactor {
     }
 
     /// How long the reactor may sleep before it needs a turn: zero if work
-    /// is ready, the time to the next timer, or `None` if only an event can
-    /// wake it. For host loops driving the reactor with `run_once`.
+    /// is ready (or the last poll returned a full batch of events, leaving
+    /// more behind), the time to the next timer, or `None` if only an
+    /// event can wake it. For host loops driving the reactor with
+    /// `run_once`.
     pub fn next_timeout(&self) -> Option<Duration> {
         let inner = &*self.inner;
         if inner.stop_requested.get()
             || inner.shared.has_work()
             || inner.state.get() == RunState::Finished
             || !inner.settles.borrow().is_empty()
+            || inner.events_full.get()
         {
             return Some(Duration::ZERO);
         }
@@ -201,6 +204,9 @@ impl Reactor {
                 .iter()
                 .map(|event| (event.token(), Readiness::of(event))),
         );
+        self.inner
+            .events_full
+            .set(tokens.len() >= events.capacity());
         drop(events);
         for (token, readiness) in tokens.drain(..) {
             match token {
