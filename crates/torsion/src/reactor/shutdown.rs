@@ -32,7 +32,7 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Shutdown waiting for before-trigger Deferreds.
 pub(super) struct ShutdownWait {
-    outstanding: Rc<Cell<usize>>,
+    pub(super) outstanding: Rc<Cell<usize>>,
     pub(super) deadline: Instant,
 }
 

@@ -3,6 +3,7 @@
 //! `tests/signals.rs`).
 
 use std::cell::RefCell;
+use std::io::Write;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -207,4 +208,44 @@ fn a_failure_other_than_the_shutdown_is_still_reported_as_unhandled() {
     let logs = LogCapture::new();
     logs.run(|| reactor.run_with(Signals::LeaveAlone).unwrap());
     assert_eq!(logs.count("Unhandled error"), 1, "{}", logs.text());
+}
+
+#[test]
+fn a_host_loop_sleeps_while_shutdown_waits_for_a_before_trigger() {
+    let reactor = Reactor::new().unwrap();
+    let held = Rc::new(RefCell::new(None));
+    let keep = held.clone();
+    reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
+        let (deferred, resolver) = Deferred::<()>::new();
+        *keep.borrow_mut() = Some(resolver);
+        deferred
+    });
+    reactor.start().unwrap();
+    reactor.stop().unwrap();
+    // Asked to stop: the next turn starts the shutdown at once.
+    assert_eq!(reactor.next_timeout(), Some(Duration::ZERO));
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(!reactor.is_finished());
+    // Waiting for the trigger's Deferred: nothing to do before the
+    // shutdown timeout, so a host loop may sleep (it used to be told to
+    // turn at once, forever).
+    let wait = reactor.next_timeout().unwrap();
+    assert!(wait > Duration::from_secs(25), "{wait:?}");
+    // The Deferred fires in a callback of the turn's I/O step: the host is
+    // told to turn again at once, not after the timeout.
+    let (writer, reader) = std::os::unix::net::UnixStream::pair().unwrap();
+    let resolver = held.borrow_mut().take().unwrap();
+    let resolver = RefCell::new(Some(resolver));
+    reactor
+        .add_reader(reader, move |_| {
+            if let Some(resolver) = resolver.borrow_mut().take() {
+                resolver.resolve(());
+            }
+        })
+        .unwrap();
+    (&writer).write_all(b"x").unwrap();
+    reactor.run_once(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(reactor.next_timeout(), Some(Duration::ZERO));
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(reactor.is_finished());
 }

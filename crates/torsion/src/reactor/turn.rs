@@ -75,7 +75,11 @@ impl Reactor {
     /// wake it. For host loops driving the reactor with `run_once`.
     pub fn next_timeout(&self) -> Option<Duration> {
         let inner = &*self.inner;
-        if inner.stop_requested.get()
+        // A stop asked for but not yet begun is work; once shutdown waits
+        // for before-trigger Deferreds, only their firing (an event) or
+        // the shutdown deadline below is.
+        let stop_pending = inner.stop_requested.get() && inner.state.get() == RunState::Running;
+        if stop_pending
             || inner.shared.has_work()
             || inner.state.get() == RunState::Finished
             || !inner.settles.borrow().is_empty()
@@ -88,7 +92,9 @@ impl Reactor {
             .next_deadline()
             .map(|deadline| deadline.saturating_duration_since(now));
         if let Some(wait) = &*inner.shutdown.borrow() {
-            let left = if inner.hurry.get() {
+            // Every Deferred fired (maybe by a callback late in the last
+            // turn) or a second signal: the next turn finishes shutdown.
+            let left = if inner.hurry.get() || wait.outstanding.get() == 0 {
                 Duration::ZERO
             } else {
                 wait.deadline.saturating_duration_since(now)
