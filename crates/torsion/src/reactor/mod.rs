@@ -104,6 +104,9 @@ enum RunState {
 struct Inner {
     poll: RefCell<Poll>,
     events: RefCell<Events>,
+    /// The last poll filled `events`: more descriptors may be ready, which
+    /// the poller's descriptor need not announce again to a host loop.
+    io_backlog: Cell<bool>,
     timers: TimerQueue,
     shared: Arc<Shared>,
     state: Cell<RunState>,
@@ -145,12 +148,19 @@ pub struct Reactor {
 impl Reactor {
     /// A new reactor, not yet running.
     pub fn new() -> std::io::Result<Reactor> {
+        Reactor::with_events_capacity(EVENTS_CAPACITY)
+    }
+
+    /// A reactor that takes at most `capacity` I/O events per poll (tests
+    /// use a small one to see what happens when more are ready).
+    pub(crate) fn with_events_capacity(capacity: usize) -> std::io::Result<Reactor> {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
         let reactor = Reactor {
             inner: Rc::new(Inner {
                 poll: RefCell::new(poll),
-                events: RefCell::new(Events::with_capacity(EVENTS_CAPACITY)),
+                events: RefCell::new(Events::with_capacity(capacity)),
+                io_backlog: Cell::new(false),
                 timers: TimerQueue::new(TimeSource::Monotonic),
                 shared: Arc::new(Shared::new(waker)),
                 state: Cell::new(RunState::NotStarted),
@@ -165,7 +175,7 @@ impl Reactor {
                 settles: RefCell::new(Vec::new()),
                 settle_batch: RefCell::new(Vec::new()),
                 call_batch: RefCell::new(Vec::new()),
-                ready_tokens: RefCell::new(Vec::with_capacity(EVENTS_CAPACITY)),
+                ready_tokens: RefCell::new(Vec::with_capacity(capacity)),
                 read_buffer: RefCell::new(Vec::new()),
                 extensions: extensions::Extensions::default(),
                 thread_results: Rc::default(),

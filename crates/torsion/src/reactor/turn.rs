@@ -80,6 +80,7 @@ impl Reactor {
         // the shutdown deadline below is.
         let stop_pending = inner.stop_requested.get() && inner.state.get() == RunState::Running;
         if stop_pending
+            || inner.io_backlog.get()
             || inner.shared.has_work()
             || inner.state.get() == RunState::Finished
             || !inner.settles.borrow().is_empty()
@@ -207,6 +208,11 @@ impl Reactor {
                 .iter()
                 .map(|event| (event.token(), Readiness::of(event))),
         );
+        // A full buffer may have left events in the poller. `run` polls
+        // again next turn anyway; a host loop watching the descriptor
+        // edge-triggered (tokio's AsyncFd) would not hear of them again,
+        // so next_timeout says to turn at once.
+        self.inner.io_backlog.set(tokens.len() >= events.capacity());
         drop(events);
         for (token, readiness) in tokens.drain(..) {
             match token {
