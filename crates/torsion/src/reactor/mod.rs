@@ -33,11 +33,49 @@
 //! ```
 //!
 //! [`Reactor::run`] stops gracefully on SIGINT and SIGTERM (see
-//! [`Signals`], and [`Reactor::stop`] for the order of shutdown). Another event loop can drive a
-//! reactor instead of [`Reactor::run`]: it watches the descriptor from
-//! [`AsRawFd`], calls [`Reactor::start`] once and [`Reactor::run_once`]
-//! whenever the descriptor is readable or [`Reactor::next_timeout`] has
-//! passed.
+//! [`Signals`], and [`Reactor::stop`] for the order of shutdown).
+//!
+//! # Embedding in another loop
+//!
+//! Another event loop (a GUI toolkit's, another runtime's) can drive a
+//! reactor instead of [`Reactor::run`], with four calls:
+//!
+//! 1. [`Reactor::start`] once: the startup event runs;
+//! 2. watch the descriptor from [`AsRawFd`] for readability: it becomes
+//!    readable on I/O, on a call or stop posted from another thread, on a
+//!    task woken during a turn, and on a stop signal once
+//!    [`Reactor::install_signal_handlers`] took them;
+//! 3. whenever it is readable, or [`Reactor::next_timeout`] has passed
+//!    (the time to the next timer, zero when work is ready now, `None`
+//!    when only an event can wake the reactor), call
+//!    [`Reactor::run_once`]`(Some(Duration::ZERO))`;
+//! 4. after [`Reactor::stop`] (or a handle's or a signal's), go on turning
+//!    until [`Reactor::is_finished`]: the shutdown event runs over several
+//!    turns (it may wait for before-shutdown Deferreds), and
+//!    `next_timeout` keeps saying when the next one is due.
+//!
+//! ```
+//! use std::os::fd::AsRawFd;
+//! use std::time::{Duration, Instant};
+//! use torsion::Reactor;
+//!
+//! let reactor = Reactor::new()?;
+//! let r = reactor.clone();
+//! reactor.call_later(Duration::from_millis(5), move || r.stop().unwrap());
+//! let _watched = reactor.as_raw_fd(); // a real host polls this
+//! reactor.start()?;
+//! while !reactor.is_finished() {
+//!     // The host's own wait; here, a sleep until the reactor's deadline.
+//!     let wait = reactor.next_timeout().unwrap_or(Duration::from_millis(100));
+//!     std::thread::sleep(wait);
+//!     reactor.run_once(Some(Duration::ZERO))?;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The `host_loop` example drives a reactor from a hand-written mio loop
+//! with its own timer and socket, and `torsion-glib` from a glib
+//! `MainContext`.
 //!
 //! Other layers keep their state on a reactor in typed
 //! [extension slots](Extension) (the default thread pool is one), so the

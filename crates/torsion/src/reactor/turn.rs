@@ -71,8 +71,12 @@ impl Reactor {
     }
 
     /// How long the reactor may sleep before it needs a turn: zero if work
-    /// is ready, the time to the next timer, or `None` if only an event can
-    /// wake it. For host loops driving the reactor with `run_once`.
+    /// is ready (posted calls, woken tasks, a stop to begin, events a full
+    /// poll left behind, or a finished shutdown wait), the time to the next
+    /// timer or to the shutdown timeout, or `None` if only an event on the
+    /// descriptor can wake it. For host loops driving the reactor with
+    /// `run_once`; also zero once the reactor has finished, so a host
+    /// checks [`is_finished`](Reactor::is_finished) to leave.
     pub fn next_timeout(&self) -> Option<Duration> {
         let inner = &*self.inner;
         // A stop asked for but not yet begun is work; once shutdown waits
@@ -106,7 +110,10 @@ impl Reactor {
     }
 
     /// Runs one turn of the loop: due work, then one poll for I/O that waits
-    /// at most `timeout` (and never past the next timer).
+    /// at most `timeout` (and never past the next timer). A host loop
+    /// passes `Some(Duration::ZERO)` and does its own waiting; see
+    /// [embedding](crate::reactor#embedding-in-another-loop). On a finished
+    /// reactor it does nothing.
     pub fn run_once(&self, timeout: Option<Duration>) -> std::io::Result<()> {
         let turned = self.turn(timeout);
         // A host loop learns of work from the descriptor: a task woken
