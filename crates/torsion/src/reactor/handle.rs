@@ -114,6 +114,16 @@ impl Shared {
         }
     }
 
+    /// Writes the wake-up descriptor unless this reactor is turning on this
+    /// thread now: for news a host loop must hear between turns (a timer
+    /// earlier than the deadline it waits for). A loop that is turning
+    /// asks `next_timeout` before it polls and needs no write.
+    pub(crate) fn wake_outside_turn(&self) {
+        if !TURNING.with(|turning| std::ptr::eq(turning.get(), self)) {
+            self.notify();
+        }
+    }
+
     /// Writes the wake-up descriptor if a task was woken inside the last
     /// turn, for a host loop that watches the descriptor between turns.
     pub(crate) fn announce_turn_wakes(&self) {

@@ -219,6 +219,15 @@ impl Reactor {
                 thread_results: Rc::default(),
             }),
         };
+        // A host loop waits for the deadline it last read from
+        // next_timeout: an earlier timer scheduled between turns (from the
+        // host's own callbacks) must wake it.
+        let shared = Arc::downgrade(&reactor.inner.shared);
+        reactor.inner.timers.on_new_earliest(move || {
+            if let Some(shared) = shared.upgrade() {
+                shared.wake_outside_turn();
+            }
+        });
         reactor.make_current();
         Ok(reactor)
     }

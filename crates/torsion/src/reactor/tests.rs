@@ -513,3 +513,35 @@ fn a_task_woken_during_a_turn_is_announced_to_a_host_loop_and_polled_next_turn()
     assert!(done.is_fired());
     assert_eq!(reactor.next_timeout(), None);
 }
+
+#[test]
+fn a_timer_scheduled_between_turns_earlier_than_all_others_wakes_a_host_loop() {
+    let reactor = Reactor::new().unwrap();
+    reactor.start().unwrap();
+    let _later = reactor.call_later(Duration::from_secs(60), || {});
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    let mut host = mio::Poll::new().unwrap();
+    let fd = reactor.as_raw_fd();
+    host.registry()
+        .register(&mut mio::unix::SourceFd(&fd), Token(7), Interest::READABLE)
+        .unwrap();
+    let mut events = Events::with_capacity(4);
+    let readable = |host: &mut mio::Poll, events: &mut Events| {
+        host.poll(events, Some(Duration::ZERO)).unwrap();
+        events.iter().any(|event| event.token() == Token(7))
+    };
+    // The host waits up to a minute, as next_timeout said; a later timer
+    // changes nothing, so the descriptor stays quiet.
+    let _even_later = reactor.call_later(Duration::from_secs(120), || {});
+    assert!(!readable(&mut host, &mut events));
+    // An earlier one, scheduled from the host's own callback, wakes it.
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    reactor.call_later(ms(5), move || f.set(true));
+    assert!(readable(&mut host, &mut events));
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(reactor.next_timeout().is_some_and(|t| t <= ms(5)));
+    std::thread::sleep(ms(5));
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(fired.get());
+}
