@@ -335,8 +335,12 @@ impl QueueInner {
     }
 
     fn mark_stale(&self) {
-        let stale = self.stale.get() + 1;
-        self.stale.set(stale);
+        self.stale.set(self.stale.get() + 1);
+        self.compact_if_mostly_stale();
+    }
+
+    fn compact_if_mostly_stale(&self) {
+        let stale = self.stale.get();
         let mut heap = self.heap.borrow_mut();
         if stale > COMPACT_MIN_STALE && stale > heap.len() / 2 {
             heap.retain(is_live);
@@ -360,8 +364,11 @@ impl QueueInner {
     ) -> Result<(), DelayedCallError> {
         check_pending(call)?;
         call.meta().time.set(time);
+        // The call's old entry goes stale when `push` gives it a new one,
+        // and `push` may pop it at once: count it first.
+        self.stale.set(self.stale.get() + 1);
         self.push(call);
-        self.mark_stale();
+        self.compact_if_mostly_stale();
         Ok(())
     }
 
