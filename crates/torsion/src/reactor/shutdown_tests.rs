@@ -13,59 +13,6 @@ use crate::error::Cancelled;
 use crate::testing::log_capture::LogCapture;
 
 #[test]
-fn triggers_run_in_phase_order() {
-    let reactor = Reactor::new().unwrap();
-    let order = log();
-    for (phase, name) in [
-        (Phase::After, "after"),
-        (Phase::Before, "before"),
-        (Phase::During, "during"),
-    ] {
-        let order = order.clone();
-        reactor.add_system_event_trigger(phase, SystemEvent::Shutdown, move || push(&order, name));
-    }
-    for (phase, name) in [
-        (Phase::After, "start-after"),
-        (Phase::Before, "start-before"),
-    ] {
-        let order = order.clone();
-        reactor.add_system_event_trigger(phase, SystemEvent::Startup, move || push(&order, name));
-    }
-    stop_after(&reactor, ms(1));
-    reactor.run().unwrap();
-    assert_eq!(
-        entries(&order),
-        ["start-before", "start-after", "before", "during", "after"]
-    );
-}
-
-#[test]
-fn before_shutdown_deferred_delays_later_phases_until_it_fires() {
-    let reactor = Reactor::new().unwrap();
-    let order = log();
-    let r = reactor.clone();
-    let o = order.clone();
-    reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
-        let (deferred, resolver) = Deferred::<()>::new();
-        let o2 = o.clone();
-        r.call_later(ms(30), move || {
-            push(&o2, "cleanup done");
-            resolver.resolve(());
-        });
-        deferred
-    });
-    let o = order.clone();
-    reactor.add_system_event_trigger(Phase::During, SystemEvent::Shutdown, move || {
-        push(&o, "during")
-    });
-    stop_after(&reactor, ms(1));
-    let started = Instant::now();
-    reactor.run().unwrap();
-    assert!(started.elapsed() >= ms(30));
-    assert_eq!(entries(&order), ["cleanup done", "during"]);
-}
-
-#[test]
 fn shutdown_timeout_bounds_a_never_firing_before_trigger() {
     let reactor = Reactor::new().unwrap();
     reactor.set_shutdown_timeout(ms(50));
