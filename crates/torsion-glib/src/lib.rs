@@ -39,6 +39,11 @@
 
 mod attach;
 
+/// docs/embedding.md, compiled and run as doctests so it stays true.
+#[doc = include_str!("../../../docs/embedding.md")]
+#[cfg(doctest)]
+pub struct EmbeddingDoctests;
+
 pub use attach::{AttachError, Attachment, attach};
 
 use glib::{MainContext, MainLoop};
