@@ -17,6 +17,11 @@ pub enum Error {
     /// a runtime's `block_on`, a task, or a `Handle::enter` guard.
     #[error("no tokio runtime is running on this thread: {0}")]
     NoRuntime(#[from] tokio::runtime::TryCurrentError),
+    /// [`block_on_reactor`](crate::block_on_reactor) was called inside a
+    /// tokio runtime, which cannot block its own thread on another: await
+    /// [`run`](crate::run) there instead.
+    #[error("block_on_reactor called inside a tokio runtime; await torsion_tokio::run instead")]
+    InsideRuntime,
     /// No torsion reactor was made on this thread, so there is nowhere
     /// for a Deferred's callbacks to run.
     #[error("no torsion reactor on this thread")]

@@ -30,6 +30,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::time::{Instant, Sleep};
 use torsion::Reactor;
+use torsion::error::ReactorError;
 
 use crate::Error;
 
@@ -166,6 +167,18 @@ async fn wait_for_events(
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn block_on_reactor(reactor: &Reactor) -> Result<(), Error> {
+    // Refused as `run_with` refuses, before anything is built: from a
+    // callback of the reactor itself, say, which runs inside the runtime.
+    if reactor.is_finished() {
+        return Err(ReactorError::NotRestartable.into());
+    }
+    if reactor.has_started() {
+        return Err(ReactorError::AlreadyRunning.into());
+    }
+    // tokio panics when a runtime is started inside another.
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(Error::InsideRuntime);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

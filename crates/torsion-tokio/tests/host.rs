@@ -72,6 +72,22 @@ fn run_outside_a_runtime_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn block_on_reactor_inside_a_runtime_is_an_error_not_a_panic() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let reactor = Reactor::new().unwrap();
+    let error = runtime
+        .block_on(async { torsion_tokio::block_on_reactor(&reactor) })
+        .unwrap_err();
+    assert!(
+        matches!(error, torsion_tokio::Error::InsideRuntime),
+        "{error}"
+    );
+    assert!(!reactor.has_started());
+}
+
+#[test]
 fn a_tokio_task_scheduling_a_torsion_timer_between_turns_is_not_kept_waiting() {
     // The host sleeps until the reactor's next deadline (60 s away here);
     // a timer a tokio task adds meanwhile must fire on time all the same.

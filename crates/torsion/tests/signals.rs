@@ -139,11 +139,6 @@ fn sigint_stops_a_running_reactor_gracefully() {
 }
 
 #[test]
-fn sigterm_stops_a_running_reactor_gracefully() {
-    stops_gracefully_on("-TERM");
-}
-
-#[test]
 #[ignore = "a child process of the tests below"]
 fn child_runs_a_reactor_leaving_signals_alone() {
     let reactor = Reactor::new().unwrap();

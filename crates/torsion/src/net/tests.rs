@@ -58,24 +58,6 @@ fn echo_port(reactor: &Reactor) -> ListeningPort {
 }
 
 #[test]
-fn tcp_echo_with_a_blocking_client_thread() {
-    let reactor = Reactor::new().unwrap();
-    let port = echo_port(&reactor);
-    let address = port.tcp_address().unwrap();
-    let handle = reactor.handle();
-    let client = std::thread::spawn(move || {
-        let mut stream = std::net::TcpStream::connect(address).unwrap();
-        stream.write_all(b"hello").unwrap();
-        let mut reply = [0u8; 5];
-        stream.read_exact(&mut reply).unwrap();
-        let _ = handle.stop();
-        reply
-    });
-    run_for(&reactor, Duration::from_secs(10));
-    assert_eq!(&client.join().unwrap(), b"hello");
-}
-
-#[test]
 fn connect_protocol_round_trip_then_clean_close() {
     let reactor = Reactor::new().unwrap();
     let port = echo_port(&reactor);
@@ -531,26 +513,6 @@ fn a_callback_writes_to_and_closes_other_connections() {
     });
     assert!(members.borrow().is_empty());
     assert_eq!(a.0.borrow().received, b"bye");
-}
-
-#[test]
-fn unix_socket_echo_and_stop_listening_removes_the_file() {
-    let reactor = Reactor::new().unwrap();
-    let path = std::env::temp_dir().join(format!("torsion-echo-{}.sock", std::process::id()));
-    let port = reactor
-        .listen_unix(&path, factory_fn(|_| Some(Echo::default())))
-        .unwrap();
-    assert!(path.exists());
-    let (events, transport) = recorded_client(&reactor, Address::Unix(Some(path.clone())));
-    turn_until(&reactor, Duration::from_secs(10), || {
-        transport.borrow().is_some()
-    });
-    transport.borrow().as_ref().unwrap().write(b"over unix");
-    turn_until(&reactor, Duration::from_secs(10), || {
-        events.borrow().received == b"over unix"
-    });
-    assert!(port.stop_listening().is_fired());
-    assert!(!path.exists());
 }
 
 #[test]

@@ -114,22 +114,22 @@ impl Shared {
         }
     }
 
-    /// Writes the wake-up descriptor if a task was woken inside the last
-    /// turn, for a host loop that watches the descriptor between turns.
-    pub(crate) fn announce_turn_wakes(&self) {
-        if self.woken_in_turn.load(Ordering::Acquire) {
+    /// Writes the wake-up descriptor unless this reactor is turning on this
+    /// thread now: for news a host loop must hear between turns (a timer
+    /// earlier than the deadline it waits for, a stop). A loop that is
+    /// turning asks `next_timeout` before it polls and needs no write.
+    pub(crate) fn wake_outside_turn(&self) {
+        if !self.notified.load(Ordering::Acquire)
+            && !TURNING.with(|turning| std::ptr::eq(turning.get(), self))
+        {
             self.notify();
         }
     }
 
-    /// Writes the wake-up descriptor for work added on the reactor's own
-    /// thread between turns (a timer, a stop): a host loop asleep until the
-    /// old deadline then turns and sees it. Inside a turn the loop asks
-    /// `next_timeout` afterwards anyway, so nothing is written.
-    pub(crate) fn notify_outside_turn(&self) {
-        if !self.notified.load(Ordering::Acquire)
-            && !TURNING.with(|turning| std::ptr::eq(turning.get(), self))
-        {
+    /// Writes the wake-up descriptor if a task was woken inside the last
+    /// turn, for a host loop that watches the descriptor between turns.
+    pub(crate) fn announce_turn_wakes(&self) {
+        if self.woken_in_turn.load(Ordering::Acquire) {
             self.notify();
         }
     }

@@ -196,3 +196,27 @@ fn a_settle_asked_for_during_the_settles_waits_for_the_next_turn() {
     reactor.run_once(Some(Duration::ZERO)).unwrap();
     assert_eq!(source.settled.get(), 2);
 }
+
+#[test]
+fn more_ready_descriptors_than_one_poll_takes_make_next_timeout_zero() {
+    let reactor = Reactor::with_events_capacity(2).unwrap();
+    reactor.start().unwrap();
+    let called = Rc::new(Cell::new(0));
+    let mut writers = Vec::new();
+    for _ in 0..3 {
+        let (writer, reader) = UnixStream::pair().unwrap();
+        let count = called.clone();
+        reactor
+            .add_reader(reader, move |_| count.set(count.get() + 1))
+            .unwrap();
+        (&writer).write_all(b"x").unwrap();
+        writers.push(writer);
+    }
+    reactor.run_once(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(called.get(), 2, "one poll takes two events");
+    // The third is still in the poller: a host loop is told to turn now.
+    assert_eq!(reactor.next_timeout(), Some(Duration::ZERO));
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(called.get(), 3);
+    assert_eq!(reactor.next_timeout(), None);
+}

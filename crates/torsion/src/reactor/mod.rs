@@ -33,11 +33,49 @@
 //! ```
 //!
 //! [`Reactor::run`] stops gracefully on SIGINT and SIGTERM (see
-//! [`Signals`], and [`Reactor::stop`] for the order of shutdown). Another event loop can drive a
-//! reactor instead of [`Reactor::run`]: it watches the descriptor from
-//! [`AsRawFd`], calls [`Reactor::start`] once and [`Reactor::run_once`]
-//! whenever the descriptor is readable or [`Reactor::next_timeout`] has
-//! passed.
+//! [`Signals`], and [`Reactor::stop`] for the order of shutdown).
+//!
+//! # Embedding in another loop
+//!
+//! Another event loop (a GUI toolkit's, another runtime's) can drive a
+//! reactor instead of [`Reactor::run`], with four calls:
+//!
+//! 1. [`Reactor::start`] once: the startup event runs;
+//! 2. watch the descriptor from [`AsRawFd`] for readability: it becomes
+//!    readable on I/O, on a call or stop posted from another thread, on a
+//!    task woken during a turn, and on a stop signal once
+//!    [`Reactor::install_signal_handlers`] took them;
+//! 3. whenever it is readable, or [`Reactor::next_timeout`] has passed
+//!    (the time to the next timer, zero when work is ready now, `None`
+//!    when only an event can wake the reactor), call
+//!    [`Reactor::run_once`]`(Some(Duration::ZERO))`;
+//! 4. after [`Reactor::stop`] (or a handle's or a signal's), go on turning
+//!    until [`Reactor::is_finished`]: the shutdown event runs over several
+//!    turns (it may wait for before-shutdown Deferreds), and
+//!    `next_timeout` keeps saying when the next one is due.
+//!
+//! ```
+//! use std::os::fd::AsRawFd;
+//! use std::time::{Duration, Instant};
+//! use torsion::Reactor;
+//!
+//! let reactor = Reactor::new()?;
+//! let r = reactor.clone();
+//! reactor.call_later(Duration::from_millis(5), move || r.stop().unwrap());
+//! let _watched = reactor.as_raw_fd(); // a real host polls this
+//! reactor.start()?;
+//! while !reactor.is_finished() {
+//!     // The host's own wait; here, a sleep until the reactor's deadline.
+//!     let wait = reactor.next_timeout().unwrap_or(Duration::from_millis(100));
+//!     std::thread::sleep(wait);
+//!     reactor.run_once(Some(Duration::ZERO))?;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The `host_loop` example drives a reactor from a hand-written mio loop
+//! with its own timer and socket, and `torsion-glib` from a glib
+//! `MainContext`.
 //!
 //! Other layers keep their state on a reactor in typed
 //! [extension slots](Extension) (the default thread pool is one), so the
@@ -104,6 +142,9 @@ enum RunState {
 struct Inner {
     poll: RefCell<Poll>,
     events: RefCell<Events>,
+    /// The last poll filled `events`: more descriptors may be ready, which
+    /// the poller's descriptor need not announce again to a host loop.
+    io_backlog: Cell<bool>,
     timers: TimerQueue,
     shared: Arc<Shared>,
     state: Cell<RunState>,
@@ -120,9 +161,6 @@ struct Inner {
     signals: RefCell<Option<SignalClaim>>,
     /// Sources whose `settle` runs next turn (the ready queue).
     settles: RefCell<Vec<Token>>,
-    /// The last poll filled `events`: more I/O may be ready, which a host
-    /// loop watching the (edge-triggered) descriptor would not hear of.
-    events_full: Cell<bool>,
     /// Reused buffers, so a turn allocates nothing.
     settle_batch: RefCell<Vec<Token>>,
     call_batch: RefCell<Vec<Posted>>,
@@ -148,12 +186,19 @@ pub struct Reactor {
 impl Reactor {
     /// A new reactor, not yet running.
     pub fn new() -> std::io::Result<Reactor> {
+        Reactor::with_events_capacity(EVENTS_CAPACITY)
+    }
+
+    /// A reactor that takes at most `capacity` I/O events per poll (tests
+    /// use a small one to see what happens when more are ready).
+    pub(crate) fn with_events_capacity(capacity: usize) -> std::io::Result<Reactor> {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
         let reactor = Reactor {
             inner: Rc::new(Inner {
                 poll: RefCell::new(poll),
-                events: RefCell::new(Events::with_capacity(EVENTS_CAPACITY)),
+                events: RefCell::new(Events::with_capacity(capacity)),
+                io_backlog: Cell::new(false),
                 timers: TimerQueue::new(TimeSource::Monotonic),
                 shared: Arc::new(Shared::new(waker)),
                 state: Cell::new(RunState::NotStarted),
@@ -166,15 +211,24 @@ impl Reactor {
                 watches: RefCell::new(Watches::default()),
                 signals: RefCell::new(None),
                 settles: RefCell::new(Vec::new()),
-                events_full: Cell::new(false),
                 settle_batch: RefCell::new(Vec::new()),
                 call_batch: RefCell::new(Vec::new()),
-                ready_tokens: RefCell::new(Vec::with_capacity(EVENTS_CAPACITY)),
+                ready_tokens: RefCell::new(Vec::with_capacity(capacity)),
                 read_buffer: RefCell::new(Vec::new()),
                 extensions: extensions::Extensions::default(),
                 thread_results: Rc::default(),
             }),
         };
+        // A host loop waits for the deadline it last read from
+        // next_timeout: an earlier timer scheduled between turns (from the
+        // host's own callbacks) must wake it. The queue holds the
+        // cross-thread half strongly: that owns nothing leading back to
+        // the queue, so no cycle keeps either alive.
+        let shared = reactor.inner.shared.clone();
+        reactor
+            .inner
+            .timers
+            .on_new_earliest(move || shared.wake_outside_turn());
         reactor.make_current();
         Ok(reactor)
     }
@@ -358,7 +412,6 @@ impl Reactor {
     where
         F: FnOnce() + 'static,
     {
-        self.inner.shared.notify_outside_turn();
         self.inner.timers.call_later(delay, func)
     }
 
@@ -484,7 +537,6 @@ impl Scheduler for Reactor {
     }
 
     fn call_later_boxed(&self, delay: Duration, func: Box<dyn FnOnce()>) -> DelayedCall {
-        self.inner.shared.notify_outside_turn();
         self.inner.timers.call_later(delay, func)
     }
 

@@ -32,7 +32,7 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Shutdown waiting for before-trigger Deferreds.
 pub(super) struct ShutdownWait {
-    outstanding: Rc<Cell<usize>>,
+    pub(super) outstanding: Rc<Cell<usize>>,
     pub(super) deadline: Instant,
 }
 
@@ -57,8 +57,15 @@ impl Reactor {
             return Err(ReactorError::NotRunning);
         }
         self.inner.stop_requested.set(true);
-        self.inner.shared.notify_outside_turn();
+        self.inner.shared.wake_outside_turn();
         Ok(())
+    }
+
+    /// True once the reactor has started ([`run`](Reactor::run) or
+    /// [`start`](Reactor::start)), while it stops and after it finished:
+    /// whether running it again would be refused.
+    pub fn has_started(&self) -> bool {
+        self.inner.state.get() != RunState::NotStarted
     }
 
     /// True between startup and the start of shutdown.

@@ -3,6 +3,7 @@
 //! `tests/signals.rs`).
 
 use std::cell::RefCell;
+use std::io::Write;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -10,59 +11,6 @@ use super::test_support::{entries, log, ms, push, stop_after};
 use super::*;
 use crate::error::Cancelled;
 use crate::testing::log_capture::LogCapture;
-
-#[test]
-fn triggers_run_in_phase_order() {
-    let reactor = Reactor::new().unwrap();
-    let order = log();
-    for (phase, name) in [
-        (Phase::After, "after"),
-        (Phase::Before, "before"),
-        (Phase::During, "during"),
-    ] {
-        let order = order.clone();
-        reactor.add_system_event_trigger(phase, SystemEvent::Shutdown, move || push(&order, name));
-    }
-    for (phase, name) in [
-        (Phase::After, "start-after"),
-        (Phase::Before, "start-before"),
-    ] {
-        let order = order.clone();
-        reactor.add_system_event_trigger(phase, SystemEvent::Startup, move || push(&order, name));
-    }
-    stop_after(&reactor, ms(1));
-    reactor.run().unwrap();
-    assert_eq!(
-        entries(&order),
-        ["start-before", "start-after", "before", "during", "after"]
-    );
-}
-
-#[test]
-fn before_shutdown_deferred_delays_later_phases_until_it_fires() {
-    let reactor = Reactor::new().unwrap();
-    let order = log();
-    let r = reactor.clone();
-    let o = order.clone();
-    reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
-        let (deferred, resolver) = Deferred::<()>::new();
-        let o2 = o.clone();
-        r.call_later(ms(30), move || {
-            push(&o2, "cleanup done");
-            resolver.resolve(());
-        });
-        deferred
-    });
-    let o = order.clone();
-    reactor.add_system_event_trigger(Phase::During, SystemEvent::Shutdown, move || {
-        push(&o, "during")
-    });
-    stop_after(&reactor, ms(1));
-    let started = Instant::now();
-    reactor.run().unwrap();
-    assert!(started.elapsed() >= ms(30));
-    assert_eq!(entries(&order), ["cleanup done", "during"]);
-}
 
 #[test]
 fn shutdown_timeout_bounds_a_never_firing_before_trigger() {
@@ -207,4 +155,44 @@ fn a_failure_other_than_the_shutdown_is_still_reported_as_unhandled() {
     let logs = LogCapture::new();
     logs.run(|| reactor.run_with(Signals::LeaveAlone).unwrap());
     assert_eq!(logs.count("Unhandled error"), 1, "{}", logs.text());
+}
+
+#[test]
+fn a_host_loop_sleeps_while_shutdown_waits_for_a_before_trigger() {
+    let reactor = Reactor::new().unwrap();
+    let held = Rc::new(RefCell::new(None));
+    let keep = held.clone();
+    reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
+        let (deferred, resolver) = Deferred::<()>::new();
+        *keep.borrow_mut() = Some(resolver);
+        deferred
+    });
+    reactor.start().unwrap();
+    reactor.stop().unwrap();
+    // Asked to stop: the next turn starts the shutdown at once.
+    assert_eq!(reactor.next_timeout(), Some(Duration::ZERO));
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(!reactor.is_finished());
+    // Waiting for the trigger's Deferred: nothing to do before the
+    // shutdown timeout, so a host loop may sleep (it used to be told to
+    // turn at once, forever).
+    let wait = reactor.next_timeout().unwrap();
+    assert!(wait > Duration::from_secs(25), "{wait:?}");
+    // The Deferred fires in a callback of the turn's I/O step: the host is
+    // told to turn again at once, not after the timeout.
+    let (writer, reader) = std::os::unix::net::UnixStream::pair().unwrap();
+    let resolver = held.borrow_mut().take().unwrap();
+    let resolver = RefCell::new(Some(resolver));
+    reactor
+        .add_reader(reader, move |_| {
+            if let Some(resolver) = resolver.borrow_mut().take() {
+                resolver.resolve(());
+            }
+        })
+        .unwrap();
+    (&writer).write_all(b"x").unwrap();
+    reactor.run_once(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(reactor.next_timeout(), Some(Duration::ZERO));
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(reactor.is_finished());
 }

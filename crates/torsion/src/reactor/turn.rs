@@ -71,17 +71,23 @@ impl Reactor {
     }
 
     /// How long the reactor may sleep before it needs a turn: zero if work
-    /// is ready (or the last poll returned a full batch of events, leaving
-    /// more behind), the time to the next timer, or `None` if only an
-    /// event can wake it. For host loops driving the reactor with
-    /// `run_once`.
+    /// is ready (posted calls, woken tasks, a stop to begin, events a full
+    /// poll left behind, or a finished shutdown wait), the time to the next
+    /// timer or to the shutdown timeout, or `None` if only an event on the
+    /// descriptor can wake it. For host loops driving the reactor with
+    /// `run_once`; also zero once the reactor has finished, so a host
+    /// checks [`is_finished`](Reactor::is_finished) to leave.
     pub fn next_timeout(&self) -> Option<Duration> {
         let inner = &*self.inner;
-        if inner.stop_requested.get()
+        // A stop asked for but not yet begun is work; once shutdown waits
+        // for before-trigger Deferreds, only their firing (an event) or
+        // the shutdown deadline below is.
+        let stop_pending = inner.stop_requested.get() && inner.state.get() == RunState::Running;
+        if stop_pending
+            || inner.io_backlog.get()
             || inner.shared.has_work()
             || inner.state.get() == RunState::Finished
             || !inner.settles.borrow().is_empty()
-            || inner.events_full.get()
         {
             return Some(Duration::ZERO);
         }
@@ -91,7 +97,9 @@ impl Reactor {
             .next_deadline()
             .map(|deadline| deadline.saturating_duration_since(now));
         if let Some(wait) = &*inner.shutdown.borrow() {
-            let left = if inner.hurry.get() {
+            // Every Deferred fired (maybe by a callback late in the last
+            // turn) or a second signal: the next turn finishes shutdown.
+            let left = if inner.hurry.get() || wait.outstanding.get() == 0 {
                 Duration::ZERO
             } else {
                 wait.deadline.saturating_duration_since(now)
@@ -102,7 +110,10 @@ impl Reactor {
     }
 
     /// Runs one turn of the loop: due work, then one poll for I/O that waits
-    /// at most `timeout` (and never past the next timer).
+    /// at most `timeout` (and never past the next timer). A host loop
+    /// passes `Some(Duration::ZERO)` and does its own waiting; see
+    /// [embedding](crate::reactor#embedding-in-another-loop). On a finished
+    /// reactor it does nothing.
     pub fn run_once(&self, timeout: Option<Duration>) -> std::io::Result<()> {
         let turned = self.turn(timeout);
         // A host loop learns of work from the descriptor: a task woken
@@ -204,9 +215,11 @@ impl Reactor {
                 .iter()
                 .map(|event| (event.token(), Readiness::of(event))),
         );
-        self.inner
-            .events_full
-            .set(tokens.len() >= events.capacity());
+        // A full buffer may have left events in the poller. `run` polls
+        // again next turn anyway; a host loop watching the descriptor
+        // edge-triggered (tokio's AsyncFd) would not hear of them again,
+        // so next_timeout says to turn at once.
+        self.inner.io_backlog.set(tokens.len() >= events.capacity());
         drop(events);
         for (token, readiness) in tokens.drain(..) {
             match token {

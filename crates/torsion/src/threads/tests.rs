@@ -376,28 +376,6 @@ fn stop_from_a_worker_joins_the_others_without_deadlock() {
 // --- Deferreds from threads ---
 
 #[test]
-fn defer_to_thread_fires_on_the_reactor_thread_with_the_value() {
-    let reactor = Reactor::new().unwrap();
-    let reactor_thread = std::thread::current().id();
-    let worker = Rc::new(RefCell::new(None));
-    let seen = worker.clone();
-    let result = outcome(
-        reactor
-            .defer_to_thread(|| (std::thread::current().id(), 6 * 7))
-            .map(move |(worker_thread, value)| {
-                *seen.borrow_mut() = Some((worker_thread, std::thread::current().id()));
-                value
-            }),
-    );
-    turn_until(&reactor, LIMIT, || result.borrow().is_some());
-    assert_eq!(result.borrow_mut().take().unwrap().unwrap(), 42);
-    let (worker_thread, callback_thread) = worker.borrow().unwrap();
-    assert_ne!(worker_thread, reactor_thread);
-    assert_eq!(callback_thread, reactor_thread);
-    stop_and_finish(&reactor);
-}
-
-#[test]
 fn defer_to_thread_panic_becomes_a_panicked_failure() {
     let reactor = Reactor::new().unwrap();
     let result = outcome(reactor.defer_to_thread(|| -> u32 { panic!("worker exploded") }));

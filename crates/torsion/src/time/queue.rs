@@ -115,6 +115,9 @@ pub(crate) struct QueueInner {
     stale: Cell<usize>,
     live: Cell<usize>,
     source: TimeSource,
+    /// Called when a call becomes the earliest pending one (see
+    /// [`TimerQueue::on_new_earliest`]).
+    new_earliest: RefCell<Option<Box<dyn Fn()>>>,
 }
 
 /// A queue of timed calls; cheap to clone (shared).
@@ -146,6 +149,7 @@ impl TimerQueue {
                 stale: Cell::new(0),
                 live: Cell::new(0),
                 source,
+                new_earliest: RefCell::new(None),
             }),
         }
     }
@@ -159,6 +163,13 @@ impl TimerQueue {
         if let TimeSource::Manual(cell) = &self.inner.source {
             cell.set(now);
         }
+    }
+
+    /// Calls `hook` whenever a call scheduled or moved becomes the earliest
+    /// pending one: a reactor driven by a host loop tells the host, whose
+    /// wait was computed from the old earliest deadline.
+    pub(crate) fn on_new_earliest(&self, hook: impl Fn() + 'static) {
+        *self.inner.new_earliest.borrow_mut() = Some(Box::new(hook));
     }
 
     /// Schedules `func` to run `delay` from now.
@@ -301,15 +312,35 @@ impl QueueInner {
         let meta = call.meta();
         meta.seq.set(seq);
         let key = (self.offset_nanos(meta.time.get()) as u128) << 64 | seq as u128;
-        self.heap.borrow_mut().push(Entry {
-            key,
-            call: call.clone(),
-        });
+        let earliest = {
+            let mut heap = self.heap.borrow_mut();
+            heap.push(Entry {
+                key,
+                call: call.clone(),
+            });
+            self.drop_stale_top(&mut heap);
+            heap.peek().is_some_and(|top| top.key == key)
+        };
+        if earliest && let Some(hook) = &*self.new_earliest.borrow() {
+            hook();
+        }
+    }
+
+    /// Pops stale entries off the top, so the top is the earliest live call.
+    fn drop_stale_top(&self, heap: &mut BinaryHeap<Entry>) {
+        while heap.peek().is_some_and(|top| !is_live(top)) {
+            heap.pop();
+            self.stale.set(self.stale.get() - 1);
+        }
     }
 
     fn mark_stale(&self) {
-        let stale = self.stale.get() + 1;
-        self.stale.set(stale);
+        self.stale.set(self.stale.get() + 1);
+        self.compact_if_mostly_stale();
+    }
+
+    fn compact_if_mostly_stale(&self) {
+        let stale = self.stale.get();
         let mut heap = self.heap.borrow_mut();
         if stale > COMPACT_MIN_STALE && stale > heap.len() / 2 {
             heap.retain(is_live);
@@ -333,8 +364,11 @@ impl QueueInner {
     ) -> Result<(), DelayedCallError> {
         check_pending(call)?;
         call.meta().time.set(time);
+        // The call's old entry goes stale when `push` gives it a new one,
+        // and `push` may pop it at once: count it first.
+        self.stale.set(self.stale.get() + 1);
         self.push(call);
-        self.mark_stale();
+        self.compact_if_mostly_stale();
         Ok(())
     }
 

@@ -149,29 +149,6 @@ fn echo_between_two_torsion_sockets() {
 }
 
 #[test]
-fn echo_with_a_std_socket_in_a_thread() {
-    let reactor = Reactor::new().unwrap();
-    let server = reactor.listen_udp(loopback(), Echo::default()).unwrap();
-    let address = server.udp_address().unwrap();
-    let handle = reactor.handle();
-    let peer = std::thread::spawn(move || {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        socket.send_to(b"hello", address).unwrap();
-        let mut reply = [0u8; 64];
-        let (n, from) = socket.recv_from(&mut reply).unwrap();
-        let _ = handle.stop();
-        (reply[..n].to_vec(), from)
-    });
-    run_until(&reactor, LIMIT, || false);
-    let (reply, from) = peer.join().unwrap();
-    assert_eq!(reply, b"hello");
-    assert_eq!(from, address);
-}
-
-#[test]
 fn torsion_sender_and_a_std_echo_thread() {
     let peer = UdpSocket::bind(loopback()).unwrap();
     peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
