@@ -58,6 +58,7 @@ mod failure;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod net;
+pub mod process;
 pub mod protocols;
 pub mod reactor;
 pub mod service;
