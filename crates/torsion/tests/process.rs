@@ -29,10 +29,13 @@ struct Heard {
     ended: Option<Failure>,
 }
 
+/// Runs in `connection_made`.
+type OnStart = Box<dyn FnOnce(&ProcessTransport)>;
+
 /// Records everything; `on_start` runs in `connection_made`.
 struct Recorder {
     heard: Rc<RefCell<Heard>>,
-    on_start: Option<Box<dyn FnOnce(&ProcessTransport)>>,
+    on_start: Option<OnStart>,
 }
 
 impl ProcessProtocol for Recorder {
