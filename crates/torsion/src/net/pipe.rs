@@ -88,3 +88,90 @@ pub(crate) fn pipe_writer_stream(
     let (protocol, into_stream) = crate::net::stream_connection();
     Ok(into_stream(reactor.adopt_pipe_writer(pipe, protocol)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::io::Read;
+    use std::rc::Rc;
+    use std::time::{Duration, Instant};
+
+    use crate::net::{Protocol, Transport};
+    use crate::{Failure, Reactor};
+
+    #[derive(Default)]
+    struct Seen {
+        data: Vec<u8>,
+        lost: Option<String>,
+    }
+
+    struct Record(Rc<RefCell<Seen>>);
+
+    impl Protocol for Record {
+        fn data_received(&mut self, data: &[u8]) {
+            self.0.borrow_mut().data.extend_from_slice(data);
+        }
+        fn connection_lost(&mut self, reason: Failure) {
+            self.0.borrow_mut().lost = Some(reason.to_string());
+        }
+    }
+
+    fn turn_until(reactor: &Reactor, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out");
+            reactor.run_once(Some(Duration::from_millis(10))).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_write_end_closes_after_flushing_and_the_reader_sees_end_of_file() {
+        let reactor = Reactor::new().unwrap();
+        let (mut reader, writer) = std::io::pipe().unwrap();
+        let seen = Rc::new(RefCell::new(Seen::default()));
+        let transport: Transport = reactor
+            .adopt_pipe_writer(writer, Record(seen.clone()))
+            .unwrap();
+        // More than a pipe holds: the rest waits in the write buffer.
+        let big = vec![7u8; 1 << 20];
+        transport.write(&big);
+        assert!(transport.buffered() > 0);
+        transport.lose_write_connection();
+        let reading = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            reader.read_to_end(&mut all).unwrap();
+            all.len()
+        });
+        turn_until(&reactor, || seen.borrow().lost.is_some());
+        assert_eq!(reading.join().unwrap(), big.len());
+        assert_eq!(reactor.stats().sources, 0);
+    }
+
+    #[test]
+    fn a_write_end_whose_reader_closed_is_lost() {
+        let reactor = Reactor::new().unwrap();
+        let (reader, writer) = std::io::pipe().unwrap();
+        let seen = Rc::new(RefCell::new(Seen::default()));
+        reactor
+            .adopt_pipe_writer(writer, Record(seen.clone()))
+            .unwrap();
+        drop(reader);
+        turn_until(&reactor, || seen.borrow().lost.is_some());
+        assert_eq!(reactor.stats().sources, 0);
+    }
+
+    #[test]
+    fn a_read_end_delivers_data_then_closes_at_end_of_file() {
+        let reactor = Reactor::new().unwrap();
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let seen = Rc::new(RefCell::new(Seen::default()));
+        reactor
+            .adopt_pipe_reader(reader, Record(seen.clone()))
+            .unwrap();
+        std::io::Write::write_all(&mut writer, b"abc").unwrap();
+        drop(writer);
+        turn_until(&reactor, || seen.borrow().lost.is_some());
+        assert_eq!(seen.borrow().data, b"abc");
+        assert!(seen.borrow().lost.as_deref().unwrap().contains("cleanly"));
+    }
+}

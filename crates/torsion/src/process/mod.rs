@@ -188,6 +188,3 @@ impl Reactor {
         error
     }
 }
-
-#[cfg(test)]
-mod tests;
