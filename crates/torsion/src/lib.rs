@@ -35,7 +35,9 @@
 //! strings), [`threads`] (blocking work on a [`threads::ThreadPool`] with
 //! its result as a Deferred, and blocking calls into the reactor from other
 //! threads), [`dbpool`] (blocking database connections used from a
-//! thread pool, SQLite built in), [`service`] (services started and stopped
+//! thread pool, SQLite built in), [`process`] (child processes: a
+//! protocol on their pipes, signals, their output as a Deferred),
+//! [`service`] (services started and stopped
 //! with the program: listening, reconnecting clients, timers, in an
 //! [`service::Application`] that SIGINT and SIGTERM stop in order),
 //! [`error`] (the well-known errors) and [`testing`] (a
@@ -58,6 +60,7 @@ mod failure;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod net;
+pub mod process;
 pub mod protocols;
 pub mod reactor;
 pub mod service;
@@ -128,6 +131,11 @@ pub struct DeferredsDoctests;
 #[doc = include_str!("../../../docs/services.md")]
 #[cfg(doctest)]
 pub struct ServicesDoctests;
+
+/// docs/processes.md, compiled as doctests.
+#[doc = include_str!("../../../docs/processes.md")]
+#[cfg(doctest)]
+pub struct ProcessesDoctests;
 
 /// docs/threads.md, compiled as doctests.
 #[doc = include_str!("../../../docs/threads.md")]

@@ -51,6 +51,7 @@ mod connector;
 mod hyper_io;
 mod listener;
 mod network;
+mod pipe;
 mod protocol;
 mod reconnect;
 mod stream;
@@ -71,6 +72,7 @@ pub use async_stream::{AsyncListener, AsyncStream};
 pub use connector::{ConnectOptions, Connector, DEFAULT_CONNECT_TIMEOUT};
 pub use listener::ListeningPort;
 pub use network::Network;
+pub(crate) use pipe::{pipe_reader_stream, pipe_writer_stream};
 pub use protocol::{
     ClientFactory, Factory, FnFactory, HalfClose, Producer, Protocol, PullProducer, PushProducer,
     factory_fn,

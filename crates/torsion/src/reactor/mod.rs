@@ -125,6 +125,7 @@ use handle::{Posted, Shared};
 pub(crate) use io::{IoSource, Readiness};
 use io::{WAKER_TOKEN, Watches};
 use shutdown::ShutdownWait;
+pub(crate) use signals::ChildSignals;
 use signals::SignalClaim;
 pub(crate) use thread_results::{Cancellable, SlotKey, ThreadResults};
 use triggers::Triggers;

@@ -17,6 +17,10 @@
 //! signal's number into a pipe that lives as long as the process. This is
 //! the one module of the reactor that calls `libc` directly, since no safe
 //! API reads a signal's disposition.
+//!
+//! The same machinery carries SIGCHLD to the layers that reap child
+//! processes without a pidfd ([`ChildSignals`]): every reactor that asks
+//! gets a pipe of its own and a byte in it for each SIGCHLD.
 #![allow(unsafe_code)]
 
 use std::io::{self, Read};
@@ -236,13 +240,189 @@ extern "C" fn on_signal(signal: libc::c_int) {
     // SAFETY: errno_location points at this thread's errno, valid for the
     // thread's life.
     let saved = unsafe { *errno };
-    let byte = signal as u8;
-    // SAFETY: write(2) is async-signal-safe; `fd` is the pipe's write end,
-    // never closed; the buffer is one valid byte. A full pipe (EAGAIN) only
-    // loses a signal the reactor has not read yet, which it does not need.
-    unsafe { libc::write(fd, std::ptr::from_ref(&byte).cast(), 1) };
+    poke(fd, signal as u8);
     // SAFETY: as above.
     unsafe { *errno = saved };
+}
+
+/// Writes one byte into a pipe that is never closed; async-signal-safe.
+fn poke(fd: libc::c_int, byte: u8) {
+    // SAFETY: write(2) is async-signal-safe; `fd` is the write end of a
+    // pipe this module never closes; the buffer is one valid byte. A full
+    // pipe (EAGAIN) only loses a byte its reader has not read yet, and one
+    // unread byte is all a reader needs to look.
+    unsafe { libc::write(fd, std::ptr::from_ref(&byte).cast(), 1) };
+}
+
+// SIGCHLD, for the layers that reap child processes without a pidfd (old
+// kernels, sandboxes that forbid pidfd_open). Any number of reactors may
+// have children, so each one subscribes with a pipe of its own, and the
+// handler writes one byte into every subscriber's pipe; what a subscriber
+// does then (look at its own children, never at anybody else's) is its
+// business. The handler stays installed once installed: pipes are never
+// closed (the handler could be writing into one), a slot is reused instead.
+
+/// How many reactors may watch SIGCHLD at once.
+const CHILD_SLOTS: usize = 64;
+
+/// The write ends of the subscribers' pipes, -1 for a slot never used.
+static CHILD_WRITERS: [AtomicI32; CHILD_SLOTS] = [const { AtomicI32::new(-1) }; CHILD_SLOTS];
+
+/// The disposition SIGCHLD had before ours: the handler passes the signal
+/// on to it, so a program's own SIGCHLD handler keeps working.
+static PREVIOUS_CHILD_ACTION: OnceLock<libc::sigaction> = OnceLock::new();
+
+/// The slots' pipes, and which are taken; the lock also serialises
+/// installing the handler.
+static CHILD_PIPES: Mutex<Vec<ChildPipe>> = Mutex::new(Vec::new());
+
+struct ChildPipe {
+    reader: UnixStream,
+    /// Kept open for the handler, forever.
+    _writer: UnixStream,
+    taken: bool,
+}
+
+/// A reactor's subscription to SIGCHLD: its descriptor is readable once a
+/// child of this process (anybody's child) has changed state since the last
+/// [`drain`](ChildSignals::drain). Watch it with
+/// [`Reactor::add_reader`](crate::Reactor::add_reader); dropping it gives
+/// the slot back.
+pub(crate) struct ChildSignals {
+    reader: UnixStream,
+    slot: usize,
+}
+
+impl ChildSignals {
+    /// Subscribes, installing the SIGCHLD handler on first use (passing
+    /// the signal on to a handler installed before). A signal that arrives
+    /// between this call returning and the descriptor being watched is not
+    /// lost: its byte waits in the pipe.
+    pub(crate) fn subscribe() -> io::Result<ChildSignals> {
+        let mut pipes = CHILD_PIPES.lock().unwrap_or_else(PoisonError::into_inner);
+        install_child_handler()?;
+        let slot = match pipes.iter().position(|pipe| !pipe.taken) {
+            Some(slot) => slot,
+            None if pipes.len() < CHILD_SLOTS => {
+                let (reader, writer) = UnixStream::pair()?;
+                reader.set_nonblocking(true)?;
+                writer.set_nonblocking(true)?;
+                CHILD_WRITERS[pipes.len()].store(writer.as_raw_fd(), Ordering::Release);
+                pipes.push(ChildPipe {
+                    reader,
+                    _writer: writer,
+                    taken: false,
+                });
+                pipes.len() - 1
+            }
+            None => {
+                return Err(io::Error::other(format!(
+                    "more than {CHILD_SLOTS} reactors watch SIGCHLD at once"
+                )));
+            }
+        };
+        let reader = pipes[slot].reader.try_clone()?;
+        pipes[slot].taken = true;
+        drop(pipes);
+        let signals = ChildSignals { reader, slot };
+        // Bytes from before this subscription were for somebody else.
+        signals.drain();
+        Ok(signals)
+    }
+
+    /// Reads away what has arrived, so that the next SIGCHLD brings a new
+    /// readiness edge.
+    pub(crate) fn drain(&self) {
+        let mut buffer = [0u8; 64];
+        while matches!((&self.reader).read(&mut buffer), Ok(n) if n > 0) {}
+    }
+}
+
+impl std::os::fd::AsFd for ChildSignals {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.reader.as_fd()
+    }
+}
+
+impl Drop for ChildSignals {
+    fn drop(&mut self) {
+        let mut pipes = CHILD_PIPES.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(pipe) = pipes.get_mut(self.slot) {
+            pipe.taken = false;
+        }
+    }
+}
+
+impl std::fmt::Debug for ChildSignals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildSignals")
+            .field("slot", &self.slot)
+            .finish()
+    }
+}
+
+/// Installs [`on_child_signal`] once per process; callers hold
+/// `CHILD_PIPES`.
+fn install_child_handler() -> io::Result<()> {
+    if PREVIOUS_CHILD_ACTION.get().is_some() {
+        return Ok(());
+    }
+    let mut action = empty_action();
+    action.sa_sigaction = on_child_signal
+        as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
+        as libc::sighandler_t;
+    // SA_NOCLDSTOP: a stopped child is no news to a reaper.
+    action.sa_flags = libc::SA_RESTART | libc::SA_SIGINFO | libc::SA_NOCLDSTOP;
+    let mut previous = empty_action();
+    // The previous action must be readable by the handler before it can
+    // run: set it first from a look, then swap the handler in.
+    // SAFETY: a null new action only reads the disposition into `previous`.
+    check(unsafe { libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut previous) })?;
+    let _ = PREVIOUS_CHILD_ACTION.set(previous);
+    // SAFETY: `action` is a fully initialised sigaction whose handler only
+    // makes async-signal-safe calls (and those of the handler it chains
+    // to); the old-action pointer may be null. Nobody else changes SIGCHLD
+    // between the look and this call in a program that leaves it to us.
+    check(unsafe { libc::sigaction(libc::SIGCHLD, &action, std::ptr::null_mut()) })
+}
+
+/// The SIGCHLD handler: a byte into every subscriber's pipe, then the
+/// handler that was there before, if any.
+extern "C" fn on_child_signal(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
+    let errno = errno_location();
+    // SAFETY: this thread's errno, valid for the thread's life.
+    let saved = unsafe { *errno };
+    for writer in &CHILD_WRITERS {
+        let fd = writer.load(Ordering::Acquire);
+        if fd >= 0 {
+            poke(fd, signal as u8);
+        }
+    }
+    // SAFETY: as above.
+    unsafe { *errno = saved };
+    let Some(previous) = PREVIOUS_CHILD_ACTION.get() else {
+        return;
+    };
+    let handler = previous.sa_sigaction;
+    if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
+        return;
+    }
+    if previous.sa_flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: the previous disposition said this address is a
+        // three-argument handler; it gets the arguments the kernel gave.
+        let chained: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+            unsafe { std::mem::transmute(handler) };
+        chained(signal, info, context);
+    } else {
+        // SAFETY: the previous disposition said this address is a
+        // one-argument handler.
+        let chained: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(handler) };
+        chained(signal);
+    }
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]

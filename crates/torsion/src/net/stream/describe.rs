@@ -56,6 +56,7 @@ impl StreamConn {
         let (kind, counts) = match &*self.socket.borrow() {
             Some(StreamSocket::Tcp(socket)) => ("tcp", tcp_info::byte_counts(socket.as_fd())),
             Some(StreamSocket::Unix(_)) => ("unix", None),
+            Some(StreamSocket::PipeReader(_) | StreamSocket::PipeWriter(_)) => ("pipe", None),
             None => return None,
         };
         let transport = if self.has(flag::TLS) {

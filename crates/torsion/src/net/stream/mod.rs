@@ -155,11 +155,7 @@ impl StreamConn {
     ) -> io::Result<std::rc::Rc<StreamConn>> {
         reactor.add_source(|registry, token| {
             let fd = socket.as_raw_fd();
-            registry.register(
-                &mut mio::unix::SourceFd(&fd),
-                token,
-                mio::Interest::READABLE | mio::Interest::WRITABLE,
-            )?;
+            registry.register(&mut mio::unix::SourceFd(&fd), token, socket.interest())?;
             Ok(std::rc::Rc::new(StreamConn::new(
                 reactor, token, socket, protocol,
             )))
@@ -274,8 +270,16 @@ impl StreamConn {
             }
             if self.has(flag::WRITE_SHUT_WANTED) && !self.has(flag::WRITE_SHUT) && flushed {
                 self.set(flag::WRITE_SHUT);
+                let mut pipe = false;
                 if let Some(socket) = &*self.socket.borrow() {
+                    pipe = socket.is_pipe();
                     let _ = socket.shutdown(Shutdown::Write);
+                }
+                if pipe {
+                    // A pipe's reader sees end of file only once the write
+                    // end is closed.
+                    self.close_now(reactor, Reason::Done);
+                    return;
                 }
                 self.call_protocol(|protocol| protocol.write_connection_lost());
                 if self.has(flag::READ_EOF) {
@@ -406,8 +410,16 @@ impl StreamConn {
         self.set(flag::READ_EOF);
         let mut choice = HalfClose::Close;
         self.call_protocol(|protocol| choice = protocol.read_connection_lost());
+        // A pipe end goes one way only: once it has ended there is nothing
+        // left to keep open for.
+        let pipe = self
+            .socket
+            .borrow()
+            .as_ref()
+            .is_some_and(StreamSocket::is_pipe);
         match choice {
             HalfClose::Close => self.lose_connection(),
+            HalfClose::KeepWriting if pipe => self.lose_connection(),
             HalfClose::KeepWriting if self.has(flag::WRITE_SHUT) => self.fail(Reason::Done),
             HalfClose::KeepWriting => {}
         }

@@ -1,4 +1,6 @@
-//! The socket under a stream connection: TCP or UNIX, behind one type.
+//! The descriptor under a stream connection: a TCP or UNIX socket, or one
+//! end of a pipe (a child process's stdin, stdout or any other pipe),
+//! behind one type.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
@@ -6,11 +8,15 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use crate::net::Address;
 
-/// The socket under a stream connection.
+/// The descriptor under a stream connection.
 #[derive(Debug)]
 pub(crate) enum StreamSocket {
     Tcp(mio::net::TcpStream),
     Unix(mio::net::UnixStream),
+    /// The read end of a pipe: the connection only reads.
+    PipeReader(mio::unix::pipe::Receiver),
+    /// The write end of a pipe: the connection only writes.
+    PipeWriter(mio::unix::pipe::Sender),
 }
 
 impl StreamSocket {
@@ -18,13 +24,40 @@ impl StreamSocket {
         match self {
             StreamSocket::Tcp(s) => (&*s).read(buf),
             StreamSocket::Unix(s) => (&*s).read(buf),
+            StreamSocket::PipeReader(s) => (&*s).read(buf),
+            // The loop reads a write end only when the poller reports an
+            // error or hang-up on it: the reader closed its end, which is
+            // this end's end of file.
+            StreamSocket::PipeWriter(_) => Ok(0),
         }
+    }
+
+    /// What the poller watches for: a pipe end goes one way only (errors
+    /// and hang-ups are always reported).
+    pub(super) fn interest(&self) -> mio::Interest {
+        match self {
+            StreamSocket::Tcp(_) | StreamSocket::Unix(_) => {
+                mio::Interest::READABLE | mio::Interest::WRITABLE
+            }
+            StreamSocket::PipeReader(_) => mio::Interest::READABLE,
+            StreamSocket::PipeWriter(_) => mio::Interest::WRITABLE,
+        }
+    }
+
+    /// True for a pipe end, which cannot be half-closed: shutting down its
+    /// writing closes it.
+    pub(super) fn is_pipe(&self) -> bool {
+        matches!(
+            self,
+            StreamSocket::PipeReader(_) | StreamSocket::PipeWriter(_)
+        )
     }
 
     pub(super) fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         match self {
             StreamSocket::Tcp(s) => s.shutdown(how),
             StreamSocket::Unix(s) => s.shutdown(how),
+            StreamSocket::PipeReader(_) | StreamSocket::PipeWriter(_) => Ok(()),
         }
     }
 
@@ -32,6 +65,7 @@ impl StreamSocket {
         match self {
             StreamSocket::Tcp(s) => s.peer_addr().map(Address::Tcp).unwrap_or(Address::Unknown),
             StreamSocket::Unix(s) => s.peer_addr().map(Address::from).unwrap_or(Address::Unknown),
+            StreamSocket::PipeReader(_) | StreamSocket::PipeWriter(_) => Address::Unknown,
         }
     }
 
@@ -42,6 +76,7 @@ impl StreamSocket {
                 .local_addr()
                 .map(Address::from)
                 .unwrap_or(Address::Unknown),
+            StreamSocket::PipeReader(_) | StreamSocket::PipeWriter(_) => Address::Unknown,
         }
     }
 
@@ -49,6 +84,7 @@ impl StreamSocket {
         match self {
             StreamSocket::Tcp(s) => s.take_error(),
             StreamSocket::Unix(s) => s.take_error(),
+            StreamSocket::PipeReader(_) | StreamSocket::PipeWriter(_) => Ok(None),
         }
     }
 
@@ -57,6 +93,7 @@ impl StreamSocket {
         let result = match self {
             StreamSocket::Tcp(s) => s.peer_addr().map(drop),
             StreamSocket::Unix(s) => s.peer_addr().map(drop),
+            StreamSocket::PipeReader(_) | StreamSocket::PipeWriter(_) => Ok(()),
         };
         match result {
             Ok(()) => Ok(true),
@@ -71,6 +108,8 @@ impl Write for &StreamSocket {
         match self {
             StreamSocket::Tcp(s) => (&*s).write(buf),
             StreamSocket::Unix(s) => (&*s).write(buf),
+            StreamSocket::PipeWriter(s) => (&*s).write(buf),
+            StreamSocket::PipeReader(_) => Err(io::ErrorKind::Unsupported.into()),
         }
     }
 
@@ -78,6 +117,8 @@ impl Write for &StreamSocket {
         match self {
             StreamSocket::Tcp(s) => (&*s).write_vectored(bufs),
             StreamSocket::Unix(s) => (&*s).write_vectored(bufs),
+            StreamSocket::PipeWriter(s) => (&*s).write_vectored(bufs),
+            StreamSocket::PipeReader(_) => Err(io::ErrorKind::Unsupported.into()),
         }
     }
 
@@ -91,6 +132,8 @@ impl AsRawFd for StreamSocket {
         match self {
             StreamSocket::Tcp(s) => s.as_raw_fd(),
             StreamSocket::Unix(s) => s.as_raw_fd(),
+            StreamSocket::PipeReader(s) => s.as_raw_fd(),
+            StreamSocket::PipeWriter(s) => s.as_raw_fd(),
         }
     }
 }
