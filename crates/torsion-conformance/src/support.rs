@@ -6,7 +6,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use torsion::Reactor;
-use torsion::net::{Address, DatagramProtocol, DatagramTransport, Protocol, Transport};
+use torsion::net::{Address, DatagramProtocol, DatagramTransport};
+pub(crate) use torsion::protocols::wire::Echo;
 
 /// How long any behaviour may take before its guard stops the reactor.
 pub(crate) const LIMIT: Duration = Duration::from_secs(10);
@@ -36,23 +37,6 @@ pub(crate) fn push(log: &Log, entry: impl Into<String>) {
 
 pub(crate) fn entries(log: &Log) -> Vec<String> {
     log.borrow().clone()
-}
-
-/// Writes back what it reads.
-#[derive(Default)]
-pub(crate) struct Echo {
-    transport: Option<Transport>,
-}
-
-impl Protocol for Echo {
-    fn connection_made(&mut self, transport: &Transport) {
-        self.transport = Some(transport.clone());
-    }
-    fn data_received(&mut self, data: &[u8]) {
-        if let Some(transport) = &self.transport {
-            transport.write(data);
-        }
-    }
 }
 
 /// Sends every datagram back to its sender.

@@ -12,27 +12,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::with_server;
-use torsion::net::{Address, Protocol, Transport, factory_fn};
+use torsion::net::{Address, factory_fn};
+use torsion::protocols::wire::Echo;
 use torsion::service::Service;
 use torsion::threads::{ThreadPool, defer_to_thread_pool};
 use torsion::{Failure, Reactor};
 use torsion_web::LiveView;
 use torsion_web::websocket::{Message, WebSocketResource, connect_websocket};
-
-/// Writes back what it reads.
-#[derive(Default)]
-struct Echo(Option<Transport>);
-
-impl Protocol for Echo {
-    fn connection_made(&mut self, transport: &Transport) {
-        self.0 = Some(transport.clone());
-    }
-    fn data_received(&mut self, data: &[u8]) {
-        if let Some(transport) = &self.0 {
-            transport.write(data);
-        }
-    }
-}
 
 fn websocket_echo() -> WebSocketResource {
     WebSocketResource::from_async(|ws, mut messages| async move {

@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use torsion::Reactor;
 use torsion::chat::{Room, line_chatter};
 use torsion::endpoints::{ServerEndpoint, server_from_string};
-use torsion::net::{Address, Protocol, Transport, factory_fn};
+use torsion::net::{Address, factory_fn};
+use torsion::protocols::wire::Echo;
 use torsion::service::{ListeningService, MultiService, Service};
-use torsion::{Failure, Reactor};
 use torsion_web::http::{Method, StatusCode};
 use torsion_web::respond::{ResponseExt, json, text};
 use torsion_web::{AccessLog, Request, Router, Server, ServerOptions, StaticFiles, WebService};
@@ -155,7 +156,7 @@ impl Builder {
                                 factory_fn(move |_| Some(line_chatter(&room))),
                             )
                         }
-                        _ => ListeningService::new(endpoint, factory_fn(|_| Some(Echo(None)))),
+                        _ => ListeningService::new(endpoint, factory_fn(|_| Some(Echo::default()))),
                     }
                     .named(&name),
                 );
@@ -250,23 +251,4 @@ fn add_route(router: Router, route: &Spanned<Route>) -> Result<Router, ConfigErr
 enum Answer {
     Text(String),
     Json(serde_json::Value),
-}
-
-/// Sends back what it receives (Twisted's `Echo`).
-struct Echo(Option<Transport>);
-
-impl Protocol for Echo {
-    fn connection_made(&mut self, transport: &Transport) {
-        self.0 = Some(transport.clone());
-    }
-
-    fn data_received(&mut self, data: &[u8]) {
-        if let Some(transport) = &self.0 {
-            transport.write(data);
-        }
-    }
-
-    fn connection_lost(&mut self, _reason: Failure) {
-        self.0 = None;
-    }
 }

@@ -3,28 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use torsion::net::{Protocol, Transport};
+// Not every test binary that shares this module uses it.
+#[allow(unused_imports)]
+pub use torsion::protocols::wire::Echo;
 
 /// Long enough for anything that works; a test that needs it has failed.
 pub const LONG: Duration = Duration::from_secs(10);
-
-/// Writes back whatever it receives.
-#[derive(Default)]
-pub struct Echo {
-    transport: Option<Transport>,
-}
-
-impl Protocol for Echo {
-    fn connection_made(&mut self, transport: &Transport) {
-        self.transport = Some(transport.clone());
-    }
-
-    fn data_received(&mut self, data: &[u8]) {
-        if let Some(transport) = &self.transport {
-            transport.write(data);
-        }
-    }
-}
 
 /// Polls `done` every millisecond until it holds or `LONG` passes.
 pub fn wait_until(mut done: impl FnMut() -> bool) -> bool {

@@ -52,6 +52,7 @@ mod framed;
 mod line;
 mod netstring;
 mod prefixed;
+pub mod wire;
 
 pub use bytes::BytesMut;
 pub use framed::{FrameContext, FrameHandler, FramedProtocol};

@@ -3,22 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::Reactor;
-use crate::net::{Protocol, Transport};
-
-/// Writes back what it reads.
-#[derive(Default)]
-pub(crate) struct Echo {
-    transport: Option<Transport>,
-}
-
-impl Protocol for Echo {
-    fn connection_made(&mut self, transport: &Transport) {
-        self.transport = Some(transport.clone());
-    }
-    fn data_received(&mut self, data: &[u8]) {
-        self.transport.as_ref().unwrap().write(data);
-    }
-}
+pub(crate) use crate::protocols::wire::Echo;
 
 /// Turns the loop (starting it if needed) until `done` holds; panics after
 /// `limit`.

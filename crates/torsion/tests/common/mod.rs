@@ -6,24 +6,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use torsion::Reactor;
-use torsion::net::{Protocol, Transport};
-
-/// Writes back what it reads.
-#[derive(Default)]
-pub struct Echo {
-    transport: Option<Transport>,
-}
-
-impl Protocol for Echo {
-    fn connection_made(&mut self, transport: &Transport) {
-        self.transport = Some(transport.clone());
-    }
-    fn data_received(&mut self, data: &[u8]) {
-        if let Some(transport) = &self.transport {
-            transport.write(data);
-        }
-    }
-}
+// Not every test binary that shares this module uses it.
+#[allow(unused_imports)]
+pub use torsion::protocols::wire::Echo;
 
 /// Turns the loop until `done` holds; panics after `limit`.
 pub fn turn_until(reactor: &Reactor, limit: Duration, mut done: impl FnMut() -> bool) {
