@@ -163,7 +163,9 @@ fn a_glib_timeout_keeps_time_while_torsion_echoes_tcp() {
     let stop = Arc::new(AtomicBool::new(false));
     let client = round_trips(stream, stop.clone());
 
-    // glib's own 10 ms timer; after 20 ticks it stops the reactor.
+    // glib's own 10 ms timer; after 21 ticks it stops the reactor. The
+    // first is not judged: its wait began before the host loop started,
+    // and the start (attaching, the startup event) is not interleaving.
     let ticks = Trail::default();
     let (fired, on_trail) = (ticks.clone(), trail.clone());
     let (handle, stopping) = (reactor.handle(), stop.clone());
@@ -172,7 +174,7 @@ fn a_glib_timeout_keeps_time_while_torsion_echoes_tcp() {
         on_trail.lock().unwrap().push(now);
         let mut fired = fired.lock().unwrap();
         fired.push(now);
-        if fired.len() < TICKS {
+        if fired.len() < TICKS + 1 {
             return ControlFlow::Continue;
         }
         stopping.store(true, Ordering::SeqCst);
@@ -192,9 +194,8 @@ fn a_glib_timeout_keeps_time_while_torsion_echoes_tcp() {
         .unwrap()
         .unwrap();
     let trips = client.join().unwrap();
-    let mut ticks = ticks.lock().unwrap().clone();
-    ticks.insert(0, started);
-    assert_on_time("glib's timeout", &ticks[..TICKS], &trail.lock().unwrap());
+    let ticks = ticks.lock().unwrap().clone();
+    assert_on_time("glib's timeout", &ticks[1..], &trail.lock().unwrap());
     // torsion served the client all along: well over one round trip per
     // tick.
     assert!(trips > TICKS * 5, "{trips} round trips through torsion");
