@@ -165,9 +165,11 @@ impl TimerQueue {
         }
     }
 
-    /// Calls `hook` whenever a call scheduled or moved becomes the earliest
-    /// pending one: a reactor driven by a host loop tells the host, whose
-    /// wait was computed from the old earliest deadline.
+    /// Calls `hook` whenever a call is scheduled or moved before every call
+    /// in the queue: a reactor driven by a host loop tells the host, whose
+    /// wait was computed from the old earliest deadline. A call behind a
+    /// cancelled one does not call it: the host wakes for the cancelled
+    /// call's time anyway and then looks again.
     pub(crate) fn on_new_earliest(&self, hook: impl Fn() + 'static) {
         *self.inner.new_earliest.borrow_mut() = Some(Box::new(hook));
     }
@@ -205,35 +207,23 @@ impl TimerQueue {
         let inner = &*self.inner;
         let due_key = (inner.offset_nanos(now) as u128) << 64 | u64::MAX as u128;
         let mut heap = inner.heap.borrow_mut();
-        loop {
-            let top = heap.peek()?;
-            if !is_live(top) {
-                heap.pop();
-                inner.stale.set(inner.stale.get() - 1);
-                continue;
-            }
-            if top.key > due_key || (top.key as u64) >= barrier {
-                return None;
-            }
-            let entry = heap.pop().expect("peeked entry");
-            entry.call.meta().state.set(CallState::Called);
-            inner.live.set(inner.live.get() - 1);
-            return Some(entry.call);
+        inner.drop_stale_top(&mut heap);
+        let top = heap.peek()?;
+        if top.key > due_key || (top.key as u64) >= barrier {
+            return None;
         }
+        let entry = heap.pop().expect("peeked entry");
+        entry.call.meta().state.set(CallState::Called);
+        inner.live.set(inner.live.get() - 1);
+        Some(entry.call)
     }
 
     /// The deadline of the earliest pending call.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let inner = &*self.inner;
         let mut heap = inner.heap.borrow_mut();
-        loop {
-            let top = heap.peek()?;
-            if is_live(top) {
-                return Some(top.call.meta().time.get());
-            }
-            heap.pop();
-            inner.stale.set(inner.stale.get() - 1);
-        }
+        inner.drop_stale_top(&mut heap);
+        heap.peek().map(|top| top.call.meta().time.get())
     }
 
     /// Entries in the heap, stale ones included.
@@ -314,12 +304,16 @@ impl QueueInner {
         let key = (self.offset_nanos(meta.time.get()) as u128) << 64 | seq as u128;
         let earliest = {
             let mut heap = self.heap.borrow_mut();
+            // Compared with the top, live or stale: a host loop's deadline
+            // is never later than any call in the heap (each earlier call
+            // woke it when pushed), so a call behind a stale top cannot be
+            // earlier than that deadline and needs no wake.
+            let earliest = heap.peek().is_none_or(|top| key < top.key);
             heap.push(Entry {
                 key,
                 call: call.clone(),
             });
-            self.drop_stale_top(&mut heap);
-            heap.peek().is_some_and(|top| top.key == key)
+            earliest
         };
         if earliest && let Some(hook) = &*self.new_earliest.borrow() {
             hook();
@@ -364,8 +358,7 @@ impl QueueInner {
     ) -> Result<(), DelayedCallError> {
         check_pending(call)?;
         call.meta().time.set(time);
-        // The call's old entry goes stale when `push` gives it a new one,
-        // and `push` may pop it at once: count it first.
+        // The call's old entry goes stale when `push` gives it a new one.
         self.stale.set(self.stale.get() + 1);
         self.push(call);
         self.compact_if_mostly_stale();
@@ -409,3 +402,43 @@ impl CallMeta {
 }
 
 pub(crate) type WeakQueue = Weak<QueueInner>;
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::time::{Duration, Instant};
+
+    use super::{TimeSource, TimerQueue};
+
+    #[test]
+    fn the_hook_runs_for_a_call_before_every_call_in_the_queue() {
+        let start = Instant::now();
+        let queue = TimerQueue::new(TimeSource::Manual(Cell::new(start)));
+        let hooks = Rc::new(Cell::new(0));
+        queue.on_new_earliest({
+            let hooks = hooks.clone();
+            move || hooks.set(hooks.get() + 1)
+        });
+        let ms = Duration::from_millis;
+        let first = queue.call_later(ms(10), || {});
+        assert_eq!(hooks.get(), 1, "the first call is the earliest");
+        let _later = queue.call_later(ms(20), || {});
+        assert_eq!(hooks.get(), 1, "a later call does not move the deadline");
+        first.cancel().unwrap();
+        let _behind_cancelled = queue.call_later(ms(15), || {});
+        assert_eq!(
+            hooks.get(),
+            1,
+            "the host wakes at 10 ms for the cancelled call and sees this one then"
+        );
+        assert_eq!(queue.next_deadline(), Some(start + ms(15)));
+        let earlier = queue.call_later(ms(5), || {});
+        assert_eq!(hooks.get(), 2);
+        earlier.reset(ms(1)).unwrap();
+        assert_eq!(hooks.get(), 3, "moved before every call");
+        earlier.reset(ms(30)).unwrap();
+        assert_eq!(hooks.get(), 3, "moved back");
+        assert_eq!(queue.next_deadline(), Some(start + ms(15)));
+    }
+}
