@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use glib::{ControlFlow, IOCondition, MainContext, Priority};
 use torsion::Reactor;
 use torsion::net::{Protocol, Transport, factory_fn};
+use torsion::testing::cpu_wait;
 
 const TICK: Duration = Duration::from_millis(10);
 const TICKS: usize = 20;
@@ -74,17 +75,9 @@ impl Moment {
     fn now() -> Moment {
         Moment {
             wall: Instant::now(),
-            waited: run_queue_wait(),
+            waited: cpu_wait(),
         }
     }
-}
-
-/// The time this thread has spent runnable but waiting for a CPU
-/// (`/proc/thread-self/schedstat`, second field, in nanoseconds).
-fn run_queue_wait() -> Duration {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
-    let nanos = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    Duration::from_nanos(nanos)
 }
 
 /// Every moment the loop thread did something (each I/O callback, each

@@ -10,24 +10,17 @@ mod host_loop;
 use std::time::{Duration, Instant};
 
 use host_loop::{Until, run};
-
-/// The time this thread has spent runnable but waiting for a CPU
-/// (`/proc/thread-self/schedstat`, second field, in nanoseconds).
-fn run_queue_wait() -> Duration {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
-    let nanos = text.split_whitespace().nth(1).unwrap().parse().unwrap();
-    Duration::from_nanos(nanos)
-}
+use torsion::testing::cpu_wait;
 
 #[test]
 fn a_foreign_loop_drives_the_reactor_through_io_timers_and_shutdown() {
     let started = Instant::now();
-    let waited_before = run_queue_wait();
+    let waited_before = cpu_wait();
     let report = run(Until::ClientDone { lines: 100 }).unwrap();
     // On a machine busy with other work the system may keep the loop's
     // thread off the CPU past a tick; no loop can help that, so the time
     // it did is allowed on top of the bound.
-    let waited = run_queue_wait().saturating_sub(waited_before);
+    let waited = cpu_wait().saturating_sub(waited_before);
     let elapsed = started.elapsed();
     assert_eq!(report.echoed, 100, "{report:?}");
     assert_eq!(report.datagrams, 100, "{report:?}");

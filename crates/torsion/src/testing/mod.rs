@@ -7,10 +7,12 @@
 //! two connected in-memory [`AsyncStream`](crate::net::AsyncStream)s, so
 //! async code (an HTTP server and client on hyper) runs without sockets;
 //! [`replay_protocol`] and [`replay_decoder`] replay a protocol's input at
-//! every chunk size.
+//! every chunk size; [`cpu_wait`] tells a timing test how long the system
+//! kept its thread from a CPU.
 
 mod chunks;
 mod clock;
+mod cpu_wait;
 mod loopback;
 mod memory_reactor;
 mod stream_pair;
@@ -20,6 +22,7 @@ pub use chunks::{
     CHUNK_SIZES, Decoded, decode_in_chunks, feed_in_chunks, replay_decoder, replay_protocol,
 };
 pub use clock::Clock;
+pub use cpu_wait::cpu_wait;
 pub use loopback::Loopback;
 pub use memory_reactor::{ConnectCall, MemoryPort, MemoryReactor, TcpListenCall, UnixListenCall};
 pub use stream_pair::stream_pair;
