@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use torsion::Reactor;
 use torsion::net::factory_fn;
+use torsion::testing::echo_server;
 use torsion::time::LoopingCall;
 
 use crate::Runner;
@@ -21,13 +22,7 @@ use crate::support::{DatagramEcho, Echo, LIMIT, stop_after};
 /// then stops the reactor through its handle.
 pub fn tcp_echo_with_a_blocking_client_thread(run: Runner) {
     let reactor = Reactor::new().unwrap();
-    let port = reactor
-        .listen_tcp(
-            "127.0.0.1:0".parse().unwrap(),
-            factory_fn(|_| Some(Echo::default())),
-        )
-        .unwrap();
-    let address = port.tcp_address().unwrap();
+    let address = echo_server(&reactor);
     let handle = reactor.handle();
     let client = std::thread::spawn(move || {
         let mut stream = TcpStream::connect(address).unwrap();
@@ -47,13 +42,7 @@ pub fn tcp_echo_with_a_blocking_client_thread(run: Runner) {
 /// client sees end-of-file and nothing accepts on the port any more.
 pub fn stopping_the_reactor_closes_every_connection_and_port(run: Runner) {
     let reactor = Reactor::new().unwrap();
-    let port = reactor
-        .listen_tcp(
-            "127.0.0.1:0".parse().unwrap(),
-            factory_fn(|_| Some(Echo::default())),
-        )
-        .unwrap();
-    let address = port.tcp_address().unwrap();
+    let address = echo_server(&reactor);
     let handle = reactor.handle();
     let client = std::thread::spawn(move || {
         let mut stream = TcpStream::connect(address).unwrap();

@@ -6,17 +6,13 @@
 mod support;
 
 use std::cell::{Cell, RefCell};
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use torsion::error::ReactorError;
-use torsion::net::factory_fn;
-use torsion::testing::cpu_wait;
+use torsion::testing::{cpu_wait, echo_server};
 use torsion::{Failure, Reactor};
-
-use support::Echo;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -143,13 +139,7 @@ fn a_tokio_task_can_stop_the_reactor() {
 #[test]
 fn torsion_code_inside_tokio_uses_tokio_sockets_and_timers_directly() {
     let reactor = Reactor::new().unwrap();
-    let port = reactor
-        .listen_tcp(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            factory_fn(|_| Some(Echo::default())),
-        )
-        .unwrap();
-    let address = port.tcp_address().unwrap();
+    let address = echo_server(&reactor);
     let r = reactor.clone();
     let echoed = reactor.spawn(async move {
         // A !Send future run by torsion's executor, using tokio.
@@ -212,13 +202,7 @@ struct Timings {
 /// while each loop times ten 10 ms timers of its own, one after another.
 fn time_both_loops_under_io() -> Timings {
     let reactor = Reactor::new().unwrap();
-    let port = reactor
-        .listen_tcp(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            factory_fn(|_| Some(Echo::default())),
-        )
-        .unwrap();
-    let address = port.tcp_address().unwrap();
+    let address = echo_server(&reactor);
     let timings = Rc::new(RefCell::new(Timings::default()));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -16,11 +16,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use torsion::endpoints::server_from_string;
-use torsion::net::{Address, factory_fn};
+use torsion::net::Address;
+use torsion::testing::echo_server;
 use torsion::{Deferred, Failure, Reactor};
 use torsion_web::{Body, Request, Response, Server};
-
-use support::Echo;
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>;
 
@@ -98,13 +97,7 @@ fn check(bodies: &[String]) {
 fn inside_tokio_hyper_util_s_client_fetches_from_a_torsion_web_server_on_the_same_thread() {
     let reactor = Reactor::new().unwrap();
     // A torsion echo server busy with a tokio client at the same time.
-    let port = reactor
-        .listen_tcp(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            factory_fn(|_| Some(Echo::default())),
-        )
-        .unwrap();
-    let echo = port.tcp_address().unwrap();
+    let echo = echo_server(&reactor);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -15,9 +15,9 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Echo, process_cpu, set_fd_limit};
+use common::{process_cpu, set_fd_limit};
 use torsion::Reactor;
-use torsion::net::factory_fn;
+use torsion::testing::echo_server;
 
 const SERVER_ENV: &str = "TORSION_EXHAUSTION_SERVER";
 /// The descriptors of the servers that only need to run out: a few dozen
@@ -355,13 +355,7 @@ fn serve() {
         .with_ansi(false)
         .init();
     let reactor = Reactor::new().unwrap();
-    let port = reactor
-        .listen_tcp(
-            "127.0.0.1:0".parse().unwrap(),
-            factory_fn(|_| Some(Echo::default())),
-        )
-        .unwrap();
-    println!("port {}", port.tcp_address().unwrap().port());
+    println!("port {}", echo_server(&reactor).port());
     let stopper = reactor.clone();
     reactor.call_later(Duration::from_secs(90), move || {
         let _ = stopper.stop();

@@ -4,30 +4,18 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{Echo, turn_until};
 use torsion::defer::pending_deferreds;
-use torsion::net::{Address, factory_fn};
+use torsion::net::factory_fn;
 use torsion::reactor::introspect::ConnectionInfo;
+use torsion::testing::echo_server;
 use torsion::{Deferred, Reactor, blocking};
 
 const LIMIT: Duration = Duration::from_secs(20);
-
-fn echo_server(reactor: &Reactor) -> SocketAddr {
-    let port = reactor
-        .listen_tcp(
-            "127.0.0.1:0".parse().unwrap(),
-            factory_fn(|_| Some(Echo::default())),
-        )
-        .unwrap();
-    match port.address() {
-        Address::Tcp(address) => address,
-        other => panic!("a TCP port has a TCP address, not {other}"),
-    }
-}
 
 /// Sends `data` and reads the echo back, turning the loop meanwhile.
 fn round_trip(reactor: &Reactor, client: &mut TcpStream, data: &[u8]) {

@@ -1,11 +1,7 @@
-//! What the tests share: a torsion echo protocol and bounded waits.
+//! What the tests share: bounded waits and drop guards.
 #![allow(dead_code)]
 
 use std::time::{Duration, Instant};
-
-// Not every test binary that shares this module uses it.
-#[allow(unused_imports)]
-pub use torsion::protocols::wire::Echo;
 
 /// Long enough for anything that works; a test that needs it has failed.
 pub const LONG: Duration = Duration::from_secs(10);

@@ -7,12 +7,14 @@
 //! two connected in-memory [`AsyncStream`](crate::net::AsyncStream)s, so
 //! async code (an HTTP server and client on hyper) runs without sockets;
 //! [`replay_protocol`] and [`replay_decoder`] replay a protocol's input at
-//! every chunk size; [`cpu_wait`] tells a timing test how long the system
-//! kept its thread from a CPU.
+//! every chunk size; [`echo_server`] gives a real peer on 127.0.0.1, and
+//! [`cpu_wait`] tells a timing test how long the system kept its thread
+//! from a CPU.
 
 mod chunks;
 mod clock;
 mod cpu_wait;
+mod echo_server;
 mod loopback;
 mod memory_reactor;
 mod stream_pair;
@@ -23,6 +25,7 @@ pub use chunks::{
 };
 pub use clock::Clock;
 pub use cpu_wait::cpu_wait;
+pub use echo_server::echo_server;
 pub use loopback::Loopback;
 pub use memory_reactor::{ConnectCall, MemoryPort, MemoryReactor, TcpListenCall, UnixListenCall};
 pub use stream_pair::stream_pair;
