@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{Running, curl, get, python_command};
+use support::{curl, get, python_command, start_torsion};
+use torsion::testing::WatchedChild;
 
 /// The demo running, and the URL of each part by name (`chat`,
 /// `chat-line`, `rate`, `chart`, `status`, `live`, `rate-source`).
 struct Demo {
-    running: Running,
+    running: WatchedChild,
     urls: BTreeMap<String, String>,
 }
 
@@ -30,7 +31,7 @@ impl Demo {
     fn start(extra: &[&str]) -> Demo {
         let mut args = vec!["demo", "--port-base", "0", "--poll-interval", "1"];
         args.extend_from_slice(extra);
-        let mut running = Running::start(&args);
+        let mut running = start_torsion(&args);
         running.wait_for_stdout("READY");
         let urls = running
             .out
@@ -69,9 +70,9 @@ impl Demo {
 
     /// SIGTERM; the exit code and the log.
     fn stop(self) -> (Option<i32>, Vec<String>) {
-        self.running.signal("-TERM");
-        let (code, _out, log) = self.running.wait();
-        (code, log)
+        self.running.signal("TERM");
+        let exited = self.running.wait();
+        (exited.status.code(), exited.err)
     }
 }
 

@@ -7,11 +7,13 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Running, chat_checks, clear_screenshots, run_browser_checks, screenshot_directory};
+use support::{
+    chat_checks, clear_screenshots, run_browser_checks, screenshot_directory, start_torsion,
+};
 
 #[test]
 fn the_demo_in_a_browser_chats_shows_the_rate_and_sees_its_pages_live() {
-    let mut demo = Running::start(&["demo", "--port-base", "0", "--poll-interval", "1"]);
+    let mut demo = start_torsion(&["demo", "--port-base", "0", "--poll-interval", "1"]);
     demo.wait_for_stdout("READY");
     let url = |part: &str| -> String {
         demo.out
@@ -73,7 +75,8 @@ fn the_demo_in_a_browser_chats_shows_the_rate_and_sees_its_pages_live() {
             .unwrap_or_else(|error| panic!("the screenshot of {name}: {error}"));
         assert!(png.starts_with(b"\x89PNG"), "{name}.png is a PNG");
     }
-    demo.signal("-TERM");
-    let (code, _out, log) = demo.wait();
+    demo.signal("TERM");
+    let exited = demo.wait();
+    let (code, log) = (exited.status.code(), exited.err);
     assert_eq!(code, Some(0), "{log:#?}");
 }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{Running, curl, get};
+use support::{curl, get, start_torsion};
+use torsion::testing::WatchedChild;
 
 /// A port free a moment ago, for the one service whose URL the file
 /// itself must name.
@@ -25,8 +26,8 @@ fn free_port() -> u16 {
 
 /// Where the service `name` announced it serves: the rest of its line
 /// after " on ".
-fn announced(running: &mut Running, name: &str) -> String {
-    let line = running.wait_for_log(&format!("{name}: "));
+fn announced(running: &mut WatchedChild, name: &str) -> String {
+    let line = running.wait_for_stderr(&format!("{name}: "));
     let place = line.rsplit_once(" on ").expect("an address").1;
     place.trim().to_owned()
 }
@@ -86,7 +87,7 @@ listen = "tcp:0:interface=127.0.0.1"
     )
     .unwrap();
     let pidfile = dir.path().join("torsion.pid");
-    let mut running = Running::start(&[
+    let mut running = start_torsion(&[
         "run",
         file.to_str().unwrap(),
         "--pidfile",
@@ -154,8 +155,9 @@ listen = "tcp:0:interface=127.0.0.1"
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    running.signal("-TERM");
-    let (code, _, log) = running.wait();
+    running.signal("TERM");
+    let exited = running.wait();
+    let (code, log) = (exited.status.code(), exited.err);
     assert_eq!(code, Some(0), "{log:#?}");
     assert!(!log.iter().any(|line| line.contains("ERROR")), "{log:#?}");
     assert!(!pidfile.exists(), "the pid file outlived the process");
@@ -245,10 +247,11 @@ fn the_json_log_format_writes_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("services.toml");
     std::fs::write(&file, ECHO).unwrap();
-    let mut running = Running::start(&["--log-format", "json", "run", file.to_str().unwrap()]);
-    running.wait_for_log("echo: listening on 127.0.0.1:");
-    running.signal("-TERM");
-    let (code, _, log) = running.wait();
+    let mut running = start_torsion(&["--log-format", "json", "run", file.to_str().unwrap()]);
+    running.wait_for_stderr("echo: listening on 127.0.0.1:");
+    running.signal("TERM");
+    let exited = running.wait();
+    let (code, log) = (exited.status.code(), exited.err);
     assert_eq!(code, Some(0), "{log:#?}");
     assert!(log.len() >= 3, "{log:#?}");
     for line in &log {

@@ -2,7 +2,7 @@
 //! from with curl, stopped by a signal; its exit status and its access log
 //! checked.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -10,13 +10,11 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::with_default_stop_signals;
+use torsion::testing::{WatchedChild, stop_signals_at_default};
 
-/// A running `torsion` child and the lines it logged so far.
+/// A running `torsion` child, and the URL it serves.
 struct Torsion {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
+    child: WatchedChild,
     url: String,
 }
 
@@ -24,81 +22,29 @@ impl Torsion {
     /// Starts `torsion ARGS` in `cwd` and waits for it to say where it
     /// serves.
     fn start(args: &[&str], cwd: &Path) -> Torsion {
-        let mut child = with_default_stop_signals(&mut Command::new(env!("CARGO_BIN_EXE_torsion")))
-            .args(args)
-            .current_dir(cwd)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut torsion = Torsion {
-            child,
-            lines,
-            log: Vec::new(),
-            url: String::new(),
-        };
+        let mut command = stop_signals_at_default(env!("CARGO_BIN_EXE_torsion"));
+        command.args(args).current_dir(cwd).env("RUST_LOG", "info");
+        let mut child = WatchedChild::spawn(&mut command).unwrap();
         // The runner announces "serving DIR on URL" once everything is up.
-        let serving = torsion.wait_for_line(" on http://");
+        let serving = child.wait_for_stderr(" on http://");
         let start = serving.find("http://").expect("a URL in the serving line");
-        torsion.url = serving[start..].trim().to_owned();
-        torsion
+        let url = serving[start..].trim().to_owned();
+        Torsion { child, url }
     }
 
     fn wait_for_line(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(line) = self.log.iter().find(|line| line.contains(needle)) {
-                return line.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.log.push(line),
-                Err(_) => panic!("torsion never logged {needle:?}; it logged {:#?}", self.log),
-            }
-        }
+        self.child.wait_for_stderr(needle)
     }
 
-    /// Sends `signal` (`-TERM`, `-INT`) with the shell's own `kill`.
     fn signal(&self, signal: &str) {
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(format!("kill {signal} {}", self.child.id()))
-            .status()
-            .unwrap();
-        assert!(status.success());
+        self.child.signal(signal);
     }
 
     /// Waits (bounded) for the process to exit; its exit code and its whole
     /// log.
-    fn wait(mut self) -> (Option<i32>, Vec<String>) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("torsion did not exit; it logged {:#?}", self.log);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        self.log.extend(self.lines.try_iter());
-        // The reader thread ends with the pipe; collect what it still had.
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
-            self.log.push(line);
-        }
-        (status.code(), self.log)
+    fn wait(self) -> (Option<i32>, Vec<String>) {
+        let exited = self.child.wait();
+        (exited.status.code(), exited.err)
     }
 }
 
@@ -150,7 +96,7 @@ fn torsion_web_serves_a_directory_logs_each_request_and_exits_0_on_sigterm() {
     assert!(line.contains("torsion_web::access"), "{line}");
     assert!(line.contains("127.0.0.1:"), "the peer: {line}");
 
-    torsion.signal("-TERM");
+    torsion.signal("TERM");
     let (code, log) = torsion.wait();
     assert_eq!(code, Some(0), "{log:#?}");
     assert!(log.iter().any(|line| line.contains("stopped")), "{log:#?}");
@@ -170,7 +116,7 @@ fn sigint_stops_it_cleanly_too_and_the_default_path_is_the_current_directory() {
         "hello from torsion\n"
     );
     torsion.wait_for_line("GET /hello.txt");
-    torsion.signal("-INT");
+    torsion.signal("INT");
     let (code, log) = torsion.wait();
     assert_eq!(code, Some(0), "{log:#?}");
 }
@@ -278,7 +224,7 @@ fn a_download_in_flight_finishes_before_sigterm_stops_the_server() {
         );
     }
     std::thread::sleep(Duration::from_millis(300));
-    torsion.signal("-TERM");
+    torsion.signal("TERM");
     let received = download.join().unwrap();
     let output = curl.wait_with_output().unwrap();
     let (code, log) = torsion.wait();
@@ -357,14 +303,14 @@ fn stopping_with_a_download_in_flight_says_how_long_it_waits_for_how_many_connec
     let dir = site_with_a_big_file();
     let mut torsion = start_serving(&dir, "30");
     let _download = SlowDownload::start(&torsion);
-    torsion.signal("-INT");
+    torsion.signal("INT");
     let line = torsion.wait_for_line("waiting up to");
     assert!(
         line.contains("waiting up to 30 s for 1 connection"),
         "{line}"
     );
     assert!(line.contains("INFO"), "{line}");
-    torsion.signal("-INT");
+    torsion.signal("INT");
     let (code, log) = torsion.wait();
     assert_eq!(code, Some(0), "{log:#?}");
 }
@@ -374,10 +320,10 @@ fn a_second_sigint_stops_at_once_without_waiting_for_the_download() {
     let dir = site_with_a_big_file();
     let mut torsion = start_serving(&dir, "30");
     let _download = SlowDownload::start(&torsion);
-    torsion.signal("-INT");
+    torsion.signal("INT");
     torsion.wait_for_line("waiting up to");
     let second = Instant::now();
-    torsion.signal("-INT");
+    torsion.signal("INT");
     let (code, log) = torsion.wait();
     let took = second.elapsed();
     assert!(took < Duration::from_secs(1), "{took:?}: {log:#?}");
@@ -395,7 +341,7 @@ fn a_shutdown_that_times_a_download_out_logs_no_error() {
     let dir = site_with_a_big_file();
     let mut torsion = start_serving(&dir, "0.5");
     let _download = SlowDownload::start(&torsion);
-    torsion.signal("-TERM");
+    torsion.signal("TERM");
     torsion.wait_for_line("waiting up to 0.5 s for 1 connection");
     let (code, log) = torsion.wait();
     assert_eq!(code, Some(0), "{log:#?}");
@@ -455,12 +401,12 @@ fn hidden_files_answer_404_unless_shown_and_help_says_so() {
         listing.contains("hello.txt") && !listing.contains(".git"),
         "{listing}"
     );
-    hidden.signal("-TERM");
+    hidden.signal("TERM");
     assert_eq!(hidden.wait().0, Some(0));
 
     let shown = Torsion::start(&[&listen[..], &["--show-hidden"]].concat(), dir.path());
     assert_eq!(curl(&[], &format!("{}.git/config", shown.url)), "[core]\n");
-    shown.signal("-TERM");
+    shown.signal("TERM");
     assert_eq!(shown.wait().0, Some(0));
 
     let output = Command::new(env!("CARGO_BIN_EXE_torsion"))

@@ -4,15 +4,13 @@
 //! A signal goes to the whole process, so the reactor runs in a child: this
 //! same test binary, running the ignored child test the suite macro
 //! generates beside the parent. The child prints what happens; the parent
-//! sends SIGTERM with `kill` and reads. Nothing is sent to the test
+//! sends SIGTERM and reads ([`WatchedChild`]). Nothing is sent to the test
 //! process itself, so the suite runs in parallel with anything.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use torsion::reactor::{Phase, SystemEvent};
+use torsion::testing::{Exited, WatchedChild, stop_signals_at_default};
 use torsion::{Deferred, Reactor};
 
 use crate::Runner;
@@ -43,62 +41,23 @@ pub fn signal_child(run: Runner) {
 /// test calling [`signal_child`]) in a child process, sends it SIGTERM once
 /// it is running, and expects the whole shutdown and a clean exit.
 pub fn sigterm_stops_the_reactor_gracefully(child_test: &str) {
-    // A test run in the background of a script may inherit SIGTERM or
-    // SIGINT ignored, which the reactor leaves alone: coreutils' env puts
-    // them back to their default for the child.
-    let mut child = Command::new("env")
-        .arg("--default-signal=INT,TERM")
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            child_test,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !seen.iter().any(|line: &String| line.contains("READY")) {
-        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) => seen.push(line),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the child never said READY: {seen:?}");
-            }
-        }
-    }
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    let mut command = stop_signals_at_default(std::env::current_exe().unwrap());
+    command.args([
+        "--exact",
+        child_test,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    let mut child = WatchedChild::spawn(&mut command)
+        .unwrap()
+        .with_limit(Duration::from_secs(10));
+    child.wait_for_stdout("READY");
+    child.signal("TERM");
     let signalled = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if signalled.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("the child did not exit after SIGTERM: {seen:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    while let Ok(line) = lines.recv_timeout(Duration::from_secs(2)) {
-        seen.push(line);
-    }
+    let Exited {
+        status, out: seen, ..
+    } = child.wait();
     assert!(status.success(), "{status:?}: {seen:?}");
     assert!(
         signalled.elapsed() < Duration::from_secs(5),

@@ -7,11 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-
-use common::with_default_stop_signals;
 use torsion::blocking::{self, BridgeError};
 use torsion::reactor::{Phase, SystemEvent};
+use torsion::testing::stop_signals_at_default;
 use torsion::{Deferred, Failure, Reactor};
 
 const SCENARIO: &str = "TORSION_BRIDGE_SCENARIO";
@@ -19,8 +17,8 @@ const LONG: Duration = Duration::from_secs(10);
 
 /// This test binary, set to run `scenario` as its only test.
 fn child_command(scenario: &str) -> Command {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    with_default_stop_signals(&mut command)
+    let mut command = stop_signals_at_default(std::env::current_exe().unwrap());
+    command
         .args([
             "--exact",
             "bridge_child",

@@ -2,18 +2,18 @@
 //! a real child process stopped by SIGTERM.
 
 use std::cell::{Cell, RefCell};
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::rc::Rc;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Echo, turn_until, with_default_stop_signals};
+use common::{Echo, turn_until};
 use torsion::net::{Address, Backoff, Protocol, Transport, factory_fn};
 use torsion::service::{ClientService, ListeningService, Service, TimerService};
+use torsion::testing::{WatchedChild, stop_signals_at_default};
 use torsion::{Deferred, Failure, Reactor};
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -298,99 +298,32 @@ fn example() -> Command {
             Some(line[start..end].to_owned())
         })
         .expect("cargo names the example's executable");
-    let mut command = Command::new(executable);
-    with_default_stop_signals(&mut command);
-    command
+    stop_signals_at_default(executable)
 }
 
-/// A running example and the lines it printed so far.
-struct Example {
-    child: std::process::Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
+/// The services example started with `args`, watched.
+fn start_example(args: &[&str]) -> WatchedChild {
+    WatchedChild::spawn(example().args(args)).unwrap()
 }
 
-impl Example {
-    fn start(args: &[&str]) -> Example {
-        let mut child = example()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Example {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits (bounded) for a line starting with `prefix`, and returns it.
-    fn expect(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            if let Some(line) = self.seen.iter().find(|line| line.starts_with(prefix)) {
-                return line.clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("the example never printed {prefix:?}: {:?}", self.seen);
-                }
-            }
-        }
-    }
-
-    /// Waits (bounded) for the exit: its status, stdout lines other than
-    /// ticks, and stderr.
-    fn finish(mut self) -> (std::process::ExitStatus, Vec<String>, String) {
-        let deadline = Instant::now() + LIMIT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("the example did not exit: {:?}", self.seen);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.seen.push(line);
-        }
-        let mut stderr = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        let lines = self
-            .seen
-            .into_iter()
-            .filter(|line| !line.starts_with("tick"))
-            .collect();
-        (status, lines, stderr)
-    }
+/// Waits (bounded) for the example's exit: its status, stdout lines other
+/// than ticks, and stderr.
+fn finish(example: WatchedChild) -> (std::process::ExitStatus, Vec<String>, String) {
+    let exited = example.wait();
+    let lines = exited
+        .out
+        .into_iter()
+        .filter(|line| !line.starts_with("tick"))
+        .collect();
+    (exited.status, lines, exited.err.join("\n"))
 }
 
 #[test]
 fn example_stops_every_service_in_reverse_on_sigterm_and_exits_zero() {
-    let mut example = Example::start(&["--listen", "tcp:0:interface=127.0.0.1"]);
-    let listening = example.expect("echo listening on ");
+    let mut example = start_example(&["--listen", "tcp:0:interface=127.0.0.1"]);
+    let listening = example.wait_for_stdout("echo listening on ");
     let address: SocketAddr = listening["echo listening on ".len()..].parse().unwrap();
-    example.expect("started last");
+    example.wait_for_stdout("started last");
     let mut client = TcpStream::connect(address).unwrap();
     client.set_read_timeout(Some(LIMIT)).unwrap();
     client.write_all(b"hello").unwrap();
@@ -398,12 +331,8 @@ fn example_stops_every_service_in_reverse_on_sigterm_and_exits_zero() {
     client.read_exact(&mut echoed).unwrap();
     assert_eq!(&echoed, b"hello");
 
-    let sent = Command::new("kill")
-        .args(["-TERM", &example.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let (status, lines, stderr) = example.finish();
+    example.signal("TERM");
+    let (status, lines, stderr) = finish(example);
     assert_eq!(status.code(), Some(0), "{lines:?}\n{stderr}");
     assert_eq!(
         lines[lines.len() - 4..],
@@ -420,8 +349,8 @@ fn example_stops_every_service_in_reverse_on_sigterm_and_exits_zero() {
 
 #[test]
 fn example_exits_non_zero_with_the_error_when_a_service_fails_to_start() {
-    let example = Example::start(&["--fail", "--listen", "tcp:0:interface=127.0.0.1"]);
-    let (status, lines, stderr) = example.finish();
+    let example = start_example(&["--fail", "--listen", "tcp:0:interface=127.0.0.1"]);
+    let (status, lines, stderr) = finish(example);
     assert_eq!(status.code(), Some(1), "{lines:?}\n{stderr}");
     assert_eq!(
         lines,

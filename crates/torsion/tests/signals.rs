@@ -3,99 +3,27 @@
 //! `child_*` tests) so the signal hits nothing else. The child prints what
 //! happens on stdout; the parent sends signals with `kill` and reads.
 
-use std::io::{BufRead, BufReader, Lines};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-mod common;
-
-use common::with_default_stop_signals;
 use torsion::reactor::{Phase, Signals, SystemEvent};
+use torsion::testing::{Exited, WatchedChild, stop_signals_at_default};
 use torsion::{Deferred, Reactor};
 
-/// A child process running one ignored test, and its stdout lines.
-struct ChildReactor {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl ChildReactor {
-    fn start(test: &str) -> ChildReactor {
-        let mut child =
-            with_default_stop_signals(&mut Command::new(std::env::current_exe().unwrap()))
-                .args([
-                    "--exact",
-                    test,
-                    "--ignored",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-        let stdout: Lines<BufReader<ChildStdout>> =
-            BufReader::new(child.stdout.take().unwrap()).lines();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        ChildReactor {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits (bounded) for a line containing `needle`.
-    fn expect(&mut self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.seen.iter().any(|line| line.contains(needle)) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(_) => {
-                    let _ = self.child.kill();
-                    panic!("the child never printed {needle:?}: {:?}", self.seen);
-                }
-            }
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let sent = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-    }
-
-    /// Waits at most `limit` for the child to exit; its status and all it
-    /// printed.
-    fn exit_within(mut self, limit: Duration) -> (ExitStatus, Vec<String>) {
-        let deadline = Instant::now() + limit;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                self.child.kill().unwrap();
-                panic!("the child did not exit within {limit:?}: {:?}", self.seen);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
-            self.seen.push(line);
-        }
-        (status, self.seen)
-    }
+/// A child process running one ignored test of this binary, watched.
+fn child_reactor(test: &str) -> WatchedChild {
+    let mut command = stop_signals_at_default(std::env::current_exe().unwrap());
+    command.args([
+        "--exact",
+        test,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    WatchedChild::spawn(&mut command)
+        .unwrap()
+        .with_limit(Duration::from_secs(10))
 }
 
 /// Prints at each shutdown phase, and when `run` returns.
@@ -120,10 +48,14 @@ fn child_runs_a_reactor() {
 }
 
 fn stops_gracefully_on(signal: &str) {
-    let mut child = ChildReactor::start("child_runs_a_reactor");
-    child.expect("READY");
+    let mut child = child_reactor("child_runs_a_reactor");
+    child.wait_for_stdout("READY");
     child.signal(signal);
-    let (status, printed) = child.exit_within(Duration::from_secs(10));
+    let Exited {
+        status,
+        out: printed,
+        ..
+    } = child.wait();
     assert!(status.success(), "{status:?}: {printed:?}");
     for expected in ["BEFORE-SHUTDOWN", "AFTER-SHUTDOWN", "RUN-RETURNED"] {
         assert!(
@@ -135,7 +67,7 @@ fn stops_gracefully_on(signal: &str) {
 
 #[test]
 fn sigint_stops_a_running_reactor_gracefully() {
-    stops_gracefully_on("-INT");
+    stops_gracefully_on("INT");
 }
 
 #[test]
@@ -150,10 +82,14 @@ fn child_runs_a_reactor_leaving_signals_alone() {
 
 #[test]
 fn with_signals_left_alone_sigint_ends_the_process_as_by_default() {
-    let mut child = ChildReactor::start("child_runs_a_reactor_leaving_signals_alone");
-    child.expect("READY");
-    child.signal("-INT");
-    let (status, printed) = child.exit_within(Duration::from_secs(10));
+    let mut child = child_reactor("child_runs_a_reactor_leaving_signals_alone");
+    child.wait_for_stdout("READY");
+    child.signal("INT");
+    let Exited {
+        status,
+        out: printed,
+        ..
+    } = child.wait();
     assert_eq!(status.signal(), Some(2), "{status:?}: {printed:?}");
     assert!(
         !printed.iter().any(|line| line.contains("SHUTDOWN")),
@@ -175,10 +111,14 @@ fn child_runs_a_reactor_then_waits() {
 
 #[test]
 fn once_run_returns_sigint_has_its_default_effect_again() {
-    let mut child = ChildReactor::start("child_runs_a_reactor_then_waits");
-    child.expect("RUN-RETURNED");
-    child.signal("-INT");
-    let (status, printed) = child.exit_within(Duration::from_secs(10));
+    let mut child = child_reactor("child_runs_a_reactor_then_waits");
+    child.wait_for_stdout("RUN-RETURNED");
+    child.signal("INT");
+    let Exited {
+        status,
+        out: printed,
+        ..
+    } = child.wait();
     assert_eq!(status.signal(), Some(2), "{status:?}: {printed:?}");
 }
 
@@ -223,11 +163,15 @@ fn child_runs_two_reactors() {
 
 #[test]
 fn a_second_reactor_does_not_take_the_signals_another_holds() {
-    let mut child = ChildReactor::start("child_runs_two_reactors");
-    child.expect("FIRST-READY handles_signals=true");
-    child.expect("SECOND-READY handles_signals=false");
-    child.signal("-INT");
-    let (status, printed) = child.exit_within(Duration::from_secs(10));
+    let mut child = child_reactor("child_runs_two_reactors");
+    child.wait_for_stdout("FIRST-READY handles_signals=true");
+    child.wait_for_stdout("SECOND-READY handles_signals=false");
+    child.signal("INT");
+    let Exited {
+        status,
+        out: printed,
+        ..
+    } = child.wait();
     assert!(status.success(), "{status:?}: {printed:?}");
     let position = |needle: &str| printed.iter().position(|line| line.contains(needle));
     let first_stopped = position("FIRST-SHUTDOWN").expect("the first reactor stopped");
@@ -261,13 +205,17 @@ fn child_waits_for_a_shutdown_trigger_that_never_fires() {
 
 #[test]
 fn a_second_sigint_while_stopping_stops_without_waiting() {
-    let mut child = ChildReactor::start("child_waits_for_a_shutdown_trigger_that_never_fires");
-    child.expect("READY");
-    child.signal("-INT");
-    child.expect("BEFORE-SHUTDOWN");
+    let mut child = child_reactor("child_waits_for_a_shutdown_trigger_that_never_fires");
+    child.wait_for_stdout("READY");
+    child.signal("INT");
+    child.wait_for_stdout("BEFORE-SHUTDOWN");
     let second_signal = Instant::now();
-    child.signal("-INT");
-    let (status, printed) = child.exit_within(Duration::from_secs(10));
+    child.signal("INT");
+    let Exited {
+        status,
+        out: printed,
+        ..
+    } = child.wait();
     assert!(
         second_signal.elapsed() < Duration::from_secs(2),
         "{printed:?}"
@@ -307,14 +255,18 @@ fn child_hangs_in_a_during_shutdown_trigger() {
 
 #[test]
 fn a_third_sigint_ends_a_shutdown_that_hangs() {
-    let mut child = ChildReactor::start("child_hangs_in_a_during_shutdown_trigger");
-    child.expect("READY");
-    child.signal("-INT");
-    child.expect("BEFORE-SHUTDOWN");
-    child.signal("-INT");
-    child.expect("DURING-SHUTDOWN");
-    child.signal("-INT");
-    let (status, printed) = child.exit_within(Duration::from_secs(10));
+    let mut child = child_reactor("child_hangs_in_a_during_shutdown_trigger");
+    child.wait_for_stdout("READY");
+    child.signal("INT");
+    child.wait_for_stdout("BEFORE-SHUTDOWN");
+    child.signal("INT");
+    child.wait_for_stdout("DURING-SHUTDOWN");
+    child.signal("INT");
+    let Exited {
+        status,
+        out: printed,
+        ..
+    } = child.wait();
     assert_eq!(status.signal(), Some(2), "{status:?}: {printed:?}");
     assert!(
         !printed.iter().any(|line| line.contains("RUN-RETURNED")),

@@ -9,7 +9,8 @@
 //! [`replay_protocol`] and [`replay_decoder`] replay a protocol's input at
 //! every chunk size; [`echo_server`] gives a real peer on 127.0.0.1, and
 //! [`cpu_wait`] tells a timing test how long the system kept its thread
-//! from a CPU.
+//! from a CPU; [`WatchedChild`] runs a whole program and waits, bounded,
+//! for its lines and its exit.
 
 mod chunks;
 mod clock;
@@ -19,6 +20,7 @@ mod loopback;
 mod memory_reactor;
 mod stream_pair;
 mod string_transport;
+mod watched_child;
 
 pub use chunks::{
     CHUNK_SIZES, Decoded, decode_in_chunks, feed_in_chunks, replay_decoder, replay_protocol,
@@ -30,6 +32,7 @@ pub use loopback::Loopback;
 pub use memory_reactor::{ConnectCall, MemoryPort, MemoryReactor, TcpListenCall, UnixListenCall};
 pub use stream_pair::stream_pair;
 pub use string_transport::StringTransport;
+pub use watched_child::{Exited, WatchedChild, stop_signals_at_default};
 
 #[cfg(test)]
 pub(crate) mod log_capture;

@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -93,22 +92,6 @@ impl Rng {
 
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
-    }
-}
-
-/// Gives the child SIGINT and SIGTERM at their default disposition, which
-/// the reactor needs to take them: a test run started in the background of
-/// a non-interactive shell inherits SIGINT ignored, and an ignored signal
-/// stays ignored across exec.
-pub fn with_default_stop_signals(command: &mut Command) -> &mut Command {
-    // SAFETY: between fork and exec the closure only calls signal(2), which
-    // is async-signal-safe, and allocates nothing.
-    unsafe {
-        command.pre_exec(|| {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::signal(libc::SIGTERM, libc::SIG_DFL);
-            Ok(())
-        })
     }
 }
 
