@@ -2,10 +2,13 @@
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
 mod ampbox;
+pub mod arguments;
 mod codec;
 mod error;
 
 pub use ampbox::{AmpBox, MAX_KEY_LENGTH, MAX_VALUE_LENGTH};
+pub use arguments::{DateTime, Decimal, from_box, to_box};
+pub use bytes::Bytes;
 pub use codec::{BoxCodec, parse_boxes};
 pub use error::AmpError;
 
