@@ -124,6 +124,13 @@ proptest! {
     }
 
     #[test]
+    fn the_fuzz_targets_property_holds_for_random_input(
+        data in proptest::collection::vec(any::<u8>(), 0..600),
+    ) {
+        crate::fuzzing::boxes(&data);
+    }
+
+    #[test]
     fn encoded_boxes_decode_to_themselves_in_any_chunking(
         boxes in proptest::collection::vec(any_box(), 0..5),
         sizes in proptest::collection::vec(1usize..64, 1..6),
