@@ -38,8 +38,13 @@ pub use responders::Responders;
 /// What came back for a call.
 enum Reply {
     Answer(AmpBox),
-    Error { code: Bytes, description: String },
+    Error {
+        code: Bytes,
+        description: String,
+    },
     Lost(Failure),
+    /// The caller cancelled the call.
+    Cancelled,
 }
 
 /// A call waiting for its reply; completes its Deferred.
@@ -172,10 +177,14 @@ impl Amp {
         };
         let (deferred, resolver) = Deferred::with_canceller(move || {
             // A late answer to this tag is dropped quietly from now on.
-            if let Some(state) = weak.upgrade()
-                && let Ok(mut state) = state.try_borrow_mut()
-            {
-                state.outstanding.remove(&tag);
+            let pending = weak.upgrade().and_then(|state| {
+                let mut state = state.try_borrow_mut().ok()?;
+                state.outstanding.remove(&tag)
+            });
+            // Fired here, as cancelled: dropped unfired, it would fail
+            // with `ResolverDropped` instead.
+            if let Some(pending) = pending {
+                pending(Reply::Cancelled);
             }
         });
         state.outstanding.insert(
@@ -290,6 +299,7 @@ fn response<C: Command>(reply: Reply) -> Result<C::Response, Failure> {
             }
         }
         Reply::Lost(reason) => Err(Failure::new(AmpError::ConnectionLost(reason))),
+        Reply::Cancelled => Err(Failure::new(torsion::error::Cancelled)),
     }
 }
 

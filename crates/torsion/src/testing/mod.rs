@@ -7,12 +7,14 @@
 //! two connected in-memory [`AsyncStream`](crate::net::AsyncStream)s, so
 //! async code (an HTTP server and client on hyper) runs without sockets;
 //! [`replay_protocol`] and [`replay_decoder`] replay a protocol's input at
-//! every chunk size.
+//! every chunk size; [`install_python_packages`] and [`python_command`]
+//! run a real Python peer with pinned packages.
 
 mod chunks;
 mod clock;
 mod loopback;
 mod memory_reactor;
+mod python;
 mod stream_pair;
 mod string_transport;
 
@@ -22,6 +24,7 @@ pub use chunks::{
 pub use clock::Clock;
 pub use loopback::Loopback;
 pub use memory_reactor::{ConnectCall, MemoryPort, MemoryReactor, TcpListenCall, UnixListenCall};
+pub use python::{install_python_packages, python_command};
 pub use stream_pair::stream_pair;
 pub use string_transport::StringTransport;
 
