@@ -98,7 +98,11 @@ impl TwistedServer {
 
 impl Drop for TwistedServer {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // The child is `timeout`, which passes SIGTERM on to Python; a
+        // SIGKILL would leave Python running, orphaned.
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
         let _ = self.0.wait();
     }
 }

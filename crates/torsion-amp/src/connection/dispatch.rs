@@ -7,7 +7,7 @@ use std::fmt;
 use bytes::Bytes;
 use torsion::net::{HalfClose, Protocol, Transport};
 use torsion::protocols::{FrameContext, FrameHandler, FramedProtocol};
-use torsion::{Deferred, Failure};
+use torsion::{Deferred, Failure, Reactor};
 
 use super::responders::{BadArguments, Declared};
 use super::{Amp, Reply};
@@ -54,6 +54,7 @@ impl Dispatcher {
         if state.broken.is_none() {
             state.broken = Some(Failure::new(error));
         }
+        state.lose_connection();
         drop(state);
         ctx.lose_connection();
     }
@@ -182,6 +183,7 @@ impl FrameHandler<BoxCodec> for Dispatcher {
     fn connection_made(&mut self, ctx: &mut Context<'_>) {
         let mut state = self.amp.state().borrow_mut();
         state.transport = ctx.transport().cloned();
+        state.reactor = Reactor::current();
         let unsent = state.unsent.split();
         drop(state);
         if !unsent.is_empty() {
@@ -220,7 +222,9 @@ impl FrameHandler<BoxCodec> for Dispatcher {
         let reason = state.broken.take().unwrap_or(reason);
         state.closed = Some(reason.clone());
         state.transport = None;
+        state.reactor = None;
         state.unsent.clear();
+        state.outgoing.clear();
         // Responders may hold handles to this connection: letting them go
         // breaks the cycle.
         state.responders = Default::default();

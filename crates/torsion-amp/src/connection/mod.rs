@@ -20,10 +20,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::rc::{Rc, Weak};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use torsion::net::{Factory, Transport, factory_fn};
-use torsion::{Deferred, Failure};
+use torsion::{Deferred, Failure, Reactor};
 
 use crate::{AmpBox, AmpError, Command, CommandError, UNHANDLED_ERROR_CODE, from_box, to_box};
 
@@ -103,11 +104,20 @@ pub struct Amp {
 }
 
 pub(crate) struct State {
+    /// This state, for the flush the reactor runs later.
+    this: Weak<RefCell<State>>,
     transport: Option<Transport>,
     /// What was sent before the connection was up.
     unsent: BytesMut,
-    /// Where boxes are encoded, kept for its allocation.
-    encoded: BytesMut,
+    /// Boxes encoded and not yet written: they go out together at the
+    /// next turn of the reactor, one write for all the answers to a read
+    /// and all the calls a turn makes (Twisted writes at its next
+    /// `doWrite` the same way).
+    outgoing: BytesMut,
+    /// The reactor that flushes `outgoing`; without one (a connection
+    /// driven by hand) every box is written at once.
+    reactor: Option<Reactor>,
+    flush_scheduled: bool,
     /// The last tag used (tags are this counter in hex, as Twisted's).
     counter: u64,
     outstanding: HashMap<u64, Pending>,
@@ -123,16 +133,21 @@ impl Amp {
     /// peer's commands with `responders`.
     pub fn new(responders: Responders) -> (Amp, AmpProtocol) {
         let amp = Amp {
-            state: Rc::new(RefCell::new(State {
-                transport: None,
-                unsent: BytesMut::new(),
-                encoded: BytesMut::new(),
-                counter: 0,
-                outstanding: HashMap::new(),
-                responders,
-                closed: None,
-                broken: None,
-            })),
+            state: Rc::new_cyclic(|weak| {
+                RefCell::new(State {
+                    this: weak.clone(),
+                    transport: None,
+                    unsent: BytesMut::new(),
+                    outgoing: BytesMut::new(),
+                    reactor: None,
+                    flush_scheduled: false,
+                    counter: 0,
+                    outstanding: HashMap::new(),
+                    responders,
+                    closed: None,
+                    broken: None,
+                })
+            }),
         };
         let protocol = AmpProtocol::new(amp.clone());
         (amp, protocol)
@@ -232,9 +247,7 @@ impl Amp {
     /// Closes the connection once what was written has gone out; calls
     /// still waiting fail with [`AmpError::ConnectionLost`].
     pub fn lose_connection(&self) {
-        if let Some(transport) = self.transport() {
-            transport.lose_connection();
-        }
+        self.state.borrow_mut().lose_connection();
     }
 
     pub(crate) fn state(&self) -> &Rc<RefCell<State>> {
@@ -261,24 +274,48 @@ impl State {
         Ok(tag)
     }
 
-    /// Encodes and writes a box (or keeps it until the connection is up);
-    /// nothing once the connection has ended.
+    /// Encodes a box to be written at the reactor's next turn (or keeps
+    /// it until the connection is up); nothing once the connection has
+    /// ended.
     pub(crate) fn send(&mut self, amp_box: &AmpBox) -> Result<(), AmpError> {
         if self.closed.is_some() {
             return Ok(());
         }
-        match &self.transport {
-            Some(transport) => {
-                self.encoded.clear();
-                amp_box.encode_into(&mut self.encoded)?;
-                transport.write(&self.encoded);
+        if self.transport.is_none() {
+            return amp_box.encode_into(&mut self.unsent);
+        }
+        amp_box.encode_into(&mut self.outgoing)?;
+        match &self.reactor {
+            Some(reactor) if !self.flush_scheduled => {
+                self.flush_scheduled = true;
+                let state = self.this.clone();
+                reactor.call_later(Duration::ZERO, move || {
+                    if let Some(state) = state.upgrade() {
+                        let mut state = state.borrow_mut();
+                        state.flush_scheduled = false;
+                        state.flush();
+                    }
+                });
             }
-            None => amp_box.encode_into(&mut self.unsent)?,
+            Some(_) => {}
+            None => self.flush(),
         }
         Ok(())
     }
 
-    pub(crate) fn lose_connection(&self) {
+    /// Writes what was sent and not yet written.
+    pub(crate) fn flush(&mut self) {
+        if let Some(transport) = &self.transport
+            && !self.outgoing.is_empty()
+        {
+            transport.write(&self.outgoing);
+            self.outgoing.clear();
+        }
+    }
+
+    /// Closes the connection once everything sent has been written.
+    pub(crate) fn lose_connection(&mut self) {
+        self.flush();
         if let Some(transport) = &self.transport {
             transport.lose_connection();
         }
