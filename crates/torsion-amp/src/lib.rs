@@ -16,7 +16,6 @@
 //! ```
 //! use serde::{Deserialize, Serialize};
 //! use torsion::endpoints::{client_from_string, server_from_string};
-//! use torsion::net::Address;
 //! use torsion::{Failure, Reactor};
 //! use torsion_amp::{Amp, CommandError, Responders};
 //!
@@ -53,8 +52,7 @@
 //!     let port = server_from_string(&r, "tcp:0:interface=127.0.0.1")?
 //!         .listen(Amp::factory(responders))
 //!         .await?;
-//!     let Address::Tcp(address) = port.address() else { unreachable!() };
-//!     let address = format!("tcp:host=127.0.0.1:port={}", address.port());
+//!     let address = format!("tcp:host=127.0.0.1:port={}", port.tcp_address().unwrap().port());
 //!     let (amp, protocol) = Amp::new(Responders::new());
 //!     client_from_string(&r, &address)?.connect(protocol).await?;
 //!
@@ -107,3 +105,8 @@ pub const UNHANDLED_ERROR_CODE: &[u8] = b"UNHANDLED";
 /// The error code answered for a failure the command does not declare
 /// (Twisted's `UNKNOWN_ERROR_CODE`).
 pub const UNKNOWN_ERROR_CODE: &[u8] = b"UNKNOWN";
+
+/// docs/amp.md, compiled as doctests.
+#[doc = include_str!("../../../docs/amp.md")]
+#[cfg(doctest)]
+pub struct AmpDoctests;

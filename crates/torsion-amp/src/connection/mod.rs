@@ -62,7 +62,6 @@ type Pending = Box<dyn FnOnce(Reply)>;
 /// ```
 /// use serde::{Deserialize, Serialize};
 /// use torsion::endpoints::{client_from_string, server_from_string};
-/// use torsion::net::Address;
 /// use torsion::{Failure, Reactor};
 /// use torsion_amp::{Amp, NoError, Responders};
 ///
@@ -86,8 +85,7 @@ type Pending = Box<dyn FnOnce(Reply)>;
 ///         .await?;
 ///     // ...and a client calling it.
 ///     let (amp, protocol) = Amp::new(Responders::new());
-///     let Address::Tcp(address) = port.address() else { unreachable!() };
-///     let address = format!("tcp:host=127.0.0.1:port={}", address.port());
+///     let address = format!("tcp:host=127.0.0.1:port={}", port.tcp_address().unwrap().port());
 ///     client_from_string(&r, &address)?.connect(protocol).await?;
 ///     let answer = amp.call_remote::<Sum>(Pair { a: 13, b: 81 }).await?;
 ///     assert_eq!(answer.total, 94);
