@@ -81,7 +81,7 @@ impl Dispatcher {
     }
 
     /// A `_command` box: its responder's outcome is answered if asked.
-    fn command(&self, ctx: &Context<'_>, name: Bytes, amp_box: AmpBox) {
+    fn command(&self, name: Bytes, amp_box: AmpBox) {
         let ask = amp_box.get("_ask").cloned();
         let responder = self.amp.state().borrow().responders.get(&name);
         let outcome = match responder {
@@ -93,7 +93,6 @@ impl Dispatcher {
             }),
         };
         let amp = self.amp.clone();
-        let _ = ctx;
         drop(outcome.both(move |outcome| {
             answer(&amp, &name, ask, outcome);
             Ok::<(), Failure>(())
@@ -207,7 +206,7 @@ impl FrameHandler<BoxCodec> for Dispatcher {
                 .unwrap_or_default();
             self.reply(ctx, &tag, Reply::Error { code, description });
         } else if let Some(name) = amp_box.get("_command").cloned() {
-            self.command(ctx, name, amp_box);
+            self.command(name, amp_box);
         } else {
             self.broken(ctx, AmpError::NoEmptyBoxes(format!("{amp_box:?}")));
         }
