@@ -2,6 +2,8 @@
 //! beside its peer from the same run, with the ratio torsion / tokio.
 #![forbid(unsafe_code)]
 
+mod amp;
+mod amp_server;
 mod bridge;
 mod cross_thread;
 mod defer_to_thread;
@@ -55,6 +57,9 @@ enum Bench {
     /// back (`torsion_tokio::from_future`), inside tokio and beside it,
     /// against tokio's own spawn + await.
     Mixed,
+    /// AMP calls over one loopback connection, 100 in flight:
+    /// torsion-amp to torsion-amp against Twisted to Twisted.
+    Amp,
     /// Every benchmark.
     Compare,
     /// Measures one engine for `defer-to-thread` (each sample runs in a
@@ -187,6 +192,31 @@ fn main() {
                 &rows
             )
         );
+    }
+    if matches!(cli.command, Bench::Amp | Bench::Compare) {
+        let load = amp::Load {
+            torsion_calls: 1_000_000 / scale,
+            twisted_calls: 20_000 / scale,
+            in_flight: 100,
+        };
+        let (rows, twisted_missing) = amp::compare(load, runs);
+        let title = format!(
+            "amp: Sum calls over one loopback connection, 100 in flight, {} by torsion-amp, {} by \
+             Twisted (per call), servers on CPU 0 (goal: CPU per call at most 0.1x Twisted's)",
+            load.torsion_calls, load.twisted_calls
+        );
+        match twisted_missing {
+            None => print!(
+                "{}",
+                measure::render_columns(&title, ("torsion", "Twisted"), &rows)
+            ),
+            Some(why) => {
+                println!("\n{title}\nTwisted cannot be imported ({why}): its half is skipped.");
+                for row in &rows {
+                    println!("{:<34} {:>12.3}", row.metric, measure::median(&row.torsion));
+                }
+            }
+        }
     }
     if matches!(cli.command, Bench::Echo | Bench::Compare) {
         let (warm_up, window) = if cli.quick {

@@ -44,6 +44,8 @@ pub enum Engine {
     TorsionHttp,
     /// hyper's HTTP/1 server on tokio's current-thread runtime.
     HyperTokio,
+    /// torsion-amp answering `Sum` (the `amp` benchmark).
+    TorsionAmp,
 }
 
 impl Engine {
@@ -55,6 +57,7 @@ impl Engine {
             Engine::TorsionInTokio => "torsion-in-tokio",
             Engine::TorsionHttp => "torsion-http",
             Engine::HyperTokio => "hyper-tokio",
+            Engine::TorsionAmp => "torsion-amp",
         }
     }
 }
@@ -157,6 +160,7 @@ pub fn serve(engine: Engine) -> io::Result<()> {
         Engine::TorsionInTokio => serve_torsion_in_tokio(|address, _| announce(address)),
         Engine::TorsionHttp => crate::hello::serve_torsion(move |address, _| announce(address)),
         Engine::HyperTokio => crate::hello::serve_hyper(announce),
+        Engine::TorsionAmp => crate::amp_server::serve(announce),
     }
 }
 
@@ -249,19 +253,7 @@ impl ServerProcess {
     /// CPU time the whole server process has used: utime + stime from
     /// `/proc/<pid>/stat`, in clock ticks.
     pub fn cpu_time(&self) -> Duration {
-        let text = fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        // Fields after the command name, which is in parentheses: the
-        // state is field 3, utime field 14, stime field 15.
-        let after_name = text.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let ticks = |index: usize| -> u64 {
-            fields
-                .get(index)
-                .and_then(|field| field.parse().ok())
-                .unwrap_or(0)
-        };
-        let total = ticks(11) + ticks(12);
-        Duration::from_secs_f64(total as f64 / clock_ticks_per_second() as f64)
+        process_cpu(self.pid())
     }
 
     /// The server's resident memory (`VmRSS` in `/proc/<pid>/status`), in
@@ -298,7 +290,7 @@ impl Drop for ServerProcess {
     }
 }
 
-fn taskset_works() -> bool {
+pub fn taskset_works() -> bool {
     static WORKS: OnceLock<bool> = OnceLock::new();
     *WORKS.get_or_init(|| {
         Command::new("taskset")
@@ -318,4 +310,22 @@ fn clock_ticks_per_second() -> u64 {
             .and_then(|output| String::from_utf8_lossy(&output.stdout).trim().parse().ok())
             .unwrap_or(100)
     })
+}
+
+/// CPU time process `pid` has used: utime + stime from
+/// `/proc/<pid>/stat`, in clock ticks.
+pub fn process_cpu(pid: u32) -> Duration {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses: the
+    // state is field 3, utime field 14, stime field 15.
+    let after_name = text.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| -> u64 {
+        fields
+            .get(index)
+            .and_then(|field| field.parse().ok())
+            .unwrap_or(0)
+    };
+    let total = ticks(11) + ticks(12);
+    Duration::from_secs_f64(total as f64 / clock_ticks_per_second() as f64)
 }

@@ -7,10 +7,12 @@
 //! two connected in-memory [`AsyncStream`](crate::net::AsyncStream)s, so
 //! async code (an HTTP server and client on hyper) runs without sockets;
 //! [`replay_protocol`] and [`replay_decoder`] replay a protocol's input at
-//! every chunk size; [`echo_server`] gives a real peer on 127.0.0.1, and
+//! every chunk size. For tests against real things: [`echo_server`]
+//! gives a peer on 127.0.0.1, [`WatchedChild`] runs a whole program and
+//! waits, bounded, for its lines and its exit, [`install_python_packages`]
+//! and [`python_command`] run a Python peer with pinned packages, and
 //! [`cpu_wait`] tells a timing test how long the system kept its thread
-//! from a CPU; [`WatchedChild`] runs a whole program and waits, bounded,
-//! for its lines and its exit.
+//! from a CPU.
 
 mod chunks;
 mod clock;
@@ -18,6 +20,7 @@ mod cpu_wait;
 mod echo_server;
 mod loopback;
 mod memory_reactor;
+mod python;
 mod stream_pair;
 mod string_transport;
 mod watched_child;
@@ -30,6 +33,7 @@ pub use cpu_wait::cpu_wait;
 pub use echo_server::echo_server;
 pub use loopback::Loopback;
 pub use memory_reactor::{ConnectCall, MemoryPort, MemoryReactor, TcpListenCall, UnixListenCall};
+pub use python::{install_python_packages, python_command};
 pub use stream_pair::stream_pair;
 pub use string_transport::StringTransport;
 pub use watched_child::{Exited, WatchedChild, stop_signals_at_default};
