@@ -89,6 +89,7 @@ mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod pool;
 
 pub use ampbox::{AmpBox, MAX_KEY_LENGTH, MAX_VALUE_LENGTH};
 pub use arguments::{DateTime, Decimal, from_box, to_box};

@@ -13,6 +13,7 @@ mod http;
 mod idle;
 mod measure;
 mod mixed;
+mod pool;
 mod server;
 mod timers;
 
@@ -60,6 +61,10 @@ enum Bench {
     /// AMP calls over one loopback connection, 100 in flight:
     /// torsion-amp to torsion-amp against Twisted to Twisted.
     Amp,
+    /// 20,000 round trips of a small call to one worker process, one at
+    /// a time: torsion_amp's ProcessPool to a Rust AMP worker against
+    /// tokio::process with a line protocol over the child's pipes.
+    Pool,
     /// Every benchmark.
     Compare,
     /// Measures one engine for `defer-to-thread` (each sample runs in a
@@ -76,6 +81,12 @@ enum Bench {
         #[arg(long)]
         burst: usize,
     },
+    /// The AMP worker process of `pool`.
+    #[command(hide = true)]
+    PoolWorker,
+    /// The line-protocol worker process of `pool`.
+    #[command(hide = true)]
+    LineWorker,
     /// Runs one echo server (started by `echo` and `idle`).
     #[command(hide = true)]
     Serve {
@@ -87,6 +98,17 @@ enum Bench {
 
 fn main() {
     let cli = Cli::parse();
+    if let Bench::PoolWorker | Bench::LineWorker = cli.command {
+        let outcome = match cli.command {
+            Bench::PoolWorker => pool::amp_worker(),
+            _ => pool::line_worker(),
+        };
+        if let Err(error) = outcome {
+            eprintln!("torsion-bench worker: {error}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if let Bench::Serve { engine } = cli.command {
         if let Err(error) = server::serve(engine) {
             eprintln!("torsion-bench serve: {error}");
@@ -217,6 +239,21 @@ fn main() {
                 }
             }
         }
+    }
+    if matches!(cli.command, Bench::Pool | Bench::Compare) {
+        let round_trips = 20_000 / scale;
+        let rows = pool::compare(round_trips, runs);
+        print!(
+            "{}",
+            measure::render(
+                &format!(
+                    "pool: {round_trips} round trips of a small call to one worker process, one \
+                     at a time: ProcessPool + AMP vs tokio::process + a line protocol \
+                     (goal: p50 at most 1.5x tokio's)"
+                ),
+                &rows
+            )
+        );
     }
     if matches!(cli.command, Bench::Echo | Bench::Compare) {
         let (warm_up, window) = if cli.quick {
