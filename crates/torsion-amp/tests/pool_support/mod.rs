@@ -5,6 +5,7 @@
 
 #[path = "../../src/bin/torsion-amp-worker/commands.rs"]
 pub mod commands;
+#[path = "../support/twisted.rs"]
 pub mod python;
 
 use std::cell::RefCell;

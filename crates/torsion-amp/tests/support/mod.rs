@@ -4,11 +4,12 @@
 #![allow(dead_code)]
 
 pub mod commands;
+pub mod twisted;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
+
 use std::time::Duration;
 
 use torsion::endpoints::client_from_string;
@@ -71,16 +72,7 @@ pub fn peer_script() -> PathBuf {
 /// A `python3` command whose imports find Twisted (installed on first
 /// use from the pinned requirements), stopped after `seconds`.
 pub fn twisted_python(seconds: u32) -> Command {
-    static INSTALLED: OnceLock<PathBuf> = OnceLock::new();
-    let packages = INSTALLED.get_or_init(|| {
-        let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-twisted");
-        torsion::testing::install_python_packages(
-            &target,
-            include_str!("../twisted-requirements.txt"),
-        );
-        target
-    });
-    torsion::testing::python_command(packages, seconds)
+    torsion::testing::python_command(twisted::twisted(), seconds)
 }
 
 /// The responders of amp_peer.py's `Peer`, with a list of notifications
