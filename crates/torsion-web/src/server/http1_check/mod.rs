@@ -19,6 +19,7 @@
 mod chunked;
 mod fields;
 mod request_line;
+mod runs;
 mod target;
 #[cfg(test)]
 mod tests;
@@ -361,75 +362,6 @@ impl Http1Check {
         }
     }
 
-    /// Takes the bytes at the start of `rest` that only go on with what
-    /// is being read (a method, a request target, a field name, a field
-    /// value, or `HTTP/1.1` whole) in one tight loop, and says how many; 0 when the next byte needs
-    /// [`next`](Self::next). The same checks as byte by byte, without a
-    /// pass through the whole state machine for each byte: a browser's
-    /// request head is mostly such runs.
-    fn take_run(&mut self, rest: &[u8]) -> usize {
-        let facts = &mut self.facts;
-        let run = |class: fn(u8) -> bool| rest.iter().take_while(|&&byte| class(byte)).count();
-        match self.state {
-            State::Method => {
-                let n = run(is_tchar);
-                for &byte in &rest[..n] {
-                    if let Some(slot) = facts.method.get_mut(facts.method_len) {
-                        *slot = byte;
-                    }
-                    facts.method_len += 1;
-                }
-                let room = LINE_PREFIX.saturating_sub(facts.line.len());
-                facts.line.extend_from_slice(&rest[..n.min(room)]);
-                n
-            }
-            // Nearly every request is HTTP/1.1: its eight bytes at once,
-            // as `version` would take them one by one.
-            State::Version(0) if rest.starts_with(b"HTTP/1.1") => {
-                const VERSION: &[u8] = b"HTTP/1.1";
-                facts.major = 1;
-                facts.minor = 1;
-                let room = LINE_PREFIX.saturating_sub(facts.line.len());
-                facts
-                    .line
-                    .extend_from_slice(&VERSION[..VERSION.len().min(room)]);
-                self.state = State::Version(VERSION.len() as u8);
-                VERSION.len()
-            }
-            State::Target => {
-                let n = run(|byte| matches!(byte, 0x21..=0x7e));
-                for &byte in &rest[..n] {
-                    facts.target = facts.target.next(byte);
-                }
-                let room = LINE_PREFIX.saturating_sub(facts.line.len());
-                facts.line.extend_from_slice(&rest[..n.min(room)]);
-                n
-            }
-            State::Name => {
-                let n = run(is_tchar);
-                for &byte in &rest[..n] {
-                    if let Some(slot) = facts.name.get_mut(facts.name_len) {
-                        *slot = byte.to_ascii_lowercase();
-                    }
-                    facts.name_len += 1;
-                }
-                n
-            }
-            State::Value => match facts.field {
-                Some(Field::Other) | None => run(is_field_value_byte),
-                Some(Field::Host) => {
-                    let n = run(is_field_value_byte);
-                    for &byte in &rest[..n] {
-                        facts.host = facts.host.next(byte);
-                    }
-                    n
-                }
-                _ => 0,
-            },
-            _ => 0,
-        }
-    }
-
     fn next(&mut self, byte: u8, slot: &mut u8) -> Result<State, Refused> {
         const BAD: StatusCode = StatusCode::BAD_REQUEST;
         let facts = &mut self.facts;
@@ -641,6 +573,6 @@ impl Http1Check {
 
 /// A byte a field value may hold (RFC 9110, section 5.5: visible
 /// characters, space, tab, and obs-text).
-fn is_field_value_byte(byte: u8) -> bool {
+pub(super) fn is_field_value_byte(byte: u8) -> bool {
     matches!(byte, b'\t' | b' '..=b'~' | 0x80..=0xff)
 }
