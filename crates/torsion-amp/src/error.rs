@@ -42,7 +42,7 @@ pub enum AmpError {
     /// `NoEmptyBoxes`). The connection is closed.
     #[error("received a box with none of _command, _answer, _error: {0}")]
     NoEmptyBoxes(String),
-    /// Boxes inside a value (an [`AmpList`](crate::types)) stopped in the
+    /// Boxes inside a value (an `AmpList`, see [`arguments`](crate::arguments)) stopped in the
     /// middle of one.
     #[error("a list of boxes ends in the middle of a box")]
     Truncated,
