@@ -12,56 +12,32 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use torsion::time::LoopingCall;
 use torsion::{Failure, Reactor};
+use torsion_amp::Responders;
 use torsion_amp::pool::{PoolOptions, ProcessPool, ProcessStarter};
-use torsion_amp::{NoError, Responders};
 
-/// What to hash, how many times.
-#[derive(Serialize, Deserialize)]
-pub struct HashJob {
-    data: String,
-    rounds: i64,
-}
+/// The commands of the demonstration worker (`SlowHash` and its
+/// `slow_hash`), shared rather than written again.
+#[path = "../src/bin/torsion-amp-worker/commands.rs"]
+#[allow(dead_code)]
+mod commands;
 
-/// The hash, in hex.
-#[derive(Serialize, Deserialize)]
-pub struct Digest {
-    digest: String,
-}
-
-torsion_amp::command! {
-    /// Hashes the text, then the hash, `rounds` times.
-    pub struct SlowHash = "SlowHash" { arguments: HashJob, response: Digest, errors: NoError }
-}
+use commands::{Digest, HashJob, SlowHash, slow_hash};
 
 const JOBS: usize = 16;
 const ROUNDS: i64 = 1_000_000;
 const TICK: Duration = Duration::from_millis(10);
-
-/// 64-bit FNV-1a of the text, then of the hash's eight bytes, again and
-/// again: slow on purpose.
-fn slow_hash(data: &[u8], rounds: i64) -> u64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in data {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(PRIME);
-    }
-    for _ in 0..rounds {
-        for byte in hash.to_le_bytes() {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(PRIME);
-        }
-    }
-    hash
-}
 
 /// The worker: serves SlowHash on stdin and stdout until the pool closes
 /// stdin.
 fn worker() -> std::io::Result<()> {
     torsion_amp::pool::run_worker(Responders::new().respond::<SlowHash>(|_, job| {
         Ok(Digest {
-            digest: format!("{:016x}", slow_hash(job.data.as_bytes(), job.rounds)),
+            digest: format!(
+                "{:016x}",
+                slow_hash(job.data.as_bytes(), job.rounds.max(0) as u64)
+            ),
         })
     }))
 }
