@@ -1,0 +1,15 @@
+//! IRC on torsion (placeholder docs, completed below).
+#![deny(missing_docs, missing_debug_implementations, unsafe_code)]
+
+mod codec;
+mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
+mod message;
+mod numeric;
+
+pub use codec::{IrcCodec, MAX_LINE_LENGTH, MAX_TAGS_LENGTH};
+pub use error::{IrcError, LinePart};
+pub use message::{Message, Prefix, Tag};
+pub use numeric::Numeric;
