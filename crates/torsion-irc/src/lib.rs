@@ -11,6 +11,7 @@ mod flood;
 pub mod fuzzing;
 mod message;
 mod numeric;
+pub mod server;
 
 pub use client::{ClientConfig, ClientHandler, ClientProtocol, IrcClient};
 pub use codec::{IrcCodec, MAX_LINE_LENGTH, MAX_TAGS_LENGTH};
@@ -18,3 +19,4 @@ pub use error::{IrcError, LinePart};
 pub use flood::FloodControl;
 pub use message::{Message, Prefix, Tag};
 pub use numeric::Numeric;
+pub use server::{IrcServer, ServerConfig, ServerProtocol};
