@@ -130,3 +130,6 @@ impl SmtpServer {
         factory_fn(move |_: &Address| Some(server.protocol()))
     }
 }
+
+#[cfg(test)]
+mod tests;
