@@ -2,7 +2,7 @@
 //! `sendmail` and `ESMTPSender`), with STARTTLS when the server offers it
 //! and the options carry a TLS setup.
 //!
-//! A [`ReplyReader`] (a [`LineHandler`]) puts replies together and queues
+//! A reply reader (a [`LineHandler`]) puts replies together and queues
 //! them; the conversation is an `async` task on the reactor that writes a
 //! command and awaits its reply, which reads as the RFC does:
 //!
