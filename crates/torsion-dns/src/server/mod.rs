@@ -26,11 +26,12 @@
 //! let reactor = Reactor::new()?;
 //! let server = Rc::new(DnsServerFactory::new(vec![zone]));
 //! // UDP and TCP on the same port, as name servers are.
-//! let udp = server.listen_udp(&reactor, "127.0.0.1:0".parse()?)?;
-//! let address = udp.udp_address().unwrap();
-//! let tcp = reactor.listen_tcp(address, server.clone())?;
-//! println!("serving example.test on {address} (UDP and TCP)");
-//! # drop(tcp);
+//! let ports = server.listen(&reactor, "127.0.0.1:0".parse()?)?;
+//! println!("serving example.test on {} (UDP and TCP)", ports.address());
+//! // Or TCP alone, from an endpoint string.
+//! let endpoint = server_from_string(&reactor, "tcp:0:interface=127.0.0.1")?;
+//! let listening = endpoint.listen(server.clone());
+//! # drop(listening);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -39,7 +40,9 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 
 use torsion::Reactor;
-use torsion::net::{Address, DatagramProtocol, DatagramTransport, Factory, Protocol, UdpOptions};
+use torsion::net::{
+    Address, DatagramProtocol, DatagramTransport, Factory, ListeningPort, Protocol, UdpOptions,
+};
 use torsion::protocols::{IntNStringReceiver, StringContext, StringHandler};
 
 use crate::Zone;
@@ -101,6 +104,59 @@ impl DnsServerFactory {
             ..UdpOptions::default()
         };
         reactor.listen_udp_with(address, self.datagram_protocol(), options)
+    }
+}
+
+/// How many free UDP ports [`DnsServerFactory::listen`] tries when asked
+/// for any port, in case another program holds the same TCP port.
+const FREE_PORT_TRIES: usize = 8;
+
+/// The sockets a server answers on: UDP and TCP on one address, as
+/// [`DnsServerFactory::listen`] opens them.
+#[derive(Debug)]
+pub struct ServerPorts {
+    /// The UDP socket.
+    pub udp: DatagramTransport,
+    /// The TCP listening port.
+    pub tcp: ListeningPort,
+}
+
+impl ServerPorts {
+    /// The address both listen on.
+    pub fn address(&self) -> SocketAddr {
+        self.udp
+            .udp_address()
+            .expect("a UDP socket has an IP address")
+    }
+}
+
+impl DnsServerFactory {
+    /// Answers over UDP and TCP on `address`, as name servers do. With
+    /// port 0, the UDP socket takes a free port and TCP listens on the
+    /// same one (another free port is tried if that one is taken for TCP).
+    pub fn listen(
+        self: &Rc<Self>,
+        reactor: &Reactor,
+        address: SocketAddr,
+    ) -> io::Result<ServerPorts> {
+        let tries = if address.port() == 0 {
+            FREE_PORT_TRIES
+        } else {
+            1
+        };
+        let mut last_error = None;
+        for _ in 0..tries {
+            let udp = self.listen_udp(reactor, address)?;
+            let bound = udp.udp_address().expect("a UDP socket has an IP address");
+            match reactor.listen_tcp(bound, self.clone()) {
+                Ok(tcp) => return Ok(ServerPorts { udp, tcp }),
+                Err(error) => {
+                    drop(udp.stop_listening());
+                    last_error = Some(error);
+                }
+            }
+        }
+        Err(last_error.expect("at least one try"))
     }
 }
 
