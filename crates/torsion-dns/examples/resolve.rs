@@ -76,7 +76,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match args.record_type {
             Some(record_type) => {
                 for record in resolver.lookup(&args.host, record_type).await? {
-                    println!("{} {} {} {}", record.name, record.ttl, record_type, record.data);
+                    println!(
+                        "{} {} {} {}",
+                        record.name, record.ttl, record_type, record.data
+                    );
                 }
             }
             None => {

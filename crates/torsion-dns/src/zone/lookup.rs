@@ -81,8 +81,19 @@ impl Zone {
                 .iter()
                 .filter(|r| record_type == RecordType::ANY || r.record_type() == record_type)
                 .collect();
+            // The question's own name is answered in the question's case,
+            // as the 0x20 trick of resolvers expects (and BIND does).
+            let first = seen.len() == 1;
+            let owned = |record: &Record| {
+                let mut record = record.clone();
+                if first {
+                    record.name = name.clone();
+                    record.name.set_fqdn(true);
+                }
+                record
+            };
             if !matching.is_empty() {
-                answer.answers.extend(matching.into_iter().cloned());
+                answer.answers.extend(matching.into_iter().map(owned));
                 break;
             }
             let cname = node.iter().find_map(|r| match &r.data {
@@ -90,7 +101,7 @@ impl Zone {
                 _ => None,
             });
             if let Some((record, target)) = cname {
-                answer.answers.push(record.clone());
+                answer.answers.push(owned(record));
                 current = LowerName::new(&target);
                 continue;
             }
