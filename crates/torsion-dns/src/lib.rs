@@ -18,10 +18,10 @@
 //! use torsion_dns::{DnsResolver, DnsServerFactory, ResolverConfig, Zone};
 //!
 //! let zone = Zone::parse(
-//!     "$ORIGIN example.test.
-//!      @    3600 SOA ns1 hostmaster 2024010101 7200 900 1209600 300
-//!      @    3600 NS  ns1
-//!      ns1  3600 A   192.0.2.1
+//!     "$ORIGIN example.test.\n\
+//!      @    3600 SOA ns1 hostmaster 2024010101 7200 900 1209600 300\n\
+//!      @    3600 NS  ns1\n\
+//!      ns1  3600 A   192.0.2.1\n\
 //!      www  300  A   192.0.2.80",
 //!     None,
 //! )?;
@@ -62,3 +62,8 @@ pub use hickory_proto as proto;
 pub use resolver::{DnsResolver, ResolverConfig};
 pub use server::DnsServerFactory;
 pub use zone::Zone;
+
+/// docs/dns.md, compiled as doctests.
+#[doc = include_str!("../../../docs/dns.md")]
+#[cfg(doctest)]
+pub struct DnsDoctests;

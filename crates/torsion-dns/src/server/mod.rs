@@ -16,10 +16,10 @@
 //! use torsion_dns::{DnsServerFactory, Zone};
 //!
 //! let zone = Zone::parse(
-//!     "$ORIGIN example.test.
-//!      $TTL 3600
-//!      @ SOA ns1 hostmaster 1 7200 900 1209600 300
-//!      @ NS ns1
+//!     "$ORIGIN example.test.\n\
+//!      $TTL 3600\n\
+//!      @ SOA ns1 hostmaster 1 7200 900 1209600 300\n\
+//!      @ NS ns1\n\
 //!      ns1 A 192.0.2.1",
 //!     None,
 //! )?;

@@ -16,11 +16,11 @@
 //! use torsion_dns::proto::rr::{Name, RecordType};
 //!
 //! let zone = Zone::parse(
-//!     "$ORIGIN example.test.
-//!      $TTL 300
-//!      @    SOA ns1 hostmaster 1 7200 900 1209600 60
-//!           NS  ns1
-//!      ns1  A   192.0.2.1
+//!     "$ORIGIN example.test.\n\
+//!      $TTL 300\n\
+//!      @    SOA ns1 hostmaster 1 7200 900 1209600 60\n\
+//!      @    NS  ns1\n\
+//!      ns1  A   192.0.2.1\n\
 //!      www  CNAME ns1",
 //!     None,
 //! )?;
