@@ -17,6 +17,7 @@ use torsion::endpoints::client_from_string;
 use torsion::error::{ConnectionRefused, DnsLookupError};
 use torsion::net::{Address, DatagramProtocol, DatagramTransport};
 use torsion::protocols::wire::Echo;
+use torsion::time::defer_later;
 use torsion::{Failure, Reactor};
 use torsion_dns::proto::rr::{RData, RecordType};
 use torsion_dns::server::handler::TransportKind;
@@ -226,6 +227,29 @@ fn when_no_server_answers_the_lookup_times_out_after_every_attempt() {
             "{error:?}"
         );
         assert_eq!(heard.get(), 3);
+        Ok(())
+    });
+}
+
+#[test]
+fn a_cancelled_lookup_asks_no_more() {
+    run(10, |reactor| async move {
+        let (silent, heard) = dropping_server(&reactor, usize::MAX);
+        let mut config = ResolverConfig::with_nameservers(vec![silent]);
+        config.timeout = Duration::from_millis(100);
+        config.attempts = 3;
+        let resolver = DnsResolver::new(&reactor, config);
+        let lookup = resolver.lookup("www.example.test", RecordType::A);
+        let cancel = lookup.cancel_handle();
+        reactor.call_later(Duration::from_millis(30), move || cancel.cancel());
+        let failure = lookup.await.unwrap_err();
+        assert!(failure.is_cancelled(), "{failure}");
+        // Past every timeout and retry the lookup would have made.
+        defer_later(&reactor, Duration::from_millis(400), || {
+            Ok::<(), Failure>(())
+        })
+        .await?;
+        assert_eq!(heard.get(), 1, "no retry after the cancellation");
         Ok(())
     });
 }

@@ -42,6 +42,7 @@ use std::rc::Rc;
 
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use torsion::defer::DeferredList;
 use torsion::error::{DnsLookupError, TimedOut};
 use torsion::net::NameResolver;
 use torsion::{Deferred, Failure, Reactor};
@@ -161,11 +162,15 @@ impl DnsResolver {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Deferred::succeed(vec![ip]);
         }
-        let v4 = self.query(host, RecordType::A);
-        let v6 = self.query(host, RecordType::AAAA);
+        // Together, so that cancelling the lookup cancels both questions.
+        let both = DeferredList::all(vec![
+            self.query(host, RecordType::A),
+            self.query(host, RecordType::AAAA),
+        ]);
         let host = host.to_owned();
         self.inner.reactor.spawn(async move {
-            let (v4, v6) = (v4.await, v6.await);
+            let [v4, v6]: [Result<Message, Failure>; 2] =
+                both.await?.try_into().expect("two questions, two answers");
             let mut addresses = Vec::new();
             for answer in [&v4, &v6].into_iter().flatten() {
                 addresses.extend(
@@ -221,6 +226,9 @@ impl Inner {
                         refusal = Some(message);
                     }
                     Ok(message) => return Ok(message),
+                    // The lookup itself was cancelled (a timeout is
+                    // `TimedOut`): ask no further.
+                    Err(failure) if failure.is_cancelled() => return Err(failure),
                     Err(failure) => {
                         tracing::debug!(%server, %failure, "no answer");
                         last_failure = Some(failure);
