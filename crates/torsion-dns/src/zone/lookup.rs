@@ -66,7 +66,7 @@ impl Zone {
         let mut current = LowerName::new(name);
         let mut seen = Vec::new();
         for _ in 0..MAX_CHAIN {
-            if !self.origin_lower().zone_of(&current) || seen.contains(&current) {
+            if !self.apex.zone_of(&current) || seen.contains(&current) {
                 break;
             }
             if let Some(cut) = self.delegation(&current) {
@@ -115,17 +115,12 @@ impl Zone {
         answer
     }
 
-    fn origin_lower(&self) -> LowerName {
-        LowerName::new(&self.origin)
-    }
-
     /// The closest zone cut above or at `name` and below the apex: a name
     /// that owns NS records.
     fn delegation(&self, name: &LowerName) -> Option<LowerName> {
-        let apex = self.origin_lower();
         let mut cut = None;
         let mut walk = name.clone();
-        while walk != apex && apex.zone_of(&walk) {
+        while walk != self.apex && self.apex.zone_of(&walk) {
             let owns_ns = self
                 .nodes
                 .get(&walk)

@@ -35,8 +35,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
-use hickory_proto::serialize::txt::Parser;
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
+use hickory_proto::serialize::txt::{ParseError, Parser};
 
 use crate::DnsError;
 
@@ -48,6 +48,8 @@ pub use lookup::Answer;
 #[derive(Clone, Debug)]
 pub struct Zone {
     origin: Name,
+    /// The origin, lower-cased, as the maps' keys are.
+    apex: LowerName,
     soa: Record,
     /// Every record, by its owner's lower-cased name.
     nodes: HashMap<LowerName, Vec<Record>>,
@@ -87,13 +89,7 @@ impl Zone {
     }
 
     fn from_parsed(
-        parsed: Result<
-            (
-                Name,
-                BTreeMap<hickory_proto::rr::RrKey, hickory_proto::rr::RecordSet>,
-            ),
-            hickory_proto::serialize::txt::ParseError,
-        >,
+        parsed: Result<(Name, BTreeMap<RrKey, RecordSet>), ParseError>,
         path: Option<PathBuf>,
     ) -> Result<Zone, DnsError> {
         let bad = |reason: String| DnsError::Zone {
@@ -147,6 +143,7 @@ impl Zone {
         let soa = soa.ok_or_else(|| bad(format!("no SOA record at {origin}")))?;
         Ok(Zone {
             origin,
+            apex,
             soa,
             nodes,
             names,
