@@ -59,7 +59,6 @@ pub(crate) fn udp(
     server: SocketAddr,
     query: Rc<Message>,
     wire: Rc<Vec<u8>>,
-    max_packet_size: usize,
 ) -> Deferred<Message> {
     let socket: Rc<RefCell<Option<DatagramTransport>>> = Rc::default();
     let pending: Pending = Rc::default();
@@ -83,7 +82,9 @@ pub(crate) fn udp(
         socket,
     };
     let options = UdpOptions {
-        max_packet_size,
+        // The largest DNS message: a server may answer past the EDNS size
+        // offered, and a cut answer would not decode.
+        max_packet_size: usize::from(u16::MAX),
         ..UdpOptions::default()
     };
     // The protocol fires the Deferred itself when the socket cannot be

@@ -214,7 +214,7 @@ impl Inner {
         for _round in 0..config.attempts {
             for &server in &config.nameservers {
                 tries += 1;
-                let udp = exchange::udp(&self.reactor, server, query.clone(), wire.clone(), 65535);
+                let udp = exchange::udp(&self.reactor, server, query.clone(), wire.clone());
                 let mut answer = udp.add_timeout(config.timeout, &self.reactor).await;
                 if matches!(&answer, Ok(message) if message.metadata.truncation) {
                     tracing::debug!(%server, "truncated answer: asking again over TCP");
