@@ -27,7 +27,10 @@
 //! system's trust roots, so without it no server could be verified.
 //!
 //! A host that is not an IP address is resolved without blocking the
-//! reactor (on a short-lived thread); its addresses are tried in turn, each
+//! reactor, by the reactor's [`NameResolver`](crate::net::NameResolver)
+//! (the system's lookup on a short-lived thread, unless
+//! [`Reactor::install_name_resolver`](crate::Reactor::install_name_resolver)
+//! installed another); its addresses are tried in turn, each
 //! with the timeout, until one connects. A name that does not resolve fails
 //! with a [`DnsLookupError`](crate::error::DnsLookupError) naming it.
 //!

@@ -50,6 +50,7 @@ mod connector;
 #[cfg(feature = "hyper")]
 mod hyper_io;
 mod listener;
+mod name_resolver;
 mod network;
 mod pipe;
 mod protocol;
@@ -71,6 +72,7 @@ pub(crate) use async_stream::stream_over;
 pub use async_stream::{AsyncListener, AsyncStream};
 pub use connector::{ConnectOptions, Connector, DEFAULT_CONNECT_TIMEOUT};
 pub use listener::ListeningPort;
+pub use name_resolver::{NameResolver, SystemResolver};
 pub use network::Network;
 pub(crate) use pipe::{pipe_reader_stream, pipe_writer_stream};
 pub use protocol::{
