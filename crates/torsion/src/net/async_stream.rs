@@ -71,6 +71,9 @@ struct StreamProtocol {
 
 impl Protocol for StreamProtocol {
     fn connection_made(&mut self, transport: &Transport) {
+        // The stream's one reader reads the socket itself, into its own
+        // buffer; a TLS connection keeps the queue.
+        transport.take_reads();
         self.shared.borrow_mut().transport = Some(transport.clone());
         // Told when the write buffer drains, to wake a blocked writer.
         let waker = WriterWaker(self.shared.clone());
@@ -219,11 +222,33 @@ impl AsyncStream {
     }
 
     fn poll_read_into(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        if let Some(polled) = self.poll_direct(cx, buf) {
+            return polled;
+        }
         let mut filled = 0;
         self.poll_take(cx, buf.len(), |chunk| {
             buf[filled..filled + chunk.len()].copy_from_slice(chunk);
             filled += chunk.len();
         })
+    }
+
+    /// Reads from the socket straight into `buf`, when the transport's
+    /// reads are taken and nothing is queued: `None` means the bytes come
+    /// through the queue ([`poll_take`](Self::poll_take)).
+    pub(crate) fn poll_direct(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Option<Poll<io::Result<usize>>> {
+        {
+            let shared = self.shared.borrow();
+            // Bytes queued before the reads were taken (or while TLS read
+            // them) go first, and how the stream ended is told once.
+            if !shared.incoming.is_empty() || shared.error.is_some() || shared.eof {
+                return None;
+            }
+        }
+        self.transport.poll_read_now(cx, buf)
     }
 
     /// Hands up to `max` received bytes to `take`, in at most two slices

@@ -2,6 +2,7 @@
 //! connections (server and client) run over torsion sockets with no tokio
 //! runtime. Enabled by the `hyper` feature.
 
+use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -10,14 +11,36 @@ use hyper::rt::{Read, ReadBufCursor, Write};
 
 use crate::net::AsyncStream;
 
+/// How much one read from the socket asks for on hyper's behalf: hyper's
+/// first read asks for 8 KiB, and grows its buffer for bigger messages.
+const SCRATCH_SIZE: usize = 16 * 1024;
+
+thread_local! {
+    /// The bytes of one read on its way into hyper's buffer: a read is done
+    /// with it before the next one starts, and a buffer per connection
+    /// would cost every idle connection its size.
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH_SIZE].into_boxed_slice());
+}
+
 impl Read for AsyncStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        // Copies straight from the receive queue into hyper's buffer.
         let max = buf.remaining();
+        // hyper's buffer is not initialised, so a read from the socket goes
+        // through this thread's scratch buffer (one copy, of bytes still in
+        // cache) rather than through the stream's queue.
+        let direct = SCRATCH.with_borrow_mut(|scratch| {
+            let want = max.min(scratch.len());
+            self.poll_direct(cx, &mut scratch[..want])
+                .map(|polled| polled.map_ok(|n| buf.put_slice(&scratch[..n])))
+        });
+        if let Some(polled) = direct {
+            return polled;
+        }
+        // Copies straight from the receive queue into hyper's buffer.
         self.poll_take(cx, max, |chunk| buf.put_slice(chunk))
             .map_ok(|_| ())
     }

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io::{self, IoSlice};
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use crate::error::NetError;
 use crate::net::{Address, Producer};
@@ -52,6 +53,20 @@ pub(crate) trait TransportBackend {
         false
     }
     fn set_protocol_name(&self, _name: &'static str) {}
+    /// Hands reading to the connection's single consumer, which reads with
+    /// `poll_read_now`; false where the backend reads on its own.
+    fn take_reads(&self) -> bool {
+        false
+    }
+    /// Reads straight from the socket once reads are taken; `None` while
+    /// the backend reads on its own.
+    fn poll_read_now(
+        &self,
+        _cx: &mut Context<'_>,
+        _buf: &mut [u8],
+    ) -> Option<Poll<io::Result<usize>>> {
+        None
+    }
 }
 
 /// A protocol's handle on its connection (Twisted's `ITransport`).
@@ -69,6 +84,26 @@ pub struct Transport {
 impl Transport {
     pub(crate) fn new(backend: Rc<dyn TransportBackend>) -> Transport {
         Transport { backend }
+    }
+
+    /// Hands reading to the one task that consumes this connection (see
+    /// `net::stream::direct_read`): the protocol's `data_received` is no
+    /// longer called, and the task reads with
+    /// [`poll_read_now`](Self::poll_read_now). False where the transport
+    /// must read on its own (TLS, in-memory transports).
+    pub(crate) fn take_reads(&self) -> bool {
+        self.backend.take_reads()
+    }
+
+    /// Reads into `buf` now, once reads are taken; `None` while the
+    /// transport reads on its own (reads not taken, or given back when TLS
+    /// started).
+    pub(crate) fn poll_read_now(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Option<Poll<io::Result<usize>>> {
+        self.backend.poll_read_now(cx, buf)
     }
 
     /// Writes `data`.

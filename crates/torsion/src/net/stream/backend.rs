@@ -2,6 +2,7 @@
 //! connection.
 
 use std::io::{self, IoSlice};
+use std::task::{Context, Poll};
 
 use crate::error::NetError;
 use crate::net::protocol::Producer;
@@ -155,6 +156,18 @@ impl TransportBackend for StreamConn {
 
     fn set_protocol_name(&self, name: &'static str) {
         self.name_protocol(name);
+    }
+
+    fn take_reads(&self) -> bool {
+        StreamConn::take_reads(self)
+    }
+
+    fn poll_read_now(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Option<Poll<io::Result<usize>>> {
+        StreamConn::poll_read_now(self, cx, buf)
     }
 
     fn tls_info(&self) -> Option<TlsInfo> {

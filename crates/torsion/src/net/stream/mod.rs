@@ -32,6 +32,7 @@ const READS_PER_TURN: usize = 16;
 
 mod backend;
 mod describe;
+mod direct_read;
 mod socket;
 mod tls_layer;
 mod write;
@@ -60,6 +61,13 @@ mod flag {
     pub(super) const RESUMED: u16 = 1 << 11;
     /// A pull producer is due a request for its next chunk.
     pub(super) const PULL_WANTED: u16 = 1 << 12;
+    /// The consumer reads the socket itself (see `direct_read`).
+    pub(super) const READER_DRIVEN: u16 = 1 << 13;
+    /// The peer's end of file or an error was reported: only a read of 0
+    /// or an error says the socket is drained.
+    pub(super) const HUP_SEEN: u16 = 1 << 14;
+    /// The consumer read the end of the stream; the protocol is to be told.
+    pub(super) const EOF_UNTOLD: u16 = 1 << 15;
 }
 
 /// Why the connection is closing, kept until it closes so that the protocol
@@ -109,6 +117,9 @@ struct Extras {
     /// protocol's own name would not say (see
     /// [`Transport::set_protocol_name`](crate::net::Transport::set_protocol_name)).
     protocol_name: Option<&'static str>,
+    /// The task that reads the socket itself, waiting for it to be
+    /// readable.
+    direct_reader: Option<std::task::Waker>,
 }
 
 pub(crate) struct StreamConn {
@@ -297,7 +308,14 @@ impl StreamConn {
                     continue;
                 }
             }
-            if self.has(flag::READ_PENDING) && !self.has(flag::PAUSED | flag::DISCONNECTING) {
+            if self.has(flag::EOF_UNTOLD) {
+                self.clear(flag::EOF_UNTOLD);
+                self.peer_closed_write();
+                continue;
+            }
+            if self.has(flag::READ_PENDING)
+                && !self.has(flag::PAUSED | flag::DISCONNECTING | flag::READER_DRIVEN)
+            {
                 self.clear(flag::READ_PENDING);
                 // The edges that said so are gone: read to WouldBlock or
                 // end of file rather than trust a short read.
@@ -439,20 +457,21 @@ impl StreamConn {
         drop(socket);
         *self.write.borrow_mut() = None;
         let extras = self.extras.borrow_mut().take();
-        let (producer, on_close) = match extras {
+        let (producer, on_close, direct_reader) = match extras {
             Some(extras) => {
                 let Extras {
                     producer,
                     on_close,
                     handshake_timer,
+                    direct_reader,
                     ..
                 } = *extras;
                 if let Some(timer) = handshake_timer {
                     let _ = timer.cancel();
                 }
-                (producer, on_close)
+                (producer, on_close, direct_reader)
             }
-            None => (None, None),
+            None => (None, None, None),
         };
         if let Some(producer) = producer {
             report_panic(catch_panic(|| producer.stop()), "producer stop");
@@ -465,6 +484,10 @@ impl StreamConn {
                 "connection_lost",
             );
             drop(protocol);
+        }
+        if let Some(reader) = direct_reader {
+            // After the protocol, which recorded how the stream ended.
+            reader.wake();
         }
         if let Some(on_close) = on_close {
             let failure = reason.failure();
@@ -493,7 +516,11 @@ impl IoSource for StreamConn {
                 self.writable();
             }
             if readiness.readable || readiness.read_closed || readiness.error {
-                self.read(reactor, readiness.read_closed);
+                if self.has(flag::READER_DRIVEN) {
+                    self.direct_readable(readiness);
+                } else {
+                    self.read(reactor, readiness.read_closed);
+                }
             }
         });
     }

@@ -14,6 +14,8 @@ use super::{Reason, StreamConn, flag};
 
 impl StreamConn {
     pub(crate) fn set_tls(&self, session: TlsSession) {
+        // The session must see every byte: the loop reads from here on.
+        self.give_back_reads();
         self.extras().tls = Some(session);
         self.set(flag::TLS);
     }
