@@ -62,7 +62,10 @@ pub fn serve_hyper(ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
                         HELLO.as_bytes(),
                     ))))
                 });
+                // torsion-web batches pipelined responses by default;
+                // so does its peer here.
                 let _ = hyper::server::conn::http1::Builder::new()
+                    .pipeline_flush(true)
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
             });

@@ -2,13 +2,14 @@
 //! tokio (see [`hello`](crate::hello)).
 //!
 //! Each server runs in a process of its own on CPU 0; wrk (one thread, 64
-//! keep-alive connections) runs on CPU 1. Every run warms up first, then
+//! keep-alive connections, one request at a time or several pipelined in
+//! each write) runs on CPU 1. Every run warms up first, then
 //! wrk's measured run gives requests per second and the latency
 //! percentiles, and `/proc/<pid>/stat` before and after gives the server's
 //! CPU time per request. Both servers use hyper, so the difference is the
 //! engine under it.
 
-use std::io;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
@@ -21,6 +22,9 @@ use crate::server::{Engine, ServerProcess};
 pub struct Load {
     /// Open keep-alive connections.
     pub connections: usize,
+    /// Requests written at once on each connection (HTTP/1.1 pipelining);
+    /// 1 sends the next request only once the last is answered.
+    pub pipeline: usize,
     /// wrk's run before the measured one, not counted.
     pub warm_up: Duration,
     /// The measured run.
@@ -44,23 +48,34 @@ pub struct Outcome {
     pub server_cpu: Duration,
 }
 
-/// Runs wrk once against `address` on CPU 1 (when `taskset` works).
-fn wrk(address: SocketAddr, connections: usize, duration: Duration) -> io::Result<String> {
-    let seconds = format!("{}s", duration.as_secs().max(1));
+/// Runs wrk once against `address` on CPU 1 (when `taskset` works), with
+/// `pipeline` requests in each write (wrk's pipelining script) when more
+/// than one.
+fn wrk(
+    address: SocketAddr,
+    connections: usize,
+    pipeline: usize,
+    duration: Duration,
+) -> io::Result<String> {
+    let mut args = vec![
+        "-t1".to_owned(),
+        "--latency".to_owned(),
+        format!("-c{connections}"),
+        format!("-d{}s", duration.as_secs().max(1)),
+    ];
+    let script = (pipeline > 1)
+        .then(|| pipeline_script(pipeline))
+        .transpose()?;
+    if let Some(script) = &script {
+        args.push("-s".to_owned());
+        args.push(script.path().display().to_string());
+    }
+    args.push(format!("http://{address}/"));
     let output = Command::new("taskset")
-        .args(["-c", "1", "wrk", "-t1", "--latency"])
-        .arg(format!("-c{connections}"))
-        .arg(format!("-d{seconds}"))
-        .arg(format!("http://{address}/"))
+        .args(["-c", "1", "wrk"])
+        .args(&args)
         .output()
-        .or_else(|_| {
-            Command::new("wrk")
-                .args(["-t1", "--latency"])
-                .arg(format!("-c{connections}"))
-                .arg(format!("-d{seconds}"))
-                .arg(format!("http://{address}/"))
-                .output()
-        })?;
+        .or_else(|_| Command::new("wrk").args(&args).output())?;
     if !output.status.success() {
         return Err(io::Error::other(format!(
             "wrk failed: {}",
@@ -68,6 +83,26 @@ fn wrk(address: SocketAddr, connections: usize, duration: Duration) -> io::Resul
         )));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// wrk's pipelining script (its `scripts/pipeline.lua`): `depth` GETs of
+/// `/` in each write; wrk counts and times every response.
+fn pipeline_script(depth: usize) -> io::Result<tempfile::NamedTempFile> {
+    let mut script = tempfile::Builder::new()
+        .prefix("torsion-bench-pipeline-")
+        .suffix(".lua")
+        .tempfile()?;
+    write!(
+        script,
+        "init = function(args)\n\
+         \x20 local r = {{}}\n\
+         \x20 for i = 1, {depth} do r[i] = wrk.format(nil, \"/\") end\n\
+         \x20 req = table.concat(r)\n\
+         end\n\
+         request = function() return req end\n"
+    )?;
+    script.flush()?;
+    Ok(script)
 }
 
 /// A wrk duration such as `812.00us`, `1.25ms` or `2.01s`.
@@ -129,10 +164,17 @@ pub fn parse_wrk(report: &str) -> Option<Outcome> {
 fn measure(engine: Engine, load: Load) -> Outcome {
     let server = ServerProcess::start(engine).expect("server starts");
     if !load.warm_up.is_zero() {
-        wrk(server.address, load.connections, load.warm_up).expect("wrk runs");
+        wrk(
+            server.address,
+            load.connections,
+            load.pipeline,
+            load.warm_up,
+        )
+        .expect("wrk runs");
     }
     let before = server.cpu_time();
-    let report = wrk(server.address, load.connections, load.window).expect("wrk runs");
+    let report =
+        wrk(server.address, load.connections, load.pipeline, load.window).expect("wrk runs");
     let server_cpu = server.cpu_time() - before;
     let mut outcome =
         parse_wrk(&report).unwrap_or_else(|| panic!("cannot read wrk's report:\n{report}"));
@@ -211,7 +253,7 @@ Transfer/sec:     12.77MB
     }
 
     #[test]
-    fn wrk_gets_hello_from_an_in_process_torsion_web_server() {
+    fn wrk_gets_hello_from_an_in_process_torsion_web_server_one_by_one_and_pipelined() {
         let (ready, started) = std::sync::mpsc::channel();
         let server = std::thread::spawn(move || {
             crate::hello::serve_torsion(move |address, handle| {
@@ -220,10 +262,12 @@ Transfer/sec:     12.77MB
             .unwrap();
         });
         let (address, handle) = started.recv().unwrap();
-        let report = wrk(address, 4, Duration::from_secs(1)).unwrap();
-        let outcome = parse_wrk(&report).unwrap();
-        assert!(outcome.requests > 0, "{report}");
-        assert_eq!(outcome.errors, 0, "{report}");
+        for pipeline in [1, 16] {
+            let report = wrk(address, 4, pipeline, Duration::from_secs(1)).unwrap();
+            let outcome = parse_wrk(&report).unwrap();
+            assert!(outcome.requests > 0, "{report}");
+            assert_eq!(outcome.errors, 0, "{report}");
+        }
         handle.stop().unwrap();
         server.join().unwrap();
     }

@@ -52,7 +52,8 @@ enum Bench {
     /// Resident memory per idle connection, 10,000 connections.
     Idle,
     /// wrk against hello-world HTTP servers in their own processes:
-    /// torsion-web and hyper on tokio, 64 keep-alive connections.
+    /// torsion-web and hyper on tokio, 64 keep-alive connections, one
+    /// request at a time and then 16 pipelined per write.
     Http,
     /// 100,000 round trips of futures from torsion code through tokio and
     /// back (`torsion_tokio::from_future`), inside tokio and beside it,
@@ -300,24 +301,31 @@ fn main() {
         } else {
             (Duration::from_secs(1), Duration::from_secs(5))
         };
-        let load = http::Load {
-            connections: 64,
-            warm_up,
-            window,
-        };
-        let rows = http::compare(load, runs);
-        print!(
-            "{}",
-            measure::render(
-                &format!(
-                    "http: wrk -t1 -c64 -d{}s, hello world, server on CPU 0, torsion-web vs hyper \
-                     on tokio current_thread in the tokio column (goal: CPU per request at most \
-                     1.0x, requests/s at least 1.0x)",
-                    window.as_secs()
-                ),
-                &rows
-            )
-        );
+        for (pipeline, how) in [
+            (1, "one request at a time"),
+            (16, "16 pipelined requests per write"),
+        ] {
+            let load = http::Load {
+                connections: 64,
+                pipeline,
+                warm_up,
+                window,
+            };
+            let rows = http::compare(load, runs);
+            print!(
+                "{}",
+                measure::render(
+                    &format!(
+                        "http: wrk -t1 -c64 -d{}s, {how}, hello world, server on CPU 0, \
+                         torsion-web vs hyper on tokio current_thread (pipeline_flush on) in the \
+                         tokio column (goal: CPU per request at most 1.0x, requests/s at least \
+                         1.0x)",
+                        window.as_secs()
+                    ),
+                    &rows
+                )
+            );
+        }
     }
     if matches!(cli.command, Bench::Idle | Bench::Compare) {
         let (rows, count) = idle::compare(10_000 / scale, runs);

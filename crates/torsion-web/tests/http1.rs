@@ -181,3 +181,69 @@ fn python_requests_posts_a_body() {
         "200 got 100000 bytes"
     );
 }
+
+/// How many segments carrying data the server's end of the connection
+/// from `client` has sent, as `ss` (iproute2) reads them off the kernel.
+fn data_segments_sent(server: std::net::SocketAddr, client: std::net::SocketAddr) -> u64 {
+    let filter = format!(
+        "( sport = :{} and dport = :{} )",
+        server.port(),
+        client.port()
+    );
+    let output = Command::new("ss")
+        .args(["-tinH", "state", "established", &filter])
+        .output()
+        .expect("ss (iproute2) runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.split_whitespace()
+        .find_map(|field| field.strip_prefix("data_segs_out:"))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no data_segs_out for the connection in:\n{text}"))
+}
+
+/// Writes 16 pipelined requests at once and reads their 16 responses;
+/// gives how many data segments the server sent them in.
+fn pipelined_segments(options: ServerOptions) -> u64 {
+    let server = serve(move |_| echo_server().with_options(options));
+    let mut client = TcpStream::connect(server.address).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let requests: String = (0..16)
+        .map(|n| format!("GET /r{n} HTTP/1.1\r\nHost: x\r\n\r\n"))
+        .collect();
+    client.write_all(requests.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    while String::from_utf8_lossy(&answer).matches("path /r").count() < 16 {
+        let n = client.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    let bodies: Vec<&str> = answer
+        .lines()
+        .filter(|line| line.starts_with("path "))
+        .collect();
+    let expected: Vec<String> = (0..16).map(|n| format!("path /r{n}")).collect();
+    assert_eq!(bodies, expected, "{answer}");
+    data_segments_sent(server.address, client.local_addr().unwrap())
+}
+
+#[test]
+fn pipelined_responses_leave_in_one_write_unless_turned_off() {
+    let batched = pipelined_segments(ServerOptions::default());
+    // One write; two segments at most if the requests came in two reads.
+    assert!(
+        batched <= 2,
+        "{batched} segments for 16 pipelined responses"
+    );
+    let one_by_one = pipelined_segments(ServerOptions {
+        http1_pipeline_flush: false,
+        ..ServerOptions::default()
+    });
+    assert!(
+        one_by_one > batched,
+        "{one_by_one} segments without the batching, {batched} with it"
+    );
+}

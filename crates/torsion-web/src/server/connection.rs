@@ -178,6 +178,7 @@ fn http1(options: &ServerOptions) -> hyper::server::conn::http1::Builder {
         // The connection's watchdog enforces the header read timeout, for
         // HTTP/2 too and without a timer per request.
         .header_read_timeout(None)
+        .pipeline_flush(options.http1_pipeline_flush)
         // The checker enforces the head limit; hyper's, a read above it,
         // is only a backstop, so the refusal and its log line are ours.
         .max_buf_size(options.max_header_size.max(8192) + CHECKED_READ)

@@ -59,6 +59,12 @@ pub struct ServerOptions {
     /// received before the server closes it. `None` keeps idle connections
     /// open. Default 60 s.
     pub idle_timeout: Option<Duration>,
+    /// HTTP/1: when a client pipelines requests (sends several before
+    /// reading the answers), the responses to the requests read together
+    /// leave in one write once all of them are answered, rather than one
+    /// write each (hyper's `pipeline_flush`). A client that does not
+    /// pipeline sees no difference. Default `true`.
+    pub http1_pipeline_flush: bool,
     /// How often to ping an HTTP/2 client that has sent nothing, to find
     /// dead connections. `None` for no pings. Default `None`.
     pub http2_keep_alive_interval: Option<Duration>,
@@ -84,6 +90,7 @@ impl Default for ServerOptions {
             body_read_timeout: Some(Duration::from_secs(30)),
             body_total_timeout: Some(Duration::from_secs(5 * 60)),
             idle_timeout: Some(Duration::from_secs(60)),
+            http1_pipeline_flush: true,
             http2_keep_alive_interval: None,
             http2_keep_alive_timeout: Duration::from_secs(20),
             http2_max_concurrent_streams: 200,
