@@ -8,10 +8,8 @@ pub mod commands;
 #[path = "../support/twisted.rs"]
 pub mod python;
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::path::Path;
-use std::rc::Rc;
 use std::time::Duration;
 
 use torsion::time::defer_later;
@@ -23,31 +21,13 @@ pub fn rust_worker() -> ProcessStarter {
     ProcessStarter::new(env!("CARGO_BIN_EXE_torsion-amp-worker"))
 }
 
-/// Runs `test` on a new reactor; fails if it fails, panics, or is not
-/// done within `seconds`. Returns the reactor, run to its end.
-pub fn run<F, Fut>(seconds: u64, test: F) -> Reactor
+/// [`run_test`](torsion::testing::run_test) with its limit in seconds;
+/// gives the reactor, run to its end.
+pub fn run<Fut>(seconds: u64, test: impl FnOnce(Reactor) -> Fut) -> Reactor
 where
-    F: FnOnce(Reactor) -> Fut,
     Fut: Future<Output = Result<(), Failure>> + 'static,
 {
-    let reactor = Reactor::new().expect("reactor");
-    let outcome: Rc<RefCell<Option<Result<(), Failure>>>> = Rc::default();
-    let slot = outcome.clone();
-    let r = reactor.clone();
-    drop(reactor.spawn(test(reactor.clone())).both(move |result| {
-        *slot.borrow_mut() = Some(result);
-        r.stop()
-    }));
-    let r = reactor.clone();
-    reactor.call_later(Duration::from_secs(seconds), move || {
-        let _ = r.stop();
-    });
-    reactor.run().expect("reactor run");
-    match outcome.borrow_mut().take() {
-        Some(Ok(())) => reactor,
-        Some(Err(failure)) => panic!("test failed: {failure}"),
-        None => panic!("test not done within {seconds} s"),
-    }
+    torsion::testing::run_test(Duration::from_secs(seconds), test)
 }
 
 /// Waits `delay` on `reactor`.

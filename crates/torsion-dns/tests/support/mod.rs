@@ -14,34 +14,12 @@ use torsion::{Failure, Reactor};
 use torsion_dns::server::ServerPorts;
 use torsion_dns::{DnsServerFactory, Zone};
 
-/// Runs `test` on a fresh reactor; fails when it fails or takes longer
-/// than `seconds`.
-pub fn run<F, Fut>(seconds: u64, test: F)
+/// [`run_test`](torsion::testing::run_test) with its limit in seconds.
+pub fn run<Fut>(seconds: u64, test: impl FnOnce(Reactor) -> Fut)
 where
-    F: FnOnce(Reactor) -> Fut,
     Fut: Future<Output = Result<(), Failure>> + 'static,
 {
-    let reactor = Reactor::new().unwrap();
-    let outcome = Rc::new(std::cell::RefCell::new(None));
-    let o = outcome.clone();
-    let r = reactor.clone();
-    let task = reactor.spawn(test(reactor.clone()));
-    drop(task.both(move |result| {
-        *o.borrow_mut() = Some(result);
-        r.stop().unwrap();
-        Ok::<(), Failure>(())
-    }));
-    let r = reactor.clone();
-    let deadline = reactor.call_later(Duration::from_secs(seconds), move || {
-        r.stop().unwrap();
-    });
-    reactor.run().unwrap();
-    drop(deadline);
-    match outcome.borrow_mut().take() {
-        Some(Ok(())) => {}
-        Some(Err(failure)) => panic!("the test failed: {failure}"),
-        None => panic!("the test did not finish within {seconds} s"),
-    }
+    torsion::testing::run_test(Duration::from_secs(seconds), test);
 }
 
 /// The test zone's file.

@@ -5,45 +5,21 @@
 
 pub mod ngircd;
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use torsion::net::{Address, ListeningPort};
 use torsion::{Failure, Reactor};
 
-/// Runs `test` on a fresh reactor; fails when it fails or takes longer
-/// than `seconds`.
-pub fn run<F, Fut>(seconds: u64, test: F)
+/// [`run_test`](torsion::testing::run_test) with its limit in seconds.
+pub fn run<Fut>(seconds: u64, test: impl FnOnce(Reactor) -> Fut)
 where
-    F: FnOnce(Reactor) -> Fut,
     Fut: Future<Output = Result<(), Failure>> + 'static,
 {
-    let reactor = Reactor::new().unwrap();
-    let outcome = Rc::new(RefCell::new(None));
-    let o = outcome.clone();
-    let r = reactor.clone();
-    let task = reactor.spawn(test(reactor.clone()));
-    drop(task.both(move |result| {
-        *o.borrow_mut() = Some(result);
-        r.stop().unwrap();
-        Ok::<(), Failure>(())
-    }));
-    let r = reactor.clone();
-    let deadline = reactor.call_later(Duration::from_secs(seconds), move || {
-        r.stop().unwrap();
-    });
-    reactor.run().unwrap();
-    drop(deadline);
-    match outcome.borrow_mut().take() {
-        Some(Ok(())) => {}
-        Some(Err(failure)) => panic!("the test failed: {failure}"),
-        None => panic!("the test did not finish within {seconds} s"),
-    }
+    torsion::testing::run_test(Duration::from_secs(seconds), test);
 }
 
 /// The TCP port a listening port has.

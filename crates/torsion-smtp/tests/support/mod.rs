@@ -19,31 +19,12 @@ use torsion::time::defer_later;
 use torsion::{Deferred, Failure, Reactor};
 use torsion_smtp::{Delivery, Envelope, Mailbox, Message, Rejected, SmtpServer};
 
-/// Runs `test` on a fresh reactor; fails when it takes longer than
-/// `seconds`.
-pub fn run<F, Fut>(seconds: u64, test: F)
+/// [`run_test`](torsion::testing::run_test) with its limit in seconds.
+pub fn run<Fut>(seconds: u64, test: impl FnOnce(Reactor) -> Fut)
 where
-    F: FnOnce(Reactor) -> Fut,
     Fut: Future<Output = Result<(), Failure>> + 'static,
 {
-    let reactor = Reactor::new().unwrap();
-    let outcome = Rc::new(RefCell::new(None));
-    let (seen, stopper) = (outcome.clone(), reactor.clone());
-    drop(reactor.spawn(test(reactor.clone())).both(move |result| {
-        *seen.borrow_mut() = Some(result);
-        stopper.stop()
-    }));
-    let stopper = reactor.clone();
-    let deadline = reactor.call_later(Duration::from_secs(seconds), move || {
-        let _ = stopper.stop();
-    });
-    reactor.run().unwrap();
-    drop(deadline);
-    match outcome.borrow_mut().take() {
-        Some(Ok(())) => {}
-        Some(Err(failure)) => panic!("the test failed: {failure}"),
-        None => panic!("the test did not finish within {seconds} s"),
-    }
+    torsion::testing::run_test(Duration::from_secs(seconds), test);
 }
 
 /// A self-signed certificate for `localhost` and `127.0.0.1`, written to

@@ -8,10 +8,8 @@
 //! - [`with_server`] and [`serve_local`]: inside async code that [`run`]
 //!   runs on a reactor, for torsion's own clients.
 
-use std::cell::RefCell;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -159,34 +157,13 @@ pub fn serve_while<T: Send + 'static>(
     }
 }
 
-/// Runs `test` on a new reactor; fails if it fails, panics, or takes
-/// longer than `limit`.
-pub fn run<F, Fut>(limit: Duration, test: F)
+/// [`run_test`](torsion::testing::run_test), for the tests that ignore
+/// the reactor it gives back.
+pub fn run<Fut>(limit: Duration, test: impl FnOnce(Reactor) -> Fut)
 where
-    F: FnOnce(Reactor) -> Fut,
     Fut: Future<Output = Result<(), Failure>> + 'static,
 {
-    let reactor = Reactor::new().unwrap();
-    let outcome = Rc::new(RefCell::new(None));
-    let o = outcome.clone();
-    let r = reactor.clone();
-    // A panic in the test fails this Deferred instead of the loop.
-    let finished = reactor.spawn(test(reactor.clone())).both(move |result| {
-        *o.borrow_mut() = Some(result);
-        let _ = r.stop();
-        Ok::<(), Failure>(())
-    });
-    let r = reactor.clone();
-    let _guard = reactor.call_later(limit, move || {
-        let _ = r.stop();
-    });
-    reactor.run().unwrap();
-    drop(finished);
-    match outcome.borrow_mut().take() {
-        Some(Ok(())) => {}
-        Some(Err(failure)) => panic!("the test failed: {failure}"),
-        None => panic!("the test did not finish within {limit:?}"),
-    };
+    torsion::testing::run_test(limit, test);
 }
 
 /// Serves `resource` on a loopback port of the reactor the caller runs on;

@@ -7,7 +7,8 @@
 //! two connected in-memory [`AsyncStream`](crate::net::AsyncStream)s, so
 //! async code (an HTTP server and client on hyper) runs without sockets;
 //! [`replay_protocol`] and [`replay_decoder`] replay a protocol's input at
-//! every chunk size. For tests against real things: [`echo_server`]
+//! every chunk size. For tests against real things: [`run_test`] runs an
+//! async test on a reactor of its own with a time limit, [`echo_server`]
 //! gives a peer on 127.0.0.1, [`WatchedChild`] runs a whole program and
 //! waits, bounded, for its lines and its exit, [`install_python_packages`]
 //! and [`python_command`] run a Python peer with pinned packages, and
@@ -21,6 +22,7 @@ mod echo_server;
 mod loopback;
 mod memory_reactor;
 mod python;
+mod run_test;
 mod stream_pair;
 mod string_transport;
 mod watched_child;
@@ -34,6 +36,7 @@ pub use echo_server::echo_server;
 pub use loopback::Loopback;
 pub use memory_reactor::{ConnectCall, MemoryPort, MemoryReactor, TcpListenCall, UnixListenCall};
 pub use python::{install_python_packages, python_command};
+pub use run_test::run_test;
 pub use stream_pair::stream_pair;
 pub use string_transport::StringTransport;
 pub use watched_child::{Exited, WatchedChild, stop_signals_at_default};
