@@ -317,7 +317,7 @@ fn main() {
                 measure::render(
                     &format!(
                         "http: wrk -t1 -c64 -d{}s, {how}, hello world, server on CPU 0, \
-                         torsion-web vs hyper on tokio current_thread (pipeline_flush on) in the \
+                         torsion-web vs hyper on tokio current_thread, both with pipeline_flush on, in the \
                          tokio column (goal: CPU per request at most 1.0x, requests/s at least \
                          1.0x)",
                         window.as_secs()

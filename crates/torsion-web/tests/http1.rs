@@ -231,17 +231,17 @@ fn pipelined_segments(options: ServerOptions) -> u64 {
 }
 
 #[test]
-fn pipelined_responses_leave_in_one_write_unless_turned_off() {
-    let batched = pipelined_segments(ServerOptions::default());
+fn pipelined_responses_leave_in_one_write_when_turned_on() {
+    let batched = pipelined_segments(ServerOptions {
+        http1_pipeline_flush: true,
+        ..ServerOptions::default()
+    });
     // One write; two segments at most if the requests came in two reads.
     assert!(
         batched <= 2,
         "{batched} segments for 16 pipelined responses"
     );
-    let one_by_one = pipelined_segments(ServerOptions {
-        http1_pipeline_flush: false,
-        ..ServerOptions::default()
-    });
+    let one_by_one = pipelined_segments(ServerOptions::default());
     assert!(
         one_by_one > batched,
         "{one_by_one} segments without the batching, {batched} with it"

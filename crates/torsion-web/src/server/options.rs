@@ -62,8 +62,12 @@ pub struct ServerOptions {
     /// HTTP/1: when a client pipelines requests (sends several before
     /// reading the answers), the responses to the requests read together
     /// leave in one write once all of them are answered, rather than one
-    /// write each (hyper's `pipeline_flush`). A client that does not
-    /// pipeline sees no difference. Default `true`.
+    /// write each (hyper's `pipeline_flush`). Default `false`: hyper
+    /// holds every response back while bytes it has read are not yet
+    /// parsed, so with it on a response sent before its request's body was
+    /// read (a redirect, a refusal) waits for that body, and a streamed
+    /// response is buffered whole instead of following its reader. Turn
+    /// it on only for clients that pipeline requests without bodies.
     pub http1_pipeline_flush: bool,
     /// How often to ping an HTTP/2 client that has sent nothing, to find
     /// dead connections. `None` for no pings. Default `None`.
@@ -90,7 +94,7 @@ impl Default for ServerOptions {
             body_read_timeout: Some(Duration::from_secs(30)),
             body_total_timeout: Some(Duration::from_secs(5 * 60)),
             idle_timeout: Some(Duration::from_secs(60)),
-            http1_pipeline_flush: true,
+            http1_pipeline_flush: false,
             http2_keep_alive_interval: None,
             http2_keep_alive_timeout: Duration::from_secs(20),
             http2_max_concurrent_streams: 200,
