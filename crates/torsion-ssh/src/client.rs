@@ -118,7 +118,7 @@ impl SshClient {
     ///     load_public_key("host_key.pub")?,
     /// );
     /// let r = reactor.clone();
-    /// drop(client.run("connections").then(move |output| {
+    /// drop(client.run("connections").both(move |output| {
     ///     match output {
     ///         Ok(output) => print!("{}", output.stdout_text()),
     ///         Err(failure) => eprintln!("ssh: {failure}"),
