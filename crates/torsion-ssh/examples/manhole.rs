@@ -17,10 +17,10 @@
 
 use std::path::PathBuf;
 
-use torsion::{Failure, Reactor};
 use torsion::endpoints::server_from_string;
 use torsion::net::factory_fn;
 use torsion::protocols::wire::Echo;
+use torsion::{Failure, Reactor};
 use torsion_ssh::{AuthorizedKeys, HostKey, ServerConfig, SshServer};
 
 struct Options {
@@ -31,7 +31,9 @@ struct Options {
 }
 
 fn options() -> Result<Options, String> {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let mut options = Options {
         echo: "tcp:7000:interface=127.0.0.1".to_owned(),
         ssh: "tcp:2222:interface=127.0.0.1".to_owned(),

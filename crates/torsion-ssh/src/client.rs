@@ -50,8 +50,10 @@ impl CommandOutput {
     }
 }
 
-/// Where to connect, as whom, and which host key to expect (see the
-/// [module](self)). Cheap to clone; each [`run`](SshClient::run) makes
+/// Where to connect, as whom, and which host key to expect: the server's
+/// host key is never taken on trust, and a server offering another key
+/// fails the run with [`ClientError::HostKeyMismatch`] before the client
+/// authenticates. Cheap to clone; each [`run`](SshClient::run) makes
 /// its own connection.
 #[derive(Debug, Clone)]
 pub struct SshClient {

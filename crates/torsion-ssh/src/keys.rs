@@ -32,9 +32,7 @@ impl std::fmt::Debug for HostKey {
 impl HostKey {
     /// A new Ed25519 key, kept in memory only (tests, throwaway servers).
     pub fn generate() -> Result<HostKey, KeyError> {
-        let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519)
-            .map_err(|error| KeyError::Generate(error.to_string()))?;
-        Ok(HostKey { key })
+        generate_private_key().map(|key| HostKey { key })
     }
 
     /// Reads an OpenSSH private key file (`-----BEGIN OPENSSH PRIVATE
@@ -128,6 +126,13 @@ impl From<PrivateKey> for HostKey {
     fn from(key: PrivateKey) -> HostKey {
         HostKey { key }
     }
+}
+
+/// A new Ed25519 private key (a client's identity made in a program, as
+/// `ssh-keygen -t ed25519` would make one).
+pub fn generate_private_key() -> Result<PrivateKey, KeyError> {
+    PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519)
+        .map_err(|error| KeyError::Generate(error.to_string()))
 }
 
 /// `key`'s SHA-256 fingerprint as OpenSSH prints it.

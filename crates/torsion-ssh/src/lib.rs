@@ -44,6 +44,47 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! The whole round trip in one program: a door on a free port, and
+//! torsion's client logging in to it with a key the door authorizes,
+//! pinning the door's host key, and getting a command's output as a
+//! Deferred.
+//!
+//! ```
+//! use std::cell::RefCell;
+//! use std::rc::Rc;
+//! use torsion::Reactor;
+//! use torsion_ssh::{AuthorizedKeys, HostKey, ServerConfig, SshClient, SshServer};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let operator = torsion_ssh::generate_private_key()?;
+//! let authorized = dir.path().join("authorized_keys");
+//! std::fs::write(&authorized, operator.public_key().to_openssh()?)?;
+//!
+//! let reactor = Reactor::new()?;
+//! let config = ServerConfig::new(HostKey::generate()?, AuthorizedKeys::file(authorized));
+//! let door = SshServer::listen(&reactor, "tcp:0:interface=127.0.0.1", config)?;
+//! let _call = reactor.call_later(std::time::Duration::from_secs(60), || {});
+//!
+//! let client = SshClient::new(
+//!     "127.0.0.1",
+//!     door.address().port(),
+//!     "operator",
+//!     operator,
+//!     door.host_key().public_key().clone(),
+//! );
+//! let seen = Rc::new(RefCell::new(None));
+//! let (s, r) = (seen.clone(), reactor.clone());
+//! drop(client.run("timers").both(move |output| {
+//!     *s.borrow_mut() = Some(output);
+//!     r.stop()
+//! }));
+//! reactor.run()?;
+//! let output = seen.take().unwrap().map_err(|failure| failure.to_string())?;
+//! assert_eq!(output.exit_status, Some(0));
+//! assert!(output.stdout_text().starts_with("1 pending timer\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The chapter `docs/ssh.md` says more: the shell's keys, exit statuses,
 //! how the client checks host keys, and the example to try.
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
@@ -63,10 +104,15 @@ mod session;
 pub use client::{CommandOutput, SshClient, run_command};
 pub use error::{ClientError, KeyError, ServerError};
 pub use keys::{
-    AuthorizedKeys, HostKey, fingerprint, load_private_key, load_public_key, parse_authorized_keys,
-    parse_public_key,
+    AuthorizedKeys, HostKey, fingerprint, generate_private_key, load_private_key, load_public_key,
+    parse_authorized_keys, parse_public_key,
 };
 pub use server::{ServerConfig, SshServer};
 
 /// The key types of russh's, as this crate's API takes them.
 pub use russh::keys::{PrivateKey, PublicKey};
+
+/// docs/ssh.md, compiled as doctests.
+#[doc = include_str!("../../../docs/ssh.md")]
+#[cfg(doctest)]
+pub struct SshDoctests;

@@ -117,7 +117,8 @@ impl ServerConfig {
     }
 }
 
-/// A listening SSH server (see the [module](self)); it stops listening
+/// A listening SSH server, serving sessions on a tokio thread and asking
+/// the reactor for its figures (see the [crate](crate)); it stops listening
 /// when [stopped](SshServer::stop) or when the reactor shuts down.
 /// Dropping it leaves it listening until then.
 #[derive(Debug)]
