@@ -148,6 +148,19 @@ impl Running {
     }
 }
 
+/// A non-blocking listening socket on `address`. SO_REUSEADDR, as
+/// torsion's own listeners set it: a program restarted right after its
+/// sessions closed binds again instead of waiting out their TIME_WAIT.
+fn bind(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(128)?;
+    Ok(socket.into())
+}
+
 /// Accepts and serves until told to stop; then closes the listener and
 /// sends each session a disconnect message.
 async fn serve(
@@ -196,9 +209,7 @@ impl SshServer {
             runtime::handle_or_shared(config.tokio.as_ref()).map_err(ServerError::Runtime)?;
         // Bound here, on the caller's thread, so that a busy port is an
         // error now and port 0's choice is known at once.
-        let listener = std::net::TcpListener::bind(address)
-            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
-            .map_err(|source| ServerError::Listen { address, source })?;
+        let listener = bind(address).map_err(|source| ServerError::Listen { address, source })?;
         let bound = listener
             .local_addr()
             .map_err(|source| ServerError::Listen { address, source })?;
