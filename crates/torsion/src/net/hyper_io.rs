@@ -11,9 +11,10 @@ use hyper::rt::{Read, ReadBufCursor, Write};
 
 use crate::net::AsyncStream;
 
-/// How much one read from the socket asks for on hyper's behalf: hyper's
-/// first read asks for 8 KiB, and grows its buffer for bigger messages.
-const SCRATCH_SIZE: usize = 16 * 1024;
+/// The most one read from the socket takes on hyper's behalf, as much as
+/// the reactor's own reads take: hyper asks for 8 KiB at first and for
+/// more as a large body streams in.
+const SCRATCH_SIZE: usize = 64 * 1024;
 
 thread_local! {
     /// The bytes of one read on its way into hyper's buffer: a read is done
