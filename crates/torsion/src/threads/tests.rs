@@ -1,5 +1,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -235,6 +236,22 @@ fn adjust_lowering_max_retires_extra_workers() {
     drop(receiver);
 }
 
+/// How many of `stop_joins_every_thread`'s workers have ended: a thread
+/// destroys its thread-locals as its last act, before a join of it returns.
+static JOIN_TEST_ENDED: AtomicUsize = AtomicUsize::new(0);
+
+struct CountsItsEnd;
+
+impl Drop for CountsItsEnd {
+    fn drop(&mut self) {
+        JOIN_TEST_ENDED.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static END_MARK: CountsItsEnd = const { CountsItsEnd };
+}
+
 #[test]
 fn stop_joins_every_thread() {
     let pool = ThreadPool::new("tp-join", 2, 4);
@@ -243,6 +260,7 @@ fn stop_joins_every_thread() {
     for _ in 0..4 {
         let (sender, wait) = (sender.clone(), wait.clone());
         pool.call_in_thread(move || {
+            END_MARK.with(|_| {});
             sender.send(thread_tid()).unwrap();
             let _ = wait.lock().unwrap().recv();
         })
@@ -253,9 +271,13 @@ fn stop_joins_every_thread() {
     assert_eq!(threads_named("tp-join-"), 4);
     drop(open);
     pool.stop(StopMode::FinishQueued);
-    assert!(tids.iter().all(|tid| !thread_alive(tid)));
-    assert_eq!(threads_named("tp-join-"), 0);
+    // Every worker has ended by the time stop returns...
+    assert_eq!(JOIN_TEST_ENDED.load(Ordering::SeqCst), 4);
     assert_eq!(pool.stats().workers, 0);
+    // ...and the kernel takes their /proc entries away a moment after a
+    // join returns (on a loaded machine, a visible moment).
+    wait_until(|| tids.iter().all(|tid| !thread_alive(tid)));
+    wait_until(|| threads_named("tp-join-") == 0);
 }
 
 #[test]
