@@ -68,7 +68,7 @@ impl<'a> Input<'a> {
 /// repeatable, and no failure files (a failure found is kept as a named
 /// regression test instead).
 #[cfg(test)]
-fn property_config(cases: u32) -> proptest::test_runner::Config {
+pub(crate) fn property_config(cases: u32) -> proptest::test_runner::Config {
     proptest::test_runner::Config {
         cases,
         rng_seed: proptest::test_runner::RngSeed::Fixed(0x7015_1011),

@@ -2,6 +2,32 @@
 //! Content-Length, Transfer-Encoding), read one byte at a time as they
 //! stream past, so that no value is ever stored.
 
+use super::Facts;
+
+impl Facts {
+    /// Reads bytes of the value of the field being read: only the fields
+    /// that decide the framing and the target are followed.
+    pub(super) fn value_bytes(&mut self, value: &[u8]) {
+        match self.field {
+            Some(Field::Host) => self.host = self.host.read(value),
+            Some(Field::ContentLength) => {
+                for &byte in value {
+                    self.length = self.length.next(byte);
+                }
+            }
+            Some(Field::TransferEncoding) => {
+                for &byte in value {
+                    self.codings.next(byte);
+                }
+            }
+            Some(Field::Upgrade) => {
+                self.upgrade |= value.iter().any(|&byte| byte != b' ' && byte != b'\t');
+            }
+            Some(Field::Other) | None => {}
+        }
+    }
+}
+
 /// A header field the checker reads the value of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Field {
@@ -67,6 +93,29 @@ impl HostSyntax {
         }
     }
 
+    /// The syntax after `value`: as [`next`](Self::next) byte by byte, with
+    /// the runs of a name or a port taken at a table lookup a byte.
+    pub(super) fn read(mut self, value: &[u8]) -> HostSyntax {
+        use HostSyntax::*;
+        let mut rest = value;
+        while let Some((&byte, after)) = rest.split_first() {
+            match self {
+                Empty | Name if is_reg_name(byte) => {
+                    self = Name;
+                    rest = &rest[run_of(rest, is_reg_name)..];
+                }
+                Port if byte.is_ascii_digit() => {
+                    rest = &rest[run_of(rest, |byte| byte.is_ascii_digit())..];
+                }
+                _ => {
+                    self = self.next(byte);
+                    rest = after;
+                }
+            }
+        }
+        self
+    }
+
     pub(super) fn is_valid(self) -> bool {
         !matches!(self, HostSyntax::Invalid | HostSyntax::Literal)
     }
@@ -91,6 +140,14 @@ const fn byte_class(extra: &[u8]) -> [bool; 256] {
 
 static TCHAR: [bool; 256] = byte_class(b"!#$%&'*+-.^_`|~");
 static REG_NAME: [bool; 256] = byte_class(b"-._~%!$&'()*+,;=");
+
+/// How many bytes at the start of `rest` are in `class`.
+#[inline(always)]
+pub(super) fn run_of(rest: &[u8], class: impl Fn(u8) -> bool) -> usize {
+    rest.iter()
+        .position(|&byte| !class(byte))
+        .unwrap_or(rest.len())
+}
 
 /// RFC 9110's token characters (method, field names, codings).
 pub(super) fn is_tchar(byte: u8) -> bool {

@@ -23,6 +23,7 @@ mod runs;
 mod target;
 #[cfg(test)]
 mod tests;
+mod whole_head;
 
 use http::StatusCode;
 
@@ -147,6 +148,10 @@ pub(crate) struct Http1Check {
     head_len: usize,
     headers: usize,
     facts: Facts,
+    /// Tests turn [`whole_head`](Self::whole_head) off, to hold it to
+    /// what the state machine does with the same bytes.
+    #[cfg(test)]
+    state_machine_only: bool,
 }
 
 impl std::fmt::Debug for Facts {
@@ -172,6 +177,8 @@ impl Http1Check {
             head_len: 0,
             headers: 0,
             facts: Facts::default(),
+            #[cfg(test)]
+            state_machine_only: false,
         }
     }
 
@@ -243,49 +250,67 @@ impl Http1Check {
         let mut began = None;
         let mut at = 0;
         while at < bytes.len() {
-            if matches!(self.state, State::Refused) {
-                break;
-            }
-            if matches!(self.state, State::Start) && self.head_len == 0 {
-                began = Some(at);
-            }
-            let in_body = self.in_body();
-            match self.step(bytes, at) {
-                Ok(used) => at += used,
-                Err((status, reason)) => {
-                    let refusal = Refusal {
-                        status,
-                        reason,
-                        request_line: self.request_line(),
-                    };
-                    self.state = State::Refused;
-                    return match began {
-                        Some(start) => {
-                            if in_body {
-                                // Its head was counted, but hyper never gets it.
-                                self.heads -= 1;
-                            }
-                            Checked {
-                                pass: start,
-                                verdict: Verdict::Refuse(refusal),
-                            }
-                        }
-                        None if in_body => Checked {
-                            pass: 0,
-                            verdict: Verdict::Broken(refusal),
-                        },
-                        // hyper holds part of this head; it gets no more.
-                        None => Checked {
-                            pass: 0,
-                            verdict: Verdict::Refuse(refusal),
-                        },
-                    };
+            let step = match self.state {
+                State::Refused => break,
+                State::Body(left) | State::ChunkData(left) => {
+                    let n = left.min((bytes.len() - at) as u64);
+                    self.skip(n);
+                    at += n as usize;
+                    continue;
                 }
+                State::Start if self.head_len == 0 => {
+                    began = Some(at);
+                    if let Some(used) = self.whole_head(&bytes[at..]) {
+                        at += used;
+                        continue;
+                    }
+                    self.step_head(bytes, at)
+                }
+                _ if self.in_body() => self.step_chunked(bytes[at]),
+                _ => self.step_head(bytes, at),
+            };
+            match step {
+                Ok(used) => at += used,
+                Err(refused) => return self.refuse(refused, began),
             }
         }
         Checked {
             pass: at,
             verdict: Verdict::Fine,
+        }
+    }
+
+    /// The verdict on a request refused while reading it; `began` is where
+    /// it began in the bytes being checked, if there. A failed step leaves
+    /// the state as it was.
+    fn refuse(&mut self, (status, reason): Refused, began: Option<usize>) -> Checked {
+        let in_body = self.in_body();
+        let refusal = Refusal {
+            status,
+            reason,
+            request_line: self.request_line(),
+        };
+        self.state = State::Refused;
+        match began {
+            Some(start) => {
+                if in_body {
+                    // Its head was counted, but hyper never gets it.
+                    self.heads -= 1;
+                }
+                Checked {
+                    pass: start,
+                    verdict: Verdict::Refuse(refusal),
+                }
+            }
+            None if in_body => Checked {
+                pass: 0,
+                verdict: Verdict::Broken(refusal),
+            },
+            // hyper holds part of this head; it gets no more.
+            None => Checked {
+                pass: 0,
+                verdict: Verdict::Refuse(refusal),
+            },
         }
     }
 
@@ -307,28 +332,22 @@ impl Http1Check {
         )
     }
 
-    /// Reads from `bytes[at]` on: how many bytes were used (more than one
-    /// only for body data).
-    fn step(&mut self, bytes: &mut [u8], at: usize) -> Result<usize, Refused> {
-        let byte = bytes[at];
-        if let State::Body(left) | State::ChunkData(left) = self.state {
-            let n = left.min((bytes.len() - at) as u64);
-            self.skip(n);
-            return Ok(n as usize);
+    /// Reads part of a head from `bytes[at]` on: a run of bytes that only
+    /// go on with what is being read, then the byte that ends it, in one
+    /// step (a head is mostly runs). Gives how many bytes were used.
+    fn step_head(&mut self, bytes: &mut [u8], at: usize) -> Result<usize, Refused> {
+        // A run stops at the head's limit, so that the line logged with a
+        // refusal is the same however the bytes were split.
+        let limit = bytes.len().min(at + (self.max_head - self.head_len));
+        let end = at + self.take_run(&bytes[at..limit]);
+        let ends_here = end < bytes.len();
+        let used = end - at + usize::from(ends_here);
+        self.head_len += used;
+        if self.head_len > self.max_head {
+            return Err(self.head_too_large());
         }
-        let run = self.take_run(&bytes[at..]);
-        if run > 0 {
-            self.head_len += run;
-            if self.head_len > self.max_head {
-                return Err(self.head_too_large());
-            }
-            return Ok(run);
-        }
-        if !self.in_body() {
-            self.head_len += 1;
-            if self.head_len > self.max_head {
-                return Err(self.head_too_large());
-            }
+        if ends_here {
+            let byte = bytes[end];
             let in_line = matches!(
                 self.state,
                 State::Method | State::Target | State::Version(_) | State::RequestLineLf
@@ -336,7 +355,14 @@ impl Http1Check {
             if in_line && self.facts.line.len() < LINE_PREFIX {
                 self.facts.line.push(byte);
             }
-        } else if matches!(
+            self.state = self.next(byte, &mut bytes[end])?;
+        }
+        Ok(used)
+    }
+
+    /// Reads one byte of a chunked body's framing or trailers.
+    fn step_chunked(&mut self, byte: u8) -> Result<usize, Refused> {
+        if matches!(
             self.state,
             State::TrailerStart | State::Trailer | State::TrailerLf | State::TrailersEndLf
         ) {
@@ -346,7 +372,7 @@ impl Http1Check {
                 return Err((StatusCode::BAD_REQUEST, "trailer section too large"));
             }
         }
-        self.state = self.next(byte, &mut bytes[at])?;
+        self.state = self.next_in_chunks(byte)?;
         Ok(1)
     }
 
@@ -440,13 +466,7 @@ impl Http1Check {
                 b'\r' => State::ValueLf,
                 b'\n' => self.value_end()?,
                 _ if is_field_value_byte(byte) => {
-                    match facts.field {
-                        Some(Field::Host) => facts.host = facts.host.next(byte),
-                        Some(Field::ContentLength) => facts.length = facts.length.next(byte),
-                        Some(Field::TransferEncoding) => facts.codings.next(byte),
-                        Some(Field::Upgrade) => facts.upgrade |= byte != b' ' && byte != b'\t',
-                        Some(Field::Other) | None => {}
-                    }
+                    facts.value_bytes(&[byte]);
                     State::Value
                 }
                 _ => return Err((BAD, "control character in a header field value")),
@@ -459,17 +479,8 @@ impl Http1Check {
                 b'\n' => self.head_end()?,
                 _ => return Err((BAD, "bare CR at the end of the head")),
             },
-            State::ChunkSize { .. }
-            | State::ChunkSizeSpace(_)
-            | State::ChunkExtension { .. }
-            | State::ChunkSizeLf(_)
-            | State::ChunkDataCr
-            | State::ChunkDataLf
-            | State::TrailerStart
-            | State::Trailer
-            | State::TrailerLf
-            | State::TrailersEndLf => self.next_in_chunks(byte)?,
-            State::Body(_) | State::ChunkData(_) | State::Refused => self.state,
+            // A body's framing is `step_chunked`'s.
+            _ => self.state,
         })
     }
 

@@ -2,7 +2,7 @@
 //! tight loop instead of one pass through the state machine each. A
 //! browser's request head is mostly such runs.
 
-use super::fields::{Field, is_tchar};
+use super::fields::{is_tchar, run_of};
 use super::{Http1Check, LINE_PREFIX, State, is_field_value_byte};
 
 impl Http1Check {
@@ -14,7 +14,7 @@ impl Http1Check {
     /// request head is mostly such runs.
     pub(super) fn take_run(&mut self, rest: &[u8]) -> usize {
         let facts = &mut self.facts;
-        let run = |class: fn(u8) -> bool| rest.iter().take_while(|&&byte| class(byte)).count();
+        let run = |class: fn(u8) -> bool| run_of(rest, class);
         match self.state {
             State::Method => {
                 let n = run(is_tchar);
@@ -60,17 +60,11 @@ impl Http1Check {
                 }
                 n
             }
-            State::Value => match facts.field {
-                Some(Field::Other) | None => run(is_field_value_byte),
-                Some(Field::Host) => {
-                    let n = run(is_field_value_byte);
-                    for &byte in &rest[..n] {
-                        facts.host = facts.host.next(byte);
-                    }
-                    n
-                }
-                _ => 0,
-            },
+            State::Value => {
+                let n = run(is_field_value_byte);
+                facts.value_bytes(&rest[..n]);
+                n
+            }
             _ => 0,
         }
     }

@@ -250,3 +250,80 @@ fn a_connect_with_a_body_waits_only_once_the_body_is_in() {
     check.check(&mut b"y".to_vec());
     assert!(check.awaits_switch());
 }
+
+/// Request-like bytes: mostly well-formed heads, bodies and pipelines,
+/// with the pieces a malformed one is made of mixed in.
+fn request_like() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    const PIECES: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\n",
+        b"POST /a?b=c HTTP/1.1\r\n",
+        b"OPTIONS * HTTP/1.1\r\n",
+        b"CONNECT a:443 HTTP/1.1\r\n",
+        b"GET http://a/b HTTP/1.0\n",
+        b"GET / HTTP/1.2\r\n",
+        b"GET / HTTP/2.0\r\n",
+        b"G(T / HTTP/1.1\r\n",
+        b"GET  / HTTP/1.1\r\n",
+        b"\r\n",
+        b"\n",
+        b"\r",
+        b"Host: a\r\n",
+        b"host: 127.0.0.1:8080 \r\n",
+        b"Host: [::1]:80\n",
+        b"Host: a b\r\n",
+        b"Content-Length: 3\r\n",
+        b"Content-Length: 3, 3\r\n",
+        b"Transfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding:  \r\n",
+        b"Transfer-Encoding: gzip\r\n",
+        b"Upgrade: websocket\r\n",
+        b"X-Other: some value\twith a tab\r\n",
+        b"X-Bytes: \x80\xff\r\n",
+        b"X-Control: a\x01b\r\n",
+        b"X-Folded: a\r\n b\r\n",
+        b"Name : v\r\n",
+        b"abc",
+        b"3;e=v\r\nabc\r\n0\r\nT: v\r\n\r\n",
+        b"0\r\n\r\n",
+    ];
+    proptest::collection::vec(proptest::sample::select(PIECES), 1..24)
+        .prop_map(|pieces| pieces.concat())
+}
+
+proptest::proptest! {
+    #![proptest_config(crate::fuzzing::property_config(3000))]
+
+    /// A head that arrives whole is read by `whole_head`; the state
+    /// machine alone must come to the same: what passes, the verdict, the
+    /// heads counted, the line logged, for the same pieces.
+    #[test]
+    fn whole_heads_are_read_as_the_state_machine_reads_them(
+        input in request_like(),
+        piece in 1usize..64,
+        max_head in 16usize..200,
+    ) {
+        let read = |piece: usize, state_machine_only: bool| {
+            let mut check = Http1Check::new(max_head, 4);
+            check.state_machine_only = state_machine_only;
+            let mut passed = Vec::new();
+            let mut verdict = Verdict::Fine;
+            for piece in input.chunks(piece) {
+                let mut piece = piece.to_vec();
+                let checked = check.check(&mut piece);
+                passed.extend_from_slice(&piece[..checked.pass]);
+                if checked.verdict != Verdict::Fine {
+                    verdict = checked.verdict;
+                    break;
+                }
+                if check.awaits_switch() {
+                    check.resume();
+                }
+            }
+            (passed, verdict, check.heads(), check.request_line(), check.mid_head())
+        };
+        for piece in [input.len(), piece] {
+            proptest::prop_assert_eq!(read(piece, false), read(piece, true));
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The common case at full speed: a request head that arrived whole, read
+//! line by line in straight code instead of one pass through the state
+//! machine for each token.
+//!
+//! It only ever accepts. It applies the same byte classes and calls the
+//! same checks (`request_line_end`, `name_end`, `value_end`, `head_end`)
+//! as the state machine, and gives up on anything it does not follow
+//! (a head cut short, `HTTP/1.2`, empty lines before the request, any byte
+//! the state machine would refuse): the state machine then reads the same
+//! bytes from the request's start, so every refusal, with its status and
+//! reason, is the state machine's.
+
+use super::fields::{is_tchar, run_of};
+use super::{Facts, Http1Check, LINE_PREFIX, State, is_field_value_byte};
+
+impl Http1Check {
+    /// Reads a whole request head at the start of `bytes`, where a request
+    /// starts: how many bytes it took, or `None` (with nothing changed)
+    /// when the state machine must read it.
+    pub(super) fn whole_head(&mut self, bytes: &[u8]) -> Option<usize> {
+        debug_assert!(matches!(self.state, State::Start) && self.head_len == 0);
+        #[cfg(test)]
+        if self.state_machine_only {
+            return None;
+        }
+        let read = self.read_whole_head(bytes);
+        if read.is_none() {
+            // Back to where the request starts, as `request_done` left it.
+            self.headers = 0;
+            let line = std::mem::take(&mut self.facts.line);
+            self.facts = Facts {
+                line,
+                ..Facts::default()
+            };
+            self.facts.line.clear();
+            self.state = State::Start;
+            self.head_len = 0;
+        }
+        read
+    }
+
+    fn read_whole_head(&mut self, bytes: &[u8]) -> Option<usize> {
+        // Bytes past the head's limit are never looked at.
+        let bytes = &bytes[..bytes.len().min(self.max_head)];
+        let mut at = self.whole_request_line(bytes)?;
+        loop {
+            match *bytes.get(at)? {
+                b'\r' if *bytes.get(at + 1)? == b'\n' => {
+                    at += 2;
+                    break;
+                }
+                b'\n' => {
+                    at += 1;
+                    break;
+                }
+                _ => at = self.whole_field_line(bytes, at)?,
+            }
+        }
+        self.state = self.head_end().ok()?;
+        Some(at)
+    }
+
+    /// The request line, `METHOD TARGET HTTP/1.x`: where the next line
+    /// starts.
+    fn whole_request_line(&mut self, bytes: &[u8]) -> Option<usize> {
+        let facts = &mut self.facts;
+        let method = run_of(bytes, is_tchar);
+        if method == 0 || *bytes.get(method)? != b' ' {
+            return None;
+        }
+        let slot = method.min(facts.method.len());
+        facts.method[..slot].copy_from_slice(&bytes[..slot]);
+        facts.method_len = method;
+        let target_at = method + 1;
+        let target = run_of(&bytes[target_at..], |byte| matches!(byte, 0x21..=0x7e));
+        let version_at = target_at + target;
+        if target == 0 || *bytes.get(version_at)? != b' ' {
+            return None;
+        }
+        for &byte in &bytes[target_at..version_at] {
+            facts.target = facts.target.next(byte);
+        }
+        let version = bytes.get(version_at + 1..version_at + 9)?;
+        (facts.major, facts.minor) = match version {
+            b"HTTP/1.1" => (1, 1),
+            b"HTTP/1.0" => (1, 0),
+            _ => return None,
+        };
+        let end = line_end(bytes, version_at + 9)?;
+        facts.line.extend_from_slice(&bytes[..end.min(LINE_PREFIX)]);
+        self.request_line_end().ok()?;
+        Some(end)
+    }
+
+    /// One field line, `name:value`, starting at `at`: where the next line
+    /// starts.
+    fn whole_field_line(&mut self, bytes: &[u8], at: usize) -> Option<usize> {
+        self.headers += 1;
+        if self.headers > self.max_headers {
+            return None;
+        }
+        let facts = &mut self.facts;
+        let name = run_of(&bytes[at..], is_tchar);
+        let colon = at + name;
+        if name == 0 || *bytes.get(colon)? != b':' {
+            return None;
+        }
+        for (slot, byte) in facts.name.iter_mut().zip(&bytes[at..colon]) {
+            *slot = byte.to_ascii_lowercase();
+        }
+        facts.name_len = name;
+        self.name_end().ok()?;
+        let value_at = colon + 1;
+        let value = run_of(&bytes[value_at..], is_field_value_byte);
+        self.facts.value_bytes(&bytes[value_at..value_at + value]);
+        let end = line_end(bytes, value_at + value)?;
+        self.value_end().ok()?;
+        Some(end)
+    }
+}
+
+/// Where the line whose end is due at `at` (CRLF, or a bare LF) is
+/// followed by the next; `None` when anything else is there.
+fn line_end(bytes: &[u8], at: usize) -> Option<usize> {
+    match *bytes.get(at)? {
+        b'\n' => Some(at + 1),
+        b'\r' if *bytes.get(at + 1)? == b'\n' => Some(at + 2),
+        _ => None,
+    }
+}
