@@ -1,9 +1,9 @@
 //! Hello-world HTTP servers for the `http` benchmark, run like the echo
 //! servers (see [`server`](crate::server)) in processes of their own:
 //!
-//! - torsion: a torsion-web [`Server`] with a closure resource, default
-//!   options (its header read and idle timeouts are on) but for
-//!   `http1_pipeline_flush`, on as on the hyper side;
+//! - torsion: a torsion-web [`Server`] with a closure resource and
+//!   default options (its header read and idle timeouts are on, and
+//!   pipelined responses leave together);
 //! - hyper on tokio: hyper's `server::conn::http1` on a tokio
 //!   current-thread runtime, a task per connection, as in hyper's own
 //!   hello-world example (no timer, so no header read timeout).
@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use torsion::Reactor;
 use torsion::endpoints::server_from_string;
 use torsion::net::Address;
-use torsion_web::{Body, Request, Response, Server, ServerOptions};
+use torsion_web::{Body, Request, Response, Server};
 
 /// What every request gets.
 pub const HELLO: &str = "Hello, world!\n";
@@ -32,14 +32,7 @@ pub fn serve_torsion(
     ready: impl FnOnce(SocketAddr, torsion::ReactorHandle) + 'static,
 ) -> io::Result<()> {
     let reactor = Reactor::new().map_err(io::Error::other)?;
-    // Pipelined responses batched, as on the hyper side: the pipelined run
-    // compares the engines, not a setting (it is off by default).
-    let server = Server::new(|_request: Request| Response::new(Body::from(HELLO))).with_options(
-        ServerOptions {
-            http1_pipeline_flush: true,
-            ..ServerOptions::default()
-        },
-    );
+    let server = Server::new(|_request: Request| Response::new(Body::from(HELLO)));
     let endpoint =
         server_from_string(&reactor, "tcp:0:interface=127.0.0.1").map_err(io::Error::other)?;
     let handle = reactor.handle();

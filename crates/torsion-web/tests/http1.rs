@@ -231,19 +231,56 @@ fn pipelined_segments(options: ServerOptions) -> u64 {
 }
 
 #[test]
-fn pipelined_responses_leave_in_one_write_when_turned_on() {
-    let batched = pipelined_segments(ServerOptions {
-        http1_pipeline_flush: true,
-        ..ServerOptions::default()
-    });
+fn pipelined_responses_leave_in_one_write_unless_turned_off() {
+    let batched = pipelined_segments(ServerOptions::default());
     // One write; two segments at most if the requests came in two reads.
     assert!(
         batched <= 2,
         "{batched} segments for 16 pipelined responses"
     );
-    let one_by_one = pipelined_segments(ServerOptions::default());
+    let one_by_one = pipelined_segments(ServerOptions {
+        http1_pipeline_flush: false,
+        ..ServerOptions::default()
+    });
     assert!(
         one_by_one > batched,
         "{one_by_one} segments without the batching, {batched} with it"
     );
+}
+
+#[test]
+fn a_pipelined_answer_is_not_held_back_by_a_slow_handler_behind_it() {
+    let server = serve(|reactor| {
+        let reactor = reactor.clone();
+        Server::new(move |request: Request| -> Reply {
+            if request.uri().path() == "/slow" {
+                let wait = torsion::time::defer_later(&reactor, Duration::from_secs(3), || {
+                    Ok::<_, Failure>(())
+                });
+                return Reply::later(async move {
+                    wait.await?;
+                    Ok::<_, Failure>(Response::new(Body::from("slow\n")))
+                });
+            }
+            Response::new(Body::from("fast\n")).into()
+        })
+    });
+    let mut client = TcpStream::connect(server.address).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    client
+        .write_all(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The first answer arrives long before the second is ready.
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("fast\n") {
+        let n = client
+            .read(&mut buf)
+            .expect("the first answer within a second, not held behind the slow one");
+        assert!(n > 0, "closed early");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    assert!(!String::from_utf8_lossy(&answer).contains("slow"));
 }

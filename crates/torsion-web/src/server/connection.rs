@@ -24,6 +24,7 @@ use torsion::{Failure, Reactor};
 use super::control::{Control, Order};
 use super::http1_check::Http1Check;
 use super::http1_oversight::{CHECKED_READ, Http1Oversight, Replay};
+use super::pipeline::HeldResponses;
 use super::service::RequestService;
 use super::{Registered, ServerOptions, Shared};
 use crate::rt::{ReactorExecutor, ReactorTimer};
@@ -101,8 +102,11 @@ pub(super) async fn serve(
         control: control.clone(),
         server: server.clone(),
     };
+    let held = Rc::new(HeldResponses::default());
     let io = ServerIo {
         stream,
+        held: held.clone(),
+        pipeline_flush: options.http1_pipeline_flush,
         replay: first,
         replay_at: 0,
         replay_end: read,
@@ -123,7 +127,8 @@ pub(super) async fn serve(
             let connection = http1(options)
                 .serve_connection(UpgradableStream::wrapping(io), service)
                 .with_upgrades();
-            supervise(connection, &control, |connection| {
+            let settle = || held.release(&transport);
+            supervise(connection, &control, settle, |connection| {
                 connection.graceful_shutdown()
             })
             .await
@@ -131,9 +136,12 @@ pub(super) async fn serve(
         Protocol::Http2 => {
             control.settled_idle();
             let connection = http2(options, &reactor).serve_connection(io, service);
-            supervise(connection, &control, |connection| {
-                connection.graceful_shutdown()
-            })
+            supervise(
+                connection,
+                &control,
+                || {},
+                |connection| connection.graceful_shutdown(),
+            )
             .await
         }
     };
@@ -178,7 +186,6 @@ fn http1(options: &ServerOptions) -> hyper::server::conn::http1::Builder {
         // The connection's watchdog enforces the header read timeout, for
         // HTTP/2 too and without a timer per request.
         .header_read_timeout(None)
-        .pipeline_flush(options.http1_pipeline_flush)
         // The checker enforces the head limit; hyper's, a read above it,
         // is only a backstop, so the refusal and its log line are ours.
         .max_buf_size(options.max_header_size.max(8192) + CHECKED_READ)
@@ -231,10 +238,12 @@ async fn sniff(
 
 /// Drives a hyper connection, carrying out the server's orders: `finish`
 /// asks hyper to close once the requests in flight are answered; an abort
-/// returns at once, dropping (closing) the connection.
+/// returns at once, dropping (closing) the connection. `settle` runs
+/// whenever hyper stops for now or for good.
 async fn supervise<C>(
     connection: C,
     control: &Control,
+    settle: impl Fn(),
     finish: impl Fn(Pin<&mut C>),
 ) -> hyper::Result<()>
 where
@@ -247,7 +256,9 @@ where
             finishing = true;
             finish(connection.as_mut());
         }
-        connection.as_mut().poll(cx)
+        let polled = connection.as_mut().poll(cx);
+        settle();
+        polled
     })
     .await
 }
@@ -257,6 +268,9 @@ where
 /// when bytes arrive, which starts a request head's timeout.
 struct ServerIo {
     stream: AsyncStream,
+    /// Responses held back while pipelined requests wait (HTTP/1).
+    held: Rc<HeldResponses>,
+    pipeline_flush: bool,
     replay: [u8; PREFACE.len()],
     replay_at: usize,
     replay_end: usize,
@@ -268,6 +282,7 @@ impl UpgradableIo for ServerIo {
     /// so the sniffed bytes are long replayed.
     fn into_stream(self: Box<Self>) -> (AsyncStream, Option<Box<dyn Overseer>>) {
         debug_assert_eq!(self.replay_at, self.replay_end);
+        self.held.release(self.stream.transport());
         let overseer = self
             .http1
             .map(|oversight| Box::new(oversight) as Box<dyn Overseer>);
@@ -299,13 +314,31 @@ impl Read for ServerIo {
     }
 }
 
+impl ServerIo {
+    fn poll_write_slices(
+        &mut self,
+        cx: &mut Context<'_>,
+        slices: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match &self.http1 {
+            Some(http1) if self.pipeline_flush => {
+                let more_waiting = http1.requests_waiting();
+                self.held
+                    .poll_write(&mut self.stream, cx, slices, more_waiting)
+            }
+            _ => Pin::new(&mut self.stream).poll_write_vectored(cx, slices),
+        }
+    }
+}
+
 impl Write for ServerIo {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        self.get_mut()
+            .poll_write_slices(cx, &[io::IoSlice::new(buf)])
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -313,7 +346,12 @@ impl Write for ServerIo {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+        let this = self.get_mut();
+        // hyper shuts the stream down right after a last response, which
+        // may be held (it answered a request it refused itself, or an
+        // HTTP/1.0 request, with whole requests still behind it).
+        this.held.release(this.stream.transport());
+        Pin::new(&mut this.stream).poll_shutdown(cx)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -325,6 +363,6 @@ impl Write for ServerIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+        self.get_mut().poll_write_slices(cx, bufs)
     }
 }

@@ -228,6 +228,11 @@ impl Control {
         }
     }
 
+    /// How many requests have reached the resource.
+    pub(super) fn started(&self) -> u64 {
+        self.started.get()
+    }
+
     /// Whether no request is in flight.
     pub(super) fn idle(&self) -> bool {
         self.in_flight.get() == 0

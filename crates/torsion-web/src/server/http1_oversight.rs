@@ -82,6 +82,12 @@ impl Http1Oversight {
         }
     }
 
+    /// Whether whole requests the checker handed on wait behind the one
+    /// being answered (the client pipelined them).
+    pub(super) fn requests_waiting(&self) -> bool {
+        self.check.heads() > self.control.started()
+    }
+
     /// hyper's read: every byte through the checker, and a refused request
     /// answered once the requests before it are.
     pub(super) fn poll_read(

@@ -16,6 +16,7 @@ mod control;
 mod http1_check;
 mod http1_oversight;
 mod options;
+mod pipeline;
 mod service;
 
 use std::cell::{Cell, RefCell};

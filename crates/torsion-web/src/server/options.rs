@@ -60,14 +60,13 @@ pub struct ServerOptions {
     /// open. Default 60 s.
     pub idle_timeout: Option<Duration>,
     /// HTTP/1: when a client pipelines requests (sends several before
-    /// reading the answers), the responses to the requests read together
-    /// leave in one write once all of them are answered, rather than one
-    /// write each (hyper's `pipeline_flush`). Default `false`: hyper
-    /// holds every response back while bytes it has read are not yet
-    /// parsed, so with it on a response sent before its request's body was
-    /// read (a redirect, a refusal) waits for that body, and a streamed
-    /// response is buffered whole instead of following its reader. Turn
-    /// it on only for clients that pipeline requests without bodies.
+    /// reading the answers), the responses to the requests that arrived
+    /// whole together leave in one write once the last of them is
+    /// answered, rather than one write each. Only whole requests waiting
+    /// behind the one being answered hold a response back (a request body
+    /// never does), at most 16 KiB is held, and what is held goes out
+    /// whenever the connection waits, so a slow handler never delays the
+    /// answers before it. Default `true`.
     pub http1_pipeline_flush: bool,
     /// How often to ping an HTTP/2 client that has sent nothing, to find
     /// dead connections. `None` for no pings. Default `None`.
@@ -94,7 +93,7 @@ impl Default for ServerOptions {
             body_read_timeout: Some(Duration::from_secs(30)),
             body_total_timeout: Some(Duration::from_secs(5 * 60)),
             idle_timeout: Some(Duration::from_secs(60)),
-            http1_pipeline_flush: false,
+            http1_pipeline_flush: true,
             http2_keep_alive_interval: None,
             http2_keep_alive_timeout: Duration::from_secs(20),
             http2_max_concurrent_streams: 200,
