@@ -26,6 +26,9 @@ use torsion::net::{AsyncStream, Transport};
 /// they come, paced by the peer like any other write.
 const MOST_HELD: usize = 16 * 1024;
 
+/// Room made when a batch starts: sixteen small responses.
+const FIRST_HOLD: usize = 4 * 1024;
+
 /// Responses held back on one HTTP/1 connection. Empty (and unallocated)
 /// whenever the connection is not answering a pipelined batch.
 #[derive(Default)]
@@ -48,6 +51,10 @@ impl HeldResponses {
         let len: usize = slices.iter().map(|slice| slice.len()).sum();
         let mut held = self.bytes.borrow_mut();
         if more_waiting && held.len() + len <= MOST_HELD {
+            if held.capacity() == 0 {
+                // Once per batch rather than a growth at every response.
+                held.reserve(FIRST_HOLD);
+            }
             for slice in slices {
                 held.extend_from_slice(slice);
             }
