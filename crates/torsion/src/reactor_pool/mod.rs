@@ -175,7 +175,7 @@ impl ReactorPool {
     ///
     /// The signals are taken by a reactor of its own on this thread,
     /// which does nothing else.
-    pub fn run(&self, stop_timeout: Duration) -> Result<(), Failure> {
+    pub fn run(&self, stop_timeout: Duration) -> std::io::Result<()> {
         let supervisor = Reactor::new()?;
         supervisor.set_shutdown_timeout(stop_timeout + Duration::from_secs(1));
         // A reactor of the pool that stops stops the supervisor, and so
@@ -199,8 +199,7 @@ impl ReactorPool {
         supervisor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, move || {
             s.defer_to_thread(move || pool.stop(stop_timeout))
         });
-        supervisor.run()?;
-        Ok(())
+        supervisor.run().map_err(std::io::Error::other)
     }
 }
 
