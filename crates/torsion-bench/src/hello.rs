@@ -14,17 +14,24 @@
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
-use torsion::Reactor;
 use torsion::endpoints::server_from_string;
 use torsion::net::Address;
+use torsion::reactor_pool::ReactorPool;
+use torsion::{Deferred, Failure, Reactor};
 use torsion_web::{Body, Request, Response, Server};
 
 /// What every request gets.
 pub const HELLO: &str = "Hello, world!\n";
+
+/// The hello-world server, with default options.
+fn hello_server() -> Server {
+    Server::new(|_request: Request| Response::new(Body::from(HELLO)))
+}
 
 /// Runs torsion-web's hello-world server on this thread until its reactor
 /// stops, telling `ready` where it listens first.
@@ -32,7 +39,7 @@ pub fn serve_torsion(
     ready: impl FnOnce(SocketAddr, torsion::ReactorHandle) + 'static,
 ) -> io::Result<()> {
     let reactor = Reactor::new().map_err(io::Error::other)?;
-    let server = Server::new(|_request: Request| Response::new(Body::from(HELLO)));
+    let server = hello_server();
     let endpoint =
         server_from_string(&reactor, "tcp:0:interface=127.0.0.1").map_err(io::Error::other)?;
     let handle = reactor.handle();
@@ -43,6 +50,56 @@ pub fn serve_torsion(
     });
     drop(listening);
     reactor.run().map_err(io::Error::other)
+}
+
+/// torsion-web's hello-world server on a [`ReactorPool`] of `reactors`
+/// reactors, each with its own SO_REUSEPORT socket on one port; tells
+/// `ready` where it listens and hands back the pool. The server is the
+/// same as [`serve_torsion`]'s, built once per reactor.
+pub fn serve_torsion_pool(reactors: usize) -> io::Result<(SocketAddr, ReactorPool)> {
+    let pool = ReactorPool::new(reactors).map_err(io::Error::other)?;
+    let mut bound: Option<SocketAddr> = None;
+    for bridge in pool.bridges() {
+        let port = bound.map(|address| address.port());
+        let address = bridge
+            .wait_for(Duration::from_secs(10), move |reactor| {
+                let endpoint = match server_from_string(
+                    &reactor,
+                    "tcp:0:interface=127.0.0.1:reusePort=true",
+                ) {
+                    Ok(endpoint) => endpoint,
+                    Err(error) => return Deferred::fail(Failure::new(error)),
+                };
+                let endpoint = match port {
+                    Some(port) => endpoint.on_port(port),
+                    None => endpoint,
+                };
+                hello_server()
+                    .listen(&reactor, &endpoint)
+                    .then(|listening| match listening.address() {
+                        Address::Tcp(address) => Ok(*address),
+                        other => Err(Failure::new(io::Error::other(format!("{other}")))),
+                    })
+            })
+            .map_err(io::Error::other)?;
+        bound = bound.or(Some(address));
+    }
+    Ok((bound.expect("a pool has a reactor"), pool))
+}
+
+/// Connections each reactor of `pool` has accepted so far, from its
+/// ports' counters.
+pub fn accepted_per_reactor(pool: &ReactorPool) -> Vec<u64> {
+    pool.bridges()
+        .iter()
+        .map(|bridge| {
+            bridge
+                .wait_for(Duration::from_secs(5), |reactor| {
+                    Ok::<_, Failure>(reactor.snapshot().ports.iter().map(|p| p.accepted).sum())
+                })
+                .unwrap_or(0)
+        })
+        .collect()
 }
 
 /// Runs hyper's hello-world server on a tokio current-thread runtime on

@@ -162,7 +162,14 @@ pub fn parse_wrk(report: &str) -> Option<Outcome> {
 
 /// Measures `engine`'s server once in a fresh process.
 fn measure(engine: Engine, load: Load) -> Outcome {
-    let server = ServerProcess::start(engine).expect("server starts");
+    measure_split(engine, load).0
+}
+
+/// [`measure`], and for the two-reactor server the connections each
+/// reactor accepted during the measured run.
+fn measure_split(engine: Engine, load: Load) -> (Outcome, Vec<u64>) {
+    let mut server = ServerProcess::start(engine).expect("server starts");
+    let pool = engine == Engine::TorsionHttp2;
     if !load.warm_up.is_zero() {
         wrk(
             server.address,
@@ -172,10 +179,20 @@ fn measure(engine: Engine, load: Load) -> Outcome {
         )
         .expect("wrk runs");
     }
+    let counts = |server: &mut ServerProcess| match pool {
+        true => server.connections_per_reactor().expect("the server counts"),
+        false => Vec::new(),
+    };
+    let accepted_before = counts(&mut server);
     let before = server.cpu_time();
     let report =
         wrk(server.address, load.connections, load.pipeline, load.window).expect("wrk runs");
     let server_cpu = server.cpu_time() - before;
+    let split: Vec<u64> = counts(&mut server)
+        .iter()
+        .zip(accepted_before.iter().chain(std::iter::repeat(&0)))
+        .map(|(after, before)| after - before)
+        .collect();
     let mut outcome =
         parse_wrk(&report).unwrap_or_else(|| panic!("cannot read wrk's report:\n{report}"));
     outcome.server_cpu = server_cpu;
@@ -185,7 +202,58 @@ fn measure(engine: Engine, load: Load) -> Outcome {
         "{}: wrk saw errors:\n{report}",
         engine.name()
     );
-    outcome
+    (outcome, split)
+}
+
+/// How far the most loaded reactor is from an even share, in percent of
+/// that share: 0 for a perfect split.
+pub fn imbalance(split: &[u64]) -> f64 {
+    let total: u64 = split.iter().sum();
+    if split.is_empty() || total == 0 {
+        return 0.0;
+    }
+    let even = total as f64 / split.len() as f64;
+    split
+        .iter()
+        .map(|&count| (count as f64 - even).abs() / even * 100.0)
+        .fold(0.0, f64::max)
+}
+
+/// torsion-web on a pool of two reactors against torsion-web on one, both
+/// pinned to CPU 0 (so the pair measures what a second reactor costs, not
+/// a second core), alternating `runs` times. The rows put the pool in the
+/// first column; the splits are each measured run's connections per
+/// reactor.
+pub fn compare_reactors(load: Load, runs: usize) -> (Vec<Row>, Vec<Vec<u64>>) {
+    let pinned = pin_current_thread(1);
+    let mut rate = Row::new("requests per second", Better::Higher);
+    let mut p99 = Row::new("latency p99 (us)", Better::Lower);
+    let mut cpu = Row::new("server CPU per request (us)", Better::Lower);
+    let mut splits = Vec::new();
+    for _ in 0..runs {
+        for engine in [Engine::TorsionHttp2, Engine::TorsionHttp] {
+            let (outcome, split) = measure_split(engine, load);
+            let requests = outcome.requests.max(1) as f64;
+            let figures = [
+                (&mut rate, outcome.rate),
+                (&mut p99, outcome.p99.as_secs_f64() * 1e6),
+                (&mut cpu, outcome.server_cpu.as_secs_f64() * 1e6 / requests),
+            ];
+            for (row, value) in figures {
+                match engine {
+                    Engine::TorsionHttp2 => row.torsion.push(value),
+                    _ => row.tokio.push(value),
+                }
+            }
+            if engine == Engine::TorsionHttp2 {
+                splits.push(split);
+            }
+        }
+    }
+    if pinned {
+        pin_current_thread(0);
+    }
+    (vec![cpu, rate, p99], splits)
 }
 
 /// Runs both servers `runs` times each, alternating, and returns the table
@@ -240,6 +308,13 @@ mod tests {
 Requests/sec: 106260.50
 Transfer/sec:     12.77MB
 ";
+
+    #[test]
+    fn imbalance_is_the_largest_share_off_even() {
+        assert_eq!(imbalance(&[32, 32]), 0.0);
+        assert_eq!(imbalance(&[36, 28]), 12.5);
+        assert_eq!(imbalance(&[]), 0.0);
+    }
 
     #[test]
     fn wrk_reports_are_read_with_their_units_and_errors() {

@@ -55,6 +55,14 @@ enum Bench {
     /// torsion-web and hyper on tokio, 64 keep-alive connections, one
     /// request at a time and then 16 pipelined per write.
     Http,
+    /// wrk against torsion-web on two reactors (a ReactorPool, one
+    /// SO_REUSEPORT socket each) and on one, both servers on CPU 0:
+    /// CPU per request and how evenly connections split.
+    Reactors {
+        /// wrk's connections (64 as in `http` unless told).
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+    },
     /// 100,000 round trips of futures from torsion code through tokio and
     /// back (`torsion_tokio::from_future`), inside tokio and beside it,
     /// against tokio's own spawn + await.
@@ -326,6 +334,45 @@ fn main() {
                 )
             );
         }
+    }
+    if let Bench::Reactors { .. } | Bench::Compare = cli.command {
+        let connections = match cli.command {
+            Bench::Reactors { connections } => connections,
+            _ => 64,
+        };
+        let (warm_up, window) = if cli.quick {
+            (Duration::ZERO, Duration::from_secs(1))
+        } else {
+            (Duration::from_secs(1), Duration::from_secs(5))
+        };
+        let load = http::Load {
+            connections,
+            pipeline: 1,
+            warm_up,
+            window,
+        };
+        let (rows, splits) = http::compare_reactors(load, runs);
+        print!(
+            "{}",
+            measure::render_columns(
+                &format!(
+                    "reactors: wrk -t1 -c{connections} -d{}s, hello world, torsion-web on a \
+                     ReactorPool of 2 reactors vs on 1, both servers on CPU 0 and wrk on CPU 1 \
+                     (goal: CPU per request within 1.1x; throughput scaling needs a third core \
+                     for wrk, which this machine does not have)",
+                    window.as_secs()
+                ),
+                ("2 reactors", "1 reactor"),
+                &rows
+            )
+        );
+        let imbalances: Vec<f64> = splits.iter().map(|split| http::imbalance(split)).collect();
+        println!(
+            "connections per reactor in each measured run: {splits:?}; largest share off \
+             even: median {:.1} %, max {:.1} % (goal: within 10 %)",
+            measure::median(&imbalances),
+            imbalances.iter().copied().fold(0.0, f64::max)
+        );
     }
     if matches!(cli.command, Bench::Idle | Bench::Compare) {
         let (rows, count) = idle::compare(10_000 / scale, runs);

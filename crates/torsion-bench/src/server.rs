@@ -20,9 +20,9 @@
 //! Both turn Nagle's algorithm off on accepted connections.
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,11 @@ pub enum Engine {
     TorsionHttp,
     /// hyper's HTTP/1 server on tokio's current-thread runtime.
     HyperTokio,
+    /// torsion-web's hello-world server on a pool of two reactors, one
+    /// SO_REUSEPORT socket each; its standard input also takes
+    /// `connections`, answered with each reactor's accepted count.
+    #[value(name = "torsion-http-2")]
+    TorsionHttp2,
     /// torsion-amp answering `Sum` (the `amp` benchmark).
     TorsionAmp,
 }
@@ -57,6 +62,7 @@ impl Engine {
             Engine::TorsionInTokio => "torsion-in-tokio",
             Engine::TorsionHttp => "torsion-http",
             Engine::HyperTokio => "hyper-tokio",
+            Engine::TorsionHttp2 => "torsion-http-2",
             Engine::TorsionAmp => "torsion-amp",
         }
     }
@@ -148,6 +154,9 @@ pub fn serve_tokio(ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
 /// The hidden `serve` subcommand: runs `engine`'s server, prints where it
 /// listens, and exits when standard input closes.
 pub fn serve(engine: Engine) -> io::Result<()> {
+    if engine == Engine::TorsionHttp2 {
+        return serve_pool();
+    }
     std::thread::spawn(|| {
         let mut sink = Vec::new();
         let _ = io::stdin().read_to_end(&mut sink);
@@ -160,8 +169,24 @@ pub fn serve(engine: Engine) -> io::Result<()> {
         Engine::TorsionInTokio => serve_torsion_in_tokio(|address, _| announce(address)),
         Engine::TorsionHttp => crate::hello::serve_torsion(move |address, _| announce(address)),
         Engine::HyperTokio => crate::hello::serve_hyper(announce),
+        Engine::TorsionHttp2 => unreachable!("served above"),
         Engine::TorsionAmp => crate::amp_server::serve(announce),
     }
+}
+
+/// The two-reactor server: its reactors serve on their own threads while
+/// this one answers `connections` on standard input, until it closes.
+fn serve_pool() -> io::Result<()> {
+    let (address, pool) = crate::hello::serve_torsion_pool(2)?;
+    println!("listening {address}");
+    for line in io::stdin().lines() {
+        if line?.trim() == "connections" {
+            let counts = crate::hello::accepted_per_reactor(&pool);
+            let counts: Vec<String> = counts.iter().map(u64::to_string).collect();
+            println!("connections {}", counts.join(" "));
+        }
+    }
+    std::process::exit(0);
 }
 
 /// The soft limit on open descriptors is raised to the hard one, for this
@@ -201,6 +226,7 @@ fn limit(pid: &str, which: &str) -> Option<u64> {
 pub struct ServerProcess {
     child: Child,
     stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
     /// Where it accepts connections.
     pub address: SocketAddr,
 }
@@ -225,8 +251,8 @@ impl ServerProcess {
             .spawn()?;
         let stdin = child.stdin.take();
         let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped");
-        BufReader::new(stdout).read_line(&mut line)?;
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+        stdout.read_line(&mut line)?;
         let address = line
             .trim()
             .strip_prefix("listening ")
@@ -242,8 +268,28 @@ impl ServerProcess {
         Ok(ServerProcess {
             child,
             stdin,
+            stdout,
             address,
         })
+    }
+
+    /// Connections each reactor has accepted so far, for a server that
+    /// answers `connections` ([`Engine::TorsionHttp2`]).
+    pub fn connections_per_reactor(&mut self) -> io::Result<Vec<u64>> {
+        let stdin = self.stdin.as_mut().expect("the server's input is open");
+        stdin.write_all(b"connections\n")?;
+        stdin.flush()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line)?;
+        line.trim()
+            .strip_prefix("connections")
+            .map(|counts| {
+                counts
+                    .split_whitespace()
+                    .filter_map(|n| n.parse().ok())
+                    .collect()
+            })
+            .ok_or_else(|| io::Error::other(format!("not a count: {line:?}")))
     }
 
     fn pid(&self) -> u32 {

@@ -10,6 +10,7 @@
 //! torsion                                   # the demo on 127.0.0.1:8600-8605
 //! torsion demo --port-base 0                # the demo on free ports
 //! torsion web --listen tcp:8080 --path DIR  # DIR on every interface, port 8080
+//! torsion web --reactors 2                 # two reactors, one socket each
 //! torsion run services.toml --pidfile PID   # the services a file lists
 //! ```
 //!

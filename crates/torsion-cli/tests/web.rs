@@ -105,6 +105,56 @@ fn torsion_web_serves_a_directory_logs_each_request_and_exits_0_on_sigterm() {
 }
 
 #[test]
+fn with_two_reactors_each_has_a_socket_on_the_port_every_request_is_served_and_sigterm_stops_both()
+{
+    let dir = site();
+    let mut torsion = Torsion::start(
+        &[
+            "web",
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--reactors",
+            "2",
+        ],
+        dir.path(),
+    );
+    let serving = torsion.wait_for_line(" on http://");
+    assert!(serving.contains("with 2 reactors"), "{serving}");
+    let port: u16 = torsion
+        .url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .expect("a port in the URL");
+    // Two sockets listening on the one port: one per reactor.
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let local = format!(":{port:04X} ");
+    let listening = table
+        .lines()
+        .filter(|line| line.contains(&local) && line.split_whitespace().nth(3) == Some("0A"))
+        .count();
+    assert_eq!(listening, 2, "{table}");
+    // Each curl is a connection of its own, hashed to either reactor.
+    for _ in 0..8 {
+        assert_eq!(
+            curl(&[], &format!("{}hello.txt", torsion.url)),
+            "hello from torsion\n"
+        );
+    }
+    torsion.signal("TERM");
+    let (code, log) = torsion.wait();
+    assert_eq!(code, Some(0), "{log:#?}");
+    let served = log
+        .iter()
+        .filter(|line| line.contains("\"GET /hello.txt HTTP/1.1\" 200"))
+        .count();
+    assert_eq!(served, 8, "{log:#?}");
+    assert!(log.iter().any(|line| line.contains("stopped")), "{log:#?}");
+    assert!(!log.iter().any(|line| line.contains("ERROR")), "{log:#?}");
+}
+
+#[test]
 fn sigint_stops_it_cleanly_too_and_the_default_path_is_the_current_directory() {
     let dir = site();
     let mut torsion = Torsion::start(

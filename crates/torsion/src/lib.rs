@@ -47,6 +47,8 @@
 //! code: [`blocking::setup`] starts it on a background thread,
 //! [`blocking::run_in_reactor`] hands it work and returns a
 //! [`blocking::EventualResult`] to wait on (crochet's model).
+//! [`reactor_pool`] runs one reactor per core, each on its own thread,
+//! sharing a listening port through SO_REUSEPORT.
 #![deny(missing_docs, missing_debug_implementations, unsafe_code)]
 
 pub mod blocking;
@@ -63,6 +65,7 @@ pub mod net;
 pub mod process;
 pub mod protocols;
 pub mod reactor;
+pub mod reactor_pool;
 pub mod service;
 mod sync;
 pub mod task;

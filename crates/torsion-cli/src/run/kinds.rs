@@ -2,7 +2,9 @@
 //! `torsion web` and `torsion demo` are made of.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::rc::Rc;
+use std::time::Duration;
 
 use torsion::Reactor;
 use torsion::chat::{Room, line_chatter};
@@ -87,15 +89,14 @@ impl Builder {
                     message: format!("service {name:?}: cannot serve {}: {error}", path.display()),
                     span: None,
                 })?;
-                let files = StaticFiles::new(&root)
-                    .with_listing(*listing)
-                    .with_hidden_files(*hidden);
-                let mut options = ServerOptions::default();
-                if let Some(timeout) = shutdown_timeout {
-                    options.shutdown_timeout = *timeout;
-                }
-                let server = Server::new(AccessLog::new(files)).with_options(options);
-                let web = Rc::new(WebService::new(&reactor, endpoint, server).named(&name));
+                let web = static_site(
+                    &reactor,
+                    endpoint,
+                    &root,
+                    (*listing, *hidden),
+                    *shutdown_timeout,
+                    &name,
+                );
                 let shown = web.clone();
                 Built {
                     service: web,
@@ -179,6 +180,28 @@ impl Builder {
             .or_insert_with(Room::new)
             .clone()
     }
+}
+
+/// The `static` kind's service, and `torsion web`'s: the files under
+/// `root` with an access log, directories listed and hidden files served
+/// as `(listing, hidden)` say.
+pub(crate) fn static_site(
+    reactor: &Reactor,
+    endpoint: ServerEndpoint,
+    root: &Path,
+    (listing, hidden): (bool, bool),
+    shutdown_timeout: Option<Duration>,
+    name: &str,
+) -> Rc<WebService> {
+    let files = StaticFiles::new(root)
+        .with_listing(listing)
+        .with_hidden_files(hidden);
+    let mut options = ServerOptions::default();
+    if let Some(timeout) = shutdown_timeout {
+        options.shutdown_timeout = timeout;
+    }
+    let server = Server::new(AccessLog::new(files)).with_options(options);
+    Rc::new(WebService::new(reactor, endpoint, server).named(name))
 }
 
 /// A web service called `name` serving `resource`.

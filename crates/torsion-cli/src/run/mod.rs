@@ -35,10 +35,11 @@ use crate::announce::Announce;
 use config::ConfigError;
 pub(crate) use config::{Kind, Spec};
 use kinds::Builder;
+pub(crate) use kinds::static_site;
 
 /// How much longer than the slowest service's own stop bound the
 /// application, and then the reactor, wait.
-const STOP_MARGIN: Duration = Duration::from_secs(5);
+pub(crate) const STOP_MARGIN: Duration = Duration::from_secs(5);
 
 /// Options of `torsion run`.
 #[derive(Debug, Args)]

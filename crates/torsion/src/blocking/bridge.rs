@@ -212,16 +212,31 @@ impl Bridge {
         Bridge::start_on(signals, Reactor::new)
     }
 
+    /// A bridge to a new reactor on a background thread called `name`
+    /// that leaves signals alone: one reactor of a
+    /// [`ReactorPool`](crate::reactor_pool::ReactorPool).
+    pub(crate) fn start_named(name: String) -> Result<Bridge, BridgeError> {
+        Bridge::spawn(name, Signals::LeaveAlone, Reactor::new)
+    }
+
     /// [`start_with`](Bridge::start_with) with the reactor made by
     /// `make_reactor` on the new thread, so that tests can make that fail.
     pub(super) fn start_on(
         signals: Signals,
         make_reactor: fn() -> std::io::Result<Reactor>,
     ) -> Result<Bridge, BridgeError> {
+        Bridge::spawn("torsion-reactor".to_owned(), signals, make_reactor)
+    }
+
+    fn spawn(
+        name: String,
+        signals: Signals,
+        make_reactor: fn() -> std::io::Result<Reactor>,
+    ) -> Result<Bridge, BridgeError> {
         let start_error = |error: StartError| BridgeError::Start(std::sync::Arc::new(error));
         let (sender, receiver) = std::sync::mpsc::channel();
         let thread = thread::Builder::new()
-            .name("torsion-reactor".to_owned())
+            .name(name)
             .spawn(move || {
                 let reactor = match make_reactor() {
                     Ok(reactor) => reactor,

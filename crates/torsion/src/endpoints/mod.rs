@@ -10,10 +10,16 @@
 //!
 //! | description | |
 //! |---|---|
-//! | `tcp:PORT[:interface=IP][:backlog=N]` | TCP over IPv4, on every interface by default; backlog 50 |
-//! | `tcp6:PORT[:interface=IP][:backlog=N]` | TCP over IPv6 (`interface=\:\:1`), on `::` by default |
+//! | `tcp:PORT[:interface=IP][:backlog=N][:reusePort=true]` | TCP over IPv4, on every interface by default; backlog 50 |
+//! | `tcp6:PORT[:interface=IP][:backlog=N][:reusePort=true]` | TCP over IPv6 (`interface=\:\:1`), on `::` by default |
 //! | `unix:PATH[:mode=OCTAL][:backlog=N]` | a UNIX socket; mode 666 by default, as in Twisted |
-//! | `tls:PORT:privateKey=KEY.pem[:certKey=CERT.pem][:interface=IP][:backlog=N][:handshakeTimeout=S]` | TLS over TCP; `certKey` defaults to the `privateKey` file; a connection whose handshake takes longer than `handshakeTimeout` seconds (default 30, 0 for no bound) is aborted; `ssl:` is the same |
+//! | `tls:PORT:privateKey=KEY.pem[:certKey=CERT.pem][:interface=IP][:backlog=N][:handshakeTimeout=S][:reusePort=true]` | TLS over TCP; `certKey` defaults to the `privateKey` file; a connection whose handshake takes longer than `handshakeTimeout` seconds (default 30, 0 for no bound) is aborted; `ssl:` is the same |
+//!
+//! `reusePort=true` (on `tcp:`, `tcp6:` and `tls:`) sets SO_REUSEPORT on
+//! the listening socket, so several sockets of the same user can listen
+//! on one port and the kernel spreads new connections among them: what a
+//! [`ReactorPool`](crate::reactor_pool::ReactorPool) does, one socket per
+//! reactor. It is a torsion addition; Twisted has no such argument.
 //!
 //! Clients ([`client_from_string`]):
 //!

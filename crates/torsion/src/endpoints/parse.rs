@@ -229,6 +229,19 @@ impl Arguments {
             .map(|bound| (!bound.is_zero()).then_some(bound)))
     }
 
+    /// A yes-or-no argument: `true` or `false` (also `1` and `0`, `yes`
+    /// and `no`, any case).
+    pub(crate) fn boolean(&self, name: &'static str) -> Result<Option<bool>, EndpointError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(value) => match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(Some(true)),
+                "false" | "0" | "no" => Ok(Some(false)),
+                _ => Err(self.bad(name, value, "true or false")),
+            },
+        }
+    }
+
     /// An IP address.
     pub(crate) fn ip(&self, name: &'static str) -> Result<Option<std::net::IpAddr>, EndpointError> {
         match self.get(name) {

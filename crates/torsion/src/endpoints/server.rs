@@ -15,6 +15,8 @@ use crate::{Deferred, Failure, Reactor};
 
 /// Twisted's default listen backlog.
 const DEFAULT_BACKLOG: i32 = 50;
+/// The keywords of `tcp:` and `tcp6:`.
+const TCP_KEYWORDS: &[&str] = &["interface", "backlog", "reusePort"];
 /// Twisted's default mode for a UNIX socket file.
 const DEFAULT_MODE: u32 = 0o666;
 
@@ -26,6 +28,9 @@ enum Kind {
         backlog: i32,
         tls: Option<Arc<rustls::ServerConfig>>,
         handshake_timeout: Option<Duration>,
+        /// SO_REUSEPORT, so each reactor of a pool opens its own socket on
+        /// the port.
+        reuse_port: bool,
     },
     Unix {
         path: PathBuf,
@@ -65,11 +70,11 @@ pub fn server_from_string<N: Network + Clone>(
     let parsed = parse(description)?;
     let kind = match parsed.kind.as_str() {
         "tcp" => {
-            let args = Arguments::new("tcp", parsed.fields, &["port"], &["interface", "backlog"])?;
+            let args = Arguments::new("tcp", parsed.fields, &["port"], TCP_KEYWORDS)?;
             tcp(&args, IpAddr::V4(Ipv4Addr::UNSPECIFIED), None)?
         }
         "tcp6" => {
-            let args = Arguments::new("tcp6", parsed.fields, &["port"], &["interface", "backlog"])?;
+            let args = Arguments::new("tcp6", parsed.fields, &["port"], TCP_KEYWORDS)?;
             tcp(&args, IpAddr::V6(Ipv6Addr::UNSPECIFIED), None)?
         }
         "unix" => {
@@ -100,6 +105,7 @@ pub fn server_from_string<N: Network + Clone>(
                     "interface",
                     "backlog",
                     "handshakeTimeout",
+                    "reusePort",
                 ],
             )?;
             let key = Path::new(args.required("privateKey")?);
@@ -148,6 +154,7 @@ fn tcp(
         backlog: args.backlog(DEFAULT_BACKLOG)?,
         tls,
         handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+        reuse_port: args.boolean("reusePort")?.unwrap_or(false),
     })
 }
 
@@ -165,6 +172,7 @@ impl<N: Network> ServerEndpoint<N> {
                 backlog,
                 tls,
                 handshake_timeout,
+                reuse_port,
             } => self.network.listen_tcp_port(
                 *address,
                 factory,
@@ -172,7 +180,7 @@ impl<N: Network> ServerEndpoint<N> {
                     backlog: *backlog,
                     tls: tls.clone(),
                     tls_handshake_timeout: *handshake_timeout,
-                    reuse_port: false,
+                    reuse_port: *reuse_port,
                 },
             ),
             Kind::Unix {
@@ -216,6 +224,51 @@ impl<N: Network> ServerEndpoint<N> {
         matches!(&self.kind, Kind::Tcp { tls: Some(_), .. })
     }
 
+    /// True for a TCP or TLS endpoint given `reusePort=true`: its socket
+    /// sets SO_REUSEPORT, so other sockets (other reactors of a
+    /// [`ReactorPool`](crate::reactor_pool::ReactorPool), other
+    /// processes of the same user) can listen on the same port and the
+    /// kernel spreads new connections among them.
+    pub fn reuses_port(&self) -> bool {
+        matches!(
+            &self.kind,
+            Kind::Tcp {
+                reuse_port: true,
+                ..
+            }
+        )
+    }
+
+    /// This endpoint listening on `port` instead (a TCP or TLS endpoint;
+    /// a UNIX one is returned as it is). A pool binds its first socket on
+    /// the port the description gives, which may be 0, and the others on
+    /// the port the first one got.
+    ///
+    /// ```
+    /// use torsion::endpoints::server_from_string;
+    /// use torsion::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let any = server_from_string(&reactor, "tcp:0:interface=127.0.0.1:reusePort=true")?;
+    /// let fixed = any.on_port(8080);
+    /// assert_eq!(fixed.tcp_address().unwrap().port(), 8080);
+    /// assert!(fixed.reuses_port());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_port(&self, port: u16) -> ServerEndpoint<N>
+    where
+        N: Clone,
+    {
+        let mut kind = self.kind.clone();
+        if let Kind::Tcp { address, .. } = &mut kind {
+            address.set_port(port);
+        }
+        ServerEndpoint {
+            network: self.network.clone(),
+            kind,
+        }
+    }
+
     /// This endpoint with its TLS offering `protocols` by ALPN, most
     /// preferred first (an HTTP server offers `h2` and `http/1.1`). A TLS
     /// configuration that already offers protocols, and a plain endpoint,
@@ -241,6 +294,7 @@ impl<N: Network> ServerEndpoint<N> {
                 backlog,
                 tls: Some(config),
                 handshake_timeout,
+                reuse_port,
             } if config.alpn_protocols.is_empty() => {
                 let mut config = (**config).clone();
                 config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
@@ -249,6 +303,7 @@ impl<N: Network> ServerEndpoint<N> {
                     backlog: *backlog,
                     tls: Some(Arc::new(config)),
                     handshake_timeout: *handshake_timeout,
+                    reuse_port: *reuse_port,
                 }
             }
             kind => kind.clone(),
@@ -279,12 +334,14 @@ impl<N: Network> fmt::Debug for ServerEndpoint<N> {
                 backlog,
                 tls,
                 handshake_timeout,
+                reuse_port,
             } => f
                 .debug_struct("ServerEndpoint")
                 .field("address", address)
                 .field("backlog", backlog)
                 .field("tls", &tls.is_some())
                 .field("handshake_timeout", handshake_timeout)
+                .field("reuse_port", reuse_port)
                 .finish(),
             Kind::Unix {
                 path,
