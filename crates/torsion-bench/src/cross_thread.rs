@@ -24,6 +24,8 @@ struct Sample {
 
 thread_local! {
     static RAN: Cell<usize> = const { Cell::new(0) };
+    /// The `mpsc` peer's last call ran.
+    static ALL_RAN: Cell<bool> = const { Cell::new(false) };
 }
 
 fn run_torsion(count: usize) -> Sample {
@@ -107,15 +109,25 @@ fn run_tokio_mpsc(count: usize) -> Sample {
     let poster = std::thread::spawn(move || {
         pin_current_thread(1);
         for _ in 0..count {
+            // Like torsion's call, the closure captures `count` (so its
+            // box is a real allocation, freed on the loop thread) and
+            // checks it.
             sender
                 .send(Box::new(move || {
-                    RAN.with(|ran| ran.set(ran.get() + 1));
+                    let ran = RAN.with(|ran| {
+                        ran.set(ran.get() + 1);
+                        ran.get()
+                    });
+                    if ran == count {
+                        ALL_RAN.with(|all| all.set(true));
+                    }
                 }))
                 .expect("receiver alive");
         }
     });
+    ALL_RAN.with(|all| all.set(false));
     runtime.block_on(async {
-        while RAN.with(Cell::get) < count {
+        while !ALL_RAN.with(Cell::get) {
             match receiver.recv().await {
                 Some(call) => call(),
                 None => break,
