@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::{BridgeError, SharedFailure, registry};
 use crate::Failure;
-use crate::sync::{Arc, Condvar, Mutex, Ordering, lock};
+use crate::sync::{Arc, AtomicBool, Condvar, Mutex, Ordering, lock};
 
 /// Ids for results, unique in the process (they key the reactor thread's
 /// table of pending operations). A std atomic: a static cannot hold loom's.
@@ -24,6 +24,14 @@ static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 /// The longest single sleep of a wait without a deadline; it then sleeps
 /// again.
 const LONGEST_SLEEP: Duration = Duration::from_secs(3600);
+
+/// How long `wait` watches for the result before it sleeps on the
+/// condition variable: a round trip to a reactor that is awake (spinning
+/// after its last turn) takes a few microseconds, and sleeping would add
+/// two wake-ups (the reactor's futex call and this thread's) worth tens
+/// of microseconds. A result that takes longer costs this much CPU time
+/// more, as a thread pool worker's spin does.
+const SPIN: Duration = Duration::from_micros(20);
 
 enum Slot<T> {
     Pending,
@@ -67,6 +75,9 @@ pub(super) trait Owner: Send + Sync {
 pub(super) struct Core<T> {
     pub(super) id: u64,
     state: Mutex<State<T>>,
+    /// Set once the slot is no longer pending, for a `wait` that spins
+    /// before it sleeps: it watches this without taking the lock.
+    settled: AtomicBool,
     ready: Condvar,
     /// The bridge the operation runs on; `None` for a result that failed
     /// before it could be sent anywhere (the bridge was not set up).
@@ -113,6 +124,7 @@ impl<T> Core<T> {
                 reported: false,
                 waiters: 0,
             }),
+            settled: AtomicBool::new(false),
             ready: Condvar::new(),
             bridge,
         })
@@ -137,6 +149,7 @@ impl<T> Core<T> {
         let waker = state.waker.take();
         let waiters = state.waiters;
         drop(state);
+        self.settled.store(true, Ordering::Release);
         if waiters > 0 {
             self.ready.notify_all();
         }
@@ -285,6 +298,7 @@ impl<T: Send + 'static> EventualResult<T> {
             return Err(BridgeError::OnReactorThread);
         }
         let deadline = Instant::now().checked_add(timeout);
+        self.spin(timeout);
         let mut state = lock(&self.core.state);
         loop {
             if let Some(result) = out(&mut state) {
@@ -305,6 +319,29 @@ impl<T: Send + 'static> EventualResult<T> {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
             state.waiters -= 1;
+        }
+    }
+
+    /// Watches for the result for up to [`SPIN`] (never past `timeout`)
+    /// before `block` takes the lock and, if need be, sleeps. A spinning
+    /// thread is not counted in `waiters`, so a result that arrives
+    /// meanwhile costs the reactor no condition-variable wake-up. The loom
+    /// models leave it out: it only delays what they check.
+    fn spin(&self, timeout: Duration) {
+        if cfg!(loom) {
+            return;
+        }
+        let deadline = Instant::now() + SPIN.min(timeout);
+        loop {
+            for _ in 0..64 {
+                if self.core.settled.load(Ordering::Acquire) {
+                    return;
+                }
+                std::hint::spin_loop();
+            }
+            if Instant::now() >= deadline {
+                return;
+            }
         }
     }
 

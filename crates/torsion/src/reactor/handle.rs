@@ -8,6 +8,16 @@
 //! under the lock and runs it outside it; calls posted while a batch runs
 //! wait for the next turn, so a busy poster cannot starve I/O.
 //!
+//! Whether a post must write the eventfd is one atomic word, `wake`:
+//! `IDLE` (the reactor may be asleep: the next post writes), `NOTIFIED`
+//! (a write was made, or is not needed: the reactor will look at the queue)
+//! or `SPINNING` (the reactor is awake, watching this word for a while
+//! before it sleeps). A post swaps in `NOTIFIED` and writes only if it took
+//! the word from `IDLE`; posts to a spinning reactor make no system call
+//! at all. The reactor goes from `SPINNING` back to `IDLE` with a
+//! compare-and-swap before it sleeps, so a post either lands before it
+//! (and the reactor sees it) or after it (and writes the eventfd).
+//!
 //! A thread pool's results take the same queue, in order with the calls,
 //! but as a [`Completion`]: a reference to state the reactor thread
 //! allocated when it queued the job, instead of a closure boxed on the
@@ -20,7 +30,16 @@ use std::thread::ThreadId;
 
 use crate::error::ReactorError;
 use crate::reactor::Reactor;
-use crate::sync::{Arc, AtomicBool, Mutex, Ordering, lock};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Mutex, Ordering, lock};
+
+/// `Shared::wake`: the reactor may be asleep; the next post writes the
+/// eventfd.
+const IDLE: usize = 0;
+/// A post arrived since the reactor last looked: it will look again
+/// without another write.
+const NOTIFIED: usize = 1;
+/// The reactor is spinning before it sleeps: a post needs no write.
+const SPINNING: usize = 2;
 
 /// A call posted from another thread.
 pub(crate) type CrossThreadCall = Box<dyn FnOnce(&Reactor) + Send>;
@@ -44,9 +63,11 @@ pub(crate) struct Shared {
     /// Ids of local tasks woken through a `Waker` (possibly from another
     /// thread).
     woken: Mutex<Vec<usize>>,
-    /// Set by the first post after a drain; cleared by the reactor before it
-    /// drains. While set, further posts skip the wake-up syscall.
-    notified: AtomicBool,
+    /// `IDLE`, `NOTIFIED` or `SPINNING` (see the module documentation):
+    /// set to `NOTIFIED` by the first post after a drain, back to `IDLE` by
+    /// the reactor before it drains. While not `IDLE`, posts skip the
+    /// wake-up syscall.
+    wake: AtomicUsize,
     /// A task was woken on the reactor's own thread during a turn: the loop
     /// is awake and sees it without the wake-up syscall.
     woken_in_turn: AtomicBool,
@@ -66,7 +87,7 @@ impl Shared {
         Shared {
             calls: Mutex::new(Vec::new()),
             woken: Mutex::new(Vec::new()),
-            notified: AtomicBool::new(false),
+            wake: AtomicUsize::new(IDLE),
             woken_in_turn: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             waker,
@@ -119,7 +140,7 @@ impl Shared {
     /// earlier than the deadline it waits for, a stop). A loop that is
     /// turning asks `next_timeout` before it polls and needs no write.
     pub(crate) fn wake_outside_turn(&self) {
-        if !self.notified.load(Ordering::Acquire)
+        if self.wake.load(Ordering::Acquire) != NOTIFIED
             && !TURNING.with(|turning| std::ptr::eq(turning.get(), self))
         {
             self.notify();
@@ -135,7 +156,7 @@ impl Shared {
     }
 
     fn notify(&self) {
-        if !self.notified.swap(true, Ordering::AcqRel) {
+        if self.wake.swap(NOTIFIED, Ordering::AcqRel) == IDLE {
             #[cfg(loom)]
             self.wake_signal.wake();
             if let Err(error) = self.waker.wake() {
@@ -147,18 +168,45 @@ impl Shared {
     /// Moves the pending calls into `batch` (which must be empty), keeping
     /// both vectors' capacity for the next turns.
     pub(crate) fn take_calls(&self, batch: &mut Vec<Posted>) {
-        self.notified.store(false, Ordering::Release);
+        self.wake.store(IDLE, Ordering::Release);
         std::mem::swap(&mut *lock(&self.calls), batch);
     }
 
-    pub(crate) fn take_woken(&self, into: &mut Vec<usize>) {
-        self.woken_in_turn.store(false, Ordering::Release);
+    /// Moves the woken task ids into `into` (which must be empty). True if
+    /// some were woken and none of them inside a turn: woken from another
+    /// thread (or by a host loop between turns).
+    pub(crate) fn take_woken(&self, into: &mut Vec<usize>) -> bool {
+        let in_turn = self.woken_in_turn.swap(false, Ordering::AcqRel);
         std::mem::swap(&mut *lock(&self.woken), into);
+        !in_turn && !into.is_empty()
     }
 
     /// True if a post or wake is waiting for the reactor.
     pub(crate) fn has_work(&self) -> bool {
-        self.notified.load(Ordering::Acquire) || self.woken_in_turn.load(Ordering::Acquire)
+        self.wake.load(Ordering::Acquire) == NOTIFIED || self.woken_in_turn.load(Ordering::Acquire)
+    }
+
+    /// The reactor is about to spin before it sleeps: posts from now on
+    /// need no eventfd write. False if a post already came in (there is
+    /// work: do not spin).
+    pub(crate) fn begin_spin(&self) -> bool {
+        self.wake
+            .compare_exchange(IDLE, SPINNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// While spinning: true once a post or wake has come in.
+    pub(crate) fn spin_saw_work(&self) -> bool {
+        self.wake.load(Ordering::Acquire) != SPINNING
+    }
+
+    /// Ends a spin that saw nothing: true if the reactor may now sleep
+    /// (later posts write the eventfd), false if a post came in at the last
+    /// moment.
+    pub(crate) fn end_spin(&self) -> bool {
+        self.wake
+            .compare_exchange(SPINNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     /// Calls and completions waiting for the reactor to run them.

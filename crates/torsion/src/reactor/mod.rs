@@ -88,6 +88,7 @@ pub mod introspect;
 mod io;
 mod shutdown;
 mod signals;
+mod spin;
 mod thread_results;
 mod triggers;
 mod turn;
@@ -114,6 +115,7 @@ pub use introspect::Snapshot;
 pub use io::WatchId;
 pub use shutdown::DEFAULT_SHUTDOWN_TIMEOUT;
 pub use signals::Signals;
+pub use spin::DEFAULT_SPIN_BEFORE_SLEEP;
 pub use triggers::{Phase, SystemEvent, TriggerId, TriggerOutput};
 
 pub(crate) use handle::Completion;
@@ -162,6 +164,8 @@ struct Inner {
     signals: RefCell<Option<SignalClaim>>,
     /// Sources whose `settle` runs next turn (the ready queue).
     settles: RefCell<Vec<Token>>,
+    /// Spinning before sleeping after cross-thread work.
+    spin: spin::Spin,
     /// Reused buffers, so a turn allocates nothing.
     settle_batch: RefCell<Vec<Token>>,
     call_batch: RefCell<Vec<Posted>>,
@@ -212,6 +216,7 @@ impl Reactor {
                 watches: RefCell::new(Watches::default()),
                 signals: RefCell::new(None),
                 settles: RefCell::new(Vec::new()),
+                spin: spin::Spin::default(),
                 settle_batch: RefCell::new(Vec::new()),
                 call_batch: RefCell::new(Vec::new()),
                 ready_tokens: RefCell::new(Vec::with_capacity(capacity)),

@@ -294,3 +294,58 @@ fn a_timer_scheduled_between_turns_earlier_than_all_others_wakes_a_host_loop() {
     reactor.run_once(Some(Duration::ZERO)).unwrap();
     assert!(fired.get());
 }
+
+/// CPU time the calling thread has run (the scheduler's own account).
+fn thread_cpu_time() -> Duration {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+    Duration::from_nanos(text.split_whitespace().next().unwrap().parse().unwrap())
+}
+
+/// Posts `f` to the reactor behind `handle` and waits for its answer.
+fn round_trip<T: Send + 'static>(
+    handle: &ReactorHandle,
+    f: impl FnOnce(&Reactor) -> T + Send + 'static,
+) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    handle
+        .call_from_thread(move |reactor| sender.send(f(reactor)).unwrap())
+        .unwrap();
+    receiver.recv_timeout(Duration::from_secs(10)).unwrap()
+}
+
+/// Round trips from another thread make the loop spin before it sleeps;
+/// once they stop, the loop must really sleep.
+#[test]
+fn a_reactor_that_spun_for_cross_thread_calls_sleeps_when_they_stop() {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let reactor = Reactor::new().unwrap();
+        sender.send(reactor.handle()).unwrap();
+        reactor.run_with(Signals::LeaveAlone).unwrap();
+    });
+    let handle = receiver.recv().unwrap();
+    assert_eq!(
+        round_trip(&handle, Reactor::spin_before_sleep),
+        DEFAULT_SPIN_BEFORE_SLEEP
+    );
+    for i in 0..1000 {
+        assert_eq!(round_trip(&handle, move |_| i), i);
+    }
+    let before = round_trip(&handle, |_| thread_cpu_time());
+    std::thread::sleep(Duration::from_secs(1));
+    let after = round_trip(&handle, |_| thread_cpu_time());
+    let idle = after - before;
+    assert!(
+        idle < Duration::from_millis(20),
+        "an idle reactor ran {idle:?} in one second"
+    );
+    // With spinning off, calls still arrive.
+    round_trip(&handle, |reactor| {
+        reactor.set_spin_before_sleep(Duration::ZERO);
+    });
+    for i in 0..100 {
+        assert_eq!(round_trip(&handle, move |_| i), i);
+    }
+    handle.stop().unwrap();
+    thread.join().unwrap();
+}

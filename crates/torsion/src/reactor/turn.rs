@@ -130,10 +130,11 @@ impl Reactor {
         }
         self.make_current();
         let _turn = self.inner.shared.turn();
-        self.run_cross_thread_calls();
+        let mut external = self.run_cross_thread_calls();
         self.run_due_timers();
         self.run_settles();
-        self.poll_woken_tasks();
+        external |= self.poll_woken_tasks();
+        self.inner.spin.woke(external);
         self.advance_shutdown();
         if self.is_finished() {
             return Ok(());
@@ -142,12 +143,15 @@ impl Reactor {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        let wait = self.spin_before_poll(external, wait);
         self.poll_io(wait)
     }
 
-    fn run_cross_thread_calls(&self) {
+    /// Runs the calls posted before this turn; true if there were any.
+    fn run_cross_thread_calls(&self) -> bool {
         let mut batch = std::mem::take(&mut *self.inner.call_batch.borrow_mut());
         self.inner.shared.take_calls(&mut batch);
+        let ran_any = !batch.is_empty();
         for posted in batch.drain(..) {
             let ran = match posted {
                 Posted::Call(call) => catch_panic(|| call(self)),
@@ -158,6 +162,7 @@ impl Reactor {
             }
         }
         *self.inner.call_batch.borrow_mut() = batch;
+        ran_any
     }
 
     fn run_due_timers(&self) {
@@ -190,14 +195,16 @@ impl Reactor {
         *inner.settle_batch.borrow_mut() = batch;
     }
 
-    fn poll_woken_tasks(&self) {
+    /// Polls the woken tasks; true if they were woken from outside a turn.
+    fn poll_woken_tasks(&self) -> bool {
         let executor = &self.inner.executor;
         let mut woken = std::mem::take(&mut *executor.woken_buffer());
-        self.inner.shared.take_woken(&mut woken);
+        let external = self.inner.shared.take_woken(&mut woken);
         woken.sort_unstable();
         woken.dedup();
         executor.poll_woken(&mut woken);
         *executor.woken_buffer() = woken;
+        external
     }
 
     fn poll_io(&self, timeout: Option<Duration>) -> std::io::Result<()> {

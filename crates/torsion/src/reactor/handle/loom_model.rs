@@ -1,5 +1,6 @@
 //! loom models of the cross-thread call queue: no call is stranded while
-//! the reactor sleeps, and none is stranded by the reactor closing.
+//! the reactor sleeps (after a spin or not), and none is stranded by the
+//! reactor closing.
 
 use super::{Posted, Shared};
 use crate::sync::{Arc, AtomicBool, Ordering, model};
@@ -62,6 +63,46 @@ fn loom_model_a_second_post_after_a_drain_wakes_the_reactor_again() {
             })
         };
         run_reactor(&shared, 2);
+        poster.join().unwrap();
+    });
+}
+
+/// The reactor's loop with a spin before each sleep: it marks itself
+/// spinning, looks once for a post, and then either takes the post or
+/// gives up the spin and sleeps. A post that skipped the eventfd write
+/// because the reactor was spinning must still be seen.
+fn run_spinning_reactor(shared: &Shared, expected: usize) {
+    let mut batch = Vec::new();
+    let mut ran = 0;
+    loop {
+        shared.take_calls(&mut batch);
+        ran += batch.len();
+        batch.clear();
+        if ran == expected {
+            return;
+        }
+        if shared.begin_spin() {
+            loom::thread::yield_now();
+            if shared.spin_saw_work() || !shared.end_spin() {
+                continue;
+            }
+        }
+        shared.wake_signal.wait();
+    }
+}
+
+#[test]
+fn loom_model_posts_to_a_spinning_reactor_are_never_stranded() {
+    model(|| {
+        let shared = shared();
+        let poster = {
+            let shared = shared.clone();
+            loom::thread::spawn(move || {
+                shared.post(noop()).expect("open");
+                shared.post(noop()).expect("open");
+            })
+        };
+        run_spinning_reactor(&shared, 2);
         poster.join().unwrap();
     });
 }
