@@ -13,13 +13,16 @@
 //!
 //! Figures: p50 and p99 of one round trip, round trips per second one at a
 //! time, and, for the spawn comparison, calls per second with 1,000 in
-//! flight (start them all, then wait for each).
+//! flight (start them all, then wait for each). crochet (Python, Twisted)
+//! doing the same round trip is a third reference (see
+//! [`crochet`](crate::crochet)).
 
 use std::time::{Duration, Instant};
 
 use torsion::Failure;
 use torsion::blocking::Bridge;
 
+use crate::crochet;
 use crate::measure::{Better, Row, pin_current_thread};
 
 const LONG: Duration = Duration::from_secs(30);
@@ -216,12 +219,27 @@ impl Rows {
     }
 }
 
-/// Runs torsion and both tokio variants `runs` times, alternating, and
-/// returns the rows against `Handle::block_on` of a ready future and the
-/// rows against `Handle::block_on` of a spawned one.
-pub fn compare(count: usize, runs: usize) -> (Vec<Row>, Vec<Row>) {
+/// The bridge benchmark's tables.
+pub struct Compared {
+    /// Against `Handle::block_on` of a ready future.
+    pub direct: Vec<Row>,
+    /// Against `Handle::block_on` of a spawned one.
+    pub spawned: Vec<Row>,
+    /// Against crochet (torsion left, crochet right), or why crochet
+    /// could not run.
+    pub crochet: Result<Vec<Row>, String>,
+}
+
+/// Runs torsion, both tokio variants and crochet `runs` times,
+/// alternating.
+pub fn compare(count: usize, runs: usize) -> Compared {
     let mut direct = Rows::new(false);
     let mut spawned = Rows::new(true);
+    let mut crochet_rows = Rows::new(false);
+    // crochet is some fifty times slower: a tenth of the round trips
+    // gives it as many samples per second of the run.
+    let crochet_count = (count / 10).max(1000);
+    let mut crochet = crochet::prepare();
     for _ in 0..runs {
         let torsion = run_torsion(count);
         let tokio_direct = run_tokio_block_on(count);
@@ -230,8 +248,23 @@ pub fn compare(count: usize, runs: usize) -> (Vec<Row>, Vec<Row>) {
         direct.add(count, &tokio_direct, false);
         spawned.add(count, &torsion, true);
         spawned.add(count, &tokio_spawned, false);
+        if crochet.is_ok() {
+            match crochet::run(crochet_count) {
+                Ok(sample) => {
+                    crochet_rows.add(count, &torsion, true);
+                    crochet_rows.p50.tokio.push(sample.p50);
+                    crochet_rows.p99.tokio.push(sample.p99);
+                    crochet_rows.rate.tokio.push(sample.rate);
+                }
+                Err(why) => crochet = Err(why),
+            }
+        }
     }
-    (direct.into_vec(), spawned.into_vec())
+    Compared {
+        direct: direct.into_vec(),
+        spawned: spawned.into_vec(),
+        crochet: crochet.map(|()| crochet_rows.into_vec()),
+    }
 }
 
 #[cfg(test)]
