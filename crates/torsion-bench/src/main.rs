@@ -49,8 +49,15 @@ enum Bench {
     /// Echo servers in their own processes: 64 connections round-tripping
     /// 64-byte and 16 KiB messages.
     Echo,
-    /// Resident memory per idle connection, 10,000 connections.
-    Idle,
+    /// Resident memory per idle connection, 10,000 connections: echo
+    /// servers (torsion against tokio), and with `--http` keep-alive HTTP/1.1
+    /// connections that have each been answered once (torsion-web against
+    /// hyper on tokio).
+    Idle {
+        /// Measures only the HTTP servers.
+        #[arg(long)]
+        http: bool,
+    },
     /// wrk against hello-world HTTP servers in their own processes:
     /// torsion-web and hyper on tokio, 64 keep-alive connections, one
     /// request at a time and then 16 pipelined per write.
@@ -327,8 +334,8 @@ fn main() {
             );
         }
     }
-    if matches!(cli.command, Bench::Idle | Bench::Compare) {
-        let (rows, count) = idle::compare(10_000 / scale, runs);
+    if matches!(cli.command, Bench::Idle { http: false } | Bench::Compare) {
+        let (rows, count) = idle::compare(10_000 / scale, runs, idle::Exchange::Echo);
         print!(
             "{}",
             measure::render(
@@ -343,6 +350,20 @@ fn main() {
             "note: tokio's server keeps a {} KiB read buffer per connection, the usual \
              task-per-connection shape; most of its figure is that buffer.",
             server::TOKIO_BUFFER / 1024
+        );
+    }
+    if matches!(cli.command, Bench::Idle { .. } | Bench::Compare) {
+        let (rows, count) = idle::compare(5_000 / scale, runs, idle::Exchange::Http);
+        print!(
+            "{}",
+            measure::render(
+                &format!(
+                    "idle --http: {count} keep-alive HTTP/1.1 connections, each answered once, \
+                     torsion-web vs hyper on tokio current_thread in the tokio column \
+                     (goal: memory per connection at most 1.0x hyper's and 8 KiB)"
+                ),
+                &rows
+            )
         );
     }
 }
