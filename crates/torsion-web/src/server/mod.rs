@@ -42,6 +42,12 @@ pub use options::ServerOptions;
 /// The ALPN protocols a TLS endpoint offers, HTTP/2 first.
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
+/// How often the server lets its connections park again (see
+/// [`Control::sweep`]): a busy keep-alive connection then rebuilds hyper's
+/// connection about once this often, not once per request, and one at
+/// rest that has not parked since its last sweep parks within this.
+const RELEASE_SWEEP: Duration = Duration::from_secs(1);
+
 /// Serves one resource (usually a router) on as many endpoints as asked.
 ///
 /// Clones share the resource, the connections and the shutdown: stopping
@@ -82,6 +88,8 @@ pub(crate) struct Shared {
     /// Cuts what is left when the shutdown timeout passes.
     deadline: RefCell<Option<DelayedCall>>,
     watching_reactor: Cell<bool>,
+    /// The next sweep, while connections are open.
+    sweep: RefCell<Option<DelayedCall>>,
 }
 
 impl Server {
@@ -102,6 +110,7 @@ impl Server {
                 drained: RefCell::new(Vec::new()),
                 deadline: RefCell::new(None),
                 watching_reactor: Cell::new(false),
+                sweep: RefCell::new(None),
             }),
         }
     }
@@ -193,6 +202,9 @@ impl Server {
             control.command(Order::Finish);
         }
         let key = self.shared.connections.borrow_mut().insert(control.clone());
+        if self.shared.sweep.borrow().is_none() {
+            Shared::sweep_later(&self.shared, reactor);
+        }
         // Held by this task, and by the protocol the connection is upgraded
         // to, if it is: the server counts the connection until both let go.
         let registered = Rc::new(Registered {
@@ -291,6 +303,32 @@ impl Server {
 }
 
 impl Shared {
+    /// Sweeps the connections in a while, and again after that until the
+    /// last one closes (which cancels the sweep).
+    fn sweep_later(shared: &Rc<Shared>, reactor: &Reactor) {
+        let weak = Rc::downgrade(shared);
+        let r = reactor.clone();
+        let call = reactor.call_later(RELEASE_SWEEP, move || {
+            let Some(shared) = weak.upgrade() else {
+                return;
+            };
+            shared.sweep.borrow_mut().take();
+            // Copied out: a woken task does not run inside this callback,
+            // but the table must not be borrowed if it did.
+            let controls: Vec<_> = shared
+                .connections
+                .borrow()
+                .iter()
+                .map(|(_, control)| control.clone())
+                .collect();
+            for control in &controls {
+                control.sweep();
+            }
+            Shared::sweep_later(&shared, &r);
+        });
+        *shared.sweep.borrow_mut() = Some(call);
+    }
+
     fn abort_all(&self) {
         let controls: Vec<_> = self
             .connections
@@ -364,8 +402,15 @@ impl Drop for Registered {
         if let Some(control) = control {
             control.ended();
         }
-        if self.server.stopping.get() && self.server.connections.borrow().is_empty() {
-            self.server.finish_draining();
+        if self.server.connections.borrow().is_empty() {
+            // Nothing to sweep until a connection comes.
+            let sweep = self.server.sweep.borrow_mut().take();
+            if let Some(sweep) = sweep {
+                let _ = sweep.cancel();
+            }
+            if self.server.stopping.get() {
+                self.server.finish_draining();
+            }
         }
     }
 }
