@@ -8,6 +8,7 @@ mod bridge;
 mod cross_thread;
 mod defer_to_thread;
 mod echo;
+mod h2;
 mod hello;
 mod http;
 mod idle;
@@ -60,8 +61,14 @@ enum Bench {
     },
     /// wrk against hello-world HTTP servers in their own processes:
     /// torsion-web and hyper on tokio, 64 keep-alive connections, one
-    /// request at a time and then 16 pipelined per write.
-    Http,
+    /// request at a time and then 16 pipelined per write; then h2load
+    /// against torsion-web and hyper's HTTP/2 server on tokio, 64
+    /// connections with 16 streams in flight on each.
+    Http {
+        /// Measures only HTTP/2.
+        #[arg(long)]
+        h2: bool,
+    },
     /// 100,000 round trips of futures from torsion code through tokio and
     /// back (`torsion_tokio::from_future`), inside tokio and beside it,
     /// against tokio's own spawn + await.
@@ -302,7 +309,7 @@ fn main() {
             );
         }
     }
-    if matches!(cli.command, Bench::Http | Bench::Compare) {
+    if matches!(cli.command, Bench::Http { h2: false } | Bench::Compare) {
         let (warm_up, window) = if cli.quick {
             (Duration::ZERO, Duration::from_secs(1))
         } else {
@@ -332,6 +339,29 @@ fn main() {
                     &rows
                 )
             );
+        }
+    }
+    if matches!(cli.command, Bench::Http { .. } | Bench::Compare) {
+        let (warm_up, window) = if cli.quick {
+            (Duration::ZERO, Duration::from_secs(1))
+        } else {
+            (Duration::from_secs(1), Duration::from_secs(5))
+        };
+        let load = h2::Load {
+            connections: 64,
+            streams: 16,
+            warm_up,
+            window,
+        };
+        let title = format!(
+            "http --h2: h2load -t1 -c64 -m16 -D{}, h2c by prior knowledge, hello world, server on \
+             CPU 0, torsion-web vs hyper's HTTP/2 server on tokio current_thread in the tokio \
+             column (goal: CPU per request at most 1.0x)",
+            window.as_secs()
+        );
+        match h2::compare(load, runs) {
+            Some(rows) => print!("{}", measure::render(&title, &rows)),
+            None => println!("\n{title}\nskipped: h2load not found (Debian's nghttp2-client)"),
         }
     }
     if matches!(cli.command, Bench::Idle { http: false } | Bench::Compare) {

@@ -44,6 +44,8 @@ pub enum Engine {
     TorsionHttp,
     /// hyper's HTTP/1 server on tokio's current-thread runtime.
     HyperTokio,
+    /// hyper's HTTP/2 server (h2c) on tokio's current-thread runtime.
+    HyperTokioH2,
     /// torsion-amp answering `Sum` (the `amp` benchmark).
     TorsionAmp,
 }
@@ -57,6 +59,7 @@ impl Engine {
             Engine::TorsionInTokio => "torsion-in-tokio",
             Engine::TorsionHttp => "torsion-http",
             Engine::HyperTokio => "hyper-tokio",
+            Engine::HyperTokioH2 => "hyper-tokio-h2",
             Engine::TorsionAmp => "torsion-amp",
         }
     }
@@ -160,6 +163,7 @@ pub fn serve(engine: Engine) -> io::Result<()> {
         Engine::TorsionInTokio => serve_torsion_in_tokio(|address, _| announce(address)),
         Engine::TorsionHttp => crate::hello::serve_torsion(move |address, _| announce(address)),
         Engine::HyperTokio => crate::hello::serve_hyper(announce),
+        Engine::HyperTokioH2 => crate::hello::serve_hyper_h2(announce),
         Engine::TorsionAmp => crate::amp_server::serve(announce),
     }
 }
