@@ -218,7 +218,7 @@ impl Server {
             control.clone(),
             registered.clone(),
         );
-        drop(reactor.spawn(async move {
+        reactor.spawn_detached(async move {
             let _registered = registered;
             let mut serving = std::pin::pin!(serving);
             poll_fn(|cx| {
@@ -229,8 +229,7 @@ impl Server {
                 serving.as_mut().poll(cx)
             })
             .await;
-            Ok::<(), Failure>(())
-        }));
+        });
     }
 
     /// Stops the server gracefully: stops listening, lets the requests in
