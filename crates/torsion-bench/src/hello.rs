@@ -8,8 +8,12 @@
 //!   current-thread runtime, a task per connection, as in hyper's own
 //!   hello-world example (no timer, so no header read timeout).
 //!
-//! Both answer every request with the same 14-byte body; hyper adds the
-//! same `date` and `content-length` headers to both.
+//! - hyper's HTTP/2 server on tokio (`http --h2`): `server::conn::http2` on
+//!   the same runtime, with tokio's executor for its streams; torsion-web's
+//!   server above answers HTTP/2 on its one port as well.
+//!
+//! All answer every request with the same 14-byte body; hyper adds the
+//! same `date` and `content-length` headers to every one.
 
 use std::convert::Infallible;
 use std::io;
@@ -18,7 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use torsion::endpoints::server_from_string;
 use torsion::net::Address;
 use torsion::reactor_pool::ReactorPool;
@@ -102,6 +106,37 @@ pub fn accepted_per_reactor(pool: &ReactorPool) -> Vec<u64> {
         .collect()
 }
 
+/// The hello-world answer, as hyper's servers give it.
+async fn hello(
+    _request: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<Full<Bytes>>, Infallible> {
+    Ok(http::Response::new(Full::new(Bytes::from_static(
+        HELLO.as_bytes(),
+    ))))
+}
+
+/// Runs hyper's HTTP/2 hello-world server (h2c, by prior knowledge) on a
+/// tokio current-thread runtime on this thread, forever, telling `ready`
+/// where it listens first.
+pub fn serve_hyper_h2(ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        ready(listener.local_addr()?);
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), hyper::service::service_fn(hello))
+                    .await;
+            });
+        }
+    })
+}
+
 /// Runs hyper's hello-world server on a tokio current-thread runtime on
 /// this thread, forever, telling `ready` where it listens first.
 pub fn serve_hyper(ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
@@ -115,11 +150,7 @@ pub fn serve_hyper(ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
             let (stream, _) = listener.accept().await?;
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_request| async {
-                    Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from_static(
-                        HELLO.as_bytes(),
-                    ))))
-                });
+                let service = hyper::service::service_fn(hello);
                 // Pipelined responses batched, as on the torsion side.
                 let _ = hyper::server::conn::http1::Builder::new()
                     .pipeline_flush(true)

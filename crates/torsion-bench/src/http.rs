@@ -169,7 +169,7 @@ fn measure(engine: Engine, load: Load) -> Outcome {
 /// reactor accepted during the measured run.
 fn measure_split(engine: Engine, load: Load) -> (Outcome, Vec<u64>) {
     let mut server = ServerProcess::start(engine).expect("server starts");
-    let pool = engine == Engine::TorsionHttp2;
+    let pool = engine == Engine::TorsionHttpPool;
     if !load.warm_up.is_zero() {
         wrk(
             server.address,
@@ -231,7 +231,7 @@ pub fn compare_reactors(load: Load, runs: usize) -> (Vec<Row>, Vec<Vec<u64>>) {
     let mut cpu = Row::new("server CPU per request (us)", Better::Lower);
     let mut splits = Vec::new();
     for _ in 0..runs {
-        for engine in [Engine::TorsionHttp2, Engine::TorsionHttp] {
+        for engine in [Engine::TorsionHttpPool, Engine::TorsionHttp] {
             let (outcome, split) = measure_split(engine, load);
             let requests = outcome.requests.max(1) as f64;
             let figures = [
@@ -241,11 +241,11 @@ pub fn compare_reactors(load: Load, runs: usize) -> (Vec<Row>, Vec<Vec<u64>>) {
             ];
             for (row, value) in figures {
                 match engine {
-                    Engine::TorsionHttp2 => row.torsion.push(value),
+                    Engine::TorsionHttpPool => row.torsion.push(value),
                     _ => row.tokio.push(value),
                 }
             }
-            if engine == Engine::TorsionHttp2 {
+            if engine == Engine::TorsionHttpPool {
                 splits.push(split);
             }
         }

@@ -1,11 +1,16 @@
 //! `idle`: what an idle connection costs a server in resident memory.
 //!
 //! Each server runs in a process of its own (see
-//! [`server`](crate::server)). This process opens N connections to it, sends
-//! one byte on each and reads its echo (so every connection has been
-//! accepted and has served a read), keeps them all open, and reads the
-//! server's `VmRSS` before the first and after the last. The figure is the
-//! growth divided by N.
+//! [`server`](crate::server)). This process opens N connections to it, has
+//! each do one exchange (so every connection has been accepted and has
+//! served a read), keeps them all open, and reads the server's `VmRSS`
+//! before the first and after the last. The figure is the growth divided
+//! by N.
+//!
+//! The exchange is one byte and its echo for the echo servers, and one
+//! keep-alive `GET` and its whole response for the HTTP servers (torsion-web
+//! against hyper on tokio): an HTTP connection is then idle between
+//! requests, as a browser's or a proxy's pooled connection is.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -36,8 +41,20 @@ pub fn connections_allowed(wanted: usize) -> usize {
     }
 }
 
-/// Opens `count` connections to `address`, each having echoed one byte.
-pub fn open_idle(address: SocketAddr, count: usize) -> io::Result<Vec<TcpStream>> {
+/// What each connection does once before it is left idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    /// One byte, echoed.
+    Echo,
+    /// One HTTP/1.1 keep-alive request, answered.
+    Http,
+}
+
+/// The request each HTTP connection sends.
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nhost: localhost\r\n\r\n";
+
+/// Opens `count` connections to `address`, each having done `exchange`.
+pub fn open(address: SocketAddr, count: usize, exchange: Exchange) -> io::Result<Vec<TcpStream>> {
     let mut streams = Vec::with_capacity(count);
     while streams.len() < count {
         let batch = BATCH.min(count - streams.len());
@@ -46,24 +63,69 @@ pub fn open_idle(address: SocketAddr, count: usize) -> io::Result<Vec<TcpStream>
             streams.push(TcpStream::connect(address)?);
         }
         for stream in &mut streams[first..] {
-            stream.write_all(b"x")?;
+            match exchange {
+                Exchange::Echo => stream.write_all(b"x")?,
+                Exchange::Http => stream.write_all(REQUEST)?,
+            }
         }
         for stream in &mut streams[first..] {
-            let mut byte = [0u8; 1];
-            stream.read_exact(&mut byte)?;
-            if &byte != b"x" {
-                return Err(io::Error::other("the echo differs from the byte sent"));
+            match exchange {
+                Exchange::Echo => {
+                    let mut byte = [0u8; 1];
+                    stream.read_exact(&mut byte)?;
+                    if &byte != b"x" {
+                        return Err(io::Error::other("the echo differs from the byte sent"));
+                    }
+                }
+                Exchange::Http => read_response(stream)?,
             }
         }
     }
     Ok(streams)
 }
 
+/// Reads one whole `200` response with a `content-length` body, and no
+/// byte past it (the connection is kept alive).
+pub fn read_response(stream: &mut TcpStream) -> io::Result<()> {
+    let mut received = Vec::with_capacity(256);
+    let mut chunk = [0u8; 512];
+    let head_end = loop {
+        if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::Error::other("the server closed before answering"));
+        }
+        received.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&received[..head_end]).to_ascii_lowercase();
+    if !head.starts_with("http/1.1 200") || head.contains("connection: close") {
+        return Err(io::Error::other(format!("unexpected response: {head:?}")));
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|value| value.trim().parse().ok())
+        .ok_or_else(|| io::Error::other("a response without content-length"))?;
+    while received.len() < head_end + length {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::Error::other("the server closed mid-body"));
+        }
+        received.extend_from_slice(&chunk[..n]);
+    }
+    if received.len() != head_end + length {
+        return Err(io::Error::other("bytes past the response"));
+    }
+    Ok(())
+}
+
 /// Resident bytes the server grew by, per connection.
-fn measure(engine: Engine, count: usize) -> (f64, u64) {
+fn measure(engine: Engine, count: usize, exchange: Exchange) -> (f64, u64) {
     let server = ServerProcess::start(engine).expect("server starts");
     let before = server.resident_bytes();
-    let streams = open_idle(server.address, count).expect("idle connections");
+    let streams = open(server.address, count, exchange).expect("idle connections");
     let after = server.resident_bytes();
     drop(streams);
     let grown = after.saturating_sub(before);
@@ -71,18 +133,24 @@ fn measure(engine: Engine, count: usize) -> (f64, u64) {
 }
 
 /// Runs both servers `runs` times each, alternating, with the connecting
-/// side on CPU 1, and returns the table rows and the connections opened.
-pub fn compare(wanted: usize, runs: usize) -> (Vec<Row>, usize) {
+/// side on CPU 1, and returns the table rows and the connections opened:
+/// torsion's echo server against tokio's, or with [`Exchange::Http`]
+/// torsion-web's hello-world server against hyper's on tokio.
+pub fn compare(wanted: usize, runs: usize, exchange: Exchange) -> (Vec<Row>, usize) {
     let count = connections_allowed(wanted);
     let pinned = pin_current_thread(1);
     let mut per_connection = Row::new("resident bytes per connection", Better::Lower);
     let mut total = Row::new("server VmRSS with all open (KiB)", Better::Lower);
+    let engines = match exchange {
+        Exchange::Echo => [Engine::Torsion, Engine::Tokio],
+        Exchange::Http => [Engine::TorsionHttp, Engine::HyperTokio],
+    };
     for _ in 0..runs {
-        for engine in [Engine::Torsion, Engine::Tokio] {
-            let (bytes, after) = measure(engine, count);
+        for engine in engines {
+            let (bytes, after) = measure(engine, count, exchange);
             let kib = after as f64 / 1024.0;
             match engine {
-                Engine::Torsion => {
+                Engine::Torsion | Engine::TorsionHttp => {
                     per_connection.torsion.push(bytes);
                     total.torsion.push(kib);
                 }
@@ -111,8 +179,30 @@ mod tests {
             serve_torsion(|address, handle| ready.send((address, handle)).unwrap()).unwrap();
         });
         let (address, handle) = started.recv().unwrap();
-        let streams = open_idle(address, BATCH + 10).unwrap();
+        let streams = open(address, BATCH + 10, Exchange::Echo).unwrap();
         assert_eq!(streams.len(), BATCH + 10);
+        drop(streams);
+        handle.stop().unwrap();
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn idle_http_connections_each_got_their_whole_response() {
+        let (ready, started) = std::sync::mpsc::channel();
+        let server = std::thread::spawn(move || {
+            crate::hello::serve_torsion(move |address, handle| {
+                ready.send((address, handle)).unwrap()
+            })
+            .unwrap();
+        });
+        let (address, handle) = started.recv().unwrap();
+        let mut streams = open(address, BATCH + 10, Exchange::Http).unwrap();
+        assert_eq!(streams.len(), BATCH + 10);
+        // Still kept alive: each serves a second request.
+        for stream in streams.iter_mut().take(8) {
+            stream.write_all(REQUEST).unwrap();
+            read_response(stream).unwrap();
+        }
         drop(streams);
         handle.stop().unwrap();
         server.join().unwrap();

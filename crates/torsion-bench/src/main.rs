@@ -9,6 +9,7 @@ mod crochet;
 mod cross_thread;
 mod defer_to_thread;
 mod echo;
+mod h2;
 mod hello;
 mod http;
 mod idle;
@@ -50,12 +51,25 @@ enum Bench {
     /// Echo servers in their own processes: 64 connections round-tripping
     /// 64-byte and 16 KiB messages.
     Echo,
-    /// Resident memory per idle connection, 10,000 connections.
-    Idle,
+    /// Resident memory per idle connection, 10,000 connections: echo
+    /// servers (torsion against tokio), and with `--http` keep-alive HTTP/1.1
+    /// connections that have each been answered once (torsion-web against
+    /// hyper on tokio).
+    Idle {
+        /// Measures only the HTTP servers.
+        #[arg(long)]
+        http: bool,
+    },
     /// wrk against hello-world HTTP servers in their own processes:
     /// torsion-web and hyper on tokio, 64 keep-alive connections, one
-    /// request at a time and then 16 pipelined per write.
-    Http,
+    /// request at a time and then 16 pipelined per write; then h2load
+    /// against torsion-web and hyper's HTTP/2 server on tokio, 64
+    /// connections with 16 streams in flight on each.
+    Http {
+        /// Measures only HTTP/2.
+        #[arg(long)]
+        h2: bool,
+    },
     /// wrk against torsion-web on two reactors (a ReactorPool, one
     /// SO_REUSEPORT socket each) and on one, both servers on CPU 0:
     /// CPU per request and how evenly connections split.
@@ -327,7 +341,7 @@ fn main() {
             );
         }
     }
-    if matches!(cli.command, Bench::Http | Bench::Compare) {
+    if matches!(cli.command, Bench::Http { h2: false } | Bench::Compare) {
         let (warm_up, window) = if cli.quick {
             (Duration::ZERO, Duration::from_secs(1))
         } else {
@@ -349,8 +363,8 @@ fn main() {
                 measure::render(
                     &format!(
                         "http: wrk -t1 -c64 -d{}s, {how}, hello world, server on CPU 0, \
-                         torsion-web vs hyper on tokio current_thread, both with pipeline_flush on, in the \
-                         tokio column (goal: CPU per request at most 1.0x, requests/s at least \
+                         torsion-web (pipelined responses batched, its default) vs hyper on tokio \
+                         current_thread with pipeline_flush on, in the tokio column (goal: CPU per request at most 1.0x, requests/s at least \
                          1.0x)",
                         window.as_secs()
                     ),
@@ -398,8 +412,31 @@ fn main() {
             imbalances.iter().copied().fold(0.0, f64::max)
         );
     }
-    if matches!(cli.command, Bench::Idle | Bench::Compare) {
-        let (rows, count) = idle::compare(10_000 / scale, runs);
+    if matches!(cli.command, Bench::Http { .. } | Bench::Compare) {
+        let (warm_up, window) = if cli.quick {
+            (Duration::ZERO, Duration::from_secs(1))
+        } else {
+            (Duration::from_secs(1), Duration::from_secs(5))
+        };
+        let load = h2::Load {
+            connections: 64,
+            streams: 16,
+            warm_up,
+            window,
+        };
+        let title = format!(
+            "http --h2: h2load -t1 -c64 -m16 -D{}, h2c by prior knowledge, hello world, server on \
+             CPU 0, torsion-web vs hyper's HTTP/2 server on tokio current_thread in the tokio \
+             column (goal: CPU per request at most 1.0x)",
+            window.as_secs()
+        );
+        match h2::compare(load, runs) {
+            Some(rows) => print!("{}", measure::render(&title, &rows)),
+            None => println!("\n{title}\nskipped: h2load not found (Debian's nghttp2-client)"),
+        }
+    }
+    if matches!(cli.command, Bench::Idle { http: false } | Bench::Compare) {
+        let (rows, count) = idle::compare(10_000 / scale, runs, idle::Exchange::Echo);
         print!(
             "{}",
             measure::render(
@@ -414,6 +451,20 @@ fn main() {
             "note: tokio's server keeps a {} KiB read buffer per connection, the usual \
              task-per-connection shape; most of its figure is that buffer.",
             server::TOKIO_BUFFER / 1024
+        );
+    }
+    if matches!(cli.command, Bench::Idle { .. } | Bench::Compare) {
+        let (rows, count) = idle::compare(5_000 / scale, runs, idle::Exchange::Http);
+        print!(
+            "{}",
+            measure::render(
+                &format!(
+                    "idle --http: {count} keep-alive HTTP/1.1 connections, each answered once, \
+                     torsion-web vs hyper on tokio current_thread in the tokio column \
+                     (goal: memory per connection at most 1.0x hyper's and 8 KiB)"
+                ),
+                &rows
+            )
         );
     }
 }

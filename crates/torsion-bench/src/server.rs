@@ -47,8 +47,10 @@ pub enum Engine {
     /// torsion-web's hello-world server on a pool of two reactors, one
     /// SO_REUSEPORT socket each; its standard input also takes
     /// `connections`, answered with each reactor's accepted count.
-    #[value(name = "torsion-http-2")]
-    TorsionHttp2,
+    #[value(name = "torsion-http-pool")]
+    TorsionHttpPool,
+    /// hyper's HTTP/2 server (h2c) on tokio's current-thread runtime.
+    HyperTokioH2,
     /// torsion-amp answering `Sum` (the `amp` benchmark).
     TorsionAmp,
 }
@@ -62,7 +64,8 @@ impl Engine {
             Engine::TorsionInTokio => "torsion-in-tokio",
             Engine::TorsionHttp => "torsion-http",
             Engine::HyperTokio => "hyper-tokio",
-            Engine::TorsionHttp2 => "torsion-http-2",
+            Engine::TorsionHttpPool => "torsion-http-pool",
+            Engine::HyperTokioH2 => "hyper-tokio-h2",
             Engine::TorsionAmp => "torsion-amp",
         }
     }
@@ -154,7 +157,7 @@ pub fn serve_tokio(ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
 /// The hidden `serve` subcommand: runs `engine`'s server, prints where it
 /// listens, and exits when standard input closes.
 pub fn serve(engine: Engine) -> io::Result<()> {
-    if engine == Engine::TorsionHttp2 {
+    if engine == Engine::TorsionHttpPool {
         return serve_pool();
     }
     std::thread::spawn(|| {
@@ -169,7 +172,8 @@ pub fn serve(engine: Engine) -> io::Result<()> {
         Engine::TorsionInTokio => serve_torsion_in_tokio(|address, _| announce(address)),
         Engine::TorsionHttp => crate::hello::serve_torsion(move |address, _| announce(address)),
         Engine::HyperTokio => crate::hello::serve_hyper(announce),
-        Engine::TorsionHttp2 => unreachable!("served above"),
+        Engine::TorsionHttpPool => unreachable!("served above"),
+        Engine::HyperTokioH2 => crate::hello::serve_hyper_h2(announce),
         Engine::TorsionAmp => crate::amp_server::serve(announce),
     }
 }
@@ -274,7 +278,7 @@ impl ServerProcess {
     }
 
     /// Connections each reactor has accepted so far, for a server that
-    /// answers `connections` ([`Engine::TorsionHttp2`]).
+    /// answers `connections` ([`Engine::TorsionHttpPool`]).
     pub fn connections_per_reactor(&mut self) -> io::Result<Vec<u64>> {
         let stdin = self.stdin.as_mut().expect("the server's input is open");
         stdin.write_all(b"connections\n")?;

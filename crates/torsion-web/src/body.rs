@@ -76,6 +76,11 @@ pub(crate) trait ArrivalWatch {
     fn arrived(&self);
     /// The body ended, failed, or its reader let it go: stop timing.
     fn ended(&self);
+    /// The reader has had the whole body: the client sent all of it, and
+    /// the server has read it off the connection.
+    fn read_whole(&self) {
+        self.ended();
+    }
 }
 
 /// The read error hyper gets when the body of a request it is serving
@@ -328,7 +333,8 @@ impl http_body::Body for Body {
                     // the end, so the last bytes end the timing too.
                     match &frame {
                         Some(Ok(_)) if !body.is_end_stream() => watch.arrived(),
-                        _ => watch.ended(),
+                        Some(Ok(_)) | None => watch.read_whole(),
+                        Some(Err(_)) => watch.ended(),
                     }
                 }
                 let frame = match frame {

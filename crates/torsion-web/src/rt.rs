@@ -17,8 +17,8 @@ use std::task::{Context, Poll, Waker};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
+use torsion::Reactor;
 use torsion::time::DelayedCall;
-use torsion::{Failure, Reactor};
 
 /// Runs hyper's background futures as tasks on a reactor.
 #[derive(Clone, Debug)]
@@ -41,10 +41,9 @@ where
 {
     fn execute(&self, future: F) {
         // The task runs to completion on its own; nobody waits on it.
-        drop(self.reactor.spawn(async move {
+        self.reactor.spawn_detached(async move {
             future.await;
-            Ok::<(), Failure>(())
-        }));
+        });
     }
 }
 
@@ -165,7 +164,7 @@ mod tests {
             ReactorTimer.sleep(Duration::from_millis(20)).await;
             w.set(Some(started.elapsed()));
             r.stop().unwrap();
-            Ok::<(), Failure>(())
+            Ok::<(), torsion::Failure>(())
         }));
         reactor.run().unwrap();
         let elapsed = woke.get().expect("the sleep woke the task");

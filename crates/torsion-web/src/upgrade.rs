@@ -18,6 +18,7 @@
 //! connection as open (its graceful stop waits for it) and tells the
 //! protocol when the server stops. [`into_stream`] lets go of that hold.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::io;
@@ -37,11 +38,19 @@ pub(crate) trait UpgradableIo: Read + Write + Unpin + 'static {
     /// The stream under the wrapper, once hyper has given the connection
     /// up, and the server's hold on it when a server served it.
     fn into_stream(self: Box<Self>) -> (AsyncStream, Option<Box<dyn Overseer>>);
+
+    /// The I/O itself, for its owner to take back by its type (a server
+    /// taking its wrapper back from a connection it ended).
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
 }
 
 impl UpgradableIo for AsyncStream {
     fn into_stream(self: Box<Self>) -> (AsyncStream, Option<Box<dyn Overseer>>) {
         (*self, None)
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
     }
 }
 
@@ -131,6 +140,13 @@ impl UpgradableStream {
     /// Takes the stream back out of the table; `None` on another thread.
     pub fn into_inner(self) -> Option<AsyncStream> {
         self.into_parts().map(|(stream, _overseer)| stream)
+    }
+
+    /// The I/O the token stands for, if it is a `T` (and this is its
+    /// thread): `None` otherwise, and the I/O is then closed.
+    pub(crate) fn into_io<T: 'static>(mut self) -> Option<T> {
+        let io = take(self.key.take()?)?;
+        io.into_any().downcast::<T>().ok().map(|io| *io)
     }
 
     /// The stream and the server's hold on it; `None` on another thread.

@@ -328,3 +328,42 @@ fn start_tls_on_streams_hands_their_reads_to_the_tls_session() {
     assert!(version.starts_with("TLS"), "{version}");
     assert_eq!(rest, b"after the handshake");
 }
+
+#[test]
+fn readable_waits_for_bytes_without_taking_them_and_returns_at_the_end() {
+    let reactor = Reactor::new().unwrap();
+    let listener = AsyncListener::bind_tcp(&reactor, "127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = listener.address();
+    let r = reactor.clone();
+    let woke = std::rc::Rc::new(std::cell::Cell::new(false));
+    let seen = woke.clone();
+    let server = reactor.spawn(async move {
+        let (stream, _) = listener.accept().await?;
+        // Twice on the same bytes: readable takes none of them.
+        stream.readable().await;
+        seen.set(true);
+        stream.readable().await;
+        let mut buf = [0u8; 5];
+        stream.read_exact(&mut buf).await?;
+        // Drained: readable waits again, until the client closes.
+        stream.readable().await;
+        let mut rest = [0u8; 1];
+        let end = stream.read(&mut rest).await?;
+        Ok::<_, Failure>((buf, end))
+    });
+    let w = woke.clone();
+    let client = reactor.spawn(async move {
+        let stream = r.connect_stream(address, ConnectOptions::default()).await?;
+        torsion::time::defer_later(&r, Duration::from_millis(50), || Ok::<_, Failure>(())).await?;
+        assert!(!w.get(), "readable returned before any byte came");
+        stream.write_all_now(b"hello");
+        torsion::time::defer_later(&r, Duration::from_millis(50), || Ok::<_, Failure>(())).await?;
+        drop(stream);
+        Ok::<_, Failure>(())
+    });
+    block_on(&reactor, client).unwrap();
+    let (buf, end) = block_on(&reactor, server).unwrap();
+    assert!(woke.get());
+    assert_eq!(&buf, b"hello");
+    assert_eq!(end, 0);
+}

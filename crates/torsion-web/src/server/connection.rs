@@ -9,6 +9,16 @@
 //! requests before it, and the connection ends. Requests that hyper
 //! refuses itself (it writes the 400 or 431) and heads cut by the header
 //! read timeout are reported to the resource as [`RejectedRequest`]s too.
+//!
+//! An HTTP/1 connection at rest between requests *parks*: hyper is told
+//! the stream ended, finishes its connection (without shutting the stream)
+//! and is dropped with its read and write buffers (some 16 KiB, most of
+//! what an idle keep-alive connection would cost), and the task waits for
+//! the socket to be readable holding no buffer. When the client sends
+//! again, a new hyper connection takes the stream up where the last one
+//! left it. Only a connection whose every request was answered, whose
+//! last request body was read, and with nothing arrived since, parks; see
+//! [`Control`] for how often.
 
 use std::future::{Future, poll_fn};
 use std::io;
@@ -110,6 +120,7 @@ pub(super) async fn serve(
         replay: first,
         replay_at: 0,
         replay_end: read,
+        flushed: true,
         http1: (protocol == Protocol::Http1).then(|| {
             Http1Oversight::new(
                 control.clone(),
@@ -122,22 +133,15 @@ pub(super) async fn serve(
     };
     let outcome = match protocol {
         Protocol::Http1 => {
-            // hyper upgrades (WebSockets) only `Send` I/O: the connection is
-            // served through a token for the stream kept on this thread.
-            let connection = http1(options)
-                .serve_connection(UpgradableStream::wrapping(io), service)
-                .with_upgrades();
             let settle = || held.release(&transport);
-            supervise(connection, &control, settle, |connection| {
-                connection.graceful_shutdown()
-            })
-            .await
+            serve_http1(&http1(options), io, service, &control, &settle).await
         }
         Protocol::Http2 => {
             control.settled_idle();
-            let connection = http2(options, &reactor).serve_connection(io, service);
+            // Boxed: held inline, its room would be every connection's.
+            let mut connection = Box::pin(http2(options, &reactor).serve_connection(io, service));
             supervise(
-                connection,
+                connection.as_mut(),
                 &control,
                 || {},
                 |connection| connection.graceful_shutdown(),
@@ -165,6 +169,75 @@ pub(super) async fn serve(
                 answered: true,
             });
         }
+    }
+}
+
+/// Serves HTTP/1 with hyper, parking between requests (see the module's
+/// documentation) and taking a new hyper connection up when the client
+/// sends again; ends when hyper does otherwise, or when told to finish
+/// while parked. `settle` runs whenever hyper stops for now.
+async fn serve_http1(
+    builder: &hyper::server::conn::http1::Builder,
+    mut io: ServerIo,
+    mut service: RequestService,
+    control: &Control,
+    settle: &dyn Fn(),
+) -> hyper::Result<()> {
+    loop {
+        // hyper upgrades (WebSockets) only `Send` I/O: the connection is
+        // served through a token for the stream kept on this thread. Boxed,
+        // so that a parked connection's task keeps none of its room.
+        let mut connection = Box::new(
+            builder
+                .serve_connection(UpgradableStream::wrapping(io), service)
+                .with_upgrades(),
+        );
+        supervise(Pin::new(&mut *connection), control, settle, |connection| {
+            connection.graceful_shutdown()
+        })
+        .await?;
+        // Upgraded (the stream has gone to the new protocol), or ended.
+        let Some(parts) = connection.into_parts() else {
+            return Ok(());
+        };
+        let hyper::server::conn::http1::Parts {
+            io: token,
+            read_buf,
+            service: kept,
+            ..
+        } = parts;
+        let Some(mut parked) = token.into_io::<ServerIo>() else {
+            return Ok(());
+        };
+        let parking = parked
+            .http1
+            .as_mut()
+            .is_some_and(Http1Oversight::take_parking);
+        if !parking {
+            return Ok(());
+        }
+        // hyper reads only when it has parsed all it holds. Even empty,
+        // the bytes keep hyper's whole read buffer alive: let them go.
+        debug_assert!(read_buf.is_empty());
+        drop(read_buf);
+        control.set_parked(true);
+        let resume = {
+            let mut readable = std::pin::pin!(parked.stream.readable());
+            poll_fn(|cx| {
+                if control.order() >= Order::Finish {
+                    // A graceful stop closes a connection at rest.
+                    return Poll::Ready(false);
+                }
+                readable.as_mut().poll(cx).map(|()| true)
+            })
+            .await
+        };
+        if !resume {
+            return Ok(());
+        }
+        control.set_parked(false);
+        io = parked;
+        service = kept;
     }
 }
 
@@ -241,7 +314,7 @@ async fn sniff(
 /// returns at once, dropping (closing) the connection. `settle` runs
 /// whenever hyper stops for now or for good.
 async fn supervise<C>(
-    connection: C,
+    mut connection: Pin<&mut C>,
     control: &Control,
     settle: impl Fn(),
     finish: impl Fn(Pin<&mut C>),
@@ -249,7 +322,6 @@ async fn supervise<C>(
 where
     C: Future<Output = hyper::Result<()>>,
 {
-    let mut connection = std::pin::pin!(connection);
     let mut finishing = false;
     poll_fn(|cx| {
         if !finishing && control.order() >= Order::Finish {
@@ -274,6 +346,9 @@ struct ServerIo {
     replay: [u8; PREFACE.len()],
     replay_at: usize,
     replay_end: usize,
+    /// hyper has flushed all it wrote: it holds nothing of its own to
+    /// write (it writes its buffer out before it flushes the stream).
+    flushed: bool,
     http1: Option<Http1Oversight>,
 }
 
@@ -287,6 +362,10 @@ impl UpgradableIo for ServerIo {
             .http1
             .map(|oversight| Box::new(oversight) as Box<dyn Overseer>);
         (self.stream, overseer)
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
     }
 }
 
@@ -302,7 +381,7 @@ impl Read for ServerIo {
                 bytes: &this.replay[..this.replay_end],
                 taken: &mut this.replay_at,
             };
-            return http1.poll_read(&mut this.stream, replay, cx, buf);
+            return http1.poll_read(&mut this.stream, replay, this.flushed, cx, buf);
         }
         if this.replay_at < this.replay_end {
             let n = buf.remaining().min(this.replay_end - this.replay_at);
@@ -337,12 +416,16 @@ impl Write for ServerIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut()
-            .poll_write_slices(cx, &[io::IoSlice::new(buf)])
+        let this = self.get_mut();
+        this.flushed = false;
+        this.poll_write_slices(cx, &[io::IoSlice::new(buf)])
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+        let this = self.get_mut();
+        let flushed = Pin::new(&mut this.stream).poll_flush(cx);
+        this.flushed = flushed.is_ready();
+        flushed
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -351,6 +434,10 @@ impl Write for ServerIo {
         // may be held (it answered a request it refused itself, or an
         // HTTP/1.0 request, with whole requests still behind it).
         this.held.release(this.stream.transport());
+        if this.http1.as_ref().is_some_and(Http1Oversight::parking) {
+            // hyper finishes to park: the stream goes on.
+            return Poll::Ready(Ok(()));
+        }
         Pin::new(&mut this.stream).poll_shutdown(cx)
     }
 
@@ -363,6 +450,8 @@ impl Write for ServerIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_write_slices(cx, bufs)
+        let this = self.get_mut();
+        this.flushed = false;
+        this.poll_write_slices(cx, bufs)
     }
 }

@@ -19,6 +19,12 @@
 //! Once the connection is upgraded (to a WebSocket) the watchdog stops, and
 //! the orders go to the protocol that took the connection over instead of
 //! to hyper.
+//!
+//! An HTTP/1 connection at rest between requests may let go of hyper's
+//! connection and its buffers (it is then *parked*; see `connection`). It
+//! does so at its first rest, and afterwards at most once per sweep of the
+//! server (see [`Control::sweep`]): a busy keep-alive connection, whose
+//! rests are short, is not rebuilt for every request.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -97,6 +103,14 @@ pub(super) struct Control {
     watched: RefCell<Vec<Weak<dyn Deadline>>>,
     header_read_timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
+    /// The connection may park at its next rest.
+    release_wanted: Cell<bool>,
+    /// hyper's connection is let go, until the client sends again.
+    parked: Cell<bool>,
+    /// The last request started has a body, which may not have been read
+    /// to its end yet (hyper would still be reading it); cleared when its
+    /// reader has had it whole.
+    body_pending: Cell<bool>,
 }
 
 impl Control {
@@ -115,6 +129,9 @@ impl Control {
             watched: RefCell::new(Vec::new()),
             header_read_timeout: options.header_read_timeout,
             idle_timeout: options.idle_timeout,
+            release_wanted: Cell::new(true),
+            parked: Cell::new(false),
+            body_pending: Cell::new(false),
         });
         if let Some(period) = options.watchdog_period() {
             arm(&control, reactor, period, period);
@@ -207,11 +224,14 @@ impl Control {
         }
     }
 
-    /// A request's head is complete and it goes to the resource.
-    pub(super) fn request_started(&self) {
+    /// A request's head is complete and it goes to the resource, with a
+    /// body or without. Any request before it has been read whole (HTTP/1
+    /// reads one request after another).
+    pub(super) fn request_started(&self, with_body: bool) {
         self.in_flight.set(self.in_flight.get() + 1);
         self.started.set(self.started.get() + 1);
         self.phase.set(Phase::Busy);
+        self.body_pending.set(with_body);
     }
 
     /// A request's response was sent (or abandoned).
@@ -220,17 +240,15 @@ impl Control {
         self.in_flight.set(left);
         if left == 0 {
             self.phase.set(Phase::Idle(Instant::now()));
-            if self.wake_when_idle.take()
+            // hyper may have looked for the next request before it let the
+            // answer go: woken, it looks again, and finds it may park.
+            let park = self.release_wanted.get() && !self.parked.get();
+            if (self.wake_when_idle.take() || park)
                 && let Some(task) = &*self.task.borrow()
             {
                 task.wake_by_ref();
             }
         }
-    }
-
-    /// How many requests have reached the resource.
-    pub(super) fn started(&self) -> u64 {
-        self.started.get()
     }
 
     /// Whether no request is in flight.
@@ -244,6 +262,62 @@ impl Control {
         let all = self.started.get() >= handed_on && self.in_flight.get() == 0;
         self.wake_when_idle.set(!all);
         all
+    }
+
+    /// Requests that reached the resource so far; the last is numbered
+    /// this.
+    pub(super) fn started(&self) -> u64 {
+        self.started.get()
+    }
+
+    /// The body of request number `request` was read whole: if no request
+    /// came after it, hyper is between requests once it is answered (and
+    /// the task is woken to park if it is answered already).
+    pub(super) fn body_read(&self, request: u64) {
+        if request != self.started.get() || !self.body_pending.replace(false) {
+            return;
+        }
+        if self.release_wanted.get()
+            && !self.parked.get()
+            && matches!(self.phase.get(), Phase::Idle(_))
+            && let Some(task) = &*self.task.borrow()
+        {
+            task.wake_by_ref();
+        }
+    }
+
+    /// Whether the connection may park now: it is wanted, nothing has
+    /// arrived since the last answer, and every one of the `handed_on`
+    /// request heads was answered with its body read whole. hyper is then
+    /// between requests, waiting for the next head.
+    pub(super) fn may_park(&self, handed_on: u64) -> bool {
+        self.release_wanted.get()
+            && !self.parked.get()
+            && !self.body_pending.get()
+            && matches!(self.phase.get(), Phase::Idle(_))
+            && self.in_flight.get() == 0
+            && self.started.get() >= handed_on
+    }
+
+    /// The connection parked (`true`), or took hyper up again (`false`);
+    /// it parks again at its first rest after the next sweep.
+    pub(super) fn set_parked(&self, parked: bool) {
+        self.parked.set(parked);
+        self.release_wanted.set(false);
+    }
+
+    /// The server's periodic sweep: a connection not parked may park at
+    /// its next rest, and one resting now is woken to park at once.
+    pub(super) fn sweep(&self) {
+        if self.parked.get() {
+            return;
+        }
+        self.release_wanted.set(true);
+        if let Phase::Idle(_) = self.phase.get()
+            && let Some(task) = &*self.task.borrow()
+        {
+            task.wake_by_ref();
+        }
     }
 
     /// Whether the connection was cut because a request head took longer
@@ -366,7 +440,7 @@ mod tests {
         let reactor = Reactor::new().unwrap();
         let started = Instant::now();
         let control = Control::start(&reactor, &options(40, 120));
-        control.request_started();
+        control.request_started(false);
         let busy_for = Duration::from_millis(200);
         let c = control.clone();
         reactor.call_later(busy_for, move || c.request_finished());

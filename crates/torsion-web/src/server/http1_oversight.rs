@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use hyper::rt::ReadBufCursor;
 use torsion::net::{Address, AsyncStream};
@@ -46,6 +46,9 @@ pub(super) struct Http1Oversight {
     /// Told of refused requests.
     resource: Rc<dyn Resource>,
     peer: Address,
+    /// hyper was told the stream ended so that the connection parks (see
+    /// `connection`): the stream goes on.
+    parking: bool,
 }
 
 /// Where a connection is in refusing a request.
@@ -79,6 +82,7 @@ impl Http1Oversight {
             refusing: Refusing::No,
             resource,
             peer,
+            parking: false,
         }
     }
 
@@ -88,12 +92,27 @@ impl Http1Oversight {
         self.check.heads() > self.control.started()
     }
 
+    /// Whether hyper's connection ended to park, and no longer; the next
+    /// read is for a new one.
+    pub(super) fn take_parking(&mut self) -> bool {
+        std::mem::take(&mut self.parking)
+    }
+
+    /// Whether hyper's connection is ending to park.
+    pub(super) fn parking(&self) -> bool {
+        self.parking
+    }
+
     /// hyper's read: every byte through the checker, and a refused request
-    /// answered once the requests before it are.
+    /// answered once the requests before it are. When nothing has come and
+    /// the connection may park (hyper between requests and `flushed`, with
+    /// nothing of its own left to write), hyper is told the stream ended,
+    /// so that it finishes and gives its buffers up.
     pub(super) fn poll_read(
         &mut self,
         stream: &mut AsyncStream,
         replay: Replay<'_>,
+        flushed: bool,
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
@@ -108,9 +127,18 @@ impl Http1Oversight {
             }
             self.check.resume();
         }
-        let (pass, verdict) = ready!(CHECKED_READ_BUFFER.with_borrow_mut(|local| {
-            self.read_and_check(stream, replay, cx, &mut buf, local)
-        }))?;
+        let read = CHECKED_READ_BUFFER
+            .with_borrow_mut(|local| self.read_and_check(stream, replay, cx, &mut buf, local));
+        let (pass, verdict) = match read {
+            Poll::Ready(read) => read?,
+            Poll::Pending => {
+                if flushed && !self.check.mid_head() && self.control.may_park(self.check.heads()) {
+                    self.parking = true;
+                    return Poll::Ready(Ok(()));
+                }
+                return Poll::Pending;
+            }
+        };
         match verdict {
             Verdict::Fine => Poll::Ready(Ok(())),
             Verdict::Refuse(refusal) => {

@@ -43,6 +43,12 @@ pub use options::ServerOptions;
 /// The ALPN protocols a TLS endpoint offers, HTTP/2 first.
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
+/// How often the server lets its connections park again (see
+/// [`Control::sweep`]): a busy keep-alive connection then rebuilds hyper's
+/// connection about once this often, not once per request, and one at
+/// rest that has not parked since its last sweep parks within this.
+const RELEASE_SWEEP: Duration = Duration::from_secs(1);
+
 /// Serves one resource (usually a router) on as many endpoints as asked.
 ///
 /// Clones share the resource, the connections and the shutdown: stopping
@@ -83,6 +89,8 @@ pub(crate) struct Shared {
     /// Cuts what is left when the shutdown timeout passes.
     deadline: RefCell<Option<DelayedCall>>,
     watching_reactor: Cell<bool>,
+    /// The next sweep, while connections are open.
+    sweep: RefCell<Option<DelayedCall>>,
 }
 
 impl Server {
@@ -103,6 +111,7 @@ impl Server {
                 drained: RefCell::new(Vec::new()),
                 deadline: RefCell::new(None),
                 watching_reactor: Cell::new(false),
+                sweep: RefCell::new(None),
             }),
         }
     }
@@ -194,6 +203,9 @@ impl Server {
             control.command(Order::Finish);
         }
         let key = self.shared.connections.borrow_mut().insert(control.clone());
+        if self.shared.sweep.borrow().is_none() {
+            Shared::sweep_later(&self.shared, reactor);
+        }
         // Held by this task, and by the protocol the connection is upgraded
         // to, if it is: the server counts the connection until both let go.
         let registered = Rc::new(Registered {
@@ -207,7 +219,7 @@ impl Server {
             control.clone(),
             registered.clone(),
         );
-        drop(reactor.spawn(async move {
+        reactor.spawn_detached(async move {
             let _registered = registered;
             let mut serving = std::pin::pin!(serving);
             poll_fn(|cx| {
@@ -218,8 +230,7 @@ impl Server {
                 serving.as_mut().poll(cx)
             })
             .await;
-            Ok::<(), Failure>(())
-        }));
+        });
     }
 
     /// Stops the server gracefully: stops listening, lets the requests in
@@ -292,6 +303,32 @@ impl Server {
 }
 
 impl Shared {
+    /// Sweeps the connections in a while, and again after that until the
+    /// last one closes (which cancels the sweep).
+    fn sweep_later(shared: &Rc<Shared>, reactor: &Reactor) {
+        let weak = Rc::downgrade(shared);
+        let r = reactor.clone();
+        let call = reactor.call_later(RELEASE_SWEEP, move || {
+            let Some(shared) = weak.upgrade() else {
+                return;
+            };
+            shared.sweep.borrow_mut().take();
+            // Copied out: a woken task does not run inside this callback,
+            // but the table must not be borrowed if it did.
+            let controls: Vec<_> = shared
+                .connections
+                .borrow()
+                .iter()
+                .map(|(_, control)| control.clone())
+                .collect();
+            for control in &controls {
+                control.sweep();
+            }
+            Shared::sweep_later(&shared, &r);
+        });
+        *shared.sweep.borrow_mut() = Some(call);
+    }
+
     fn abort_all(&self) {
         let controls: Vec<_> = self
             .connections
@@ -365,8 +402,15 @@ impl Drop for Registered {
         if let Some(control) = control {
             control.ended();
         }
-        if self.server.stopping.get() && self.server.connections.borrow().is_empty() {
-            self.server.finish_draining();
+        if self.server.connections.borrow().is_empty() {
+            // Nothing to sweep until a connection comes.
+            let sweep = self.server.sweep.borrow_mut().take();
+            if let Some(sweep) = sweep {
+                let _ = sweep.cancel();
+            }
+            if self.server.stopping.get() {
+                self.server.finish_draining();
+            }
         }
     }
 }

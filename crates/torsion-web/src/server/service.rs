@@ -25,6 +25,7 @@ use crate::body::ArrivalWatch;
 use crate::{Body, BodyError, ConnectionInfo, RejectedRequest, Reply, Request, Resource, Response};
 
 /// Answers the requests of one connection with a resource.
+#[derive(Clone)]
 pub(super) struct RequestService {
     pub(super) resource: Rc<dyn Resource>,
     pub(super) info: ConnectionInfo,
@@ -39,7 +40,8 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
     type Future = Answering;
 
     fn call(&self, request: http::Request<Incoming>) -> Answering {
-        let guard = InFlight::start(&self.control);
+        let with_body = !http_body::Body::is_end_stream(request.body());
+        let guard = InFlight::start(&self.control, with_body);
         let options = &self.server.options;
         let max_body_size = options.max_body_size;
         if let (Some(limit), Some(announced)) = (
@@ -66,7 +68,7 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
                 clock: None,
             };
         }
-        let clock = if http_body::Body::is_end_stream(request.body()) {
+        let clock = if !with_body {
             None
         } else {
             let http2 = request.version() == Version::HTTP_2;
@@ -202,8 +204,8 @@ pub(super) struct InFlight {
 }
 
 impl InFlight {
-    fn start(control: &Rc<Control>) -> InFlight {
-        control.request_started();
+    fn start(control: &Rc<Control>, with_body: bool) -> InFlight {
+        control.request_started(with_body);
         InFlight {
             control: control.clone(),
         }

@@ -175,6 +175,20 @@ impl AsyncStream {
         poll_fn(|cx| self.poll_read_into(cx, buf)).await
     }
 
+    /// Waits until a read would not wait: bytes have arrived, or the
+    /// stream has ended (or failed). Reads nothing, and holds no buffer
+    /// while it waits, so a connection idle between messages can give its
+    /// buffers up and take them again only when its peer speaks. The
+    /// socket may turn out to hold nothing after all (its readiness was
+    /// last seen before a read that emptied it exactly); the next read then
+    /// just waits.
+    pub async fn readable(&self) {
+        // A read into no room: pending while nothing is there, done at once
+        // once something is (the same path as a real read, so bytes queued
+        // for TLS and an ended stream count too).
+        let _ = poll_fn(|cx| self.poll_read_into(cx, &mut [])).await;
+    }
+
     /// Reads exactly `buf.len()` bytes, or fails with `UnexpectedEof`.
     pub async fn read_exact(&self, mut buf: &mut [u8]) -> io::Result<()> {
         while !buf.is_empty() {

@@ -88,6 +88,28 @@ where
     }
 }
 
+/// A spawned future nobody waits for: no Deferred to resolve or cancel.
+struct Detached<F> {
+    future: Pin<Box<F>>,
+    awaiting: AwaitList,
+}
+
+impl<F: Future<Output = ()>> LocalTask for Detached<F> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let _awaiting = self.awaiting.enter();
+        self.future.as_mut().poll(cx)
+    }
+
+    /// A panic was logged already, and nobody is told.
+    fn fail(&mut self, _failure: Failure) {}
+
+    fn disarm(&mut self) {}
+
+    fn awaiting(&self) -> &AwaitList {
+        &self.awaiting
+    }
+}
+
 struct Slot {
     /// None while the task is being polled.
     task: Option<Box<dyn LocalTask>>,
@@ -138,27 +160,51 @@ impl Executor {
         E: Into<Failure>,
         T: 'static,
     {
+        let mut deferred = None;
+        self.insert(shared, |id| {
+            let (made, resolver) = Deferred::with_reusable_canceller(canceller(id));
+            deferred = Some(made);
+            Box::new(Spawned {
+                future: Box::pin(future),
+                resolver: Some(resolver),
+                awaiting: AwaitList::default(),
+            })
+        });
+        deferred.expect("insert makes the task")
+    }
+
+    /// Inserts a task nobody waits for and queues its first poll: no
+    /// Deferred, so nothing is made for its result or its cancelling.
+    pub(crate) fn spawn_detached<F>(&self, shared: &Arc<Shared>, future: F)
+    where
+        F: Future<Output = ()> + 'static,
+    {
+        self.insert(shared, |_| {
+            Box::new(Detached {
+                future: Box::pin(future),
+                awaiting: AwaitList::default(),
+            })
+        });
+    }
+
+    /// Puts the task `make` builds (given its slot key) in a slot, and
+    /// queues its first poll.
+    fn insert(&self, shared: &Arc<Shared>, make: impl FnOnce(usize) -> Box<dyn LocalTask>) {
         let mut tasks = self.tasks.borrow_mut();
         let entry = tasks.vacant_entry();
         let id = entry.key();
-        let (deferred, resolver) = Deferred::with_reusable_canceller(canceller(id));
         let waker = Waker::from(Arc::new(TaskWaker {
             id,
             shared: shared.clone(),
         }));
         entry.insert(Slot {
-            task: Some(Box::new(Spawned {
-                future: Box::pin(future),
-                resolver: Some(resolver),
-                awaiting: AwaitList::default(),
-            })),
+            task: Some(make(id)),
             waker: waker.clone(),
             cancel_requested: false,
             started: false,
         });
         drop(tasks);
         waker.wake();
-        deferred
     }
 
     /// Cancels task `id` (its Deferred's canceller): cancels the Deferreds

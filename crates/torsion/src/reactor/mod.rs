@@ -332,6 +332,37 @@ impl Reactor {
             })
     }
 
+    /// Runs a `!Send` future on this reactor that nobody waits for: what
+    /// [`spawn`](Self::spawn) does without the Deferred, so without its
+    /// cost (a connection's task, a stream of an HTTP/2 connection). It
+    /// cannot be cancelled; it ends when it finishes, or is dropped when
+    /// the reactor finishes. A panic in it is logged.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use torsion::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let ran = Rc::new(Cell::new(false));
+    /// let (r, flag) = (reactor.clone(), ran.clone());
+    /// reactor.spawn_detached(async move {
+    ///     flag.set(true);
+    ///     r.stop().unwrap();
+    /// });
+    /// reactor.run()?;
+    /// assert!(ran.get());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn_detached<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + 'static,
+    {
+        self.inner
+            .executor
+            .spawn_detached(&self.inner.shared, future);
+    }
+
     /// Calls `callback` whenever `fd` becomes readable (Twisted's
     /// `addReader`). Readiness is edge-triggered: the callback must read
     /// until `WouldBlock`, or it will not be called again for data that was

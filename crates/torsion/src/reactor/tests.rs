@@ -114,6 +114,36 @@ fn cancelling_a_spawned_deferred_drops_the_future() {
 }
 
 #[test]
+fn detached_tasks_run_and_one_that_panics_is_logged_and_removed() {
+    let reactor = Reactor::new().unwrap();
+    reactor.spawn_detached(async {
+        if true {
+            panic!("detached future exploded");
+        }
+    });
+    let ran = Rc::new(Cell::new(false));
+    let (r, flag) = (reactor.clone(), ran.clone());
+    reactor.spawn_detached(async move {
+        torsion_sleep(&r).await;
+        flag.set(true);
+        r.stop().unwrap();
+    });
+    let logs = LogCapture::new();
+    logs.run(|| reactor.run().unwrap());
+    assert!(ran.get());
+    assert!(
+        logs.text().contains("detached future exploded"),
+        "{}",
+        logs.text()
+    );
+    assert_eq!(reactor.stats().tasks, 0);
+}
+
+async fn torsion_sleep(reactor: &Reactor) {
+    let _ = crate::time::defer_later(reactor, ms(2), || Ok::<_, Failure>(())).await;
+}
+
+#[test]
 fn panicking_future_fails_its_deferred_and_the_reactor_keeps_running() {
     let reactor = Reactor::new().unwrap();
     let failed = Rc::new(Cell::new(false));

@@ -174,6 +174,6 @@ impl TransportBackend for StreamConn {
         self.extras
             .borrow()
             .as_ref()
-            .and_then(|extras| extras.tls.as_ref().and_then(TlsSession::info))
+            .and_then(|extras| extras.tls.as_ref().and_then(|session| session.info()))
     }
 }

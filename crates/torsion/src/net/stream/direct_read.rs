@@ -89,6 +89,11 @@ impl StreamConn {
             self.extras().direct_reader = Some(cx.waker().clone());
             return Some(Poll::Pending);
         }
+        if buf.is_empty() {
+            // Only asked whether a read would wait (`AsyncStream::readable`):
+            // the flag stays until a real read finds the socket drained.
+            return Some(Poll::Ready(Ok(0)));
+        }
         loop {
             let result = match &*self.socket.borrow() {
                 Some(socket) => socket.read(buf),

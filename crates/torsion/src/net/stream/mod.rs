@@ -107,7 +107,9 @@ impl Reason {
 #[derive(Default)]
 struct Extras {
     producer: Option<Producer>,
-    tls: Option<TlsSession>,
+    /// Boxed: a session is over a kilobyte, and a plain connection has
+    /// extras too (a stream's producer and waker).
+    tls: Option<Box<TlsSession>>,
     /// Aborts the connection if its TLS handshake takes too long.
     handshake_timer: Option<crate::time::DelayedCall>,
     /// Told why the connection closed, after the protocol.

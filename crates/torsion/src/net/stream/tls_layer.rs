@@ -16,7 +16,7 @@ impl StreamConn {
     pub(crate) fn set_tls(&self, session: TlsSession) {
         // The session must see every byte: the loop reads from here on.
         self.give_back_reads();
-        self.extras().tls = Some(session);
+        self.extras().tls = Some(Box::new(session));
         self.set(flag::TLS);
     }
 
