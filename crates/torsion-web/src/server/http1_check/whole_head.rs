@@ -11,7 +11,7 @@
 //! reason, is the state machine's.
 
 use super::fields::{is_tchar, run_of};
-use super::{Facts, Http1Check, LINE_PREFIX, State, is_field_value_byte};
+use super::{Http1Check, LINE_PREFIX, State, is_field_value_byte};
 
 impl Http1Check {
     /// Reads a whole request head at the start of `bytes`, where a request
@@ -25,16 +25,9 @@ impl Http1Check {
         }
         let read = self.read_whole_head(bytes);
         if read.is_none() {
-            // Back to where the request starts, as `request_done` left it.
-            self.headers = 0;
-            let line = std::mem::take(&mut self.facts.line);
-            self.facts = Facts {
-                line,
-                ..Facts::default()
-            };
-            self.facts.line.clear();
-            self.state = State::Start;
-            self.head_len = 0;
+            // Back to where the request starts, as the last one's end left
+            // it, for the state machine to read it.
+            self.request_done();
         }
         read
     }
