@@ -247,3 +247,84 @@ impl fmt::Debug for Watches {
             .finish()
     }
 }
+
+impl Reactor {
+    /// Calls `callback` whenever `fd` becomes readable (Twisted's
+    /// `addReader`). Readiness is edge-triggered: the callback must read
+    /// until `WouldBlock`, or it will not be called again for data that was
+    /// already there.
+    ///
+    /// The watch keeps `fd` until it is removed, so the descriptor cannot
+    /// be closed while it is watched: pass an owned descriptor (`OwnedFd`,
+    /// a `UnixStream`), a shared one (`Rc<UnixStream>`, keeping a clone to
+    /// read from in the callback) or a `BorrowedFd<'static>` (stdin).
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::os::unix::net::UnixStream;
+    /// use std::rc::Rc;
+    /// use torsion::Reactor;
+    ///
+    /// let reactor = Reactor::new()?;
+    /// let (mut writer, reader) = UnixStream::pair()?;
+    /// reader.set_nonblocking(true)?;
+    /// let reader = Rc::new(reader);
+    /// let watched = reader.clone();
+    /// reactor.add_reader(watched, move |reactor| {
+    ///     let mut line = [0u8; 5];
+    ///     if (&*reader).read(&mut line).is_ok() {
+    ///         assert_eq!(&line, b"hello");
+    ///         reactor.stop().ok();
+    ///     }
+    /// })?;
+    /// writer.write_all(b"hello")?;
+    /// reactor.run()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_reader(
+        &self,
+        fd: impl AsFd + 'static,
+        callback: impl FnMut(&Reactor) + 'static,
+    ) -> std::io::Result<WatchId> {
+        self.add_watch(Box::new(fd), Interest::READABLE, Box::new(callback))
+    }
+
+    /// Calls `callback` whenever `fd` becomes writable (Twisted's
+    /// `addWriter`): edge-triggered, and keeping `fd` while watched, as
+    /// [`add_reader`](Reactor::add_reader) does. A writer that has nothing
+    /// more to write removes its watch, or it is called again each time
+    /// the socket's buffer drains.
+    pub fn add_writer(
+        &self,
+        fd: impl AsFd + 'static,
+        callback: impl FnMut(&Reactor) + 'static,
+    ) -> std::io::Result<WatchId> {
+        self.add_watch(Box::new(fd), Interest::WRITABLE, Box::new(callback))
+    }
+
+    fn add_watch(
+        &self,
+        fd: Box<dyn AsFd>,
+        interest: Interest,
+        callback: ReadyCallback,
+    ) -> std::io::Result<WatchId> {
+        let poll = self.inner.poll.borrow();
+        self.inner
+            .watches
+            .borrow_mut()
+            .add(poll.registry(), fd, interest, callback)
+    }
+
+    /// Stops watching a descriptor added with `add_reader` or `add_writer`.
+    pub fn remove_watch(&self, id: WatchId) -> std::io::Result<()> {
+        let removed = {
+            let poll = self.inner.poll.borrow();
+            self.inner
+                .watches
+                .borrow_mut()
+                .remove(poll.registry(), id)?
+        };
+        drop(removed);
+        Ok(())
+    }
+}

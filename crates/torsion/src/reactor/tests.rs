@@ -7,6 +7,7 @@ use super::test_support::{ms, stop_after};
 use super::*;
 use crate::error::{Cancelled, Panicked};
 use crate::testing::log_capture::LogCapture;
+use mio::Interest;
 
 #[test]
 fn stop_twice_while_stopping_is_not_running() {
