@@ -14,8 +14,7 @@
 //! Figures: p50 and p99 of one round trip, round trips per second one at a
 //! time, and, for the spawn comparison, calls per second with 1,000 in
 //! flight (start them all, then wait for each). crochet (Python, Twisted)
-//! doing the same round trip is a third reference (see
-//! [`crochet`](crate::crochet)).
+//! doing the same round trip is a third reference (see [`crochet`]).
 
 use std::time::{Duration, Instant};
 
