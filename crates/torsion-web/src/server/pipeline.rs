@@ -15,9 +15,8 @@
 
 use std::cell::RefCell;
 use std::io::{self, IoSlice};
-use std::task::{Context, Poll};
-
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use hyper::rt::Write;
 use torsion::net::{AsyncStream, Transport};
