@@ -7,7 +7,7 @@
 //! which torsion-web recognises on the same port as HTTP/1). Each server
 //! runs in a process of its own on CPU 0, h2load (one thread, keep-alive
 //! connections, several streams in flight on each) on CPU 1. As for wrk
-//! (see [`http`](crate::http)), a warm-up run comes first, then the
+//! (see [`http`]), a warm-up run comes first, then the
 //! measured one; h2load's per-request log gives the latency percentiles,
 //! and `/proc/<pid>/stat` before and after the server's CPU time.
 
@@ -16,8 +16,8 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::http::Outcome;
-use crate::measure::{Better, Row, pin_current_thread};
+use crate::http::{self, Outcome};
+use crate::measure::Row;
 use crate::server::{Engine, ServerProcess};
 
 /// What one measurement does.
@@ -78,7 +78,7 @@ pub fn parse_report(report: &str) -> Option<Outcome> {
     let mut outcome = Outcome {
         requests: 0,
         rate: 0.0,
-        // Not reported for HTTP/2: the percentiles come from the log.
+        // These three come from the log.
         mean: Duration::ZERO,
         p50: Duration::ZERO,
         p99: Duration::ZERO,
@@ -120,10 +120,10 @@ pub fn parse_report(report: &str) -> Option<Outcome> {
     Some(outcome)
 }
 
-/// The median and 99th percentile of the per-request times in h2load's
+/// The mean, median and 99th percentile of the per-request times in h2load's
 /// log (tab-separated: start in µs since the epoch, status, µs until the
 /// response ended).
-pub fn percentiles(log: &str) -> Option<(Duration, Duration)> {
+pub fn percentiles(log: &str) -> Option<(Duration, Duration, Duration)> {
     let mut times: Vec<u64> = log
         .lines()
         .filter_map(|line| line.split('\t').nth(2)?.trim().parse().ok())
@@ -132,11 +132,12 @@ pub fn percentiles(log: &str) -> Option<(Duration, Duration)> {
         return None;
     }
     times.sort_unstable();
+    let mean = Duration::from_nanos(times.iter().sum::<u64>() * 1000 / times.len() as u64);
     let at = |fraction: f64| {
         let index = ((times.len() as f64 * fraction).ceil() as usize).clamp(1, times.len()) - 1;
         Duration::from_micros(times[index])
     };
-    Some((at(0.50), at(0.99)))
+    Some((mean, at(0.50), at(0.99)))
 }
 
 /// Measures `engine`'s server once in a fresh process.
@@ -150,7 +151,7 @@ fn measure(engine: Engine, load: Load) -> Outcome {
     let server_cpu = server.cpu_time() - before;
     let mut outcome =
         parse_report(&report).unwrap_or_else(|| panic!("cannot read h2load's report:\n{report}"));
-    (outcome.p50, outcome.p99) =
+    (outcome.mean, outcome.p50, outcome.p99) =
         percentiles(&log).unwrap_or_else(|| panic!("h2load logged no request:\n{report}"));
     outcome.server_cpu = server_cpu;
     assert_eq!(
@@ -169,33 +170,9 @@ pub fn compare(load: Load, runs: usize) -> Option<Vec<Row>> {
     if !h2load_found() {
         return None;
     }
-    let pinned = pin_current_thread(1);
-    let mut rate = Row::new("requests per second", Better::Higher);
-    let mut p50 = Row::new("latency p50 (us)", Better::Lower);
-    let mut p99 = Row::new("latency p99 (us)", Better::Lower);
-    let mut cpu = Row::new("server CPU per request (us)", Better::Lower);
-    for _ in 0..runs {
-        for engine in [Engine::TorsionHttp, Engine::HyperTokioH2] {
-            let outcome = measure(engine, load);
-            let requests = outcome.requests.max(1) as f64;
-            let figures = [
-                (&mut rate, outcome.rate),
-                (&mut p50, outcome.p50.as_secs_f64() * 1e6),
-                (&mut p99, outcome.p99.as_secs_f64() * 1e6),
-                (&mut cpu, outcome.server_cpu.as_secs_f64() * 1e6 / requests),
-            ];
-            for (row, value) in figures {
-                match engine {
-                    Engine::TorsionHttp => row.torsion.push(value),
-                    _ => row.tokio.push(value),
-                }
-            }
-        }
-    }
-    if pinned {
-        pin_current_thread(0);
-    }
-    Some(vec![cpu, rate, p50, p99])
+    Some(http::table(Engine::HyperTokioH2, runs, |engine| {
+        measure(engine, load)
+    }))
 }
 
 #[cfg(test)]
@@ -228,7 +205,8 @@ traffic: 15.50MB (16252384) total, 1.55MB (1624688) headers (space savings 95.00
         let log: String = (1..=100)
             .map(|n| format!("1700000000000000\t200\t{n}\n"))
             .collect();
-        let (p50, p99) = percentiles(&log).unwrap();
+        let (mean, p50, p99) = percentiles(&log).unwrap();
+        assert_eq!(mean, Duration::from_nanos(50_500));
         assert_eq!(p50, Duration::from_micros(50));
         assert_eq!(p99, Duration::from_micros(99));
         assert!(percentiles("").is_none());
@@ -240,14 +218,7 @@ traffic: 15.50MB (16252384) total, 1.55MB (1624688) headers (space savings 95.00
             eprintln!("skipped: h2load not found");
             return;
         }
-        let (ready, started) = std::sync::mpsc::channel();
-        let server = std::thread::spawn(move || {
-            crate::hello::serve_torsion(move |address, handle| {
-                ready.send((address, handle)).unwrap()
-            })
-            .unwrap();
-        });
-        let (address, handle) = started.recv().unwrap();
+        let (address, handle, server) = crate::hello::torsion_on_a_thread();
         let load = Load {
             connections: 4,
             streams: 4,

@@ -56,6 +56,22 @@ pub fn serve_torsion(
     reactor.run().map_err(io::Error::other)
 }
 
+/// [`serve_torsion`] on a thread of its own, for tests: where it listens,
+/// its reactor's handle (to stop it) and the thread (to join).
+#[cfg(test)]
+pub fn torsion_on_a_thread() -> (
+    SocketAddr,
+    torsion::ReactorHandle,
+    std::thread::JoinHandle<()>,
+) {
+    let (ready, started) = std::sync::mpsc::channel();
+    let server = std::thread::spawn(move || {
+        serve_torsion(move |address, handle| ready.send((address, handle)).unwrap()).unwrap();
+    });
+    let (address, handle) = started.recv().unwrap();
+    (address, handle, server)
+}
+
 /// torsion-web's hello-world server on a [`ReactorPool`] of `reactors`
 /// reactors, each with its own SO_REUSEPORT socket on one port; tells
 /// `ready` where it listens and hands back the pool. The server is the

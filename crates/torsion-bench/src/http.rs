@@ -265,19 +265,27 @@ pub fn compare_reactors(load: Load, runs: usize) -> (Vec<Row>, Vec<Vec<u64>>) {
 /// rows (torsion-web in the torsion column, hyper on tokio in the tokio
 /// one).
 pub fn compare(load: Load, runs: usize) -> Vec<Row> {
+    table(Engine::HyperTokio, runs, |engine| measure(engine, load))
+}
+
+/// Measures torsion-web and `peer` `runs` times each, alternating, with
+/// `measure`, and returns the table rows (torsion-web in the torsion
+/// column, `peer` in the tokio one). The load generator runs on CPU 1.
+pub fn table(peer: Engine, runs: usize, mut measure: impl FnMut(Engine) -> Outcome) -> Vec<Row> {
     let pinned = pin_current_thread(1);
     let mut rate = Row::new("requests per second", Better::Higher);
-    // wrk keeps every connection's request in flight, so by Little's law
-    // the mean latency is connections / rate whatever the order requests
-    // are served in; the median also shows that order (see
+    // The load generator keeps every connection's request in flight, but
+    // times a request only from its write to its answer, not the time the
+    // generator's own loop takes before writing the next one; with the
+    // median, the mean shows the order requests are served in (see
     // docs/benchmarks.md).
     let mut mean = Row::new("latency mean (us)", Better::Lower);
     let mut p50 = Row::new("latency p50 (us)", Better::Lower);
     let mut p99 = Row::new("latency p99 (us)", Better::Lower);
     let mut cpu = Row::new("server CPU per request (us)", Better::Lower);
     for _ in 0..runs {
-        for engine in [Engine::TorsionHttp, Engine::HyperTokio] {
-            let outcome = measure(engine, load);
+        for engine in [Engine::TorsionHttp, peer] {
+            let outcome = measure(engine);
             let requests = outcome.requests.max(1) as f64;
             let figures = [
                 (&mut rate, outcome.rate),
@@ -341,14 +349,7 @@ Transfer/sec:     12.77MB
 
     #[test]
     fn wrk_gets_hello_from_an_in_process_torsion_web_server_one_by_one_and_pipelined() {
-        let (ready, started) = std::sync::mpsc::channel();
-        let server = std::thread::spawn(move || {
-            crate::hello::serve_torsion(move |address, handle| {
-                ready.send((address, handle)).unwrap()
-            })
-            .unwrap();
-        });
-        let (address, handle) = started.recv().unwrap();
+        let (address, handle, server) = crate::hello::torsion_on_a_thread();
         for pipeline in [1, 16] {
             let report = wrk(address, 4, pipeline, Duration::from_secs(1)).unwrap();
             let outcome = parse_wrk(&report).unwrap();

@@ -188,14 +188,7 @@ mod tests {
 
     #[test]
     fn idle_http_connections_each_got_their_whole_response() {
-        let (ready, started) = std::sync::mpsc::channel();
-        let server = std::thread::spawn(move || {
-            crate::hello::serve_torsion(move |address, handle| {
-                ready.send((address, handle)).unwrap()
-            })
-            .unwrap();
-        });
-        let (address, handle) = started.recv().unwrap();
+        let (address, handle, server) = crate::hello::torsion_on_a_thread();
         let mut streams = open(address, BATCH + 10, Exchange::Http).unwrap();
         assert_eq!(streams.len(), BATCH + 10);
         // Still kept alive: each serves a second request.
