@@ -135,27 +135,35 @@ async fn hello(
 /// tokio current-thread runtime on this thread, forever, telling `ready`
 /// where it listens first.
 pub fn serve_hyper_h2(ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        ready(listener.local_addr()?);
-        loop {
-            let (stream, _) = listener.accept().await?;
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), hyper::service::service_fn(hello))
-                    .await;
-            });
-        }
+    serve_on_tokio(ready, |stream| async move {
+        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .serve_connection(TokioIo::new(stream), hyper::service::service_fn(hello))
+            .await;
     })
 }
 
 /// Runs hyper's hello-world server on a tokio current-thread runtime on
 /// this thread, forever, telling `ready` where it listens first.
 pub fn serve_hyper(ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
+    serve_on_tokio(ready, |stream| async move {
+        // Pipelined responses batched, as on the torsion side.
+        let _ = hyper::server::conn::http1::Builder::new()
+            .pipeline_flush(true)
+            .serve_connection(TokioIo::new(stream), hyper::service::service_fn(hello))
+            .await;
+    })
+}
+
+/// Accepts connections on a loopback port on a tokio current-thread
+/// runtime on this thread, forever, each served by a task running
+/// `serve`, telling `ready` where it listens first.
+fn serve_on_tokio<F>(
+    ready: impl FnOnce(SocketAddr),
+    serve: impl Fn(tokio::net::TcpStream) -> F,
+) -> io::Result<()>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()?;
@@ -165,14 +173,7 @@ pub fn serve_hyper(ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
         loop {
             let (stream, _) = listener.accept().await?;
             let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(hello);
-                // Pipelined responses batched, as on the torsion side.
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .pipeline_flush(true)
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+            tokio::spawn(serve(stream));
         }
     })
 }
