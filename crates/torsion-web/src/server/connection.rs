@@ -259,6 +259,11 @@ fn http1(options: &ServerOptions) -> hyper::server::conn::http1::Builder {
         // The connection's watchdog enforces the header read timeout, for
         // HTTP/2 too and without a timer per request.
         .header_read_timeout(None)
+        // A response's head and a small body leave in one buffer and one
+        // send, not as a queue handed to writev: about 500 fewer
+        // instructions per request and a cheaper send. A large body costs
+        // one more copy, which a 64 MiB file's download does not show.
+        .writev(false)
         // The checker enforces the head limit; hyper's, a read above it,
         // is only a backstop, so the refusal and its log line are ours.
         .max_buf_size(options.max_header_size.max(8192) + CHECKED_READ)
