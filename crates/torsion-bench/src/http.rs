@@ -305,7 +305,18 @@ pub fn table(peer: Engine, runs: usize, mut measure: impl FnMut(Engine) -> Outco
     if pinned {
         pin_current_thread(0);
     }
-    vec![cpu, rate, mean, p50, p99]
+    let mut rows = vec![cpu, rate, mean, p50];
+    // wrk prints a 99th percentile of 0 for pipelined runs (its histogram
+    // gives out), which is no latency: the row is left out then.
+    if !p99
+        .torsion
+        .iter()
+        .chain(&p99.tokio)
+        .any(|&value| value == 0.0)
+    {
+        rows.push(p99);
+    }
+    rows
 }
 
 #[cfg(test)]
@@ -327,6 +338,26 @@ mod tests {
 Requests/sec: 106260.50
 Transfer/sec:     12.77MB
 ";
+
+    #[test]
+    fn a_p99_wrk_printed_as_zero_leaves_the_table() {
+        let outcome = |p99_us| Outcome {
+            p99: Duration::from_micros(p99_us),
+            ..parse_wrk(REPORT).unwrap()
+        };
+        let metrics = |rows: Vec<Row>| rows.into_iter().map(|row| row.metric).collect::<Vec<_>>();
+        let whole = metrics(table(Engine::HyperTokio, 2, |_| outcome(1020)));
+        assert!(whole.contains(&"latency p99 (us)".to_owned()), "{whole:?}");
+        let mut answers = [1020, 0, 1020, 1020].into_iter();
+        let pipelined = metrics(table(Engine::HyperTokio, 2, |_| {
+            outcome(answers.next().unwrap())
+        }));
+        assert!(
+            !pipelined.contains(&"latency p99 (us)".to_owned()),
+            "{pipelined:?}"
+        );
+        assert_eq!(pipelined.len(), 4, "{pipelined:?}");
+    }
 
     #[test]
     fn imbalance_is_the_largest_share_off_even() {
