@@ -1,9 +1,9 @@
 //! The thread pool, Deferreds fired from threads, and blocking calls into
 //! the reactor from threads; the helpers they share are here.
 
-mod blocking_calls;
-mod deferreds;
-mod pool;
+mod blocking_calls_tests;
+mod deferreds_tests;
+mod pool_tests;
 
 use std::cell::RefCell;
 use std::rc::Rc;

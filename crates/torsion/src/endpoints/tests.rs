@@ -2,9 +2,9 @@
 //! memory reactor's record of what endpoints asked for; the helpers they
 //! share are here.
 
-mod grammar;
-mod memory;
-mod sockets;
+mod grammar_tests;
+mod memory_tests;
+mod sockets_tests;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
