@@ -105,6 +105,9 @@ pub(super) struct Control {
     idle_timeout: Option<Duration>,
     /// The connection may park at its next rest.
     release_wanted: Cell<bool>,
+    /// `started` when the server last swept: a connection that took a
+    /// request since is in use, not idle.
+    started_at_sweep: Cell<u64>,
     /// hyper's connection is let go, until the client sends again.
     parked: Cell<bool>,
     /// The last request started has a body, which may not have been read
@@ -130,6 +133,7 @@ impl Control {
             header_read_timeout: options.header_read_timeout,
             idle_timeout: options.idle_timeout,
             release_wanted: Cell::new(true),
+            started_at_sweep: Cell::new(0),
             parked: Cell::new(false),
             body_pending: Cell::new(false),
         });
@@ -306,10 +310,15 @@ impl Control {
         self.release_wanted.set(false);
     }
 
-    /// The server's periodic sweep: a connection not parked may park at
-    /// its next rest, and one resting now is woken to park at once.
+    /// The server's periodic sweep: a connection not parked that took no
+    /// request since the last sweep may park at its next rest, and one
+    /// resting now is woken to park at once. A connection in use keeps
+    /// hyper's buffers: parking it would only have them made again for
+    /// its next request, a second later.
     pub(super) fn sweep(&self) {
-        if self.parked.get() {
+        let started = self.started.get();
+        let took_requests = self.started_at_sweep.replace(started) != started;
+        if took_requests || self.parked.get() {
             return;
         }
         self.release_wanted.set(true);
@@ -433,6 +442,31 @@ mod tests {
         assert_eq!(order, Order::Abort);
         assert!(after >= Duration::from_millis(60), "{after:?}");
         assert!(after < Duration::from_millis(400), "{after:?}");
+    }
+
+    #[test]
+    fn a_sweep_lets_only_a_connection_quiet_since_the_last_one_park() {
+        let reactor = Reactor::new().unwrap();
+        let control = Control::start(&reactor, &ServerOptions::default());
+        let serve_one = || {
+            control.request_started(false);
+            control.request_finished();
+        };
+        // A new connection parks at its first rest; once it is taken up
+        // again, only a sweep that finds it quiet lets it park.
+        serve_one();
+        assert!(control.may_park(1));
+        control.set_parked(false);
+        control.sweep();
+        assert!(!control.may_park(1), "in use since the last sweep");
+        serve_one();
+        control.sweep();
+        assert!(!control.may_park(2), "still in use");
+        control.sweep();
+        assert!(control.may_park(2), "quiet for a whole sweep");
+        control.set_parked(true);
+        control.sweep();
+        assert!(!control.may_park(2), "parked already");
     }
 
     #[test]
