@@ -104,9 +104,10 @@ fn a_thousand_downloads_reset_midway_leave_no_descriptor_or_memory_behind() {
         mib(rounds.peak_growth_kib),
         rounds.live_heap_bytes,
     );
-    assert_eq!(
-        rounds.descriptors, [rounds.descriptors[0]; 3],
-        "every connection and file the clients made the server open is closed"
+    assert!(
+        rounds.descriptors_returned(),
+        "every connection and file the clients made the server open is closed: {:?}",
+        rounds.descriptors
     );
     assert!(
         rounds.growth_kib() < MAX_GROWTH_KIB,

@@ -176,9 +176,10 @@ fn a_thousand_clients_vanishing_mid_message_are_each_closed_and_leave_nothing_be
     assert_eq!(ends.closed.load(Ordering::Relaxed), 2 * CLIENTS);
     assert_eq!(ends.unexpected.load(Ordering::Relaxed), 0);
     assert_eq!(ends.messages.load(Ordering::Relaxed), 0);
-    assert_eq!(
-        rounds.descriptors, [rounds.descriptors[0]; 3],
-        "every connection the clients opened is closed"
+    assert!(
+        rounds.descriptors_returned(),
+        "every connection the clients opened is closed: {:?}",
+        rounds.descriptors
     );
     assert!(
         rounds.growth_kib() < MAX_GROWTH_KIB,

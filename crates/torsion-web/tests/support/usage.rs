@@ -200,6 +200,15 @@ impl Rounds {
         }
     }
 
+    /// Whether every descriptor the rounds made the server open was closed:
+    /// no round ends above the count before the first. One the process
+    /// already had open then (a setup's own, closing late) may be gone.
+    pub fn descriptors_returned(&self) -> bool {
+        self.descriptors[1..]
+            .iter()
+            .all(|&count| count <= self.descriptors[0])
+    }
+
     /// How far the live heap moved from the warm-up to the attack, bytes.
     pub fn heap_growth(&self) -> isize {
         self.live_heap_bytes[1] - self.live_heap_bytes[0]
