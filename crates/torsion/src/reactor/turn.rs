@@ -91,12 +91,15 @@ impl Reactor {
         {
             return Some(Duration::ZERO);
         }
+        let next_deadline = inner.timers.next_deadline();
+        let shutdown = inner.shutdown.borrow();
+        if next_deadline.is_none() && shutdown.is_none() {
+            // Reading the clock is a good part of a short turn's cost.
+            return None;
+        }
         let now = Instant::now();
-        let mut timeout = inner
-            .timers
-            .next_deadline()
-            .map(|deadline| deadline.saturating_duration_since(now));
-        if let Some(wait) = &*inner.shutdown.borrow() {
+        let mut timeout = next_deadline.map(|deadline| deadline.saturating_duration_since(now));
+        if let Some(wait) = &*shutdown {
             // Every Deferred fired (maybe by a callback late in the last
             // turn) or a second signal: the next turn finishes shutdown.
             let left = if inner.hurry.get() || wait.outstanding.get() == 0 {
@@ -167,6 +170,9 @@ impl Reactor {
 
     fn run_due_timers(&self) {
         let timers = &self.inner.timers;
+        if timers.next_deadline().is_none() {
+            return;
+        }
         let barrier = timers.sequence_barrier();
         let now = Instant::now();
         while let Some(call) = timers.pop_due(now, barrier) {
