@@ -27,18 +27,47 @@ pub(super) struct Inner<T> {
     waker: Option<Waker>,
     canceller: Canceller,
     paused: u32,
+    flags: Flags,
+}
+
+/// What has happened to a Deferred, one bit each. As five `bool`s they
+/// made every Deferred a word larger (and a size class larger in the
+/// allocator), which a burst of pending Deferreds pays for in memory.
+#[derive(Clone, Copy)]
+struct Flags(u8);
+
+impl Flags {
     /// A result arrived (from the producer or from cancellation).
-    fired: bool,
+    const FIRED: u8 = 1;
     /// The result was handed to a continuation or a poll.
-    delivered: bool,
+    const DELIVERED: u8 = 1 << 1;
     /// The consumer half (`Deferred`) still exists or has attached a
     /// continuation: someone may still look at the result.
-    observed: bool,
-    cancelled: bool,
+    const OBSERVED: u8 = 1 << 2;
+    /// Cancellation failed the Deferred.
+    const CANCELLED: u8 = 1 << 3;
     /// A consumer asked for this Deferred to be cancelled: a `Cancelled`
     /// failure it then holds is the consumer's doing, not an error to
     /// report when it is dropped.
-    cancel_requested: bool,
+    const CANCEL_REQUESTED: u8 = 1 << 4;
+
+    fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+}
+
+impl<T> Inner<T> {
+    fn fired(&self) -> bool {
+        self.flags.has(Flags::FIRED)
+    }
+
+    fn delivered(&self) -> bool {
+        self.flags.has(Flags::DELIVERED)
+    }
+
+    fn set(&mut self, flag: u8) {
+        self.flags.0 |= flag;
+    }
 }
 
 type Shared<T> = Rc<RefCell<Inner<T>>>;
@@ -140,11 +169,11 @@ fn shared<T>(canceller: Canceller, fired: bool) -> Shared<T> {
         waker: None,
         canceller,
         paused: 0,
-        fired,
-        delivered: false,
-        observed: true,
-        cancelled: false,
-        cancel_requested: false,
+        flags: Flags(if fired {
+            Flags::OBSERVED | Flags::FIRED
+        } else {
+            Flags::OBSERVED
+        }),
     }))
 }
 
@@ -153,10 +182,10 @@ fn shared<T>(canceller: Canceller, fired: bool) -> Shared<T> {
 pub(super) fn fire<T: 'static>(inner: &Shared<T>, result: Result<T, Failure>) {
     let canceller = {
         let mut state = inner.borrow_mut();
-        if state.fired {
+        if state.fired() {
             return;
         }
-        state.fired = true;
+        state.set(Flags::FIRED);
         unfired::gone();
         state.result = Some(result);
         std::mem::replace(&mut state.canceller, Canceller::None)
@@ -174,7 +203,7 @@ fn deliver<T: 'static>(inner: &Shared<T>) {
     }
     if let Some(continuation) = state.continuation.take() {
         let result = state.result.take().expect("checked above");
-        state.delivered = true;
+        state.set(Flags::DELIVERED);
         drop(state);
         dispatch(move || continuation(result));
     } else if let Some(waker) = state.waker.take() {
@@ -186,10 +215,10 @@ fn deliver<T: 'static>(inner: &Shared<T>) {
 impl<T: 'static> Cancel for RefCell<Inner<T>> {
     fn cancel_step(&self) -> Option<Canceller> {
         let mut state = self.borrow_mut();
-        if state.fired {
+        if state.fired() {
             return None;
         }
-        state.cancel_requested = true;
+        state.set(Flags::CANCEL_REQUESTED);
         Some(match &state.canceller {
             Canceller::Upstream(upstream) => Canceller::Upstream(upstream.clone()),
             Canceller::Reusable(cancel) => Canceller::Reusable(cancel.clone()),
@@ -198,9 +227,9 @@ impl<T: 'static> Cancel for RefCell<Inner<T>> {
     }
 
     fn fail_cancelled(self: Rc<Self>) {
-        let still_unfired = !self.borrow().fired;
+        let still_unfired = !self.borrow().fired();
         if still_unfired {
-            self.borrow_mut().cancelled = true;
+            self.borrow_mut().set(Flags::CANCELLED);
             fire(&self, Err(Failure::new(Cancelled)));
         }
     }
@@ -209,11 +238,11 @@ impl<T: 'static> Cancel for RefCell<Inner<T>> {
         let Ok(state) = self.try_borrow() else {
             return AwaitState::Done;
         };
-        if state.delivered || state.continuation.is_some() {
+        if state.delivered() || state.continuation.is_some() {
             AwaitState::Done
         } else if state.result.is_some() {
             AwaitState::ReadyUnpolled
-        } else if !state.fired && state.waker.is_some() {
+        } else if !state.fired() && state.waker.is_some() {
             AwaitState::Pending
         } else {
             AwaitState::Done
@@ -223,11 +252,11 @@ impl<T: 'static> Cancel for RefCell<Inner<T>> {
 
 impl<T> Drop for Inner<T> {
     fn drop(&mut self) {
-        if !self.fired {
+        if !self.fired() {
             unfired::gone();
         }
         if let Some(Err(failure)) = self.result.take() {
-            report_unobserved(failure, self.cancel_requested);
+            report_unobserved(failure, self.flags.has(Flags::CANCEL_REQUESTED));
         }
     }
 }
@@ -386,7 +415,7 @@ impl<T: 'static> Deferred<T> {
 
     /// True once the result has arrived (it may have been passed on since).
     pub fn is_fired(&self) -> bool {
-        self.inner.borrow().fired
+        self.inner.borrow().fired()
     }
 
     /// A handle that cancels this Deferred later without owning it, while
@@ -435,7 +464,7 @@ fn wait_on<U: 'static>(target: &Shared<U>, inner: Deferred<U>) {
     let ready = {
         let mut state = inner.inner.borrow_mut();
         if state.paused == 0 && state.result.is_some() {
-            state.delivered = true;
+            state.set(Flags::DELIVERED);
             state.result.take()
         } else {
             None
@@ -468,9 +497,9 @@ impl<T: 'static> Drop for Deferred<T> {
             }
             let awaited = state.waker.take().is_some();
             if !awaited {
-                state.observed = false;
+                state.flags.0 &= !Flags::OBSERVED;
             }
-            awaited && !state.fired
+            awaited && !state.fired()
         };
         if awaited_unfired {
             cancel_chain(self.inner.clone());
@@ -492,11 +521,11 @@ impl<T: 'static> Future for Deferred<T> {
         if state.paused == 0
             && let Some(result) = state.result.take()
         {
-            state.delivered = true;
+            state.set(Flags::DELIVERED);
             return Poll::Ready(result);
         }
         assert!(
-            !state.delivered,
+            !state.delivered(),
             "Deferred polled after it returned its result"
         );
         match &state.waker {
@@ -538,7 +567,7 @@ impl<T: 'static> Resolver<T> {
     pub fn is_cancelled(&self) -> bool {
         self.inner
             .as_ref()
-            .is_some_and(|inner| inner.borrow().cancelled)
+            .is_some_and(|inner| inner.borrow().flags.has(Flags::CANCELLED))
     }
 }
 
@@ -553,9 +582,10 @@ impl<T: 'static> Drop for Resolver<T> {
         let handles_gone = Rc::strong_count(&inner) == 1;
         let nobody_waits = {
             let state = inner.borrow();
-            state.fired
+            state.fired()
                 || (state.continuation.is_none()
-                    && (handles_gone || (!state.observed && state.waker.is_none())))
+                    && (handles_gone
+                        || (!state.flags.has(Flags::OBSERVED) && state.waker.is_none())))
         };
         if !nobody_waits {
             fire(&inner, Err(Failure::new(ResolverDropped)));
@@ -568,9 +598,9 @@ impl<T: 'static> fmt::Debug for Deferred<T> {
         match self.inner.try_borrow() {
             Ok(state) => f
                 .debug_struct("Deferred")
-                .field("fired", &state.fired)
+                .field("fired", &state.fired())
                 .field("paused", &state.paused)
-                .field("cancelled", &state.cancelled)
+                .field("cancelled", &state.flags.has(Flags::CANCELLED))
                 .finish(),
             Err(_) => f.write_str("Deferred { <busy> }"),
         }
