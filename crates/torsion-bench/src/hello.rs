@@ -24,7 +24,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use torsion::endpoints::server_from_string;
-use torsion::net::Address;
+use torsion::net::{AcceptGroup, Address};
 use torsion::reactor_pool::ReactorPool;
 use torsion::{Deferred, Failure, Reactor};
 use torsion_web::{Body, Request, Response, Server};
@@ -78,9 +78,11 @@ pub fn torsion_on_a_thread() -> (
 /// same as [`serve_torsion`]'s, built once per reactor.
 pub fn serve_torsion_pool(reactors: usize) -> io::Result<(SocketAddr, ReactorPool)> {
     let pool = ReactorPool::new(reactors).map_err(io::Error::other)?;
+    let group = AcceptGroup::new();
     let mut bound: Option<SocketAddr> = None;
     for bridge in pool.bridges() {
         let port = bound.map(|address| address.port());
+        let group = group.clone();
         let address = bridge
             .wait_for(Duration::from_secs(10), move |reactor| {
                 let endpoint = match server_from_string(
@@ -93,7 +95,8 @@ pub fn serve_torsion_pool(reactors: usize) -> io::Result<(SocketAddr, ReactorPoo
                 let endpoint = match port {
                     Some(port) => endpoint.on_port(port),
                     None => endpoint,
-                };
+                }
+                .in_accept_group(&group);
                 hello_server()
                     .listen(&reactor, &endpoint)
                     .then(|listening| match listening.address() {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::Args;
 use torsion::endpoints::server_from_string;
-use torsion::net::Address;
+use torsion::net::{AcceptGroup, Address};
 use torsion::reactor_pool::ReactorPool;
 use torsion::service::Application;
 use torsion::{Failure, Reactor};
@@ -128,16 +128,18 @@ fn run_pool(args: &WebArgs, root: &Path, listen: &str) -> Result<(), Box<dyn Err
     let pool = ReactorPool::new(usize::from(args.reactors))?;
     let shutdown_timeout = args.shutdown_timeout;
     let (listing, hidden) = (!args.no_listing, args.show_hidden);
+    let group = AcceptGroup::new();
     let mut bound: Option<SocketAddr> = None;
     for (index, bridge) in pool.bridges().iter().enumerate() {
         let (root, description) = (root.to_owned(), listen.to_owned());
+        let group = group.clone();
         let port = bound.map(|address| address.port());
         let started = bridge.wait_for(Duration::from_secs(10), move |reactor| {
             start_site(
                 &reactor,
                 &root,
                 &description,
-                port,
+                (port, &group),
                 (listing, hidden),
                 shutdown_timeout,
             )
@@ -165,16 +167,17 @@ fn run_pool(args: &WebArgs, root: &Path, listen: &str) -> Result<(), Box<dyn Err
 }
 
 /// On one reactor of the pool: the site in an application of its own,
+/// listening in `group` (on `port` once the first reactor has one),
 /// started now and stopped when the reactor stops; where it listens.
 fn start_site(
     reactor: &Reactor,
     root: &Path,
     listen: &str,
-    port: Option<u16>,
+    (port, group): (Option<u16>, &AcceptGroup),
     (listing, hidden): (bool, bool),
     shutdown_timeout: Duration,
 ) -> Result<SocketAddr, Failure> {
-    let mut endpoint = server_from_string(reactor, listen)?;
+    let mut endpoint = server_from_string(reactor, listen)?.in_accept_group(group);
     if let Some(port) = port {
         endpoint = endpoint.on_port(port);
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::endpoints::EndpointError;
 use crate::endpoints::parse::{Arguments, parse};
 use crate::net::tls::{DEFAULT_HANDSHAKE_TIMEOUT, server_config};
-use crate::net::{AsyncListener, Factory, ListenOptions, Network, UnixListenOptions};
+use crate::net::{AcceptGroup, AsyncListener, Factory, ListenOptions, Network, UnixListenOptions};
 use crate::{Deferred, Failure, Reactor};
 
 /// Twisted's default listen backlog.
@@ -31,6 +31,8 @@ enum Kind {
         /// SO_REUSEPORT, so each reactor of a pool opens its own socket on
         /// the port.
         reuse_port: bool,
+        /// Even out connections with the group's other ports.
+        accept_group: Option<AcceptGroup>,
     },
     Unix {
         path: PathBuf,
@@ -155,6 +157,7 @@ fn tcp(
         tls,
         handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
         reuse_port: args.boolean("reusePort")?.unwrap_or(false),
+        accept_group: None,
     })
 }
 
@@ -173,6 +176,7 @@ impl<N: Network> ServerEndpoint<N> {
                 tls,
                 handshake_timeout,
                 reuse_port,
+                accept_group,
             } => self.network.listen_tcp_port(
                 *address,
                 factory,
@@ -181,6 +185,7 @@ impl<N: Network> ServerEndpoint<N> {
                     tls: tls.clone(),
                     tls_handshake_timeout: *handshake_timeout,
                     reuse_port: *reuse_port,
+                    accept_group: accept_group.clone(),
                 },
             ),
             Kind::Unix {
@@ -269,6 +274,25 @@ impl<N: Network> ServerEndpoint<N> {
         }
     }
 
+    /// This endpoint with its port in `group`, evening out the connections
+    /// it serves with the group's other ports (see [`AcceptGroup`]): what
+    /// a server built once per reactor of a
+    /// [`ReactorPool`](crate::reactor_pool::ReactorPool) listens on. A
+    /// UNIX endpoint is returned as it is.
+    pub fn in_accept_group(&self, group: &AcceptGroup) -> ServerEndpoint<N>
+    where
+        N: Clone,
+    {
+        let mut kind = self.kind.clone();
+        if let Kind::Tcp { accept_group, .. } = &mut kind {
+            *accept_group = Some(group.clone());
+        }
+        ServerEndpoint {
+            network: self.network.clone(),
+            kind,
+        }
+    }
+
     /// This endpoint with its TLS offering `protocols` by ALPN, most
     /// preferred first (an HTTP server offers `h2` and `http/1.1`). A TLS
     /// configuration that already offers protocols, and a plain endpoint,
@@ -295,6 +319,7 @@ impl<N: Network> ServerEndpoint<N> {
                 tls: Some(config),
                 handshake_timeout,
                 reuse_port,
+                accept_group,
             } if config.alpn_protocols.is_empty() => {
                 let mut config = (**config).clone();
                 config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
@@ -304,6 +329,7 @@ impl<N: Network> ServerEndpoint<N> {
                     tls: Some(Arc::new(config)),
                     handshake_timeout: *handshake_timeout,
                     reuse_port: *reuse_port,
+                    accept_group: accept_group.clone(),
                 }
             }
             kind => kind.clone(),
@@ -335,6 +361,7 @@ impl<N: Network> fmt::Debug for ServerEndpoint<N> {
                 tls,
                 handshake_timeout,
                 reuse_port,
+                accept_group,
             } => f
                 .debug_struct("ServerEndpoint")
                 .field("address", address)
@@ -342,6 +369,7 @@ impl<N: Network> fmt::Debug for ServerEndpoint<N> {
                 .field("tls", &tls.is_some())
                 .field("handshake_timeout", handshake_timeout)
                 .field("reuse_port", reuse_port)
+                .field("accept_group", &accept_group.is_some())
                 .finish(),
             Kind::Unix {
                 path,

@@ -18,17 +18,18 @@
 //! that doubles while it keeps failing: connections wait in the backlog,
 //! and waiting costs no CPU.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use mio::Token;
 
 use crate::failure::catch_panic;
+use crate::net::accept_group::{self, AcceptGroup, GroupPort, Member, Route};
 use crate::net::protocol::FactoryUse;
 use crate::net::stream::{StreamConn, StreamSocket};
 use crate::net::sys;
@@ -36,6 +37,7 @@ use crate::net::tls::{ServerTls, TlsSession, TlsSetup};
 use crate::net::{Address, Factory, Transport};
 use crate::reactor::introspect::{PortInfo, SourceInfo};
 use crate::reactor::{IoSource, Readiness, WeakReactor};
+use crate::sync::Arc;
 use crate::{Deferred, Reactor};
 
 /// Connections accepted per readiness event before the port yields.
@@ -118,6 +120,23 @@ enum Refusal {
     Failed,
 }
 
+/// What a port does besides accepting and serving.
+#[derive(Default)]
+pub(crate) struct PortExtras {
+    /// Serve TLS on every connection.
+    pub(crate) tls: Option<ServerTls>,
+    /// Removed when the port stops (a UNIX socket file).
+    pub(crate) unlink: Option<PathBuf>,
+    /// Even out the connections served with the group's other ports.
+    pub(crate) group: Option<AcceptGroup>,
+}
+
+/// A port's place in its [`AcceptGroup`].
+struct Grouped {
+    group: AcceptGroup,
+    member: Arc<Member>,
+}
+
 pub(crate) struct PortSource {
     token: Token,
     reactor: WeakReactor,
@@ -138,6 +157,8 @@ pub(crate) struct PortSource {
     exhaustion: Cell<Option<Exhaustion>>,
     accepted: Cell<u64>,
     refused: Cell<u64>,
+    /// Set once, when the port opens in a group.
+    grouped: OnceCell<Grouped>,
 }
 
 impl PortSource {
@@ -170,7 +191,7 @@ impl PortSource {
             match self.accept_one() {
                 Accepted::Socket(socket) => {
                     self.end_exhaustion();
-                    self.serve(reactor, socket);
+                    self.route(reactor, socket);
                 }
                 Accepted::Drained => return,
                 Accepted::Retry => {}
@@ -296,6 +317,25 @@ impl PortSource {
         });
     }
 
+    /// Serves an accepted connection, or hands it to the member of the
+    /// port's group that was given the fewest.
+    fn route(&self, reactor: &Reactor, socket: StreamSocket) {
+        let route = match (self.grouped.get(), &socket) {
+            (Some(grouped), StreamSocket::Tcp(_)) => grouped.group.route(&grouped.member),
+            _ => Route::Here,
+        };
+        match (route, socket) {
+            (Route::To(target), StreamSocket::Tcp(stream)) => {
+                // What the target cannot take (it closed meanwhile) is
+                // served here.
+                for socket in target.hand(stream.into()) {
+                    self.serve(reactor, tcp_socket(socket));
+                }
+            }
+            (_, socket) => self.serve(reactor, socket),
+        }
+    }
+
     fn serve(&self, reactor: &Reactor, socket: StreamSocket) {
         let peer = socket.peer();
         let built = catch_panic(|| self.factory.build_protocol(&peer));
@@ -340,12 +380,30 @@ impl PortSource {
         };
         reactor.remove_source(self.token, listener.as_raw_fd());
         drop(listener);
+        if let Some(grouped) = self.grouped.get() {
+            // Connections handed to this port but not served yet go to the
+            // group's other ports.
+            let left = grouped.member.leave();
+            accept_group::forget_port(reactor, grouped.member.id());
+            grouped.group.rehome(&grouped.member, left);
+        }
         if let Some(path) = &self.unlink {
             let _ = std::fs::remove_file(path);
         }
         let factory_use = self.factory_use.borrow_mut().take();
         drop(factory_use);
         true
+    }
+}
+
+impl GroupPort for PortSource {
+    fn take_handed(&self, reactor: &Reactor) {
+        let Some(grouped) = self.grouped.get() else {
+            return;
+        };
+        for socket in grouped.member.take_inbox() {
+            self.serve(reactor, tcp_socket(socket));
+        }
     }
 }
 
@@ -392,9 +450,9 @@ impl ListeningPort {
         reactor: &Reactor,
         listener: Listener,
         factory: Rc<dyn Factory>,
-        tls: Option<ServerTls>,
-        unlink: Option<PathBuf>,
+        extras: PortExtras,
     ) -> io::Result<ListeningPort> {
+        let PortExtras { tls, unlink, group } = extras;
         let address = listener.address();
         let source = reactor.add_source(|registry, token| {
             let fd = listener.as_raw_fd();
@@ -417,8 +475,14 @@ impl ListeningPort {
                 exhaustion: Cell::new(None),
                 accepted: Cell::new(0),
                 refused: Cell::new(0),
+                grouped: OnceCell::new(),
             }))
         })?;
+        if let Some(group) = group {
+            let port: Weak<PortSource> = Rc::downgrade(&source);
+            let member = group.join(reactor, port);
+            let _ = source.grouped.set(Grouped { group, member });
+        }
         if let Err(error) = sys::reserve_descriptor() {
             tracing::warn!(%error, address = %source.address, "no descriptor reserved: when descriptors run out, new connections will wait instead of being closed");
         }
@@ -440,7 +504,8 @@ impl ListeningPort {
         }
     }
 
-    /// Connections accepted so far.
+    /// Connections served so far: those this port accepted and kept, and,
+    /// in an [`AcceptGroup`], those other ports of the group handed to it.
     pub fn accepted(&self) -> u64 {
         self.source.accepted.get()
     }
@@ -475,4 +540,10 @@ impl fmt::Debug for ListeningPort {
             .field("open", &self.source.listener.borrow().is_some())
             .finish()
     }
+}
+
+/// A socket handed over by another port of a group, as the ports' own
+/// accepted sockets are.
+fn tcp_socket(socket: std::net::TcpStream) -> StreamSocket {
+    StreamSocket::Tcp(mio::net::TcpStream::from_std(socket))
 }

@@ -44,6 +44,7 @@
 //! [`listen_unix_datagram`](crate::Reactor::listen_unix_datagram) and
 //! [`connect_unix_datagram`](crate::Reactor::connect_unix_datagram).
 
+mod accept_group;
 mod address;
 mod async_stream;
 mod connector;
@@ -66,6 +67,7 @@ mod unix;
 mod unix_datagram;
 mod write_buffer;
 
+pub use accept_group::AcceptGroup;
 pub use address::Address;
 pub(crate) use async_stream::stream_connection;
 pub(crate) use async_stream::stream_over;

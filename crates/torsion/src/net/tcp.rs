@@ -8,10 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::net::connector::Connector;
-use crate::net::listener::{Listener, ListeningPort};
+use crate::net::listener::{Listener, ListeningPort, PortExtras};
 use crate::net::stream::{StreamConn, StreamSocket};
 use crate::net::tls::{DEFAULT_HANDSHAKE_TIMEOUT, ServerTls, TlsSession, TlsSetup};
-use crate::net::{Address, ClientFactory, ConnectOptions, Factory, Protocol, Transport, sys};
+use crate::net::{
+    AcceptGroup, Address, ClientFactory, ConnectOptions, Factory, Protocol, Transport, sys,
+};
 use crate::{Deferred, Reactor};
 
 /// How a TCP port listens.
@@ -29,6 +31,9 @@ pub struct ListenOptions {
     /// Set SO_REUSEPORT, so several reactors (threads or processes) can
     /// share the port.
     pub reuse_port: bool,
+    /// Even out the connections this port serves with the other ports of
+    /// the group (see [`AcceptGroup`]).
+    pub accept_group: Option<AcceptGroup>,
 }
 
 impl Default for ListenOptions {
@@ -38,6 +43,7 @@ impl Default for ListenOptions {
             tls: None,
             tls_handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
             reuse_port: false,
+            accept_group: None,
         }
     }
 }
@@ -65,11 +71,14 @@ impl Reactor {
             self,
             Listener::Tcp(listener),
             Rc::new(factory),
-            options.tls.map(|config| ServerTls {
-                config,
-                handshake_timeout: options.tls_handshake_timeout,
-            }),
-            None,
+            PortExtras {
+                tls: options.tls.map(|config| ServerTls {
+                    config,
+                    handshake_timeout: options.tls_handshake_timeout,
+                }),
+                unlink: None,
+                group: options.accept_group,
+            },
         )
     }
 
@@ -82,7 +91,12 @@ impl Reactor {
     ) -> io::Result<ListeningPort> {
         listener.set_nonblocking(true)?;
         let listener = mio::net::TcpListener::from_std(listener);
-        ListeningPort::open(self, Listener::Tcp(listener), Rc::new(factory), None, None)
+        ListeningPort::open(
+            self,
+            Listener::Tcp(listener),
+            Rc::new(factory),
+            PortExtras::default(),
+        )
     }
 
     /// Connects to a TCP address; `factory` hears how the attempt ends, and

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use crate::Reactor;
 use crate::net::connector::Connector;
-use crate::net::listener::{Listener, ListeningPort};
+use crate::net::listener::{Listener, ListeningPort, PortExtras};
 use crate::net::stream::StreamSocket;
 use crate::net::sys;
 use crate::net::{Address, ClientFactory, ConnectOptions, Factory, Protocol, Transport};
@@ -55,8 +55,10 @@ impl Reactor {
             self,
             Listener::Unix(listener),
             Rc::new(factory),
-            None,
-            Some(PathBuf::from(path)),
+            PortExtras {
+                unlink: Some(PathBuf::from(path)),
+                ..PortExtras::default()
+            },
         )
     }
 
@@ -68,7 +70,12 @@ impl Reactor {
     ) -> io::Result<ListeningPort> {
         listener.set_nonblocking(true)?;
         let listener = mio::net::UnixListener::from_std(listener);
-        ListeningPort::open(self, Listener::Unix(listener), Rc::new(factory), None, None)
+        ListeningPort::open(
+            self,
+            Listener::Unix(listener),
+            Rc::new(factory),
+            PortExtras::default(),
+        )
     }
 
     /// Connects to the UNIX socket at `path` (Twisted's `connectUNIX`).

@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::ReactorPool;
 use crate::blocking::{Bridge, BridgeError};
 use crate::endpoints::server_from_string;
-use crate::net::{Factory, ListeningPort};
+use crate::net::{AcceptGroup, Factory, ListeningPort};
 use crate::reactor::Extension;
 use crate::{Deferred, Failure, Reactor};
 
@@ -39,7 +39,9 @@ impl ReactorPool {
     /// [`endpoints`](crate::endpoints)), so that each reactor opens a
     /// socket of its own on the same port and the kernel spreads
     /// connections among them. `make_factory` runs on each reactor's
-    /// thread with its index and builds that reactor's factory.
+    /// thread with its index and builds that reactor's factory. The
+    /// sockets form an [`AcceptGroup`], so the reactors serve equal shares
+    /// of the connections whatever the kernel's split.
     ///
     /// Port 0 is allowed: the first reactor's socket gets a free port and
     /// the others bind the same one. If one reactor cannot listen, the
@@ -51,6 +53,7 @@ impl ReactorPool {
         M: Fn(usize, &Reactor) -> F + Send + Sync + 'static,
     {
         let make_factory = Arc::new(make_factory);
+        let group = AcceptGroup::new();
         let port = PoolPort {
             id: NEXT_PORT.fetch_add(1, Ordering::Relaxed),
             address: SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -60,10 +63,11 @@ impl ReactorPool {
         for (index, bridge) in self.bridges.iter().enumerate() {
             let description = description.to_owned();
             let make_factory = make_factory.clone();
+            let group = group.clone();
             let (id, many) = (port.id, self.len() > 1);
             let bound_port = address.map(|address: SocketAddr| address.port());
             let opened = bridge.wait_for(LISTEN_BOUND, move |reactor| {
-                listen_here(&reactor, &description, bound_port, many, id, || {
+                listen_here(&reactor, &description, bound_port, many, id, &group, || {
                     make_factory(index, &reactor)
                 })
             });
@@ -83,13 +87,14 @@ impl ReactorPool {
 }
 
 /// On a reactor's thread: opens its socket of pool port `id`, on `port`
-/// when given (the port the first reactor bound).
+/// when given (the port the first reactor bound), in `group`.
 fn listen_here<F: Factory>(
     reactor: &Reactor,
     description: &str,
     port: Option<u16>,
     many: bool,
     id: u64,
+    group: &AcceptGroup,
     make_factory: impl FnOnce() -> F,
 ) -> Deferred<SocketAddr> {
     let endpoint = match server_from_string(reactor, description) {
@@ -108,7 +113,8 @@ fn listen_here<F: Factory>(
     let endpoint = match port {
         Some(port) => endpoint.on_port(port),
         None => endpoint,
-    };
+    }
+    .in_accept_group(group);
     let sockets = reactor.extension::<PoolSockets>();
     endpoint.listen(make_factory()).then(move |listening| {
         let address = listening
@@ -137,9 +143,10 @@ impl PoolPort {
         self.address
     }
 
-    /// Connections each reactor has accepted on this port so far, in the
-    /// pool's order: how evenly the kernel spread them. A reactor that has
-    /// stopped (or closed its socket) counts 0.
+    /// Connections each reactor has served on this port so far, in the
+    /// pool's order: those its socket accepted and kept, and those the
+    /// other reactors handed to it. A reactor that has stopped (or closed
+    /// its socket) counts 0.
     pub fn accepted(&self) -> Vec<u64> {
         let id = self.id;
         self.bridges

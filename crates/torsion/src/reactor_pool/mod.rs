@@ -42,10 +42,11 @@
 //! stops every reactor gracefully (their shutdown triggers run, services
 //! stop) before returning.
 //!
-//! How evenly connections spread is the kernel's choice: it hashes each
-//! connection's addresses and ports to pick a socket. Many connections
-//! split close to evenly; a handful may not (docs/reactor.md gives the
-//! figures measured).
+//! The kernel picks a socket for each new connection by hashing its
+//! addresses and ports, which splits connections unevenly: the sockets of
+//! one pool port form an [`AcceptGroup`](crate::net::AcceptGroup), and a
+//! reactor that has served more than another hands what it accepts to the
+//! one behind, so each serves an equal share of the connections.
 
 mod listen;
 #[cfg(test)]
