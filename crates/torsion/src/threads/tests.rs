@@ -51,6 +51,37 @@ fn threads_named(prefix: &str) -> usize {
         .count()
 }
 
+/// Counts worker threads as they end. A thread destroys its thread-locals
+/// as its last act, before a join of it returns; the kernel may still list
+/// it in `/proc` for a moment after, so that alone cannot show a join.
+#[derive(Clone, Default)]
+struct Ends(Arc<AtomicUsize>);
+
+impl Ends {
+    /// On a worker: counts this thread when it ends.
+    fn count_this_thread(&self) {
+        END_MARK.with(|mark| *mark.0.borrow_mut() = Some(self.0.clone()));
+    }
+
+    fn counted(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+struct EndMark(RefCell<Option<Arc<AtomicUsize>>>);
+
+impl Drop for EndMark {
+    fn drop(&mut self) {
+        if let Some(ends) = self.0.get_mut().take() {
+            ends.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+thread_local! {
+    static END_MARK: EndMark = const { EndMark(RefCell::new(None)) };
+}
+
 fn wait_until(mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + LIMIT;
     while !done() {

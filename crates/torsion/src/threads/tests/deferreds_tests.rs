@@ -94,10 +94,12 @@ fn the_reactor_pool_is_joined_when_the_reactor_finishes() {
     let pool = reactor.thread_pool();
     pool.adjust(3, 10);
     let tids = Arc::new(crate::sync::Mutex::new(Vec::new()));
+    let ends = Ends::default();
     let mut pending = Vec::new();
     for _ in 0..3 {
-        let tids = tids.clone();
+        let (tids, ends) = (tids.clone(), ends.clone());
         pending.push(outcome(reactor.defer_to_thread(move || {
+            ends.count_this_thread();
             tids.lock().unwrap().push(thread_tid());
             std::thread::sleep(Duration::from_millis(20));
         })));
@@ -109,7 +111,12 @@ fn the_reactor_pool_is_joined_when_the_reactor_finishes() {
     assert_eq!(tids.len(), 3);
     assert!(tids.iter().all(|tid| thread_alive(tid)));
     stop_and_finish(&reactor);
-    assert!(tids.iter().all(|tid| !thread_alive(tid)));
+    assert_eq!(
+        ends.counted(),
+        3,
+        "every worker ended before the reactor finished"
+    );
+    wait_until(|| tids.iter().all(|tid| !thread_alive(tid)));
     assert!(pool.is_stopped());
     assert_eq!(pool.stats().workers, 0);
 }

@@ -151,31 +151,16 @@ fn adjust_lowering_max_retires_extra_workers() {
     drop(receiver);
 }
 
-/// How many of `stop_joins_every_thread`'s workers have ended: a thread
-/// destroys its thread-locals as its last act, before a join of it returns.
-static JOIN_TEST_ENDED: AtomicUsize = AtomicUsize::new(0);
-
-struct CountsItsEnd;
-
-impl Drop for CountsItsEnd {
-    fn drop(&mut self) {
-        JOIN_TEST_ENDED.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-thread_local! {
-    static END_MARK: CountsItsEnd = const { CountsItsEnd };
-}
-
 #[test]
 fn stop_joins_every_thread() {
     let pool = ThreadPool::new("tp-join", 2, 4);
     let (sender, receiver) = mpsc::channel();
     let (open, wait) = gate();
+    let ends = Ends::default();
     for _ in 0..4 {
-        let (sender, wait) = (sender.clone(), wait.clone());
+        let (sender, wait, ends) = (sender.clone(), wait.clone(), ends.clone());
         pool.call_in_thread(move || {
-            END_MARK.with(|_| {});
+            ends.count_this_thread();
             sender.send(thread_tid()).unwrap();
             let _ = wait.lock().unwrap().recv();
         })
@@ -187,7 +172,7 @@ fn stop_joins_every_thread() {
     drop(open);
     pool.stop(StopMode::FinishQueued);
     // Every worker has ended by the time stop returns...
-    assert_eq!(JOIN_TEST_ENDED.load(Ordering::SeqCst), 4);
+    assert_eq!(ends.counted(), 4);
     assert_eq!(pool.stats().workers, 0);
     // ...and the kernel takes their /proc entries away a moment after a
     // join returns (on a loaded machine, a visible moment).
@@ -286,14 +271,19 @@ fn work_after_stop_is_refused() {
 fn dropping_the_last_clone_stops_and_joins_the_pool() {
     let pool = ThreadPool::new("tp-dropped", 2, 2);
     let (sender, receiver) = mpsc::channel();
+    let ends = Ends::default();
     for _ in 0..2 {
-        let sender = sender.clone();
-        pool.call_in_thread(move || sender.send(thread_tid()).unwrap())
-            .unwrap();
+        let (sender, ends) = (sender.clone(), ends.clone());
+        pool.call_in_thread(move || {
+            ends.count_this_thread();
+            sender.send(thread_tid()).unwrap();
+        })
+        .unwrap();
     }
     let tids: Vec<String> = receiver.iter().take(2).collect();
     drop(pool);
-    assert!(tids.iter().all(|tid| !thread_alive(tid)));
+    assert_eq!(ends.counted(), 2, "both workers ended before drop returned");
+    wait_until(|| tids.iter().all(|tid| !thread_alive(tid)));
 }
 
 #[test]
