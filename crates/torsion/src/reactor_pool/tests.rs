@@ -65,6 +65,14 @@ fn connect(address: SocketAddr) -> (TcpStream, usize) {
     (stream, usize::from(which[0] - b'0'))
 }
 
+/// The connection's protocol echoes what it is sent.
+fn assert_echoes(stream: &mut TcpStream) {
+    stream.write_all(b"ping").unwrap();
+    let mut echo = [0u8; 4];
+    stream.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"ping");
+}
+
 /// Sockets listening on `port` (IPv4), from /proc/net/tcp.
 fn listening_sockets(port: u16) -> usize {
     let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
@@ -96,10 +104,7 @@ fn two_reactors_serve_one_port_with_a_socket_each_and_count_their_connections() 
     let mut served = [0u64; 2];
     let clients: Vec<(TcpStream, usize)> = (0..64).map(|_| connect(port.address())).collect();
     for (mut stream, which) in clients {
-        stream.write_all(b"ping").unwrap();
-        let mut echo = [0u8; 4];
-        stream.read_exact(&mut echo).unwrap();
-        assert_eq!(&echo, b"ping");
+        assert_echoes(&mut stream);
         served[which] += 1;
     }
     // However the kernel hashed the 64 connections over the two sockets
@@ -136,10 +141,7 @@ fn clients_connecting_at_once_from_many_threads_are_split_evenly() {
     assert_eq!(served, [100, 100]);
     // Every connection handed over is served like one accepted there.
     for stream in &mut streams {
-        stream.write_all(b"ping").unwrap();
-        let mut echo = [0u8; 4];
-        stream.read_exact(&mut echo).unwrap();
-        assert_eq!(&echo, b"ping");
+        assert_echoes(stream);
     }
     assert_eq!(port.accepted(), served);
     pool.stop(WAIT).unwrap();
@@ -193,10 +195,7 @@ fn a_panic_in_one_reactors_protocol_leaves_every_reactor_serving() {
             let _ = stream.read_to_end(&mut rest);
             assert!(rest.is_empty(), "{rest:?}");
         } else {
-            stream.write_all(b"ping").unwrap();
-            let mut echo = [0u8; 4];
-            stream.read_exact(&mut echo).unwrap();
-            assert_eq!(&echo, b"ping");
+            assert_echoes(&mut stream);
         }
     }
     assert!(seen.iter().all(|&count| count > 0), "{seen:?}");
