@@ -16,6 +16,7 @@ use super::cancel::{
     AwaitState, Cancel, CancelEntry, CancelHandle, CancelProgress, Canceller, EntryKey,
     cancel_chain,
 };
+use super::flags::Flags;
 use super::trampoline::dispatch;
 use super::unfired;
 
@@ -30,32 +31,6 @@ pub(super) struct Inner<T> {
     flags: Flags,
 }
 
-/// What has happened to a Deferred, one bit each. As five `bool`s they
-/// made every Deferred a word larger (and a size class larger in the
-/// allocator), which a burst of pending Deferreds pays for in memory.
-#[derive(Clone, Copy)]
-struct Flags(u8);
-
-impl Flags {
-    /// A result arrived (from the producer or from cancellation).
-    const FIRED: u8 = 1;
-    /// The result was handed to a continuation or a poll.
-    const DELIVERED: u8 = 1 << 1;
-    /// The consumer half (`Deferred`) still exists or has attached a
-    /// continuation: someone may still look at the result.
-    const OBSERVED: u8 = 1 << 2;
-    /// Cancellation failed the Deferred.
-    const CANCELLED: u8 = 1 << 3;
-    /// A consumer asked for this Deferred to be cancelled: a `Cancelled`
-    /// failure it then holds is the consumer's doing, not an error to
-    /// report when it is dropped.
-    const CANCEL_REQUESTED: u8 = 1 << 4;
-
-    fn has(self, flag: u8) -> bool {
-        self.0 & flag != 0
-    }
-}
-
 impl<T> Inner<T> {
     fn fired(&self) -> bool {
         self.flags.has(Flags::FIRED)
@@ -63,10 +38,6 @@ impl<T> Inner<T> {
 
     fn delivered(&self) -> bool {
         self.flags.has(Flags::DELIVERED)
-    }
-
-    fn set(&mut self, flag: u8) {
-        self.flags.0 |= flag;
     }
 }
 
@@ -169,11 +140,7 @@ fn shared<T>(canceller: Canceller, fired: bool) -> Shared<T> {
         waker: None,
         canceller,
         paused: 0,
-        flags: Flags(if fired {
-            Flags::OBSERVED | Flags::FIRED
-        } else {
-            Flags::OBSERVED
-        }),
+        flags: Flags::new(fired),
     }))
 }
 
@@ -185,7 +152,7 @@ pub(super) fn fire<T: 'static>(inner: &Shared<T>, result: Result<T, Failure>) {
         if state.fired() {
             return;
         }
-        state.set(Flags::FIRED);
+        state.flags.insert(Flags::FIRED);
         unfired::gone();
         state.result = Some(result);
         std::mem::replace(&mut state.canceller, Canceller::None)
@@ -203,7 +170,7 @@ fn deliver<T: 'static>(inner: &Shared<T>) {
     }
     if let Some(continuation) = state.continuation.take() {
         let result = state.result.take().expect("checked above");
-        state.set(Flags::DELIVERED);
+        state.flags.insert(Flags::DELIVERED);
         drop(state);
         dispatch(move || continuation(result));
     } else if let Some(waker) = state.waker.take() {
@@ -218,7 +185,7 @@ impl<T: 'static> Cancel for RefCell<Inner<T>> {
         if state.fired() {
             return None;
         }
-        state.set(Flags::CANCEL_REQUESTED);
+        state.flags.insert(Flags::CANCEL_REQUESTED);
         Some(match &state.canceller {
             Canceller::Upstream(upstream) => Canceller::Upstream(upstream.clone()),
             Canceller::Reusable(cancel) => Canceller::Reusable(cancel.clone()),
@@ -229,7 +196,7 @@ impl<T: 'static> Cancel for RefCell<Inner<T>> {
     fn fail_cancelled(self: Rc<Self>) {
         let still_unfired = !self.borrow().fired();
         if still_unfired {
-            self.borrow_mut().set(Flags::CANCELLED);
+            self.borrow_mut().flags.insert(Flags::CANCELLED);
             fire(&self, Err(Failure::new(Cancelled)));
         }
     }
@@ -464,7 +431,7 @@ fn wait_on<U: 'static>(target: &Shared<U>, inner: Deferred<U>) {
     let ready = {
         let mut state = inner.inner.borrow_mut();
         if state.paused == 0 && state.result.is_some() {
-            state.set(Flags::DELIVERED);
+            state.flags.insert(Flags::DELIVERED);
             state.result.take()
         } else {
             None
@@ -497,7 +464,7 @@ impl<T: 'static> Drop for Deferred<T> {
             }
             let awaited = state.waker.take().is_some();
             if !awaited {
-                state.flags.0 &= !Flags::OBSERVED;
+                state.flags.remove(Flags::OBSERVED);
             }
             awaited && !state.fired()
         };
@@ -521,7 +488,7 @@ impl<T: 'static> Future for Deferred<T> {
         if state.paused == 0
             && let Some(result) = state.result.take()
         {
-            state.set(Flags::DELIVERED);
+            state.flags.insert(Flags::DELIVERED);
             return Poll::Ready(result);
         }
         assert!(
@@ -612,25 +579,5 @@ impl<T: 'static> fmt::Debug for Resolver<T> {
         f.debug_struct("Resolver")
             .field("fired", &self.inner.is_none())
             .finish()
-    }
-}
-
-/// A Deferred that has already succeeded with `value`.
-pub fn succeed<T: 'static>(value: T) -> Deferred<T> {
-    Deferred::succeed(value)
-}
-
-/// A Deferred that has already failed.
-pub fn fail<T: 'static>(failure: impl Into<Failure>) -> Deferred<T> {
-    Deferred::fail(failure)
-}
-
-/// Calls `f` now and makes its outcome a Deferred: a returned Deferred as
-/// is, a `Result` as an already-fired Deferred, and a panic as a failed one
-/// (Twisted's `maybeDeferred`).
-pub fn maybe_deferred<R: IntoDeferred>(f: impl FnOnce() -> R) -> Deferred<R::Output> {
-    match catch_panic(f) {
-        Ok(outcome) => outcome.into_deferred(),
-        Err(failure) => Deferred::fail(failure),
     }
 }
