@@ -55,25 +55,40 @@ fn threads_named(prefix: &str) -> usize {
 /// as its last act, before a join of it returns; the kernel may still list
 /// it in `/proc` for a moment after, so that alone cannot show a join.
 #[derive(Clone, Default)]
-struct Ends(Arc<AtomicUsize>);
+struct Ends(Arc<EndCounts>);
+
+#[derive(Default)]
+struct EndCounts {
+    /// Threads that asked to be counted (a worker may run several jobs).
+    watched: AtomicUsize,
+    ended: AtomicUsize,
+}
 
 impl Ends {
     /// On a worker: counts this thread when it ends.
     fn count_this_thread(&self) {
-        END_MARK.with(|mark| *mark.0.borrow_mut() = Some(self.0.clone()));
+        END_MARK.with(|mark| {
+            let mut slot = mark.0.borrow_mut();
+            if slot.is_none() {
+                self.0.watched.fetch_add(1, Ordering::SeqCst);
+                *slot = Some(self.0.clone());
+            }
+        });
     }
 
-    fn counted(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
+    /// Whether every thread counted has ended, and how many there were.
+    fn all_ended(&self) -> (bool, usize) {
+        let watched = self.0.watched.load(Ordering::SeqCst);
+        (self.0.ended.load(Ordering::SeqCst) == watched, watched)
     }
 }
 
-struct EndMark(RefCell<Option<Arc<AtomicUsize>>>);
+struct EndMark(RefCell<Option<Arc<EndCounts>>>);
 
 impl Drop for EndMark {
     fn drop(&mut self) {
-        if let Some(ends) = self.0.get_mut().take() {
-            ends.fetch_add(1, Ordering::SeqCst);
+        if let Some(counts) = self.0.get_mut().take() {
+            counts.ended.fetch_add(1, Ordering::SeqCst);
         }
     }
 }

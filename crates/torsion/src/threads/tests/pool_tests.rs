@@ -172,7 +172,7 @@ fn stop_joins_every_thread() {
     drop(open);
     pool.stop(StopMode::FinishQueued);
     // Every worker has ended by the time stop returns...
-    assert_eq!(ends.counted(), 4);
+    assert_eq!(ends.all_ended(), (true, 4));
     assert_eq!(pool.stats().workers, 0);
     // ...and the kernel takes their /proc entries away a moment after a
     // join returns (on a loaded machine, a visible moment).
@@ -282,7 +282,11 @@ fn dropping_the_last_clone_stops_and_joins_the_pool() {
     }
     let tids: Vec<String> = receiver.iter().take(2).collect();
     drop(pool);
-    assert_eq!(ends.counted(), 2, "both workers ended before drop returned");
+    // (Both jobs may have run on one worker.)
+    assert!(
+        ends.all_ended().0,
+        "every worker ended before drop returned"
+    );
     wait_until(|| tids.iter().all(|tid| !thread_alive(tid)));
 }
 
