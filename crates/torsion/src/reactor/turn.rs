@@ -170,7 +170,7 @@ impl Reactor {
 
     fn run_due_timers(&self) {
         let timers = &self.inner.timers;
-        if timers.next_deadline().is_none() {
+        if timers.len() == 0 {
             return;
         }
         let barrier = timers.sequence_barrier();
