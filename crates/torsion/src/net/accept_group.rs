@@ -175,20 +175,9 @@ impl AcceptGroup {
     /// Which member serves the connection `me` has just accepted, counted
     /// as given to it.
     pub(crate) fn route(&self, me: &Arc<Member>) -> Route {
-        let members = lock(&self.members);
-        let mut target = me;
-        for member in members.iter() {
-            if member.open.load(Ordering::Acquire)
-                && member.given.load(Ordering::Relaxed) < target.given.load(Ordering::Relaxed)
-            {
-                target = member;
-            }
-        }
-        target.given.fetch_add(1, Ordering::Relaxed);
-        if Arc::ptr_eq(target, me) {
-            Route::Here
-        } else {
-            Route::To(target.clone())
+        match self.give_one(me, true) {
+            Some(target) if !Arc::ptr_eq(&target, me) => Route::To(target),
+            _ => Route::Here,
         }
     }
 
@@ -197,30 +186,36 @@ impl AcceptGroup {
     /// are closed.
     pub(crate) fn rehome(&self, me: &Arc<Member>, sockets: Vec<std::net::TcpStream>) {
         for socket in sockets {
-            let target = {
-                let members = lock(&self.members);
-                let target = members
-                    .iter()
-                    .filter(|member| !Arc::ptr_eq(member, me))
-                    .filter(|member| member.open.load(Ordering::Acquire))
-                    .min_by_key(|member| member.given.load(Ordering::Relaxed))
-                    .cloned();
-                if let Some(target) = &target {
-                    target.given.fetch_add(1, Ordering::Relaxed);
-                }
-                target
+            let refused = match self.give_one(me, false) {
+                Some(target) => target.hand(socket),
+                None => vec![socket],
             };
-            match target {
-                Some(target) => {
-                    for refused in target.hand(socket) {
-                        tracing::debug!(peer = ?refused.peer_addr().ok(), "no port of the group is open; connection closed");
-                    }
-                }
-                None => {
-                    tracing::debug!(peer = ?socket.peer_addr().ok(), "no port of the group is open; connection closed")
-                }
+            for socket in refused {
+                tracing::debug!(peer = ?socket.peer_addr().ok(), "no port of the group is open; connection closed");
             }
         }
+    }
+
+    /// The open member given the fewest connections so far, counted as
+    /// given one more. `me` is a candidate, winning a tie, when `me_too`;
+    /// otherwise it is left out.
+    fn give_one(&self, me: &Arc<Member>, me_too: bool) -> Option<Arc<Member>> {
+        let members = lock(&self.members);
+        let mut target = me_too.then_some(me);
+        let others = members
+            .iter()
+            .filter(|member| !Arc::ptr_eq(member, me) && member.open.load(Ordering::Acquire));
+        for member in others {
+            let fewer = target.is_none_or(|target| {
+                member.given.load(Ordering::Relaxed) < target.given.load(Ordering::Relaxed)
+            });
+            if fewer {
+                target = Some(member);
+            }
+        }
+        let target = target?;
+        target.given.fetch_add(1, Ordering::Relaxed);
+        Some(target.clone())
     }
 }
 
