@@ -41,45 +41,67 @@ use crate::error::{Cancelled, Panicked, TimedOut};
 /// [`find`](Failure::find), `Display`) works on every clone; taking it out by
 /// value ([`downcast`](Failure::downcast), [`trap`](Failure::trap)) needs the
 /// only handle, and on a clone that is still shared hands the failure back.
+///
+/// A `Failure` is a single shared pointer (the backtrace, when there is
+/// one, lives beside the error), which keeps every `Result<T, Failure>`,
+/// and so every Deferred, small.
 #[derive(Clone)]
 pub struct Failure {
     error: Arc<dyn Erased>,
-    backtrace: Option<Arc<Backtrace>>,
 }
 
 /// The shared error, whichever way it was made: typed (one allocation, as
 /// a `Box` would be) or from an already boxed error.
 trait Erased: Send + Sync {
     fn error(&self) -> &(dyn StdError + Send + Sync + 'static);
+    fn backtrace(&self) -> Option<&Backtrace>;
     /// The error by value if this is the only handle, else the handle back.
     fn take(self: Arc<Self>) -> Result<Box<dyn StdError + Send + Sync + 'static>, Arc<dyn Erased>>;
 }
 
-struct Typed<E>(E);
+/// A typed error and the backtrace captured with it. The backtrace is
+/// boxed so that a failure made without one (the usual case) pays one word
+/// for it.
+struct Typed<E> {
+    error: E,
+    backtrace: Option<Box<Backtrace>>,
+}
 
 impl<E: StdError + Send + Sync + 'static> Erased for Typed<E> {
     fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
-        &self.0
+        &self.error
+    }
+
+    fn backtrace(&self) -> Option<&Backtrace> {
+        self.backtrace.as_deref()
     }
 
     fn take(self: Arc<Self>) -> Result<Box<dyn StdError + Send + Sync + 'static>, Arc<dyn Erased>> {
         match Arc::try_unwrap(self) {
-            Ok(Typed(error)) => Ok(Box::new(error)),
+            Ok(typed) => Ok(Box::new(typed.error)),
             Err(shared) => Err(shared),
         }
     }
 }
 
-struct Boxed(Box<dyn StdError + Send + Sync + 'static>);
+/// An already boxed error, and its backtrace as in [`Typed`].
+struct Boxed {
+    error: Box<dyn StdError + Send + Sync + 'static>,
+    backtrace: Option<Box<Backtrace>>,
+}
 
 impl Erased for Boxed {
     fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
-        &*self.0
+        &*self.error
+    }
+
+    fn backtrace(&self) -> Option<&Backtrace> {
+        self.backtrace.as_deref()
     }
 
     fn take(self: Arc<Self>) -> Result<Box<dyn StdError + Send + Sync + 'static>, Arc<dyn Erased>> {
         match Arc::try_unwrap(self) {
-            Ok(Boxed(error)) => Ok(error),
+            Ok(boxed) => Ok(boxed.error),
             Err(shared) => Err(shared),
         }
     }
@@ -126,8 +148,10 @@ impl Failure {
         E: StdError + Send + Sync + 'static,
     {
         Failure {
-            error: Arc::new(Typed(error)),
-            backtrace: capture_backtrace(),
+            error: Arc::new(Typed {
+                error,
+                backtrace: capture_backtrace(),
+            }),
         }
     }
 
@@ -136,8 +160,10 @@ impl Failure {
     /// original type.
     pub fn from_boxed(error: Box<dyn StdError + Send + Sync + 'static>) -> Failure {
         Failure {
-            error: Arc::new(Boxed(error)),
-            backtrace: capture_backtrace(),
+            error: Arc::new(Boxed {
+                error,
+                backtrace: capture_backtrace(),
+            }),
         }
     }
 
@@ -211,10 +237,7 @@ impl Failure {
         }
         match self.error.take() {
             Ok(error) => Ok(*error.downcast::<E>().expect("checked to be an E")),
-            Err(error) => Err(Failure {
-                error,
-                backtrace: self.backtrace,
-            }),
+            Err(error) => Err(Failure { error }),
         }
     }
 
@@ -240,7 +263,7 @@ impl Failure {
     /// The backtrace captured when the failure was made, if backtraces are
     /// enabled.
     pub fn backtrace(&self) -> Option<&Backtrace> {
-        self.backtrace.as_deref()
+        self.error.backtrace()
     }
 
     /// True if the failure is a [`Cancelled`].
@@ -259,10 +282,10 @@ impl Failure {
     }
 }
 
-fn capture_backtrace() -> Option<Arc<Backtrace>> {
+fn capture_backtrace() -> Option<Box<Backtrace>> {
     let backtrace = Backtrace::capture();
     match backtrace.status() {
-        BacktraceStatus::Captured => Some(Arc::new(backtrace)),
+        BacktraceStatus::Captured => Some(Box::new(backtrace)),
         _ => None,
     }
 }
@@ -300,7 +323,7 @@ impl fmt::Display for Failure {
 impl fmt::Debug for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Failure({self}; {:?})", self.error())?;
-        if let Some(backtrace) = &self.backtrace {
+        if let Some(backtrace) = self.backtrace() {
             write!(f, "\n{backtrace}")?;
         }
         Ok(())
@@ -396,6 +419,44 @@ mod tests {
         let error = failure.clone().into_error();
         assert_eq!(error.to_string(), "outer");
         assert_eq!(error.source().unwrap().to_string(), "inner");
+    }
+
+    #[test]
+    fn a_failure_is_one_shared_pointer() {
+        assert_eq!(
+            std::mem::size_of::<Failure>(),
+            std::mem::size_of::<Arc<dyn Erased>>()
+        );
+    }
+
+    /// Backtraces are switched on by the environment, which std reads once
+    /// per process: the check runs in a child of this test binary.
+    #[test]
+    fn a_failure_made_with_backtraces_enabled_keeps_its_backtrace() {
+        if std::env::var_os("TORSION_TEST_BACKTRACE_CHILD").is_some() {
+            for failure in [
+                Failure::new(Cancelled),
+                Failure::from_boxed(Box::new(Cancelled)),
+            ] {
+                assert!(failure.backtrace().is_some());
+                assert!(format!("{failure:?}").contains("a_failure_made_with_backtraces"));
+                let copy = failure.clone();
+                let still_shared = copy.downcast::<Cancelled>().unwrap_err();
+                assert!(still_shared.backtrace().is_some());
+            }
+            return;
+        }
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "failure::tests::a_failure_made_with_backtraces_enabled_keeps_its_backtrace",
+            ])
+            .env("TORSION_TEST_BACKTRACE_CHILD", "1")
+            .env("RUST_LIB_BACKTRACE", "1")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
     }
 
     #[test]

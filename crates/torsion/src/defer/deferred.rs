@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use crate::Failure;
 use crate::error::{Cancelled, ReactorError, ResolverDropped};
@@ -16,16 +16,14 @@ use super::cancel::{
     AwaitState, Cancel, CancelEntry, CancelHandle, CancelProgress, Canceller, EntryKey,
     cancel_chain,
 };
+use super::consumer::Consumer;
 use super::flags::Flags;
 use super::trampoline::dispatch;
 use super::unfired;
 
-type Continuation<T> = Box<dyn FnOnce(Result<T, Failure>)>;
-
 pub(super) struct Inner<T> {
     result: Option<Result<T, Failure>>,
-    continuation: Option<Continuation<T>>,
-    waker: Option<Waker>,
+    consumer: Consumer<T>,
     canceller: Canceller,
     paused: u32,
     flags: Flags,
@@ -136,8 +134,7 @@ fn shared<T>(canceller: Canceller, fired: bool) -> Shared<T> {
     }
     Rc::new(RefCell::new(Inner {
         result: None,
-        continuation: None,
-        waker: None,
+        consumer: Consumer::None,
         canceller,
         paused: 0,
         flags: Flags::new(fired),
@@ -168,14 +165,18 @@ fn deliver<T: 'static>(inner: &Shared<T>) {
     if state.paused > 0 || state.result.is_none() {
         return;
     }
-    if let Some(continuation) = state.continuation.take() {
-        let result = state.result.take().expect("checked above");
-        state.flags.insert(Flags::DELIVERED);
-        drop(state);
-        dispatch(move || continuation(result));
-    } else if let Some(waker) = state.waker.take() {
-        drop(state);
-        waker.wake();
+    match std::mem::replace(&mut state.consumer, Consumer::None) {
+        Consumer::Continuation(continuation) => {
+            let result = state.result.take().expect("checked above");
+            state.flags.insert(Flags::DELIVERED);
+            drop(state);
+            dispatch(move || continuation(result));
+        }
+        Consumer::Waker(waker) => {
+            drop(state);
+            waker.wake();
+        }
+        Consumer::None => {}
     }
 }
 
@@ -205,11 +206,11 @@ impl<T: 'static> Cancel for RefCell<Inner<T>> {
         let Ok(state) = self.try_borrow() else {
             return AwaitState::Done;
         };
-        if state.delivered() || state.continuation.is_some() {
+        if state.delivered() || state.consumer.is_continuation() {
             AwaitState::Done
         } else if state.result.is_some() {
             AwaitState::ReadyUnpolled
-        } else if !state.fired() && state.waker.is_some() {
+        } else if !state.fired() && state.consumer.is_waker() {
             AwaitState::Pending
         } else {
             AwaitState::Done
@@ -396,9 +397,9 @@ impl<T: 'static> Deferred<T> {
     fn set_continuation(self, continuation: impl FnOnce(Result<T, Failure>) + 'static) {
         {
             let mut state = self.inner.borrow_mut();
-            state.continuation = Some(Box::new(continuation));
-            // Chained, it is no longer a future anyone awaits.
-            state.waker = None;
+            // Chained, it is no longer a future anyone awaits: the
+            // continuation takes the waker's place.
+            state.consumer = Consumer::Continuation(Box::new(continuation));
         }
         deliver(&self.inner);
     }
@@ -459,10 +460,14 @@ impl<T: 'static> Drop for Deferred<T> {
             let Ok(mut state) = self.inner.try_borrow_mut() else {
                 return;
             };
-            if state.continuation.is_some() {
-                return;
-            }
-            let awaited = state.waker.take().is_some();
+            let awaited = match state.consumer {
+                Consumer::Continuation(_) => return,
+                Consumer::Waker(_) => {
+                    state.consumer = Consumer::None;
+                    true
+                }
+                Consumer::None => false,
+            };
             if !awaited {
                 state.flags.remove(Flags::OBSERVED);
             }
@@ -495,9 +500,9 @@ impl<T: 'static> Future for Deferred<T> {
             !state.delivered(),
             "Deferred polled after it returned its result"
         );
-        match &state.waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => state.waker = Some(cx.waker().clone()),
+        match &state.consumer {
+            Consumer::Waker(waker) if waker.will_wake(cx.waker()) => {}
+            _ => state.consumer = Consumer::Waker(cx.waker().clone()),
         }
         drop(state);
         let weak: Weak<RefCell<Inner<T>>> = Rc::downgrade(&self.inner);
@@ -550,9 +555,9 @@ impl<T: 'static> Drop for Resolver<T> {
         let nobody_waits = {
             let state = inner.borrow();
             state.fired()
-                || (state.continuation.is_none()
+                || (!state.consumer.is_continuation()
                     && (handles_gone
-                        || (!state.flags.has(Flags::OBSERVED) && state.waker.is_none())))
+                        || (!state.flags.has(Flags::OBSERVED) && !state.consumer.is_waker())))
         };
         if !nobody_waits {
             fire(&inner, Err(Failure::new(ResolverDropped)));

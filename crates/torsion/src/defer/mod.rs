@@ -65,6 +65,7 @@ mod any_resolver;
 pub(crate) mod awaiting;
 mod cancel;
 mod combinators;
+mod consumer;
 mod deferred;
 mod fired;
 mod flags;
