@@ -2,21 +2,25 @@
 //! every cross-thread call goes through.
 //!
 //! Posting a call locks the queue just long enough to push a boxed closure.
-//! Only the first post after the reactor last drained the queue writes to the
+//! Only a post that finds the reactor asleep (or about to be) writes to the
 //! `mio::Waker` (an eventfd): a burst of a million posts costs a handful of
 //! wake-ups, not a million syscalls. The reactor swaps the whole batch out
 //! under the lock and runs it outside it; calls posted while a batch runs
 //! wait for the next turn, so a busy poster cannot starve I/O.
 //!
 //! Whether a post must write the eventfd is one atomic word, `wake`:
-//! `IDLE` (the reactor may be asleep: the next post writes), `NOTIFIED`
-//! (a write was made, or is not needed: the reactor will look at the queue)
-//! or `SPINNING` (the reactor is awake, watching this word for a while
-//! before it sleeps). A post swaps in `NOTIFIED` and writes only if it took
-//! the word from `IDLE`; posts to a spinning reactor make no system call
-//! at all. The reactor goes from `SPINNING` back to `IDLE` with a
-//! compare-and-swap before it sleeps, so a post either lands before it
-//! (and the reactor sees it) or after it (and writes the eventfd).
+//! `IDLE` (the reactor may be asleep: the next post writes), `AWAKE` (the
+//! reactor is turning and will look at the queue again before it sleeps),
+//! `NOTIFIED` (a post came since the reactor last took the queue: it will
+//! look again without another write) or `SPINNING` (the reactor is awake,
+//! watching this word for a while before it sleeps). A post swaps in
+//! `NOTIFIED` and writes only if it took the word from `IDLE`, so posts to
+//! a reactor that is awake, turning or spinning, make no system call at
+//! all: a poster that streams calls to a busy loop pays none. The reactor
+//! goes back to `IDLE` only just before it sleeps, with a compare-and-swap
+//! from `AWAKE` or `SPINNING`, so a post either lands before it (the swap
+//! fails, and the reactor does not sleep) or after it (and writes the
+//! eventfd).
 //!
 //! A thread pool's results take the same queue, in order with the calls,
 //! but as a [`Completion`]: a reference to state the reactor thread
@@ -40,6 +44,9 @@ const IDLE: usize = 0;
 const NOTIFIED: usize = 1;
 /// The reactor is spinning before it sleeps: a post needs no write.
 const SPINNING: usize = 2;
+/// The reactor took the queue in this turn and will look at it again
+/// before it sleeps: a post needs no write.
+const AWAKE: usize = 3;
 
 /// A call posted from another thread.
 pub(crate) type CrossThreadCall = Box<dyn FnOnce(&Reactor) + Send>;
@@ -63,10 +70,10 @@ pub(crate) struct Shared {
     /// Ids of local tasks woken through a `Waker` (possibly from another
     /// thread).
     woken: Mutex<Vec<usize>>,
-    /// `IDLE`, `NOTIFIED` or `SPINNING` (see the module documentation):
-    /// set to `NOTIFIED` by the first post after a drain, back to `IDLE` by
-    /// the reactor before it drains. While not `IDLE`, posts skip the
-    /// wake-up syscall.
+    /// `IDLE`, `AWAKE`, `NOTIFIED` or `SPINNING` (see the module
+    /// documentation): set to `NOTIFIED` by the first post after a drain,
+    /// to `AWAKE` by the reactor as it drains, and back to `IDLE` just
+    /// before it sleeps. While not `IDLE`, posts skip the wake-up syscall.
     wake: AtomicUsize,
     /// A task was woken on the reactor's own thread during a turn: the loop
     /// is awake and sees it without the wake-up syscall.
@@ -147,29 +154,68 @@ impl Shared {
         }
     }
 
-    /// Writes the wake-up descriptor if a task was woken inside the last
-    /// turn, for a host loop that watches the descriptor between turns.
-    pub(crate) fn announce_turn_wakes(&self) {
-        if self.woken_in_turn.load(Ordering::Acquire) {
+    /// Ends a turn driven by a host loop, which watches the descriptor
+    /// until the next one: the reactor counts as asleep from here on, and
+    /// work that came in without a write (posts while it turned, a task
+    /// woken inside the turn) gets one now.
+    pub(crate) fn end_host_turn(&self) {
+        if !self.prepare_to_sleep() {
+            self.wake_host();
+        } else if self.woken_in_turn.load(Ordering::Acquire) {
             self.notify();
         }
     }
 
     fn notify(&self) {
+        // Posts after the first since the reactor took the queue find
+        // `NOTIFIED` and leave the word alone: a read keeps the cache line
+        // shared with a spinning reactor, where a swap would pull it over.
+        if self.wake.load(Ordering::Acquire) == NOTIFIED {
+            return;
+        }
         if self.wake.swap(NOTIFIED, Ordering::AcqRel) == IDLE {
-            #[cfg(loom)]
-            self.wake_signal.wake();
-            if let Err(error) = self.waker.wake() {
-                tracing::error!(%error, "could not wake the reactor");
-            }
+            self.wake_host();
         }
     }
 
     /// Moves the pending calls into `batch` (which must be empty), keeping
-    /// both vectors' capacity for the next turns.
+    /// both vectors' capacity for the next turns. The reactor is awake
+    /// until [`prepare_to_sleep`](Shared::prepare_to_sleep): posts from now
+    /// on need no eventfd write.
     pub(crate) fn take_calls(&self, batch: &mut Vec<Posted>) {
-        self.wake.store(IDLE, Ordering::Release);
+        self.wake.store(AWAKE, Ordering::Release);
         std::mem::swap(&mut *lock(&self.calls), batch);
+    }
+
+    /// The reactor is about to sleep (in `epoll_wait`, or in a host loop
+    /// watching the descriptor): true if it may, and later posts write the
+    /// eventfd; false if a post came in since it took the queue.
+    pub(crate) fn prepare_to_sleep(&self) -> bool {
+        let mut current = self.wake.load(Ordering::Acquire);
+        loop {
+            match current {
+                IDLE => return true,
+                NOTIFIED => return false,
+                _ => {}
+            }
+            match self
+                .wake
+                .compare_exchange(current, IDLE, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
+        }
+    }
+
+    /// Writes the eventfd for work that came in without one (while the
+    /// reactor was awake), for a host loop that is about to watch it.
+    pub(crate) fn wake_host(&self) {
+        #[cfg(loom)]
+        self.wake_signal.wake();
+        if let Err(error) = self.waker.wake() {
+            tracing::error!(%error, "could not wake the reactor");
+        }
     }
 
     /// Moves the woken task ids into `into` (which must be empty). True if
@@ -186,13 +232,21 @@ impl Shared {
         self.wake.load(Ordering::Acquire) == NOTIFIED || self.woken_in_turn.load(Ordering::Acquire)
     }
 
-    /// The reactor is about to spin before it sleeps: posts from now on
-    /// need no eventfd write. False if a post already came in (there is
-    /// work: do not spin).
+    /// The reactor is about to spin before it sleeps: posts still need no
+    /// eventfd write. False if a post already came in (there is work: do
+    /// not spin).
     pub(crate) fn begin_spin(&self) -> bool {
-        self.wake
-            .compare_exchange(IDLE, SPINNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        let mut current = self.wake.load(Ordering::Acquire);
+        while current != NOTIFIED {
+            match self
+                .wake
+                .compare_exchange(current, SPINNING, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
+        }
+        false
     }
 
     /// While spinning: true once a post or wake has come in.

@@ -11,12 +11,20 @@
 //! makes no system call at all (see `handle.rs`).
 //!
 //! Spinning only pays when posts come back quickly, so it is bounded
-//! three ways: it follows only turns that ran posted calls or tasks woken
-//! from outside (a loop driven by I/O alone never spins); it lasts at most
+//! three ways: it follows only turns that ran exactly one posted call (or
+//! completion, or task woken from outside) (a loop driven by I/O alone
+//! never spins); it lasts at most
 //! the window (and never past the next timer); and it stops after
 //! [`CREDIT`] spins in a row saw nothing, until a sleep that followed
 //! cross-thread work is cut short by more of it within the window (a
 //! sign that spinning would have paid). A loop with nothing to do sleeps.
+//!
+//! One call, not several: a thread that waits for the loop's answer has one
+//! call in flight at a time, so a turn that found several came from a
+//! producer that does not wait. Such a producer loses nothing while the
+//! loop sleeps, and its calls then run in big batches; a loop that spun for
+//! it would take them one or two at a time and stay busy at its pace, for
+//! twice the CPU time per call.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -55,11 +63,11 @@ impl Default for Spin {
 
 impl Spin {
     /// How long to spin before a poll that would wait `wait` (`None`: no
-    /// limit), after a turn that did (`external`) or did not run
-    /// cross-thread work; `None` means do not spin.
-    fn plan(&self, external: bool, wait: Option<Duration>) -> Option<Duration> {
+    /// limit), after a turn that ran `external` pieces of cross-thread
+    /// work; `None` means do not spin.
+    fn plan(&self, external: usize, wait: Option<Duration>) -> Option<Duration> {
         let window = self.window.get();
-        if !external || window.is_zero() || self.credit.get() == 0 {
+        if external != 1 || window.is_zero() || self.credit.get() == 0 {
             return None;
         }
         let spin = wait.map_or(window, |wait| wait.min(window));
@@ -75,10 +83,10 @@ impl Spin {
         }
     }
 
-    /// The loop sleeps without spinning after a turn that did or did not
-    /// run cross-thread work.
-    fn sleeping(&self, external: bool) {
-        if external && self.credit.get() == 0 && !self.window.get().is_zero() {
+    /// The loop sleeps without spinning after a turn that ran `external`
+    /// pieces of cross-thread work.
+    fn sleeping(&self, external: usize) {
+        if external == 1 && self.credit.get() == 0 && !self.window.get().is_zero() {
             self.slept_at.set(Some(Instant::now()));
         } else {
             self.slept_at.set(None);
@@ -134,7 +142,7 @@ impl Reactor {
     /// came in meanwhile).
     pub(super) fn spin_before_poll(
         &self,
-        external: bool,
+        external: usize,
         wait: Option<Duration>,
     ) -> Option<Duration> {
         let spin = &self.inner.spin;
@@ -178,43 +186,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spins_only_after_cross_thread_work_and_never_past_the_wait() {
+    fn spins_only_after_one_piece_of_cross_thread_work_and_never_past_the_wait() {
         let spin = Spin::default();
-        assert_eq!(spin.plan(false, None), None);
-        assert_eq!(spin.plan(true, None), Some(DEFAULT_SPIN_BEFORE_SLEEP));
+        assert_eq!(spin.plan(0, None), None);
+        assert_eq!(spin.plan(1, None), Some(DEFAULT_SPIN_BEFORE_SLEEP));
+        assert_eq!(
+            spin.plan(2, None),
+            None,
+            "several calls: a producer that does not wait"
+        );
         let short = Duration::from_micros(3);
-        assert_eq!(spin.plan(true, Some(short)), Some(short));
-        assert_eq!(spin.plan(true, Some(Duration::ZERO)), None);
+        assert_eq!(spin.plan(1, Some(short)), Some(short));
+        assert_eq!(spin.plan(1, Some(Duration::ZERO)), None);
         spin.window.set(Duration::ZERO);
-        assert_eq!(spin.plan(true, None), None);
+        assert_eq!(spin.plan(1, None), None);
     }
 
     #[test]
     fn spinning_stops_after_empty_spins_and_resumes_when_it_would_have_paid() {
         let spin = Spin::default();
         for _ in 0..CREDIT {
-            assert!(spin.plan(true, None).is_some());
+            assert!(spin.plan(1, None).is_some());
             spin.spun(false);
         }
         assert_eq!(
-            spin.plan(true, None),
+            spin.plan(1, None),
             None,
             "stopped after {CREDIT} empty spins"
         );
         // A sleep after cross-thread work, ended by more of it at once.
-        spin.sleeping(true);
+        spin.sleeping(1);
         spin.woke(true);
-        assert!(spin.plan(true, None).is_some(), "resumed");
+        assert!(spin.plan(1, None).is_some(), "resumed");
         // A spin that sees work refills the credit.
         for _ in 0..CREDIT - 1 {
             spin.spun(false);
         }
         spin.spun(true);
         for _ in 0..CREDIT {
-            assert!(spin.plan(true, None).is_some());
+            assert!(spin.plan(1, None).is_some());
             spin.spun(false);
         }
-        assert_eq!(spin.plan(true, None), None);
+        assert_eq!(spin.plan(1, None), None);
     }
 
     #[test]
@@ -224,13 +237,13 @@ mod tests {
         for _ in 0..CREDIT {
             spin.spun(false);
         }
-        spin.sleeping(true);
+        spin.sleeping(1);
         std::thread::sleep(Duration::from_millis(5));
         spin.woke(true);
-        assert_eq!(spin.plan(true, None), None);
+        assert_eq!(spin.plan(1, None), None);
         // Nor does a prompt wake-up by I/O alone turn it on.
-        spin.sleeping(true);
+        spin.sleeping(1);
         spin.woke(false);
-        assert_eq!(spin.plan(true, None), None);
+        assert_eq!(spin.plan(1, None), None);
     }
 }

@@ -119,9 +119,9 @@ impl Reactor {
     /// reactor it does nothing.
     pub fn run_once(&self, timeout: Option<Duration>) -> std::io::Result<()> {
         let turned = self.turn(timeout);
-        // A host loop learns of work from the descriptor: a task woken
-        // inside the turn, which skipped the wake-up write, gets it now.
-        self.inner.shared.announce_turn_wakes();
+        // A host loop learns of work from the descriptor: posts and wakes
+        // that skipped the wake-up write while the turn ran get it now.
+        self.inner.shared.end_host_turn();
         turned
     }
 
@@ -136,8 +136,8 @@ impl Reactor {
         let mut external = self.run_cross_thread_calls();
         self.run_due_timers();
         self.run_settles();
-        external |= self.poll_woken_tasks();
-        self.inner.spin.woke(external);
+        external += self.poll_woken_tasks();
+        self.inner.spin.woke(external > 0);
         self.advance_shutdown();
         if self.is_finished() {
             return Ok(());
@@ -146,15 +146,19 @@ impl Reactor {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let wait = self.spin_before_poll(external, wait);
+        let mut wait = self.spin_before_poll(external, wait);
+        if wait != Some(Duration::ZERO) && !self.inner.shared.prepare_to_sleep() {
+            // A call was posted since the queue was taken: no sleeping.
+            wait = Some(Duration::ZERO);
+        }
         self.poll_io(wait)
     }
 
-    /// Runs the calls posted before this turn; true if there were any.
-    fn run_cross_thread_calls(&self) -> bool {
+    /// Runs the calls posted before this turn; returns how many.
+    fn run_cross_thread_calls(&self) -> usize {
         let mut batch = std::mem::take(&mut *self.inner.call_batch.borrow_mut());
         self.inner.shared.take_calls(&mut batch);
-        let ran_any = !batch.is_empty();
+        let ran = batch.len();
         for posted in batch.drain(..) {
             let ran = match posted {
                 Posted::Call(call) => catch_panic(|| call(self)),
@@ -165,7 +169,7 @@ impl Reactor {
             }
         }
         *self.inner.call_batch.borrow_mut() = batch;
-        ran_any
+        ran
     }
 
     fn run_due_timers(&self) {
@@ -201,16 +205,18 @@ impl Reactor {
         *inner.settle_batch.borrow_mut() = batch;
     }
 
-    /// Polls the woken tasks; true if they were woken from outside a turn.
-    fn poll_woken_tasks(&self) -> bool {
+    /// Polls the woken tasks; returns how many were woken from outside a
+    /// turn (none if any was woken inside one).
+    fn poll_woken_tasks(&self) -> usize {
         let executor = &self.inner.executor;
         let mut woken = std::mem::take(&mut *executor.woken_buffer());
         let external = self.inner.shared.take_woken(&mut woken);
         woken.sort_unstable();
         woken.dedup();
+        let from_outside = if external { woken.len() } else { 0 };
         executor.poll_woken(&mut woken);
         *executor.woken_buffer() = woken;
-        external
+        from_outside
     }
 
     fn poll_io(&self, timeout: Option<Duration>) -> std::io::Result<()> {

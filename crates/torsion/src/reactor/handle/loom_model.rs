@@ -16,10 +16,10 @@ fn noop() -> Posted {
     Posted::Call(Box::new(|_| {}))
 }
 
-/// The reactor's loop, reduced to the queue: drain, then sleep until woken,
-/// until `expected` calls have run. If a call is left queued with no
-/// wake-up pending, the reactor sleeps for ever and loom reports the
-/// deadlock.
+/// The reactor's loop, reduced to the queue: drain, then sleep until woken
+/// (unless a post came in meanwhile), until `expected` calls have run. If a
+/// call is left queued with no wake-up pending, the reactor sleeps for ever
+/// and loom reports the deadlock.
 fn run_reactor(shared: &Shared, expected: usize) {
     let mut batch = Vec::new();
     let mut ran = 0;
@@ -30,7 +30,9 @@ fn run_reactor(shared: &Shared, expected: usize) {
         if ran == expected {
             return;
         }
-        shared.wake_signal.wait();
+        if shared.prepare_to_sleep() {
+            shared.wake_signal.wait();
+        }
     }
 }
 
@@ -81,13 +83,16 @@ fn run_spinning_reactor(shared: &Shared, expected: usize) {
         if ran == expected {
             return;
         }
-        if shared.begin_spin() {
-            loom::thread::yield_now();
-            if shared.spin_saw_work() || !shared.end_spin() {
-                continue;
-            }
+        if !shared.begin_spin() {
+            continue;
         }
-        shared.wake_signal.wait();
+        loom::thread::yield_now();
+        if shared.spin_saw_work() || !shared.end_spin() {
+            continue;
+        }
+        if shared.prepare_to_sleep() {
+            shared.wake_signal.wait();
+        }
     }
 }
 
@@ -103,6 +108,40 @@ fn loom_model_posts_to_a_spinning_reactor_are_never_stranded() {
             })
         };
         run_spinning_reactor(&shared, 2);
+        poster.join().unwrap();
+    });
+}
+
+/// A reactor driven by a host loop: each turn drains the queue, then the
+/// host sleeps on the descriptor until it is written. Posts made while the
+/// turn ran wrote nothing, so ending the turn must.
+fn run_hosted_reactor(shared: &Shared, expected: usize) {
+    let mut batch = Vec::new();
+    let mut ran = 0;
+    loop {
+        shared.take_calls(&mut batch);
+        ran += batch.len();
+        batch.clear();
+        if ran == expected {
+            return;
+        }
+        shared.end_host_turn();
+        shared.wake_signal.wait();
+    }
+}
+
+#[test]
+fn loom_model_posts_during_a_hosted_turn_wake_the_host() {
+    model(|| {
+        let shared = shared();
+        let poster = {
+            let shared = shared.clone();
+            loom::thread::spawn(move || {
+                shared.post(noop()).expect("open");
+                shared.post(noop()).expect("open");
+            })
+        };
+        run_hosted_reactor(&shared, 2);
         poster.join().unwrap();
     });
 }
