@@ -16,11 +16,26 @@ fn noop() -> Posted {
     Posted::Call(Box::new(|_| {}))
 }
 
-/// The reactor's loop, reduced to the queue: drain, then sleep until woken
-/// (unless a post came in meanwhile), until `expected` calls have run. If a
-/// call is left queued with no wake-up pending, the reactor sleeps for ever
-/// and loom reports the deadlock.
-fn run_reactor(shared: &Shared, expected: usize) {
+/// What the model's reactor does when a turn leaves calls still to come.
+#[derive(Clone, Copy)]
+enum Between {
+    /// Sleep until woken, unless a post came in meanwhile.
+    Sleep,
+    /// Mark itself spinning, look once for a post, and then either take
+    /// the post or give up the spin and sleep: a post that skipped the
+    /// eventfd write because the reactor was spinning must still be seen.
+    SpinThenSleep,
+    /// End a host's turn; the host then sleeps on the descriptor until it
+    /// is written. Posts made while the turn ran wrote nothing, so ending
+    /// the turn must.
+    HostTurn,
+}
+
+/// The reactor's loop, reduced to the queue: drain, then wait as `between`
+/// says, until `expected` calls have run. If a call is left queued with no
+/// wake-up pending, the reactor sleeps for ever and loom reports the
+/// deadlock.
+fn run_reactor(shared: &Shared, expected: usize, between: Between) {
     let mut batch = Vec::new();
     let mut ran = 0;
     loop {
@@ -30,10 +45,46 @@ fn run_reactor(shared: &Shared, expected: usize) {
         if ran == expected {
             return;
         }
-        if shared.prepare_to_sleep() {
-            shared.wake_signal.wait();
+        match between {
+            Between::Sleep => {
+                if shared.prepare_to_sleep() {
+                    shared.wake_signal.wait();
+                }
+            }
+            Between::SpinThenSleep => {
+                if !shared.begin_spin() {
+                    continue;
+                }
+                loom::thread::yield_now();
+                if shared.spin_saw_work() || !shared.end_spin() {
+                    continue;
+                }
+                if shared.prepare_to_sleep() {
+                    shared.wake_signal.wait();
+                }
+            }
+            Between::HostTurn => {
+                shared.end_host_turn();
+                shared.wake_signal.wait();
+            }
         }
     }
+}
+
+/// One thread posts twice while the reactor runs as `between` says.
+fn one_thread_posts_twice(between: Between) {
+    model(move || {
+        let shared = shared();
+        let poster = {
+            let shared = shared.clone();
+            loom::thread::spawn(move || {
+                shared.post(noop()).expect("open");
+                shared.post(noop()).expect("open");
+            })
+        };
+        run_reactor(&shared, 2, between);
+        poster.join().unwrap();
+    });
 }
 
 #[test]
@@ -46,7 +97,7 @@ fn loom_model_calls_posted_from_two_threads_always_wake_the_reactor() {
                 loom::thread::spawn(move || shared.post(noop()).expect("open"))
             })
             .collect();
-        run_reactor(&shared, 2);
+        run_reactor(&shared, 2, Between::Sleep);
         for poster in posters {
             poster.join().unwrap();
         }
@@ -55,95 +106,17 @@ fn loom_model_calls_posted_from_two_threads_always_wake_the_reactor() {
 
 #[test]
 fn loom_model_a_second_post_after_a_drain_wakes_the_reactor_again() {
-    model(|| {
-        let shared = shared();
-        let poster = {
-            let shared = shared.clone();
-            loom::thread::spawn(move || {
-                shared.post(noop()).expect("open");
-                shared.post(noop()).expect("open");
-            })
-        };
-        run_reactor(&shared, 2);
-        poster.join().unwrap();
-    });
-}
-
-/// The reactor's loop with a spin before each sleep: it marks itself
-/// spinning, looks once for a post, and then either takes the post or
-/// gives up the spin and sleeps. A post that skipped the eventfd write
-/// because the reactor was spinning must still be seen.
-fn run_spinning_reactor(shared: &Shared, expected: usize) {
-    let mut batch = Vec::new();
-    let mut ran = 0;
-    loop {
-        shared.take_calls(&mut batch);
-        ran += batch.len();
-        batch.clear();
-        if ran == expected {
-            return;
-        }
-        if !shared.begin_spin() {
-            continue;
-        }
-        loom::thread::yield_now();
-        if shared.spin_saw_work() || !shared.end_spin() {
-            continue;
-        }
-        if shared.prepare_to_sleep() {
-            shared.wake_signal.wait();
-        }
-    }
+    one_thread_posts_twice(Between::Sleep);
 }
 
 #[test]
 fn loom_model_posts_to_a_spinning_reactor_are_never_stranded() {
-    model(|| {
-        let shared = shared();
-        let poster = {
-            let shared = shared.clone();
-            loom::thread::spawn(move || {
-                shared.post(noop()).expect("open");
-                shared.post(noop()).expect("open");
-            })
-        };
-        run_spinning_reactor(&shared, 2);
-        poster.join().unwrap();
-    });
-}
-
-/// A reactor driven by a host loop: each turn drains the queue, then the
-/// host sleeps on the descriptor until it is written. Posts made while the
-/// turn ran wrote nothing, so ending the turn must.
-fn run_hosted_reactor(shared: &Shared, expected: usize) {
-    let mut batch = Vec::new();
-    let mut ran = 0;
-    loop {
-        shared.take_calls(&mut batch);
-        ran += batch.len();
-        batch.clear();
-        if ran == expected {
-            return;
-        }
-        shared.end_host_turn();
-        shared.wake_signal.wait();
-    }
+    one_thread_posts_twice(Between::SpinThenSleep);
 }
 
 #[test]
 fn loom_model_posts_during_a_hosted_turn_wake_the_host() {
-    model(|| {
-        let shared = shared();
-        let poster = {
-            let shared = shared.clone();
-            loom::thread::spawn(move || {
-                shared.post(noop()).expect("open");
-                shared.post(noop()).expect("open");
-            })
-        };
-        run_hosted_reactor(&shared, 2);
-        poster.join().unwrap();
-    });
+    one_thread_posts_twice(Between::HostTurn);
 }
 
 /// Sets its flag when dropped, run or not.
