@@ -15,8 +15,8 @@
 //! look again without another write) or `SPINNING` (the reactor is awake,
 //! watching this word for a while before it sleeps). A post swaps in
 //! `NOTIFIED` and writes only if it took the word from `IDLE`, so posts to
-//! a reactor that is awake, turning or spinning, make no system call at
-//! all: a poster that streams calls to a busy loop pays none. The reactor
+//! a reactor that is turning or spinning make no system call at all: a
+//! poster that streams calls to a busy loop pays none. The reactor
 //! goes back to `IDLE` only just before it sleeps, with a compare-and-swap
 //! from `AWAKE` or `SPINNING`, so a post either lands before it (the swap
 //! fails, and the reactor does not sleep) or after it (and writes the

@@ -158,7 +158,7 @@ impl Reactor {
     fn run_cross_thread_calls(&self) -> usize {
         let mut batch = std::mem::take(&mut *self.inner.call_batch.borrow_mut());
         self.inner.shared.take_calls(&mut batch);
-        let ran = batch.len();
+        let count = batch.len();
         for posted in batch.drain(..) {
             let ran = match posted {
                 Posted::Call(call) => catch_panic(|| call(self)),
@@ -169,7 +169,7 @@ impl Reactor {
             }
         }
         *self.inner.call_batch.borrow_mut() = batch;
-        ran
+        count
     }
 
     fn run_due_timers(&self) {
