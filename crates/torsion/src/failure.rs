@@ -59,17 +59,47 @@ trait Erased: Send + Sync {
     fn take(self: Arc<Self>) -> Result<Box<dyn StdError + Send + Sync + 'static>, Arc<dyn Erased>>;
 }
 
-/// A typed error and the backtrace captured with it. The backtrace is
+/// An error as a failure keeps it: in its own type, or already boxed.
+trait Stored: Send + Sync + 'static {
+    fn error(&self) -> &(dyn StdError + Send + Sync + 'static);
+    fn into_boxed(self) -> Box<dyn StdError + Send + Sync + 'static>;
+}
+
+struct Typed<E>(E);
+
+impl<E: StdError + Send + Sync + 'static> Stored for Typed<E> {
+    fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &self.0
+    }
+
+    fn into_boxed(self) -> Box<dyn StdError + Send + Sync + 'static> {
+        Box::new(self.0)
+    }
+}
+
+struct Boxed(Box<dyn StdError + Send + Sync + 'static>);
+
+impl Stored for Boxed {
+    fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.0
+    }
+
+    fn into_boxed(self) -> Box<dyn StdError + Send + Sync + 'static> {
+        self.0
+    }
+}
+
+/// A stored error and the backtrace captured with it. The backtrace is
 /// boxed so that a failure made without one (the usual case) pays one word
 /// for it.
-struct Typed<E> {
-    error: E,
+struct Captured<S> {
+    stored: S,
     backtrace: Option<Box<Backtrace>>,
 }
 
-impl<E: StdError + Send + Sync + 'static> Erased for Typed<E> {
+impl<S: Stored> Erased for Captured<S> {
     fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
-        &self.error
+        self.stored.error()
     }
 
     fn backtrace(&self) -> Option<&Backtrace> {
@@ -78,30 +108,7 @@ impl<E: StdError + Send + Sync + 'static> Erased for Typed<E> {
 
     fn take(self: Arc<Self>) -> Result<Box<dyn StdError + Send + Sync + 'static>, Arc<dyn Erased>> {
         match Arc::try_unwrap(self) {
-            Ok(typed) => Ok(Box::new(typed.error)),
-            Err(shared) => Err(shared),
-        }
-    }
-}
-
-/// An already boxed error, and its backtrace as in [`Typed`].
-struct Boxed {
-    error: Box<dyn StdError + Send + Sync + 'static>,
-    backtrace: Option<Box<Backtrace>>,
-}
-
-impl Erased for Boxed {
-    fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
-        &*self.error
-    }
-
-    fn backtrace(&self) -> Option<&Backtrace> {
-        self.backtrace.as_deref()
-    }
-
-    fn take(self: Arc<Self>) -> Result<Box<dyn StdError + Send + Sync + 'static>, Arc<dyn Erased>> {
-        match Arc::try_unwrap(self) {
-            Ok(boxed) => Ok(boxed.error),
+            Ok(captured) => Ok(captured.stored.into_boxed()),
             Err(shared) => Err(shared),
         }
     }
@@ -147,24 +154,14 @@ impl Failure {
     where
         E: StdError + Send + Sync + 'static,
     {
-        Failure {
-            error: Arc::new(Typed {
-                error,
-                backtrace: capture_backtrace(),
-            }),
-        }
+        Failure::capture(Typed(error))
     }
 
     /// Wraps an already boxed error without boxing it a second time, so
     /// [`is`](Failure::is) and [`downcast`](Failure::downcast) still see the
     /// original type.
     pub fn from_boxed(error: Box<dyn StdError + Send + Sync + 'static>) -> Failure {
-        Failure {
-            error: Arc::new(Boxed {
-                error,
-                backtrace: capture_backtrace(),
-            }),
-        }
+        Failure::capture(Boxed(error))
     }
 
     /// A failure carrying only a message, for errors that have no type of
@@ -282,11 +279,17 @@ impl Failure {
     }
 }
 
-fn capture_backtrace() -> Option<Box<Backtrace>> {
-    let backtrace = Backtrace::capture();
-    match backtrace.status() {
-        BacktraceStatus::Captured => Some(Box::new(backtrace)),
-        _ => None,
+impl Failure {
+    /// Keeps `stored`, with a backtrace if the environment enables them.
+    fn capture(stored: impl Stored) -> Failure {
+        let backtrace = Backtrace::capture();
+        let backtrace = match backtrace.status() {
+            BacktraceStatus::Captured => Some(Box::new(backtrace)),
+            _ => None,
+        };
+        Failure {
+            error: Arc::new(Captured { stored, backtrace }),
+        }
     }
 }
 
