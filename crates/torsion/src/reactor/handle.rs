@@ -191,16 +191,23 @@ impl Shared {
     /// watching the descriptor): true if it may, and later posts write the
     /// eventfd; false if a post came in since it took the queue.
     pub(crate) fn prepare_to_sleep(&self) -> bool {
+        self.move_unless_notified(IDLE)
+    }
+
+    /// Moves the wake word to `state` unless a post came in (`NOTIFIED`),
+    /// which the reactor must take first: true if it is now `state`.
+    fn move_unless_notified(&self, state: usize) -> bool {
         let mut current = self.wake.load(Ordering::Acquire);
         loop {
-            match current {
-                IDLE => return true,
-                NOTIFIED => return false,
-                _ => {}
+            if current == NOTIFIED {
+                return false;
+            }
+            if current == state {
+                return true;
             }
             match self
                 .wake
-                .compare_exchange(current, IDLE, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(current, state, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => return true,
                 Err(now) => current = now,
@@ -236,31 +243,12 @@ impl Shared {
     /// eventfd write. False if a post already came in (there is work: do
     /// not spin).
     pub(crate) fn begin_spin(&self) -> bool {
-        let mut current = self.wake.load(Ordering::Acquire);
-        while current != NOTIFIED {
-            match self
-                .wake
-                .compare_exchange(current, SPINNING, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return true,
-                Err(now) => current = now,
-            }
-        }
-        false
+        self.move_unless_notified(SPINNING)
     }
 
     /// While spinning: true once a post or wake has come in.
     pub(crate) fn spin_saw_work(&self) -> bool {
         self.wake.load(Ordering::Acquire) != SPINNING
-    }
-
-    /// Ends a spin that saw nothing: true if the reactor may now sleep
-    /// (later posts write the eventfd), false if a post came in at the last
-    /// moment.
-    pub(crate) fn end_spin(&self) -> bool {
-        self.wake
-            .compare_exchange(SPINNING, IDLE, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
     }
 
     /// Calls and completions waiting for the reactor to run them.

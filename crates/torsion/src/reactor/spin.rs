@@ -11,10 +11,10 @@
 //! makes no system call at all (see `handle.rs`).
 //!
 //! Spinning only pays when posts come back quickly, so it is bounded
-//! three ways: it follows only turns that ran exactly one posted call (or
-//! completion, or task woken from outside) (a loop driven by I/O alone
-//! never spins); it lasts at most
-//! the window (and never past the next timer); and it stops after
+//! three ways: it follows only turns that ran exactly one piece of
+//! cross-thread work, a posted call, a completion or a task woken from
+//! outside (a loop driven by I/O alone never spins); it lasts at most the
+//! window (and never past the next timer); and it stops after
 //! [`CREDIT`] spins in a row saw nothing, until a sleep that followed
 //! cross-thread work is cut short by more of it within the window (a
 //! sign that spinning would have paid). A loop with nothing to do sleeps.
@@ -61,13 +61,20 @@ impl Default for Spin {
     }
 }
 
+/// True if a turn that ran `external` pieces of cross-thread work may have
+/// answered a thread that now waits for the loop (see the module
+/// documentation: one call, not several).
+fn answers_a_waiting_thread(external: usize) -> bool {
+    external == 1
+}
+
 impl Spin {
     /// How long to spin before a poll that would wait `wait` (`None`: no
     /// limit), after a turn that ran `external` pieces of cross-thread
     /// work; `None` means do not spin.
     fn plan(&self, external: usize, wait: Option<Duration>) -> Option<Duration> {
         let window = self.window.get();
-        if external != 1 || window.is_zero() || self.credit.get() == 0 {
+        if !answers_a_waiting_thread(external) || window.is_zero() || self.credit.get() == 0 {
             return None;
         }
         let spin = wait.map_or(window, |wait| wait.min(window));
@@ -86,7 +93,10 @@ impl Spin {
     /// The loop sleeps without spinning after a turn that ran `external`
     /// pieces of cross-thread work.
     fn sleeping(&self, external: usize) {
-        if external == 1 && self.credit.get() == 0 && !self.window.get().is_zero() {
+        if answers_a_waiting_thread(external)
+            && self.credit.get() == 0
+            && !self.window.get().is_zero()
+        {
             self.slept_at.set(Some(Instant::now()));
         } else {
             self.slept_at.set(None);
@@ -172,7 +182,7 @@ impl Reactor {
             }
         }
         // A post between the last look and the end of the spin counts too.
-        if saw_work || !shared.end_spin() {
+        if saw_work || !shared.prepare_to_sleep() {
             spin.spun(true);
             return Some(Duration::ZERO);
         }

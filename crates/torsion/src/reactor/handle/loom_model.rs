@@ -56,12 +56,10 @@ fn run_reactor(shared: &Shared, expected: usize, between: Between) {
                     continue;
                 }
                 loom::thread::yield_now();
-                if shared.spin_saw_work() || !shared.end_spin() {
+                if shared.spin_saw_work() || !shared.prepare_to_sleep() {
                     continue;
                 }
-                if shared.prepare_to_sleep() {
-                    shared.wake_signal.wait();
-                }
+                shared.wake_signal.wait();
             }
             Between::HostTurn => {
                 shared.end_host_turn();
