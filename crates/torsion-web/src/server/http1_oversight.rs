@@ -173,18 +173,17 @@ impl Http1Oversight {
     /// answered the requests before it, then the refusal, written here,
     /// and the end of the stream. `None` when no request is refused.
     fn poll_refusal(&mut self, stream: &AsyncStream) -> Option<Poll<io::Result<()>>> {
-        match std::mem::replace(&mut self.refusing, Refusing::Done) {
-            Refusing::No => {
-                self.refusing = Refusing::No;
-                None
-            }
+        // Every read asks, so the common answer moves nothing.
+        match &self.refusing {
+            Refusing::No => None,
             Refusing::Done => Some(Poll::Ready(Ok(()))),
+            // The control wakes the task when the last is answered.
+            Refusing::Waiting(_) if !self.control.answered_all(self.check.heads()) => {
+                Some(Poll::Pending)
+            }
             Refusing::Waiting(refusal) => {
-                if !self.control.answered_all(self.check.heads()) {
-                    // The control wakes the task when the last is answered.
-                    self.refusing = Refusing::Waiting(refusal);
-                    return Some(Poll::Pending);
-                }
+                let refusal = refusal.clone();
+                self.refusing = Refusing::Done;
                 stream.write_all_now(&refusal_response(&refusal));
                 self.report(refusal, true);
                 // The end of the stream, to hyper: it closes the connection.

@@ -6,7 +6,7 @@
 
 use http::StatusCode;
 
-use super::fields::is_tchar;
+use super::classes::TCHAR;
 use super::{Http1Check, Refused, State};
 
 /// The most bytes of one chunk extension (hyper allows 16 KiB over a whole
@@ -66,7 +66,7 @@ impl Http1Check {
             },
             State::TrailerStart => match byte {
                 b'\r' => State::TrailersEndLf,
-                _ if is_tchar(byte) => State::Trailer,
+                _ if TCHAR.contains(byte) => State::Trailer,
                 _ => return Err((BAD, "malformed trailer field")),
             },
             State::Trailer => match byte {

@@ -3,6 +3,7 @@
 //! stream past, so that no value is ever stored.
 
 use super::Facts;
+use super::classes::{REG_NAME, TCHAR};
 
 impl Facts {
     /// Reads bytes of the value of the field being read: only the fields
@@ -39,13 +40,14 @@ pub(super) enum Field {
 }
 
 impl Field {
-    /// The field a (lowercased) name names.
-    pub(super) fn named(lowercase: &[u8]) -> Field {
-        match lowercase {
-            b"host" => Field::Host,
-            b"content-length" => Field::ContentLength,
-            b"transfer-encoding" => Field::TransferEncoding,
-            b"upgrade" => Field::Upgrade,
+    /// The field a name names, in any case.
+    pub(super) fn named(name: &[u8]) -> Field {
+        let is = |known: &[u8]| name.eq_ignore_ascii_case(known);
+        match name.len() {
+            4 if is(b"host") => Field::Host,
+            14 if is(b"content-length") => Field::ContentLength,
+            17 if is(b"transfer-encoding") => Field::TransferEncoding,
+            7 if is(b"upgrade") => Field::Upgrade,
             _ => Field::Other,
         }
     }
@@ -74,7 +76,13 @@ pub(super) enum HostSyntax {
 }
 
 impl HostSyntax {
-    pub(super) fn next(self, byte: u8) -> HostSyntax {
+    /// Every syntax, in the order of their discriminants.
+    const ALL: [HostSyntax; 7] = {
+        use HostSyntax::*;
+        [Empty, Name, Literal, LiteralEnd, Port, Done, Invalid]
+    };
+
+    const fn next(self, byte: u8) -> HostSyntax {
         use HostSyntax::*;
         let whitespace = byte == b' ' || byte == b'\t';
         match self {
@@ -83,7 +91,7 @@ impl HostSyntax {
             _ if whitespace => Done,
             Done => Invalid,
             Empty if byte == b'[' => Literal,
-            Empty | Name if is_reg_name(byte) => Name,
+            Empty | Name if REG_NAME.contains(byte) => Name,
             Name if byte == b':' => Port,
             Literal if byte == b']' => LiteralEnd,
             Literal if byte.is_ascii_hexdigit() || byte == b':' || byte == b'.' => Literal,
@@ -93,27 +101,12 @@ impl HostSyntax {
         }
     }
 
-    /// The syntax after `value`: as [`next`](Self::next) byte by byte, with
-    /// the runs of a name or a port taken at a table lookup a byte.
-    pub(super) fn read(mut self, value: &[u8]) -> HostSyntax {
-        use HostSyntax::*;
-        let mut rest = value;
-        while let Some((&byte, after)) = rest.split_first() {
-            match self {
-                Empty | Name if is_reg_name(byte) => {
-                    self = Name;
-                    rest = &rest[run_of(rest, is_reg_name)..];
-                }
-                Port if byte.is_ascii_digit() => {
-                    rest = &rest[run_of(rest, |byte| byte.is_ascii_digit())..];
-                }
-                _ => {
-                    self = self.next(byte);
-                    rest = after;
-                }
-            }
-        }
-        self
+    /// The syntax after `value`: [`next`](Self::next) byte by byte, one
+    /// table lookup a byte.
+    pub(super) fn read(self, value: &[u8]) -> HostSyntax {
+        value.iter().fold(self, |syntax, &byte| {
+            HOST_STEPS[syntax as usize][usize::from(byte)]
+        })
     }
 
     pub(super) fn is_valid(self) -> bool {
@@ -121,43 +114,20 @@ impl HostSyntax {
     }
 }
 
-/// A byte class as a table: letters and digits, and `extra`. Every byte of
-/// a request head is classified, so a lookup beats searching `extra`.
-const fn byte_class(extra: &[u8]) -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        table[byte] = (byte as u8).is_ascii_alphanumeric();
-        byte += 1;
-    }
-    let mut i = 0;
-    while i < extra.len() {
-        table[extra[i] as usize] = true;
-        i += 1;
+/// [`HostSyntax::next`] for every syntax and byte, worked out once.
+static HOST_STEPS: [[HostSyntax; 256]; 7] = {
+    let mut table = [[HostSyntax::Invalid; 256]; 7];
+    let mut syntax = 0;
+    while syntax < HostSyntax::ALL.len() {
+        let mut byte = 0;
+        while byte < 256 {
+            table[syntax][byte] = HostSyntax::ALL[syntax].next(byte as u8);
+            byte += 1;
+        }
+        syntax += 1;
     }
     table
-}
-
-static TCHAR: [bool; 256] = byte_class(b"!#$%&'*+-.^_`|~");
-static REG_NAME: [bool; 256] = byte_class(b"-._~%!$&'()*+,;=");
-
-/// How many bytes at the start of `rest` are in `class`.
-#[inline(always)]
-pub(super) fn run_of(rest: &[u8], class: impl Fn(u8) -> bool) -> usize {
-    rest.iter()
-        .position(|&byte| !class(byte))
-        .unwrap_or(rest.len())
-}
-
-/// RFC 9110's token characters (method, field names, codings).
-pub(super) fn is_tchar(byte: u8) -> bool {
-    TCHAR[byte as usize]
-}
-
-/// unreserved, pct-encoded and sub-delims (RFC 3986, section 3.2.2).
-fn is_reg_name(byte: u8) -> bool {
-    REG_NAME[byte as usize]
-}
+};
 
 /// A Content-Length value: digits only, so `+5`, `0x5` and the list
 /// `5, 5` are all invalid (RFC 9110, section 8.6 lets a server reject a
@@ -245,7 +215,7 @@ impl Codings {
                 Token::Parameters
             }
             Token::Before | Token::After if whitespace => self.token,
-            Token::Before if is_tchar(byte) => Token::Name {
+            Token::Before if TCHAR.contains(byte) => Token::Name {
                 len: 1,
                 chunked: byte.eq_ignore_ascii_case(&CHUNKED[0]),
             },
@@ -253,7 +223,7 @@ impl Codings {
                 self.end_element();
                 Token::After
             }
-            Token::Name { len, chunked } if is_tchar(byte) => Token::Name {
+            Token::Name { len, chunked } if TCHAR.contains(byte) => Token::Name {
                 len: len.saturating_add(1),
                 chunked: chunked
                     && CHUNKED
@@ -286,5 +256,24 @@ impl Codings {
         // An empty element (`chunked, , x`) counts for nothing (RFC 9110,
         // section 5.6.1).
         self.token = Token::After;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HostSyntax;
+
+    #[test]
+    fn each_host_syntax_reads_its_own_row_of_steps() {
+        for (row, syntax) in HostSyntax::ALL.into_iter().enumerate() {
+            assert_eq!(syntax as usize, row);
+        }
+        let read = |value: &[u8]| HostSyntax::Empty.read(value).is_valid();
+        assert!(read(b" 127.0.0.1:8080 "));
+        assert!(read(b"[::1]:80"));
+        assert!(read(b""));
+        assert!(!read(b"a b"));
+        assert!(!read(b"[::1"));
+        assert!(!read(b"a:8x"));
     }
 }

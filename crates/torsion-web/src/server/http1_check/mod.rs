@@ -17,6 +17,7 @@
 //! looser, so the two can never disagree about where a request ends.
 
 mod chunked;
+mod classes;
 mod fields;
 mod request_line;
 mod runs;
@@ -27,7 +28,8 @@ mod whole_head;
 
 use http::StatusCode;
 
-use fields::{Codings, Field, HostSyntax, LONGEST_NAME, LengthSyntax, is_tchar};
+use classes::{FIELD_VALUE, TCHAR};
+use fields::{Codings, Field, HostSyntax, LONGEST_NAME, LengthSyntax};
 use target::TargetForm;
 
 /// How much of a request line is kept for the log.
@@ -395,7 +397,7 @@ impl Http1Check {
             State::Start => match byte {
                 b'\r' => State::StartLf,
                 b'\n' => State::Start,
-                _ if is_tchar(byte) => {
+                _ if TCHAR.contains(byte) => {
                     facts.line.clear();
                     facts.line.push(byte);
                     facts.method[0] = byte;
@@ -410,7 +412,7 @@ impl Http1Check {
             },
             State::Method => match byte {
                 b' ' => State::Target,
-                _ if is_tchar(byte) => {
+                _ if TCHAR.contains(byte) => {
                     if let Some(slot) = facts.method.get_mut(facts.method_len) {
                         *slot = byte;
                     }
@@ -436,7 +438,7 @@ impl Http1Check {
                 b'\r' => State::HeadEndLf,
                 b'\n' => self.head_end()?,
                 b' ' | b'\t' => return Err((BAD, "obsolete line folding")),
-                _ if is_tchar(byte) => {
+                _ if TCHAR.contains(byte) => {
                     self.headers += 1;
                     if self.headers > self.max_headers {
                         return Err((
@@ -444,7 +446,7 @@ impl Http1Check {
                             "too many header fields",
                         ));
                     }
-                    facts.name[0] = byte.to_ascii_lowercase();
+                    facts.name[0] = byte;
                     facts.name_len = 1;
                     State::Name
                 }
@@ -453,9 +455,9 @@ impl Http1Check {
             State::Name => match byte {
                 b':' => self.name_end()?,
                 b' ' | b'\t' => return Err((BAD, "whitespace before a header field's colon")),
-                _ if is_tchar(byte) => {
+                _ if TCHAR.contains(byte) => {
                     if let Some(slot) = facts.name.get_mut(facts.name_len) {
-                        *slot = byte.to_ascii_lowercase();
+                        *slot = byte;
                     }
                     facts.name_len += 1;
                     State::Name
@@ -465,7 +467,7 @@ impl Http1Check {
             State::Value => match byte {
                 b'\r' => State::ValueLf,
                 b'\n' => self.value_end()?,
-                _ if is_field_value_byte(byte) => {
+                _ if FIELD_VALUE.contains(byte) => {
                     facts.value_bytes(&[byte]);
                     State::Value
                 }
@@ -485,12 +487,18 @@ impl Http1Check {
     }
 
     fn name_end(&mut self) -> Result<State, Refused> {
-        let facts = &mut self.facts;
+        let facts = &self.facts;
         let field = if facts.name_len <= LONGEST_NAME {
             Field::named(&facts.name[..facts.name_len])
         } else {
             Field::Other
         };
+        self.field_named(field)
+    }
+
+    /// A field line's name was read whole: it names `field`.
+    fn field_named(&mut self, field: Field) -> Result<State, Refused> {
+        let facts = &mut self.facts;
         match field {
             Field::Host => {
                 facts.hosts += 1;
@@ -580,10 +588,4 @@ impl Http1Check {
         };
         self.facts.line.clear();
     }
-}
-
-/// A byte a field value may hold (RFC 9110, section 5.5: visible
-/// characters, space, tab, and obs-text).
-pub(super) fn is_field_value_byte(byte: u8) -> bool {
-    matches!(byte, b'\t' | b' '..=b'~' | 0x80..=0xff)
 }

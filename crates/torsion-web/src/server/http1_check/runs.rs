@@ -2,8 +2,8 @@
 //! tight loop instead of one pass through the state machine each. A
 //! browser's request head is mostly such runs.
 
-use super::fields::{is_tchar, run_of};
-use super::{Http1Check, LINE_PREFIX, State, is_field_value_byte};
+use super::classes::{FIELD_VALUE, TARGET, TCHAR};
+use super::{Http1Check, LINE_PREFIX, State};
 
 impl Http1Check {
     /// Takes the bytes at the start of `rest` that only go on with what
@@ -14,10 +14,9 @@ impl Http1Check {
     /// request head is mostly such runs.
     pub(super) fn take_run(&mut self, rest: &[u8]) -> usize {
         let facts = &mut self.facts;
-        let run = |class: fn(u8) -> bool| run_of(rest, class);
         match self.state {
             State::Method => {
-                let n = run(is_tchar);
+                let n = TCHAR.run(rest);
                 for &byte in &rest[..n] {
                     if let Some(slot) = facts.method.get_mut(facts.method_len) {
                         *slot = byte;
@@ -42,26 +41,24 @@ impl Http1Check {
                 VERSION.len()
             }
             State::Target => {
-                let n = run(|byte| matches!(byte, 0x21..=0x7e));
-                for &byte in &rest[..n] {
-                    facts.target = facts.target.next(byte);
-                }
+                let n = TARGET.run(rest);
+                facts.target = facts.target.read(&rest[..n]);
                 let room = LINE_PREFIX.saturating_sub(facts.line.len());
                 facts.line.extend_from_slice(&rest[..n.min(room)]);
                 n
             }
             State::Name => {
-                let n = run(is_tchar);
+                let n = TCHAR.run(rest);
                 for &byte in &rest[..n] {
                     if let Some(slot) = facts.name.get_mut(facts.name_len) {
-                        *slot = byte.to_ascii_lowercase();
+                        *slot = byte;
                     }
                     facts.name_len += 1;
                 }
                 n
             }
             State::Value => {
-                let n = run(is_field_value_byte);
+                let n = FIELD_VALUE.run(rest);
                 facts.value_bytes(&rest[..n]);
                 n
             }

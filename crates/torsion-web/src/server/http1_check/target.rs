@@ -56,6 +56,21 @@ impl TargetForm {
         }
     }
 
+    /// The form after `bytes`, as [`next`](Self::next) gives it byte by
+    /// byte; the bytes after the ones that settle it are not looked at.
+    pub(super) fn read(mut self, bytes: &[u8]) -> TargetForm {
+        for &byte in bytes {
+            if matches!(
+                self,
+                TargetForm::Origin | TargetForm::Absolute | TargetForm::Authority
+            ) {
+                break;
+            }
+            self = self.next(byte);
+        }
+        self
+    }
+
     pub(super) fn finish(self) -> TargetForm {
         match self {
             TargetForm::MaybeAbsolute { .. } => TargetForm::Authority,

@@ -10,8 +10,9 @@
 //! bytes from the request's start, so every refusal, with its status and
 //! reason, is the state machine's.
 
-use super::fields::{is_tchar, run_of};
-use super::{Http1Check, LINE_PREFIX, State, is_field_value_byte};
+use super::classes::{FIELD_VALUE, TARGET, TCHAR};
+use super::fields::Field;
+use super::{Http1Check, LINE_PREFIX, State};
 
 impl Http1Check {
     /// Reads a whole request head at the start of `bytes`, where a request
@@ -35,7 +36,8 @@ impl Http1Check {
     fn read_whole_head(&mut self, bytes: &[u8]) -> Option<usize> {
         // Bytes past the head's limit are never looked at.
         let bytes = &bytes[..bytes.len().min(self.max_head)];
-        let mut at = self.whole_request_line(bytes)?;
+        let line_end = self.whole_request_line(bytes)?;
+        let mut at = line_end;
         loop {
             match *bytes.get(at)? {
                 b'\r' if *bytes.get(at + 1)? == b'\n' => {
@@ -50,6 +52,11 @@ impl Http1Check {
             }
         }
         self.state = self.head_end().ok()?;
+        if self.state != State::Start {
+            // Only a refusal in the body that follows logs the line.
+            let line = &bytes[..line_end.min(LINE_PREFIX)];
+            self.facts.line.extend_from_slice(line);
+        }
         Some(at)
     }
 
@@ -57,7 +64,7 @@ impl Http1Check {
     /// starts.
     fn whole_request_line(&mut self, bytes: &[u8]) -> Option<usize> {
         let facts = &mut self.facts;
-        let method = run_of(bytes, is_tchar);
+        let method = TCHAR.run(bytes);
         if method == 0 || *bytes.get(method)? != b' ' {
             return None;
         }
@@ -65,14 +72,12 @@ impl Http1Check {
         facts.method[..slot].copy_from_slice(&bytes[..slot]);
         facts.method_len = method;
         let target_at = method + 1;
-        let target = run_of(&bytes[target_at..], |byte| matches!(byte, 0x21..=0x7e));
+        let target = TARGET.run(&bytes[target_at..]);
         let version_at = target_at + target;
         if target == 0 || *bytes.get(version_at)? != b' ' {
             return None;
         }
-        for &byte in &bytes[target_at..version_at] {
-            facts.target = facts.target.next(byte);
-        }
+        facts.target = facts.target.read(&bytes[target_at..version_at]);
         let version = bytes.get(version_at + 1..version_at + 9)?;
         (facts.major, facts.minor) = match version {
             b"HTTP/1.1" => (1, 1),
@@ -80,7 +85,6 @@ impl Http1Check {
             _ => return None,
         };
         let end = line_end(bytes, version_at + 9)?;
-        facts.line.extend_from_slice(&bytes[..end.min(LINE_PREFIX)]);
         self.request_line_end().ok()?;
         Some(end)
     }
@@ -92,19 +96,14 @@ impl Http1Check {
         if self.headers > self.max_headers {
             return None;
         }
-        let facts = &mut self.facts;
-        let name = run_of(&bytes[at..], is_tchar);
+        let name = TCHAR.run(&bytes[at..]);
         let colon = at + name;
         if name == 0 || *bytes.get(colon)? != b':' {
             return None;
         }
-        for (slot, byte) in facts.name.iter_mut().zip(&bytes[at..colon]) {
-            *slot = byte.to_ascii_lowercase();
-        }
-        facts.name_len = name;
-        self.name_end().ok()?;
+        self.field_named(Field::named(&bytes[at..colon])).ok()?;
         let value_at = colon + 1;
-        let value = run_of(&bytes[value_at..], is_field_value_byte);
+        let value = FIELD_VALUE.run(&bytes[value_at..]);
         self.facts.value_bytes(&bytes[value_at..value_at + value]);
         let end = line_end(bytes, value_at + value)?;
         self.value_end().ok()?;
