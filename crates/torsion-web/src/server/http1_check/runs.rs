@@ -58,7 +58,7 @@ impl Http1Check {
                 n
             }
             State::Value => {
-                let n = FIELD_VALUE.run(rest);
+                let n = FIELD_VALUE.long_run(rest);
                 facts.value_bytes(&rest[..n]);
                 n
             }

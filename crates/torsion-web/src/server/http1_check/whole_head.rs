@@ -103,7 +103,7 @@ impl Http1Check {
         }
         self.field_named(Field::named(&bytes[at..colon])).ok()?;
         let value_at = colon + 1;
-        let value = FIELD_VALUE.run(&bytes[value_at..]);
+        let value = FIELD_VALUE.long_run(&bytes[value_at..]);
         self.facts.value_bytes(&bytes[value_at..value_at + value]);
         let end = line_end(bytes, value_at + value)?;
         self.value_end().ok()?;
