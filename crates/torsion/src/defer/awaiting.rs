@@ -8,9 +8,12 @@
 //! operations stop, they fail with `Cancelled`, which wakes the task, and
 //! the failure comes out of `.await` where the async code can handle it.
 //!
-//! The list is moved into a thread-local while the task is polled and back
-//! afterwards, so the poll path costs two swaps and no allocation; a
-//! Deferred notes itself only when it returns `Pending`.
+//! A Deferred notes itself only when it returns `Pending`, on a stack
+//! kept per thread; when the poll ends, what was noted above the mark the
+//! poll began at moves to the task's list. A poll that noted nothing (the
+//! common case) costs a counter and a length read, each way, with no move
+//! of the list and no allocation. Polls nest (a task polled inside
+//! another's poll), and each takes only what was noted above its mark.
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -21,8 +24,21 @@ use super::cancel::{AwaitState, Cancel, cancel_chain};
 const PRUNE_AT: usize = 8;
 
 thread_local! {
-    /// The list of the task being polled on this thread, if any.
-    static CURRENT: RefCell<Option<AwaitList>> = const { RefCell::new(None) };
+    /// What the tasks being polled on this thread have noted so far.
+    static NOTED: RefCell<Noted> = const {
+        RefCell::new(Noted {
+            polls: 0,
+            entries: Vec::new(),
+        })
+    };
+}
+
+/// Awaited Deferreds noted during the polls under way on a thread.
+struct Noted {
+    /// Task polls under way (nested ones count each); a note outside
+    /// any is dropped.
+    polls: usize,
+    entries: Vec<Weak<dyn Cancel>>,
 }
 
 /// The Deferreds one task has awaited and that may still be pending.
@@ -31,21 +47,23 @@ pub(crate) struct AwaitList {
     entries: Vec<Weak<dyn Cancel>>,
 }
 
-/// Puts the task's list back when its poll ends, even by a panic.
+/// Moves what the poll noted to the task's list when the poll ends, even
+/// by a panic.
 pub(crate) struct Entered<'a> {
     home: &'a mut AwaitList,
-    previous: Option<AwaitList>,
+    /// Where this poll's notes start on the thread's stack.
+    mark: usize,
 }
 
 impl AwaitList {
-    /// Makes this the current task's list until the guard is dropped.
+    /// Makes this the list that Deferreds found pending are added to,
+    /// until the guard is dropped.
     pub(crate) fn enter(&mut self) -> Entered<'_> {
-        let mine = std::mem::take(self);
-        let previous = CURRENT.with(|current| current.borrow_mut().replace(mine));
-        Entered {
-            home: self,
-            previous,
-        }
+        let mark = NOTED.with_borrow_mut(|noted| {
+            noted.polls += 1;
+            noted.entries.len()
+        });
+        Entered { home: self, mark }
     }
 
     /// Where the awaited Deferreds stand, all together: `Pending` if any
@@ -89,11 +107,14 @@ impl AwaitList {
 
 impl Drop for Entered<'_> {
     fn drop(&mut self) {
-        let previous = self.previous.take();
-        let mine = CURRENT.with(|current| std::mem::replace(&mut *current.borrow_mut(), previous));
-        if let Some(mine) = mine {
-            *self.home = mine;
-        }
+        NOTED.with_borrow_mut(|noted| {
+            noted.polls -= 1;
+            if noted.entries.len() > self.mark {
+                for deferred in noted.entries.drain(self.mark..) {
+                    self.home.add(deferred);
+                }
+            }
+        });
     }
 }
 
@@ -101,11 +122,11 @@ impl Drop for Entered<'_> {
 /// Outside a task (a Deferred polled by hand or by another executor) this
 /// does nothing.
 pub(crate) fn note(deferred: Weak<dyn Cancel>) {
-    let _ = CURRENT.try_with(|current| {
-        if let Ok(mut current) = current.try_borrow_mut()
-            && let Some(list) = current.as_mut()
+    let _ = NOTED.try_with(|noted| {
+        if let Ok(mut noted) = noted.try_borrow_mut()
+            && noted.polls > 0
         {
-            list.add(deferred);
+            noted.entries.push(deferred);
         }
     });
 }
@@ -114,5 +135,46 @@ pub(crate) fn note(deferred: Weak<dyn Cancel>) {
 pub(crate) fn cancel_all(pending: Vec<Rc<dyn Cancel>>) {
     for deferred in pending {
         cancel_chain(deferred);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Waker};
+
+    use super::*;
+    use crate::Deferred;
+
+    /// Polls `deferred` as a future, once: pending, it notes itself.
+    fn poll_once(deferred: &mut Deferred<u32>) {
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(pin!(deferred).poll(&mut cx).is_pending());
+    }
+
+    #[test]
+    fn each_nested_poll_keeps_what_it_noted_and_a_note_outside_any_is_dropped() {
+        let (mut outer_awaits, _outer_resolver) = Deferred::<u32>::new();
+        let (mut inner_awaits, _inner_resolver) = Deferred::<u32>::new();
+        let (mut outside, _resolver) = Deferred::<u32>::new();
+        let mut outer = AwaitList::default();
+        let mut inner = AwaitList::default();
+        {
+            let outer_poll = outer.enter();
+            poll_once(&mut outer_awaits);
+            {
+                let _inner_poll = inner.enter();
+                poll_once(&mut inner_awaits);
+                poll_once(&mut inner_awaits);
+            }
+            drop(outer_poll);
+        }
+        poll_once(&mut outside);
+        assert_eq!(outer.entries.len(), 1);
+        assert_eq!(inner.entries.len(), 1, "noted twice, kept once");
+        assert!(NOTED.with_borrow(|noted| noted.polls == 0 && noted.entries.is_empty()));
+        assert_eq!(outer.state(), AwaitState::Pending);
+        assert_eq!(outer.pending().len(), 1);
     }
 }
