@@ -116,7 +116,9 @@ impl Http1Oversight {
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        if let Some(refusing) = self.poll_refusal(stream) {
+        if !matches!(self.refusing, Refusing::No)
+            && let Some(refusing) = self.poll_refusal(stream)
+        {
             return refusing;
         }
         if self.check.awaits_switch() {
@@ -172,8 +174,11 @@ impl Http1Oversight {
     /// While a request is refused: nothing more for hyper until it has
     /// answered the requests before it, then the refusal, written here,
     /// and the end of the stream. `None` when no request is refused.
+    ///
+    /// Reads ask only once a refusal is under way: this call's frame
+    /// (it writes and reports) costs more than the question.
+    #[cold]
     fn poll_refusal(&mut self, stream: &AsyncStream) -> Option<Poll<io::Result<()>>> {
-        // Every read asks, so the common answer moves nothing.
         match &self.refusing {
             Refusing::No => None,
             Refusing::Done => Some(Poll::Ready(Ok(()))),
