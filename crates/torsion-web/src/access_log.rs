@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use torsion::Failure;
 
-use crate::{ConnectionInfo, RejectedRequest, Reply, Request, Resource};
+use crate::{RejectedRequest, Reply, Request, RequestExt, Resource};
 
 /// The `tracing` target access lines are logged under, so a subscriber can
 /// route them apart (`RUST_LOG=torsion_web::access=info`).
@@ -54,8 +54,7 @@ impl<R: Resource> Resource for AccessLog<R> {
     fn handle(&self, request: Request) -> Reply {
         let started = Instant::now();
         let peer = request
-            .extensions()
-            .get::<ConnectionInfo>()
+            .connection()
             .map_or_else(|| "-".to_owned(), |info| info.peer.to_string());
         let line = RequestLine {
             method: request.method().clone(),

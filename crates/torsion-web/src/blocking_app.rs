@@ -30,6 +30,7 @@ use bytes::Bytes;
 use torsion::threads::{ThreadPool, defer_to_thread_pool_result};
 use torsion::{Deferred, Failure, Reactor};
 
+use crate::request_ext::into_parts_keeping_connection;
 use crate::respond::{DEFAULT_BODY_LIMIT, read_limited};
 use crate::{Body, Reply, Request, Resource, Response};
 
@@ -236,7 +237,7 @@ impl BlockingApp {
 
     async fn serve(self, reactor: Reactor, request: Request) -> Result<Response, Failure> {
         let limit = self.body_limit;
-        let (parts, body) = request.into_parts();
+        let (parts, body) = into_parts_keeping_connection(request);
         let bytes = match read_limited(&parts.headers, body, limit).await {
             Ok(bytes) => bytes,
             Err(error) => return Ok(error.into_response()),

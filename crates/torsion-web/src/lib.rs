@@ -38,12 +38,14 @@ pub mod blocking_app;
 mod body;
 pub mod chat;
 pub mod client;
+mod connection_info;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod http_error;
 pub mod live_view;
 mod rejected;
+mod request_ext;
 mod resource;
 pub mod respond;
 pub mod router;
@@ -59,11 +61,13 @@ pub mod websocket;
 pub use access_log::{ACCESS_LOG_TARGET, AccessLog};
 pub use blocking_app::{BlockingApp, BlockingBody, BlockingRequest, BlockingResponse, BodyWriter};
 pub use body::{Body, BodyClosed, BodyError, BodySender};
+pub use connection_info::ConnectionInfo;
 pub use http_error::HttpError;
 pub use live_view::LiveView;
 pub use rejected::RejectedRequest;
-pub use resource::{ConnectionInfo, Reply, Request, Resource, Response};
-pub use router::{OriginalUri, PathParams, RequestExt, Router};
+pub use request_ext::RequestExt;
+pub use resource::{Reply, Request, Resource, Response};
+pub use router::{OriginalUri, PathParams, Router};
 pub use server::{Listening, Server, ServerOptions};
 pub use static_files::{DEFAULT_CHUNK_SIZE, StaticFiles};
 #[cfg(feature = "tower")]

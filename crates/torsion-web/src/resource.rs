@@ -11,8 +11,9 @@ use torsion::{Deferred, Failure};
 
 use crate::{Body, RejectedRequest};
 
-/// A request as a resource sees it. Its extensions carry what the server
-/// knows of the connection ([`ConnectionInfo`]) and what routers add.
+/// A request as a resource sees it. [`RequestExt`](crate::RequestExt)
+/// reads what the server knows of its connection
+/// ([`ConnectionInfo`](crate::ConnectionInfo)) and what routers add.
 pub type Request = http::Request<Body>;
 
 /// A response as a resource builds it.
@@ -145,16 +146,4 @@ impl fmt::Debug for Reply {
         };
         f.debug_struct("Reply").field("state", &state).finish()
     }
-}
-
-/// What the server knows of the connection a request came on; in every
-/// request's extensions.
-#[derive(Clone, Debug)]
-pub struct ConnectionInfo {
-    /// The client's address.
-    pub peer: torsion::net::Address,
-    /// The server's address the client connected to.
-    pub local: torsion::net::Address,
-    /// TLS details, when the connection is encrypted.
-    pub tls: Option<torsion::net::tls::TlsInfo>,
 }

@@ -33,6 +33,7 @@ use tower_service::Service;
 
 use torsion::{Failure, Reactor};
 
+use crate::request_ext::into_parts_keeping_connection;
 use crate::{Body, BodyError, Reply, Request, Resource, Response};
 
 /// A response body of a known length up to this is collected before the
@@ -103,7 +104,7 @@ where
         };
         let mut service = self.service.clone();
         let tokio = self.tokio.clone();
-        let (parts, body) = request.into_parts();
+        let (parts, body) = into_parts_keeping_connection(request);
         let request = http::Request::from_parts(parts, TowerBody::feed(&reactor, body));
         let answer = async move {
             poll_fn(|cx| service.poll_ready(cx))

@@ -6,17 +6,14 @@ use std::process::Command;
 
 use torsion::Failure;
 use torsion::net::Address;
-use torsion_web::{Body, ConnectionInfo, Reply, Request, Response};
+use torsion_web::{Body, Reply, Request, RequestExt, Response};
 
 use support::with_server;
 
 #[test]
 fn curl_gets_answers_from_a_plain_and_a_deferred_resource_on_one_connection() {
     let resource = |request: Request| -> Reply {
-        let peer = request
-            .extensions()
-            .get::<ConnectionInfo>()
-            .map(|info| info.peer.clone());
+        let peer = request.connection().map(|info| info.peer.clone());
         assert!(matches!(peer, Some(Address::Tcp(_))));
         match request.uri().path() {
             "/now" => Response::new(Body::from("now\n")).into(),

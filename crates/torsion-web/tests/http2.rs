@@ -4,14 +4,13 @@
 mod support;
 
 use support::{TestCertificate, curl_output, serve, serve_on};
-use torsion_web::{Body, ConnectionInfo, Request, Response, Server};
+use torsion_web::{Body, Request, RequestExt, Response, Server};
 
 /// Answers with the request's HTTP version and the ALPN protocol agreed.
 fn version_server() -> Server {
     Server::new(|request: Request| {
         let alpn = request
-            .extensions()
-            .get::<ConnectionInfo>()
+            .connection()
             .and_then(|info| info.tls.as_ref())
             .and_then(|tls| tls.alpn_protocol.clone())
             .map(|alpn| String::from_utf8_lossy(&alpn).into_owned())

@@ -1,5 +1,6 @@
 //! tower services served by torsion to curl: an axum Router (routing,
-//! extractors, JSON, a streamed request body) and a plain service_fn; and
+//! extractors, JSON, a streamed request body, the connection's info as an
+//! `Extension`) and a plain service_fn; and
 //! what happens to a handler that needs tokio's runtime, with and without
 //! one.
 #![cfg(feature = "tower")]
@@ -9,11 +10,12 @@ mod support;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::Path;
 use axum::routing::{get, post};
 use axum::{Json, Router as AxumRouter};
 use torsion::Reactor;
-use torsion_web::{Router, TowerResource};
+use torsion_web::{ConnectionInfo, Router, TowerResource};
 
 use support::{curl, serve_while};
 
@@ -33,6 +35,12 @@ fn axum_app() -> AxumRouter {
         .route(
             "/count",
             post(|body: axum::body::Bytes| async move { format!("{} bytes\n", body.len()) }),
+        )
+        .route(
+            "/peer",
+            get(|Extension(info): Extension<ConnectionInfo>| async move {
+                format!("{}\n", info.peer)
+            }),
         )
         .route(
             "/nap",
@@ -62,6 +70,9 @@ fn curl_reaches_an_axum_router_served_by_torsion_without_a_tokio_runtime() {
             "axum's Path rejection"
         );
         assert_eq!(curl(&[&url("/missing")]).status, 404);
+        let peer = curl(&[&url("/peer")]);
+        assert_eq!(peer.status, 200, "{}", peer.text());
+        assert!(peer.text().starts_with("127.0.0.1:"), "{}", peer.text());
 
         let echo = curl(&[
             "-H",

@@ -42,7 +42,7 @@
 //! ```
 
 pub(crate) mod pattern;
-mod request_data;
+pub(crate) mod request_data;
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
@@ -58,7 +58,7 @@ use crate::respond::redirect;
 use crate::{HttpError, Reply, Request, Resource, Response};
 
 use pattern::{Match, Pattern, SplitPath};
-pub use request_data::{OriginalUri, PathParams, RequestExt};
+pub use request_data::{OriginalUri, PathParams};
 use request_data::{StateKeys, StateSlot};
 
 /// A hook run on each request a router dispatches, before its handler: it
@@ -104,8 +104,9 @@ impl Router {
     }
 
     /// A router whose handlers (and those of routers mounted in it) read
-    /// `state` with [`RequestExt::state`]. The state stays on this thread
-    /// and need not be `Send`: `Rc`, `Cell` and `RefCell` are fine.
+    /// `state` with [`RequestExt::state`](crate::RequestExt::state). The
+    /// state stays on this thread and need not be `Send`: `Rc`, `Cell` and
+    /// `RefCell` are fine.
     pub fn with_state<S: 'static>(state: S) -> Router {
         Router {
             state: Some(StateSlot::register(state)),

@@ -1,22 +1,20 @@
 //! What a router leaves on a request for its handler: the path parameters
 //! ([`PathParams`]), the application state, and the full path as the client
-//! sent it ([`OriginalUri`]), all read through [`RequestExt`].
+//! sent it ([`OriginalUri`]), all read through
+//! [`RequestExt`](crate::RequestExt).
 //!
 //! Application state lives on the reactor thread and may be `!Send` (an
 //! `Rc<RefCell<..>>` is fine), but a request's extensions only hold `Send +
 //! Sync` values. So a router with state registers it in a table of its
-//! thread, and the request carries only the key; [`RequestExt::state`]
-//! looks the key up. On another thread (a blocking app's worker) the table
+//! thread, and the request carries only the key;
+//! [`RequestExt::state`](crate::RequestExt::state) looks the key up. On another thread (a blocking app's worker) the table
 //! is empty and `state` says so.
 
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use crate::HttpError;
 
 /// The parameters a route's pattern captured, in pattern order; in the
 /// request's extensions. A mounted router adds its own after those of the
@@ -62,6 +60,19 @@ impl StateKeys {
     pub(crate) fn push(&mut self, key: u64) {
         self.0.push(key);
     }
+
+    /// The innermost state of type `S` among these keys, in this thread's
+    /// table.
+    pub(crate) fn find<S: 'static>(&self) -> Option<Rc<S>> {
+        STATES.with(|states| {
+            let states = states.borrow();
+            self.0
+                .iter()
+                .rev()
+                .filter_map(|key| states.get(key))
+                .find_map(|state| state.clone().downcast::<S>().ok())
+        })
+    }
 }
 
 thread_local! {
@@ -93,86 +104,5 @@ impl Drop for StateSlot {
     fn drop(&mut self) {
         // During thread teardown the table may be gone already.
         let _ = STATES.try_with(|states| states.borrow_mut().remove(&self.key));
-    }
-}
-
-/// What handlers read from a request: typed path parameters and state.
-///
-/// ```
-/// use torsion_web::{HttpError, Request, RequestExt, Response, Router, respond::text};
-///
-/// struct Greeting(&'static str);
-///
-/// let router = Router::with_state(Greeting("hello"))
-///     .get("/users/{id}", |request: Request| -> Result<Response, HttpError> {
-///         let id: u64 = request.param("id")?; // "abc" answers 400
-///         let greeting = request.state::<Greeting>()?;
-///         Ok(text(format!("{} user {id}\n", greeting.0)))
-///     });
-/// # let _ = router;
-/// ```
-pub trait RequestExt {
-    /// The path parameter `name`, parsed as a `T`. A value that does not
-    /// parse is a 400 naming the parameter and the reason; a name the
-    /// route does not define is a 500 (a mistake in the program).
-    fn param<T>(&self, name: &str) -> Result<T, HttpError>
-    where
-        T: FromStr,
-        T::Err: std::fmt::Display;
-
-    /// All path parameters (empty outside a router).
-    fn params(&self) -> PathParams;
-
-    /// The state of type `S` set by [`Router::with_state`](crate::Router::with_state)
-    /// on this router or one it is mounted in (the innermost wins). A 500
-    /// if there is none, or on a thread other than the router's.
-    fn state<S: 'static>(&self) -> Result<Rc<S>, HttpError>;
-}
-
-impl<B> RequestExt for http::Request<B> {
-    fn param<T>(&self, name: &str) -> Result<T, HttpError>
-    where
-        T: FromStr,
-        T::Err: std::fmt::Display,
-    {
-        let value = self
-            .extensions()
-            .get::<PathParams>()
-            .and_then(|params| params.get(name))
-            .ok_or_else(|| {
-                HttpError::internal(format!("the route has no path parameter `{name}`"))
-            })?;
-        value.parse().map_err(|error| {
-            HttpError::bad_request(format!("path parameter `{name}` = {value:?}: {error}"))
-        })
-    }
-
-    fn params(&self) -> PathParams {
-        self.extensions()
-            .get::<PathParams>()
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    fn state<S: 'static>(&self) -> Result<Rc<S>, HttpError> {
-        let keys = self
-            .extensions()
-            .get::<StateKeys>()
-            .map(|keys| keys.0.as_slice())
-            .unwrap_or_default();
-        STATES
-            .with(|states| {
-                let states = states.borrow();
-                keys.iter()
-                    .rev()
-                    .filter_map(|key| states.get(key))
-                    .find_map(|state| state.clone().downcast::<S>().ok())
-            })
-            .ok_or_else(|| {
-                HttpError::internal(format!(
-                    "no state of type {} for this request on this thread",
-                    std::any::type_name::<S>()
-                ))
-            })
     }
 }

@@ -9,8 +9,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use http::header::{ALLOW, LOCATION};
 
 use super::*;
-use crate::Body;
 use crate::respond::text;
+use crate::{Body, RequestExt};
 
 struct Noop;
 impl Wake for Noop {

@@ -99,11 +99,11 @@ pub(super) async fn serve(
         Protocol::Http1 => "http/1.1",
         Protocol::Http2 => "h2",
     });
-    let info = ConnectionInfo {
+    let info = Rc::new(ConnectionInfo {
         peer: transport.peer(),
         local: transport.host(),
         tls,
-    };
+    });
     let options = &server.options;
     let peer = info.peer.clone();
     let service = RequestService {

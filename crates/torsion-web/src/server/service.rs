@@ -28,7 +28,8 @@ use crate::{Body, BodyError, ConnectionInfo, RejectedRequest, Reply, Request, Re
 #[derive(Clone)]
 pub(super) struct RequestService {
     pub(super) resource: Rc<dyn Resource>,
-    pub(super) info: ConnectionInfo,
+    /// Handed to every request with its body.
+    pub(super) info: Rc<ConnectionInfo>,
     pub(super) control: Rc<Control>,
     /// The server, for its options.
     pub(super) server: Rc<Shared>,
@@ -75,8 +76,8 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
             BodyClock::start(options, &self.control, http2)
         };
         let watch = clock.clone().map(|clock| clock as Rc<dyn ArrivalWatch>);
-        let mut request: Request = request.map(|body| Body::watched(body, max_body_size, watch));
-        request.extensions_mut().insert(self.info.clone());
+        let info = self.info.clone();
+        let request: Request = request.map(|body| Body::received(body, max_body_size, watch, info));
         Answering {
             reply: answer(&*self.resource, request),
             guard: Some(guard),

@@ -4,22 +4,18 @@
 use torsion::Failure;
 use torsion::net::Address;
 use torsion_web::http::{HeaderValue, StatusCode};
-use torsion_web::{Body, ConnectionInfo, Reply, Request, Response};
+use torsion_web::{Body, Reply, Request, RequestExt, Response};
 
 /// Answers every request with a JSON description of it: method, path,
 /// query, headers, body, and the client's port.
 pub fn echo(request: Request) -> Reply {
     Reply::later(async move {
-        let (parts, body) = request.into_parts();
-        let body = body.bytes().await?;
-        let peer_port = match parts
-            .extensions
-            .get::<ConnectionInfo>()
-            .map(|info| &info.peer)
-        {
+        let peer_port = match request.connection().map(|info| &info.peer) {
             Some(Address::Tcp(address)) => address.port(),
             _ => 0,
         };
+        let (parts, body) = request.into_parts();
+        let body = body.bytes().await?;
         let headers: serde_json::Map<String, serde_json::Value> = parts
             .headers
             .iter()
