@@ -4,14 +4,18 @@
 //!
 //! - inside: the reactor hosted by a tokio current-thread runtime, so the
 //!   task runs on the same thread between torsion's turns;
-//! - beside: the reactor on this thread, tokio on a one-worker runtime of
-//!   its own (on CPU 1 when `taskset` works), with `from_future_on`.
+//! - beside: the reactor on this thread, tokio on a current-thread runtime
+//!   driven by a thread of its own (on CPU 1 when `taskset` works), with
+//!   `from_future_on`. (Not a one-worker multi-thread runtime: that
+//!   scheduler alone would link libm into the benchmark binary, and with
+//!   it into the servers `idle` measures.)
 //!
 //! The peer is tokio alone making the same hop: `tokio::spawn` of the same
 //! future and `.await` of its `JoinHandle`, from a task on one thread, and
 //! from a current-thread runtime into the other runtime across threads.
 //! Figures: wall time and process CPU time per round trip.
 
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use torsion::{Failure, Reactor};
@@ -33,15 +37,42 @@ fn timed(f: impl FnOnce()) -> Cost {
     }
 }
 
-fn other_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .on_thread_start(|| {
+/// A tokio runtime beside the caller: a current-thread runtime that a
+/// thread of its own drives until [`shutdown`](Self::shutdown).
+struct OtherRuntime {
+    handle: tokio::runtime::Handle,
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl OtherRuntime {
+    fn start() -> OtherRuntime {
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
             pin_current_thread(1);
-        })
-        .enable_all()
-        .build()
-        .expect("runtime")
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            handle_tx.send(runtime.handle().clone()).expect("handle");
+            let _ = runtime.block_on(stopped);
+        });
+        OtherRuntime {
+            handle: handle_rx.recv().expect("the runtime's thread starts"),
+            stop,
+            thread,
+        }
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        &self.handle
+    }
+
+    fn shutdown(self) {
+        let _ = self.stop.send(());
+        self.thread.join().expect("the runtime's thread");
+    }
 }
 
 /// torsion code awaiting `count` tokio tasks, one after another, on
@@ -88,18 +119,18 @@ fn tokio_inside(count: usize) -> Cost {
 }
 
 fn torsion_beside(count: usize) -> Cost {
-    let tokio = other_runtime();
+    let tokio = OtherRuntime::start();
     let cost = timed(|| {
         let reactor = Reactor::new().expect("reactor");
         torsion_round_trips(&reactor, count, Some(tokio.handle().clone()));
         reactor.run().expect("reactor");
     });
-    tokio.shutdown_timeout(Duration::from_secs(5));
+    tokio.shutdown();
     cost
 }
 
 fn tokio_beside(count: usize) -> Cost {
-    let other = other_runtime();
+    let other = OtherRuntime::start();
     let cost = timed(|| {
         let here = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -114,7 +145,7 @@ fn tokio_beside(count: usize) -> Cost {
             assert_eq!(sum, count * count.saturating_sub(1) / 2);
         });
     });
-    other.shutdown_timeout(Duration::from_secs(5));
+    other.shutdown();
     cost
 }
 
