@@ -3,9 +3,7 @@
 //!
 //! Tasks live in a slab; a task's `Waker` is thread-safe (std requires it)
 //! and reports the task id through the reactor's cross-thread queue, which
-//! also wakes the poll. Each turn polls the tasks woken since the last one,
-//! in the order they were woken. A task is queued once however often it is
-//! woken before its poll: its waker's flag says it is queued already.
+//! also wakes the poll. Each turn polls the tasks woken since the last one.
 //!
 //! Cancelling a task's Deferred cancels what the task awaits, as Twisted's
 //! `ensureDeferred(...).cancel()` does: each task keeps an [`AwaitList`] of
@@ -35,7 +33,7 @@ use crate::defer::{AwaitState, CancelProgress, Resolver};
 use crate::error::Cancelled;
 use crate::failure::catch_panic;
 use crate::reactor::handle::Shared;
-use crate::sync::{Arc, AtomicBool, Ordering};
+use crate::sync::Arc;
 use crate::{Deferred, Failure};
 
 /// A spawned future together with the resolver of its Deferred.
@@ -115,7 +113,7 @@ impl<F: Future<Output = ()>> LocalTask for Detached<F> {
 struct Slot {
     /// None while the task is being polled.
     task: Option<Box<dyn LocalTask>>,
-    waker: Arc<TaskWaker>,
+    waker: Waker,
     /// Cancelled while it was being polled, before its first poll, or while
     /// the result it awaited was there but not yet taken: cancel what it
     /// awaits once the next poll returns.
@@ -129,19 +127,15 @@ struct Slot {
 struct TaskWaker {
     id: usize,
     shared: Arc<Shared>,
-    /// The id is in the reactor's queue, not yet taken for a poll.
-    queued: AtomicBool,
 }
 
 impl Wake for TaskWaker {
     fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+        self.shared.wake_task(self.id);
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if !self.queued.swap(true, Ordering::AcqRel) {
-            self.shared.wake_task(self.id);
-        }
+        self.shared.wake_task(self.id);
     }
 }
 
@@ -199,11 +193,10 @@ impl Executor {
         let mut tasks = self.tasks.borrow_mut();
         let entry = tasks.vacant_entry();
         let id = entry.key();
-        let waker = Arc::new(TaskWaker {
+        let waker = Waker::from(Arc::new(TaskWaker {
             id,
             shared: shared.clone(),
-            queued: AtomicBool::new(false),
-        });
+        }));
         entry.insert(Slot {
             task: Some(make(id)),
             waker: waker.clone(),
@@ -211,7 +204,7 @@ impl Executor {
             started: false,
         });
         drop(tasks);
-        waker.wake_by_ref();
+        waker.wake();
     }
 
     /// Cancels task `id` (its Deferred's canceller): cancels the Deferreds
@@ -270,13 +263,11 @@ impl Executor {
             let Some(slot) = tasks.get_mut(id) else {
                 return;
             };
-            // Taken off the queue: a wake from here on queues it again.
-            slot.waker.queued.store(false, Ordering::Release);
             let Some(task) = slot.task.take() else {
                 return;
             };
             slot.started = true;
-            (task, Waker::from(slot.waker.clone()))
+            (task, slot.waker.clone())
         };
         let mut cx = Context::from_waker(&waker);
         let outcome = catch_panic(|| task.poll(&mut cx));

@@ -294,65 +294,6 @@ fn a_task_woken_during_a_turn_is_announced_to_a_host_loop_and_polled_next_turn()
     assert_eq!(reactor.next_timeout(), None);
 }
 
-/// Logs its name at every poll and keeps its waker for the test; never
-/// finishes.
-struct LogPolls {
-    name: &'static str,
-    log: Rc<RefCell<Vec<&'static str>>>,
-    waker: Rc<RefCell<Option<std::task::Waker>>>,
-}
-
-impl Future for LogPolls {
-    type Output = Result<(), Failure>;
-
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        self.log.borrow_mut().push(self.name);
-        *self.waker.borrow_mut() = Some(cx.waker().clone());
-        std::task::Poll::Pending
-    }
-}
-
-#[test]
-fn a_task_woken_many_times_before_its_turn_is_polled_once_in_the_order_woken() {
-    let reactor = Reactor::new().unwrap();
-    reactor.start().unwrap();
-    let log = Rc::new(RefCell::new(Vec::new()));
-    let wakers = [Rc::default(), Rc::default()];
-    let tasks: Vec<_> = ["a", "b"]
-        .into_iter()
-        .zip(&wakers)
-        .map(|(name, waker)| {
-            reactor.spawn(LogPolls {
-                name,
-                log: log.clone(),
-                waker: Rc::clone(waker),
-            })
-        })
-        .collect();
-    let wake = |task: usize| wakers[task].borrow().as_ref().unwrap().wake_by_ref();
-    reactor.run_once(Some(Duration::ZERO)).unwrap();
-    assert_eq!(*log.borrow(), ["a", "b"]);
-
-    for _ in 0..3 {
-        wake(1);
-    }
-    wake(0);
-    wakers[0].borrow().clone().unwrap().wake();
-    reactor.run_once(Some(Duration::ZERO)).unwrap();
-    assert_eq!(*log.borrow(), ["a", "b", "b", "a"]);
-    reactor.run_once(Some(Duration::ZERO)).unwrap();
-    assert_eq!(log.borrow().len(), 4, "no wake is left over");
-
-    // Taken off the queue, a task is queued again by its next wake.
-    wake(0);
-    reactor.run_once(Some(Duration::ZERO)).unwrap();
-    assert_eq!(*log.borrow(), ["a", "b", "b", "a", "a"]);
-    drop(tasks);
-}
-
 #[test]
 fn a_timer_scheduled_between_turns_earlier_than_all_others_wakes_a_host_loop() {
     let reactor = Reactor::new().unwrap();
