@@ -55,7 +55,7 @@ impl<B: 'static> RequestExt for http::Request<B> {
         self.extensions().get::<ConnectionInfo>().or_else(|| {
             let body: &dyn Any = self.body();
             let body = body.downcast_ref::<Body>()?;
-            body.connection().map(|info| &**info)
+            body.connection()
         })
     }
 
@@ -104,7 +104,7 @@ pub(crate) fn into_parts_keeping_connection(request: Request) -> (http::request:
     if parts.extensions.get::<ConnectionInfo>().is_none()
         && let Some(info) = body.connection()
     {
-        parts.extensions.insert(ConnectionInfo::clone(info));
+        parts.extensions.insert(info.clone());
     }
     (parts, body)
 }

@@ -76,9 +76,9 @@ impl Body {
     }
 
     /// The connection the server received this body on, if it did.
-    pub(crate) fn connection(&self) -> Option<&Rc<ConnectionInfo>> {
+    pub(crate) fn connection(&self) -> Option<&ConnectionInfo> {
         match &self.kind {
-            Kind::Incoming(incoming) => incoming.connection.as_ref(),
+            Kind::Incoming(incoming) => incoming.connection.as_deref(),
             _ => None,
         }
     }

@@ -7,8 +7,9 @@
 //! `Rc<RefCell<..>>` is fine), but a request's extensions only hold `Send +
 //! Sync` values. So a router with state registers it in a table of its
 //! thread, and the request carries only the key;
-//! [`RequestExt::state`](crate::RequestExt::state) looks the key up. On another thread (a blocking app's worker) the table
-//! is empty and `state` says so.
+//! [`RequestExt::state`](crate::RequestExt::state) looks the key up. On
+//! another thread (a blocking app's worker) the table is empty and `state`
+//! says so.
 
 use std::any::Any;
 use std::cell::RefCell;
