@@ -3,9 +3,10 @@
 //! Each server runs in a process of its own (see
 //! [`server`](crate::server)). This process opens N connections to it, has
 //! each do one exchange (so every connection has been accepted and has
-//! served a read), keeps them all open, and reads the server's `VmRSS`
-//! before the first and after the last. The figure is the growth divided
-//! by N.
+//! served a read), keeps them all open, and reads the server's anonymous
+//! resident memory (`RssAnon`: what it allocated, not the binary's code
+//! pages; see [`ServerProcess::anonymous_resident_bytes`]) before the
+//! first and after the last. The figure is the growth divided by N.
 //!
 //! The exchange is one byte and its echo for the echo servers, and one
 //! keep-alive `GET` and its whole response for the HTTP servers (torsion-web
@@ -124,9 +125,9 @@ pub fn read_response(stream: &mut TcpStream) -> io::Result<()> {
 /// Resident bytes the server grew by, per connection.
 fn measure(engine: Engine, count: usize, exchange: Exchange) -> (f64, u64) {
     let server = ServerProcess::start(engine).expect("server starts");
-    let before = server.resident_bytes();
+    let before = server.anonymous_resident_bytes();
     let streams = open(server.address, count, exchange).expect("idle connections");
-    let after = server.resident_bytes();
+    let after = server.anonymous_resident_bytes();
     drop(streams);
     let grown = after.saturating_sub(before);
     (grown as f64 / count as f64, after)
@@ -139,8 +140,8 @@ fn measure(engine: Engine, count: usize, exchange: Exchange) -> (f64, u64) {
 pub fn compare(wanted: usize, runs: usize, exchange: Exchange) -> (Vec<Row>, usize) {
     let count = connections_allowed(wanted);
     let pinned = pin_current_thread(1);
-    let mut per_connection = Row::new("resident bytes per connection", Better::Lower);
-    let mut total = Row::new("server VmRSS with all open (KiB)", Better::Lower);
+    let mut per_connection = Row::new("anonymous resident bytes per connection", Better::Lower);
+    let mut total = Row::new("server RssAnon with all open (KiB)", Better::Lower);
     let engines = match exchange {
         Exchange::Echo => [Engine::Torsion, Engine::Tokio],
         Exchange::Http => [Engine::TorsionHttp, Engine::HyperTokio],

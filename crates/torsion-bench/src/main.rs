@@ -111,16 +111,20 @@ enum Bench {
     /// The line-protocol worker process of `pool`.
     #[command(hide = true)]
     LineWorker,
-    /// Runs one echo server (started by `echo` and `idle`).
-    #[command(hide = true)]
-    Serve {
-        /// Which engine serves.
-        #[arg(long, value_enum)]
-        engine: server::Engine,
-    },
 }
 
 fn main() {
+    // A server child is told apart before the command line is parsed: the
+    // parser builds every subcommand's definition on the heap, which would
+    // count in the server's memory that `idle` measures.
+    if let Some(engine) = server::engine_to_serve(std::env::args().skip(1)) {
+        let outcome = engine.and_then(server::serve);
+        if let Err(error) = outcome {
+            eprintln!("torsion-bench serve: {error}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let cli = Cli::parse();
     if let Bench::PoolWorker | Bench::LineWorker = cli.command {
         let outcome = match cli.command {
@@ -129,13 +133,6 @@ fn main() {
         };
         if let Err(error) = outcome {
             eprintln!("torsion-bench worker: {error}");
-            std::process::exit(1);
-        }
-        return;
-    }
-    if let Bench::Serve { engine } = cli.command {
-        if let Err(error) = server::serve(engine) {
-            eprintln!("torsion-bench serve: {error}");
             std::process::exit(1);
         }
         return;

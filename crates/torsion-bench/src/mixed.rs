@@ -8,7 +8,7 @@
 //!   driven by a thread of its own (on CPU 1 when `taskset` works), with
 //!   `from_future_on`. (Not a one-worker multi-thread runtime: that
 //!   scheduler alone would link libm into the benchmark binary, and with
-//!   it into the servers `idle` measures.)
+//!   it into every server process the binary starts.)
 //!
 //! The peer is tokio alone making the same hop: `tokio::spawn` of the same
 //! future and `.await` of its `JoinHandle`, from a task on one thread, and

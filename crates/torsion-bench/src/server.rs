@@ -154,8 +154,24 @@ pub fn serve_tokio(ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
     })
 }
 
-/// The hidden `serve` subcommand: runs `engine`'s server, prints where it
-/// listens, and exits when standard input closes.
+/// The engine a command line `serve --engine NAME` (the program's name
+/// left out) asks this process to serve, or `None` for any other command
+/// line.
+pub fn engine_to_serve(mut args: impl Iterator<Item = String>) -> Option<io::Result<Engine>> {
+    if args.next()? != "serve" || args.next()? != "--engine" {
+        return None;
+    }
+    let (Some(name), None) = (args.next(), args.next()) else {
+        return Some(Err(io::Error::other("usage: serve --engine NAME")));
+    };
+    Some(
+        <Engine as clap::ValueEnum>::from_str(&name, false)
+            .map_err(|_| io::Error::other(format!("no engine named {name:?}"))),
+    )
+}
+
+/// What `torsion-bench serve --engine NAME` does: runs `engine`'s server,
+/// prints where it listens, and exits when standard input closes.
 pub fn serve(engine: Engine) -> io::Result<()> {
     if engine == Engine::TorsionHttpPool {
         return serve_pool();
@@ -306,12 +322,18 @@ impl ServerProcess {
         process_cpu(self.pid())
     }
 
-    /// The server's resident memory (`VmRSS` in `/proc/<pid>/status`), in
-    /// bytes.
-    pub fn resident_bytes(&self) -> u64 {
+    /// The server's anonymous resident memory (`RssAnon` in
+    /// `/proc/<pid>/status`: heap, stacks, relocated data), in bytes.
+    ///
+    /// The rest of `VmRSS` is file pages, almost all the binary's code,
+    /// which measures the page cache rather than the server: the kernel
+    /// maps cached pages around each one touched, so one binary's server
+    /// shows several hundred KiB more right after the binary is written
+    /// than later, and the figure grows with the whole suite's code.
+    pub fn anonymous_resident_bytes(&self) -> u64 {
         let text = fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
         text.lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .find_map(|line| line.strip_prefix("RssAnon:"))
             .and_then(|value| {
                 value
                     .trim()
@@ -378,4 +400,34 @@ pub fn process_cpu(pid: u32) -> Duration {
     };
     let total = ticks(11) + ticks(12);
     Duration::from_secs_f64(total as f64 / clock_ticks_per_second() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> impl Iterator<Item = String> {
+        line.split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn a_server_child_is_recognised_before_the_command_line_is_parsed() {
+        for engine in [Engine::Torsion, Engine::HyperTokio, Engine::TorsionAmp] {
+            let line = format!("serve --engine {}", engine.name());
+            assert_eq!(engine_to_serve(args(&line)).unwrap().unwrap(), engine);
+        }
+        assert!(engine_to_serve(args("compare")).is_none());
+        assert!(engine_to_serve(args("idle --http")).is_none());
+        assert!(engine_to_serve(args("")).is_none());
+        let unknown = engine_to_serve(args("serve --engine gevent")).unwrap();
+        assert!(unknown.unwrap_err().to_string().contains("gevent"));
+        assert!(
+            engine_to_serve(args("serve --engine tokio extra"))
+                .unwrap()
+                .is_err()
+        );
+    }
 }
