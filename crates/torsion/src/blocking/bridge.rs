@@ -322,7 +322,7 @@ impl Bridge {
         let _ = self
             .inner
             .handle
-            .call_from_thread(move |reactor| job.run(reactor));
+            .call_awaited_from_thread(move |reactor| job.run(reactor));
         EventualResult::new(core)
     }
 

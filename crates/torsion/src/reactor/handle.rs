@@ -60,7 +60,11 @@ pub(crate) trait Completion: Send + Sync {
 
 /// What the cross-thread queue holds.
 pub(crate) enum Posted {
+    /// A call whose poster goes on (`call_from_thread`).
     Call(CrossThreadCall),
+    /// A call whose poster waits for its answer (the blocking bridge): the
+    /// loop may spin after it (see `spin`).
+    AwaitedCall(CrossThreadCall),
     Completion(Arc<dyn Completion>),
 }
 
@@ -318,11 +322,26 @@ impl ReactorHandle {
 
     /// Runs `f` on the reactor's thread during its next turn. Fails with
     /// [`ReactorError::Stopped`] once the reactor has finished.
+    ///
+    /// The poster is taken to go on rather than wait for the loop, so the
+    /// loop does not spin for its next call (see
+    /// [`Reactor::set_spin_before_sleep`]); a thread that waits for an
+    /// answer is served faster by [`blocking::Bridge`](crate::blocking::Bridge).
     pub fn call_from_thread(
         &self,
         f: impl FnOnce(&Reactor) + Send + 'static,
     ) -> Result<(), ReactorError> {
         self.shared.post(Posted::Call(Box::new(f)))
+    }
+
+    /// Runs `f` on the reactor's thread during its next turn, for a poster
+    /// that waits for its answer: after a turn that ran it, the loop spins
+    /// briefly for the poster's next call instead of sleeping at once.
+    pub(crate) fn call_awaited_from_thread(
+        &self,
+        f: impl FnOnce(&Reactor) + Send + 'static,
+    ) -> Result<(), ReactorError> {
+        self.shared.post(Posted::AwaitedCall(Box::new(f)))
     }
 
     /// Hands `completion` to the reactor thread, in order with the calls

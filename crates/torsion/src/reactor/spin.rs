@@ -12,8 +12,10 @@
 //!
 //! Spinning only pays when posts come back quickly, so it is bounded
 //! three ways: it follows only turns that ran exactly one piece of
-//! cross-thread work, a posted call, a completion or a task woken from
-//! outside (a loop driven by I/O alone never spins); it lasts at most the
+//! cross-thread work a thread may be waiting on, a bridge's call, a
+//! completion or a task woken from outside (a loop driven by I/O alone
+//! never spins, nor one fed by plain `call_from_thread`, whose poster goes
+//! on instead of waiting); it lasts at most the
 //! window (and never past the next timer); and it stops after
 //! [`CREDIT`] spins in a row saw nothing, until a sleep that followed
 //! cross-thread work is cut short by more of it within the window (a
@@ -49,6 +51,9 @@ pub(crate) struct Spin {
     /// without spinning (spinning had stopped): a wake-up by more of it
     /// within the window turns spinning back on.
     slept_at: Cell<Option<Instant>>,
+    /// Spins begun, for tests to tell whether a turn spun.
+    #[cfg(test)]
+    pub(super) spins: Cell<u32>,
 }
 
 impl Default for Spin {
@@ -57,6 +62,8 @@ impl Default for Spin {
             window: Cell::new(DEFAULT_SPIN_BEFORE_SLEEP),
             credit: Cell::new(CREDIT),
             slept_at: Cell::new(None),
+            #[cfg(test)]
+            spins: Cell::new(0),
         }
     }
 }
@@ -125,7 +132,10 @@ impl Reactor {
     }
 
     /// Sets how long the loop spins before it sleeps after a turn that ran
-    /// calls posted from other threads (or tasks woken from them); zero
+    /// work another thread may be waiting on (a call from
+    /// [`blocking::Bridge`](crate::blocking::Bridge), a thread pool's
+    /// result, a task woken from another thread; not a plain
+    /// [`call_from_thread`](crate::ReactorHandle::call_from_thread)); zero
     /// turns spinning off. The default, [`DEFAULT_SPIN_BEFORE_SLEEP`]
     /// (20 µs), lets a thread that calls in and waits for the answer
     /// (`blocking::Bridge`, a thread pool's results) reach a loop that is
@@ -163,6 +173,8 @@ impl Reactor {
             return wait;
         };
         spin.slept_at.set(None);
+        #[cfg(test)]
+        spin.spins.set(spin.spins.get() + 1);
         let shared = &self.inner.shared;
         if !shared.begin_spin() {
             return Some(Duration::ZERO);

@@ -332,16 +332,41 @@ fn thread_cpu_time() -> Duration {
     Duration::from_nanos(text.split_whitespace().next().unwrap().parse().unwrap())
 }
 
-/// Posts `f` to the reactor behind `handle` and waits for its answer.
+/// Posts `f` to the reactor behind `handle` and waits for its answer, as
+/// the blocking bridge does.
 fn round_trip<T: Send + 'static>(
     handle: &ReactorHandle,
     f: impl FnOnce(&Reactor) -> T + Send + 'static,
 ) -> T {
     let (sender, receiver) = std::sync::mpsc::channel();
     handle
-        .call_from_thread(move |reactor| sender.send(f(reactor)).unwrap())
+        .call_awaited_from_thread(move |reactor| sender.send(f(reactor)).unwrap())
         .unwrap();
     receiver.recv_timeout(Duration::from_secs(10)).unwrap()
+}
+
+/// A plain `call_from_thread` is not followed by a spin: its poster goes
+/// on, and a thread streaming such calls should find the loop asleep and
+/// have them run in batches. A call whose poster waits for the answer (the
+/// blocking bridge's) is.
+#[test]
+fn only_a_call_whose_poster_waits_is_followed_by_a_spin() {
+    let reactor = Reactor::new().unwrap();
+    reactor.start().unwrap();
+    let handle = reactor.handle();
+    let spins = || reactor.inner.spin.spins.get();
+    handle.call_from_thread(|_| {}).unwrap();
+    reactor.run_once(Some(ms(1))).unwrap();
+    assert_eq!(spins(), 0);
+    handle.call_awaited_from_thread(|_| {}).unwrap();
+    reactor.run_once(Some(ms(1))).unwrap();
+    assert_eq!(spins(), 1);
+    // Several at once came from a producer that does not wait.
+    for _ in 0..2 {
+        handle.call_awaited_from_thread(|_| {}).unwrap();
+    }
+    reactor.run_once(Some(ms(1))).unwrap();
+    assert_eq!(spins(), 1);
 }
 
 /// Round trips from another thread make the loop spin before it sleeps;

@@ -154,22 +154,31 @@ impl Reactor {
         self.poll_io(wait)
     }
 
-    /// Runs the calls posted before this turn; returns how many.
+    /// Runs the calls posted before this turn; returns how many of them a
+    /// thread may be waiting on (awaited calls and completions), which is
+    /// what spinning counts: a plain `call_from_thread` poster goes on.
     fn run_cross_thread_calls(&self) -> usize {
         let mut batch = std::mem::take(&mut *self.inner.call_batch.borrow_mut());
         self.inner.shared.take_calls(&mut batch);
-        let count = batch.len();
+        let mut awaited = 0;
         for posted in batch.drain(..) {
             let ran = match posted {
                 Posted::Call(call) => catch_panic(|| call(self)),
-                Posted::Completion(completion) => catch_panic(|| completion.complete(self)),
+                Posted::AwaitedCall(call) => {
+                    awaited += 1;
+                    catch_panic(|| call(self))
+                }
+                Posted::Completion(completion) => {
+                    awaited += 1;
+                    catch_panic(|| completion.complete(self))
+                }
             };
             if let Err(failure) = ran {
                 tracing::error!(%failure, what = "call from thread", "panic in a call from another thread");
             }
         }
         *self.inner.call_batch.borrow_mut() = batch;
-        count
+        awaited
     }
 
     fn run_due_timers(&self) {

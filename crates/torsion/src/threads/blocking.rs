@@ -102,7 +102,7 @@ where
         reply: Some(reply.clone()),
     };
     handle
-        .call_from_thread(move |reactor| {
+        .call_awaited_from_thread(move |reactor| {
             let deferred = maybe_deferred(|| f(reactor));
             drop(deferred.both(move |result| {
                 guard.send(result);
