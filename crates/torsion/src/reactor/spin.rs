@@ -15,11 +15,11 @@
 //! cross-thread work a thread may be waiting on, a bridge's call, a
 //! completion or a task woken from outside (a loop driven by I/O alone
 //! never spins, nor one fed by plain `call_from_thread`, whose poster goes
-//! on instead of waiting); it lasts at most the
-//! window (and never past the next timer); and it stops after
-//! [`CREDIT`] spins in a row saw nothing, until a sleep that followed
-//! cross-thread work is cut short by more of it within the window (a
-//! sign that spinning would have paid). A loop with nothing to do sleeps.
+//! on instead of waiting); it lasts at most the window (and never past the
+//! next timer); and it stops after [`CREDIT`] spins in a row saw nothing,
+//! until a sleep that followed cross-thread work is cut short by more of
+//! it within the window (a sign that spinning would have paid). A loop
+//! with nothing to do sleeps.
 //!
 //! One call, not several: a thread that waits for the loop's answer has one
 //! call in flight at a time, so a turn that found several came from a
