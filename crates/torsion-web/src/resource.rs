@@ -84,6 +84,16 @@ impl Reply {
             inner: ReplyInner::Ready(Some(Err(failure.into()))),
         }
     }
+
+    /// The outcome of a reply that has one already (a response or a
+    /// failure given at once), taken out of it; `None` for a reply still
+    /// to come. The server answers such a reply without polling it.
+    pub(crate) fn take_ready(&mut self) -> Option<Result<Response, Failure>> {
+        match &mut self.inner {
+            ReplyInner::Ready(outcome) => outcome.take(),
+            ReplyInner::Deferred(_) | ReplyInner::Later(_) => None,
+        }
+    }
 }
 
 impl From<Response> for Reply {

@@ -63,11 +63,7 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
                 )),
                 answered: true,
             });
-            return Answering {
-                reply: Reply::from(too_large(limit)),
-                guard: Some(guard),
-                clock: None,
-            };
+            return Answering::Answered(Some(finish(Ok(too_large(limit)), Some(guard), None)));
         }
         let clock = if !with_body {
             None
@@ -78,10 +74,16 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
         let watch = clock.clone().map(|clock| clock as Rc<dyn ArrivalWatch>);
         let info = self.info.clone();
         let request: Request = request.map(|body| Body::received(body, max_body_size, watch, info));
-        Answering {
-            reply: answer(&*self.resource, request),
-            guard: Some(guard),
-            clock,
+        let mut reply = answer(&*self.resource, request);
+        match reply.take_ready() {
+            // Most resources answer at once: the response is made ready for
+            // hyper here, and the future hands it over when first polled.
+            Some(outcome) => Answering::Answered(Some(finish(outcome, Some(guard), clock))),
+            None => Answering::Waiting {
+                reply,
+                guard: Some(guard),
+                clock,
+            },
         }
     }
 }
@@ -94,33 +96,47 @@ fn answer(resource: &dyn Resource, request: Request) -> Reply {
 
 /// A resource's reply on its way; dropping it (the client went away)
 /// drops the reply, which cancels a Deferred behind it.
-pub(super) struct Answering {
-    reply: Reply,
-    guard: Option<InFlight>,
-    /// Times the request body, when it has one.
-    clock: Option<Rc<BodyClock>>,
+pub(super) enum Answering {
+    /// The resource answered when called; `None` once handed over.
+    Answered(Option<http::Response<TrackedBody>>),
+    /// The resource answers later.
+    Waiting {
+        reply: Reply,
+        guard: Option<InFlight>,
+        /// Times the request body, when it has one.
+        clock: Option<Rc<BodyClock>>,
+    },
 }
 
 impl Future for Answering {
     type Output = Result<http::Response<TrackedBody>, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let polled =
-            std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut this.reply).poll(cx)));
+        let (reply, guard, clock) = match self.get_mut() {
+            Answering::Answered(response) => {
+                let response = response.take().unwrap_or_else(|| {
+                    let failure = Failure::msg("an answer was polled after it was handed over");
+                    finish(Err(failure), None, None)
+                });
+                return Poll::Ready(Ok(response));
+            }
+            Answering::Waiting {
+                reply,
+                guard,
+                clock,
+            } => (reply, guard, clock),
+        };
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *reply).poll(cx)));
         let result = match polled {
-            Ok(Poll::Pending) => match this.clock.as_ref().and_then(|clock| clock.expired()) {
+            Ok(Poll::Pending) => match clock.as_ref().and_then(|clock| clock.expired()) {
                 // The resource has not answered the slow client, and may
                 // never: the server answers for it and drops its reply.
                 Some(error) => {
-                    drop(std::mem::replace(
-                        &mut this.reply,
-                        Reply::from(Response::default()),
-                    ));
+                    drop(std::mem::replace(reply, Reply::from(Response::default())));
                     Err(Failure::new(error))
                 }
                 None => {
-                    if let Some(clock) = &this.clock {
+                    if let Some(clock) = clock.as_ref() {
                         clock.wake_on_expiry(cx.waker());
                     }
                     return Poll::Pending;
@@ -129,26 +145,36 @@ impl Future for Answering {
             Ok(Poll::Ready(result)) => result,
             Err(payload) => Err(Failure::from_panic(payload)),
         };
-        let guard = this.guard.take();
-        let mut response = respond(result);
-        let clock = match this.clock.take() {
-            Some(clock) if clock.expired().is_some() => {
-                // The rest of the body will not be read: no next request.
-                close_after(&mut response);
-                None
-            }
-            Some(clock) => {
-                clock.answered();
-                Some(clock)
-            }
-            None => None,
-        };
-        Poll::Ready(Ok(response.map(|body| TrackedBody {
-            body,
-            clock,
-            _in_flight: guard,
-        })))
+        Poll::Ready(Ok(finish(result, guard.take(), clock.take())))
     }
+}
+
+/// The response hyper sends for a reply's outcome: its body keeps the
+/// request counted in flight (`guard`) and, while the request body may
+/// still be late, watched by its clock.
+fn finish(
+    result: Result<Response, Failure>,
+    guard: Option<InFlight>,
+    clock: Option<Rc<BodyClock>>,
+) -> http::Response<TrackedBody> {
+    let mut response = respond(result);
+    let clock = match clock {
+        Some(clock) if clock.expired().is_some() => {
+            // The rest of the body will not be read: no next request.
+            close_after(&mut response);
+            None
+        }
+        Some(clock) => {
+            clock.answered();
+            Some(clock)
+        }
+        None => None,
+    };
+    response.map(|body| TrackedBody {
+        body,
+        clock,
+        _in_flight: guard,
+    })
 }
 
 /// The response for a reply: a body over the limit is a 413, an
