@@ -276,8 +276,9 @@ pub fn table(peer: Engine, runs: usize, mut measure: impl FnMut(Engine) -> Outco
     let mut rate = Row::new("requests per second", Better::Higher);
     // The load generator keeps every connection's request in flight, but
     // times a request only from its write to its answer, not the time the
-    // generator's own loop takes before writing the next one; with the
-    // median, the mean shows the order requests are served in (see
+    // generator's own loop takes before writing the next one; the mean
+    // shows how much of the round is counted, which depends on whether
+    // the server or the generator is the slower side (see
     // docs/benchmarks.md).
     let mut mean = Row::new("latency mean (us)", Better::Lower);
     let mut p50 = Row::new("latency p50 (us)", Better::Lower);
