@@ -1,7 +1,7 @@
 //! `http`: wrk against torsion-web's hello-world server and hyper's on
 //! tokio (see [`hello`](crate::hello)).
 //!
-//! Each server runs in a process of its own on CPU 0; wrk (one thread, 64
+//! Each server runs in a process of its own on CPU 0; wrk (one thread,
 //! keep-alive connections, one request at a time or several pipelined in
 //! each write) runs on CPU 1. Every run warms up first, then
 //! wrk's measured run gives requests per second and the latency
