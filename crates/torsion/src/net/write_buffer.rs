@@ -52,6 +52,21 @@ impl WriteBuffer {
         Ok(true)
     }
 
+    /// Takes the bytes out, for a writer that hands them on whole: the
+    /// unsent ones are `data[start..]`.
+    pub(crate) fn take_unsent(&mut self) -> (Vec<u8>, usize) {
+        let start = std::mem::take(&mut self.start);
+        (std::mem::take(&mut self.data), start)
+    }
+
+    /// Puts back `data[start..]`, which a writer took and could not send,
+    /// ahead of what was pushed since.
+    pub(crate) fn put_back(&mut self, mut data: Vec<u8>, start: usize) {
+        data.extend_from_slice(&self.data[self.start..]);
+        self.data = data;
+        self.start = start;
+    }
+
     fn consume(&mut self, n: usize) {
         self.start += n;
         if self.start == self.data.len() {

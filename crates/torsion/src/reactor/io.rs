@@ -13,6 +13,7 @@ use slab::Slab;
 
 use crate::reactor::Reactor;
 use crate::reactor::introspect::SourceInfo;
+use crate::reactor::ring::SendDone;
 
 /// Tokens below this are the reactor's own (waker, signal pipe).
 pub(crate) const FIRST_IO_TOKEN: usize = 2;
@@ -61,6 +62,11 @@ pub(crate) trait IoSource {
     /// The reactor is finishing: close, telling user code as a lost
     /// connection would.
     fn shutdown(&self, reactor: &Reactor);
+
+    /// A send this source gave the io_uring backend's ring finished.
+    fn sent(&self, reactor: &Reactor, done: SendDone) {
+        let _ = (reactor, done);
+    }
 
     /// What the source is, for [`Reactor::snapshot`]; `now` is the
     /// snapshot's time. Only asked when somebody looks.

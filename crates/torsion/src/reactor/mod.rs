@@ -81,11 +81,13 @@
 //! [extension slots](Extension) (the default thread pool is one), so the
 //! reactor depends on none of them.
 
+mod backend;
 mod executor;
 mod extensions;
 mod handle;
 pub mod introspect;
 mod io;
+mod ring;
 mod shutdown;
 mod signals;
 mod spin;
@@ -109,6 +111,7 @@ use crate::time::queue::{TimeSource, TimerQueue};
 use crate::time::{DelayedCall, Scheduler};
 use crate::{Deferred, Failure};
 
+pub use backend::{BACKEND_ENV, Backend, UnknownBackend};
 pub use extensions::Extension;
 pub use handle::ReactorHandle;
 pub use introspect::Snapshot;
@@ -126,6 +129,7 @@ pub(crate) use handle::{Posted, Shared};
 use handle::{Posted, Shared};
 pub(crate) use io::{IoSource, Readiness};
 use io::{WAKER_TOKEN, Watches};
+pub(crate) use ring::{SendDone, SendKey};
 use shutdown::ShutdownWait;
 pub(crate) use signals::ChildSignals;
 use signals::SignalClaim;
@@ -144,6 +148,10 @@ enum RunState {
 
 struct Inner {
     poll: RefCell<Poll>,
+    /// The io_uring backend's ring, which the loop then waits on.
+    ring: Option<ring::Ring>,
+    /// Reused buffer for what one wait on the ring brings.
+    completions: RefCell<Vec<ring::Completion>>,
     events: RefCell<Events>,
     /// The last poll filled `events`: more descriptors may be ready, which
     /// the poller's descriptor need not announce again to a host loop.
@@ -189,19 +197,29 @@ pub struct Reactor {
 }
 
 impl Reactor {
-    /// A new reactor, not yet running.
+    /// A new reactor, not yet running, on the backend the
+    /// `TORSION_BACKEND` environment variable names (epoll when unset; see
+    /// [`Backend`] and [`with_backend`](Reactor::with_backend)).
     pub fn new() -> std::io::Result<Reactor> {
-        Reactor::with_events_capacity(EVENTS_CAPACITY)
+        Reactor::build(EVENTS_CAPACITY, Backend::from_env())
     }
 
     /// A reactor that takes at most `capacity` I/O events per poll (tests
     /// use a small one to see what happens when more are ready).
+    #[cfg(test)]
     pub(crate) fn with_events_capacity(capacity: usize) -> std::io::Result<Reactor> {
+        Reactor::build(capacity, Backend::from_env())
+    }
+
+    fn build(capacity: usize, backend: Backend) -> std::io::Result<Reactor> {
         let poll = Poll::new()?;
+        let ring = backend::open_ring(backend, &poll);
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
         let reactor = Reactor {
             inner: Rc::new(Inner {
                 poll: RefCell::new(poll),
+                ring,
+                completions: RefCell::new(Vec::new()),
                 events: RefCell::new(Events::with_capacity(capacity)),
                 io_backlog: Cell::new(false),
                 timers: TimerQueue::new(TimeSource::Monotonic),
@@ -521,21 +539,34 @@ impl Reactor {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn poller_fd(&self) -> std::io::Result<std::os::fd::OwnedFd> {
-        self.inner
-            .poll
-            .borrow()
-            .registry()
-            .as_fd()
-            .try_clone_to_owned()
+        match &self.inner.ring {
+            Some(ring) => ring.clone_fd(),
+            None => self
+                .inner
+                .poll
+                .borrow()
+                .registry()
+                .as_fd()
+                .try_clone_to_owned(),
+        }
+    }
+
+    /// The io_uring backend's ring, if this reactor waits on one.
+    pub(crate) fn ring(&self) -> Option<&ring::Ring> {
+        self.inner.ring.as_ref()
     }
 }
 
 impl AsRawFd for Reactor {
     /// The poller's descriptor: readable when the reactor has I/O or
     /// cross-thread work. Timers are not reflected in it; a host loop also
-    /// honours [`Reactor::next_timeout`].
+    /// honours [`Reactor::next_timeout`]. On the io_uring backend it is the
+    /// ring's, which also watches epoll's.
     fn as_raw_fd(&self) -> RawFd {
-        self.inner.poll.borrow().as_raw_fd()
+        match &self.inner.ring {
+            Some(ring) => ring.as_raw_fd(),
+            None => self.inner.poll.borrow().as_raw_fd(),
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use mio::Token;
 
 use super::handle::Posted;
 use super::io::{Readiness, Ready, SIGNAL_TOKEN, WAKER_TOKEN};
+use super::ring::{Completion, Ring};
 use super::signals::Signals;
 use super::triggers::{Phase, SystemEvent, run_trigger};
 use super::{Reactor, RunState};
@@ -229,6 +230,38 @@ impl Reactor {
     }
 
     fn poll_io(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        match &self.inner.ring {
+            Some(ring) => self.wait_on_ring(ring, timeout),
+            None => self.poll_epoll(timeout),
+        }
+    }
+
+    /// The io_uring backend's wait: submits the sends made since the last
+    /// one, waits for completions, hands finished sends back to their
+    /// connections, and asks epoll (without waiting) when the ring says
+    /// its descriptor is readable or the last poll left events behind.
+    fn wait_on_ring(&self, ring: &Ring, timeout: Option<Duration>) -> std::io::Result<()> {
+        let mut completions = std::mem::take(&mut *self.inner.completions.borrow_mut());
+        ring.wait(timeout, &mut completions)?;
+        let mut epoll_ready = self.inner.io_backlog.get();
+        for completion in completions.drain(..) {
+            match completion {
+                Completion::EpollReady => epoll_ready = true,
+                Completion::Sent(token, done) => {
+                    if let Some(source) = self.source(token) {
+                        source.sent(self, done);
+                    }
+                }
+            }
+        }
+        *self.inner.completions.borrow_mut() = completions;
+        if epoll_ready {
+            self.poll_epoll(Some(Duration::ZERO))?;
+        }
+        Ok(())
+    }
+
+    fn poll_epoll(&self, timeout: Option<Duration>) -> std::io::Result<()> {
         let mut events = self.inner.events.borrow_mut();
         match self.inner.poll.borrow_mut().poll(&mut events, timeout) {
             Ok(()) => {}

@@ -113,10 +113,13 @@ impl TransportBackend for StreamConn {
     }
 
     fn buffered(&self) -> usize {
-        self.write
-            .borrow()
-            .as_ref()
-            .map_or(0, |buffer| buffer.len())
+        let sending = self.sending.get().map_or(0, |(_, len)| len);
+        sending
+            + self
+                .write
+                .borrow()
+                .as_ref()
+                .map_or(0, |buffer| buffer.len())
     }
 
     fn is_open(&self) -> bool {

@@ -22,7 +22,7 @@ use crate::net::protocol::{HalfClose, Producer, Protocol};
 use crate::net::tls::TlsSession;
 use crate::net::transport::TransportBackend;
 use crate::net::write_buffer::WriteBuffer;
-use crate::reactor::{IoSource, Readiness, WeakReactor};
+use crate::reactor::{IoSource, Readiness, SendDone, SendKey, WeakReactor};
 use crate::{Failure, Reactor};
 
 /// How much one `read` asks for.
@@ -41,33 +41,35 @@ pub(crate) use socket::StreamSocket;
 
 /// Connection state bits.
 mod flag {
-    pub(super) const CLOSED: u16 = 1;
+    pub(super) const CLOSED: u32 = 1;
     /// lose_connection was called: no more reading, close once flushed.
-    pub(super) const DISCONNECTING: u16 = 1 << 1;
-    pub(super) const WRITE_SHUT_WANTED: u16 = 1 << 2;
-    pub(super) const WRITE_SHUT: u16 = 1 << 3;
+    pub(super) const DISCONNECTING: u32 = 1 << 1;
+    pub(super) const WRITE_SHUT_WANTED: u32 = 1 << 2;
+    pub(super) const WRITE_SHUT: u32 = 1 << 3;
     /// The peer shut its write side (end of file seen).
-    pub(super) const READ_EOF: u16 = 1 << 4;
-    pub(super) const PAUSED: u16 = 1 << 5;
+    pub(super) const READ_EOF: u32 = 1 << 4;
+    pub(super) const PAUSED: u32 = 1 << 5;
     /// The socket may have unread data the loop will not be told about
     /// again (edge-triggered readiness).
-    pub(super) const READ_PENDING: u16 = 1 << 6;
+    pub(super) const READ_PENDING: u32 = 1 << 6;
     /// One of this connection's callbacks is on the stack.
-    pub(super) const DISPATCHING: u16 = 1 << 7;
-    pub(super) const SETTLE_SCHEDULED: u16 = 1 << 8;
-    pub(super) const PRODUCER_PAUSED: u16 = 1 << 9;
-    pub(super) const TLS: u16 = 1 << 10;
+    pub(super) const DISPATCHING: u32 = 1 << 7;
+    pub(super) const SETTLE_SCHEDULED: u32 = 1 << 8;
+    pub(super) const PRODUCER_PAUSED: u32 = 1 << 9;
+    pub(super) const TLS: u32 = 1 << 10;
     /// Reading resumed after a pause; the protocol is to be told.
-    pub(super) const RESUMED: u16 = 1 << 11;
+    pub(super) const RESUMED: u32 = 1 << 11;
     /// A pull producer is due a request for its next chunk.
-    pub(super) const PULL_WANTED: u16 = 1 << 12;
+    pub(super) const PULL_WANTED: u32 = 1 << 12;
     /// The consumer reads the socket itself (see `direct_read`).
-    pub(super) const READER_DRIVEN: u16 = 1 << 13;
+    pub(super) const READER_DRIVEN: u32 = 1 << 13;
     /// The peer's end of file or an error was reported: only a read of 0
     /// or an error says the socket is drained.
-    pub(super) const HUP_SEEN: u16 = 1 << 14;
+    pub(super) const HUP_SEEN: u32 = 1 << 14;
     /// The consumer read the end of the stream; the protocol is to be told.
-    pub(super) const EOF_UNTOLD: u16 = 1 << 15;
+    pub(super) const EOF_UNTOLD: u32 = 1 << 15;
+    /// Writes go to the reactor's io_uring ring as send operations.
+    pub(super) const RING: u32 = 1 << 16;
 }
 
 /// Why the connection is closing, kept until it closes so that the protocol
@@ -128,7 +130,10 @@ pub(crate) struct StreamConn {
     token: Token,
     reactor: WeakReactor,
     socket: RefCell<Option<StreamSocket>>,
-    flags: Cell<u16>,
+    flags: Cell<u32>,
+    /// The send the ring holds (io_uring backend): its key and how many
+    /// bytes it still covers, which count as buffered until it completes.
+    sending: Cell<Option<(SendKey, usize)>>,
     protocol: RefCell<Option<Box<dyn Protocol>>>,
     /// None while empty: an idle connection holds no buffer.
     write: RefCell<Option<Box<WriteBuffer>>>,
@@ -151,7 +156,12 @@ impl StreamConn {
             token,
             reactor: reactor.downgrade(),
             socket: RefCell::new(Some(socket)),
-            flags: Cell::new(0),
+            flags: Cell::new(if reactor.ring().is_some() {
+                flag::RING
+            } else {
+                0
+            }),
+            sending: Cell::new(None),
             protocol: RefCell::new(protocol),
             write: RefCell::new(None),
             extras: RefCell::new(None),
@@ -175,15 +185,15 @@ impl StreamConn {
         })
     }
 
-    fn has(&self, bits: u16) -> bool {
+    fn has(&self, bits: u32) -> bool {
         self.flags.get() & bits != 0
     }
 
-    fn set(&self, bits: u16) {
+    fn set(&self, bits: u32) {
         self.flags.set(self.flags.get() | bits);
     }
 
-    fn clear(&self, bits: u16) {
+    fn clear(&self, bits: u32) {
         self.flags.set(self.flags.get() & !bits);
     }
 
@@ -334,8 +344,12 @@ impl StreamConn {
                     if self.buffered() == 0 && self.producer().is_some() {
                         self.set(flag::PULL_WANTED | flag::SETTLE_SCHEDULED);
                         reactor.settle_later(self.token);
+                        return;
                     }
                 }
+                // The producer may have finished and closed the connection
+                // (its last chunk still under way, or already out).
+                continue;
             }
             return;
         }
@@ -452,6 +466,10 @@ impl StreamConn {
             return;
         }
         self.set(flag::CLOSED);
+        if let (Some((key, _)), Some(ring)) = (self.sending.take(), reactor.ring()) {
+            // The bytes are the ring's; they go when the cancel completes.
+            ring.cancel(key);
+        }
         let socket = self.socket.borrow_mut().take();
         if let Some(socket) = &socket {
             reactor.remove_source(self.token, socket.as_raw_fd());
@@ -534,6 +552,10 @@ impl IoSource for StreamConn {
 
     fn shutdown(&self, reactor: &Reactor) {
         self.close_now(reactor, Reason::Shutdown);
+    }
+
+    fn sent(&self, reactor: &Reactor, done: SendDone) {
+        self.send_completed(reactor, done);
     }
 
     fn describe(&self, now: Instant) -> Option<crate::reactor::introspect::SourceInfo> {

@@ -2,18 +2,25 @@
 //! remainder buffered, flushing when the socket is writable again, and the
 //! flow-control calls to the producer at the high and low water marks.
 
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
+use std::os::fd::AsRawFd;
 
 use super::{Reason, StreamConn, flag};
+use crate::Reactor;
 use crate::net::protocol::Producer;
 use crate::net::transport::TransportBackend;
 use crate::net::write_buffer::{
     HIGH_WATER_MARK, LOW_WATER_MARK, WriteBuffer, buffer_rest, write_direct, write_vectored_direct,
 };
+use crate::reactor::SendDone;
 
 impl StreamConn {
     /// Writes what is buffered; a socket error closes the connection.
     pub(super) fn flush_buffer(&self) {
+        if self.has(flag::RING) {
+            self.start_send();
+            return;
+        }
         let mut slot = self.write.borrow_mut();
         let Some(buffer) = slot.as_mut() else { return };
         let result = match &*self.socket.borrow() {
@@ -31,6 +38,12 @@ impl StreamConn {
     }
 
     pub(super) fn writable(&self) {
+        if self.has(flag::RING) {
+            // Sends complete on their own; this only restarts one the
+            // kernel gave back unsent.
+            self.start_send();
+            return;
+        }
         if self.write.borrow().is_none() {
             return;
         }
@@ -104,6 +117,13 @@ impl StreamConn {
                 self.queue_tls_output(session);
             }
             self.flush_buffer();
+        } else if self.has(flag::RING) {
+            buffer_rest(
+                self.write.borrow_mut().get_or_insert_with(Box::default),
+                data,
+                0,
+            );
+            self.start_send();
         } else if self.write.borrow().is_none() {
             let written = match &*self.socket.borrow() {
                 Some(socket) if data.len() == 1 => write_direct(socket, &data[0]),
@@ -128,5 +148,75 @@ impl StreamConn {
             buffer_rest(buffer, data, 0);
         }
         self.after_write();
+    }
+}
+
+/// The io_uring backend's write side: what is buffered goes to the ring as
+/// one send, the next starts when it completes, and a send cut short puts
+/// its rest back ahead of what was written since.
+impl StreamConn {
+    fn start_send(&self) {
+        if self.sending.get().is_some() {
+            return;
+        }
+        let Some(mut buffer) = self.write.borrow_mut().take() else {
+            return;
+        };
+        let (data, start) = buffer.take_unsent();
+        if start >= data.len() {
+            return;
+        }
+        let Some(reactor) = self.reactor.upgrade() else {
+            return;
+        };
+        let target = self
+            .socket
+            .borrow()
+            .as_ref()
+            .map(|socket| (socket.as_raw_fd(), !socket.is_pipe()));
+        let (Some(ring), Some((fd, socket))) = (reactor.ring(), target) else {
+            return;
+        };
+        let len = data.len() - start;
+        match ring.send(fd, socket, self.token, data, start) {
+            Ok(key) => self.sending.set(Some((key, len))),
+            Err(error) => self.fail(Reason::lost(error)),
+        }
+    }
+
+    pub(super) fn send_completed(&self, reactor: &Reactor, done: SendDone) {
+        if self.sending.get().map(|(key, _)| key) != Some(done.key) {
+            return;
+        }
+        self.sending.set(None);
+        if self.has(flag::CLOSED) {
+            return;
+        }
+        let SendDone {
+            result,
+            data,
+            start,
+            ..
+        } = done;
+        self.dispatch(reactor, || match result {
+            Ok(0) => self.fail(Reason::lost(io::ErrorKind::WriteZero.into())),
+            Ok(sent) => {
+                if start + sent < data.len() {
+                    self.put_back(data, start + sent);
+                }
+                self.start_send();
+                self.after_drain();
+            }
+            // Not sent; the socket's next writable edge restarts it.
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.put_back(data, start),
+            Err(error) => self.fail(Reason::lost(error)),
+        });
+    }
+
+    fn put_back(&self, data: Vec<u8>, start: usize) {
+        self.write
+            .borrow_mut()
+            .get_or_insert_with(Box::default)
+            .put_back(data, start);
     }
 }

@@ -1,0 +1,85 @@
+//! The io_uring backend's ring: the loop waits in `io_uring_enter`, and
+//! stream connections hand their writes to the kernel as send operations
+//! that go in with the next wait, instead of one `write` system call each.
+//!
+//! Everything else stays on epoll (mio): the ring watches the epoll
+//! descriptor with a multishot poll, so readiness for listeners, reads,
+//! UDP, `add_reader` watches, the cross-thread waker and the signal pipe
+//! arrives as one completion, after which the loop asks epoll without
+//! waiting.
+//!
+//! The kernel reads a send's bytes until the operation completes, so the
+//! ring owns them from submission to completion: a connection that closes
+//! meanwhile asks for a cancel and forgets the operation, and its bytes are
+//! dropped when the completion comes.
+
+use std::io;
+
+use mio::Token;
+
+#[cfg(target_os = "linux")]
+mod uring;
+#[cfg(target_os = "linux")]
+pub(crate) use uring::Ring;
+
+/// Names a send under way, for the connection that made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SendKey(pub(super) u32);
+
+/// A finished send, handed back to the connection (source) that made it.
+#[derive(Debug)]
+pub(crate) struct SendDone {
+    pub(crate) key: SendKey,
+    /// Bytes the kernel took, or why it took none.
+    pub(crate) result: io::Result<usize>,
+    /// The bytes, back from the kernel; the send covered `data[start..]`.
+    pub(crate) data: Vec<u8>,
+    pub(crate) start: usize,
+}
+
+/// What a wait brought.
+#[derive(Debug)]
+pub(crate) enum Completion {
+    /// The epoll descriptor is readable: descriptors are ready.
+    EpollReady,
+    Sent(Token, SendDone),
+}
+
+/// No io_uring off Linux: a reactor there never has a ring.
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug)]
+pub(crate) enum Ring {}
+
+#[cfg(not(target_os = "linux"))]
+impl Ring {
+    pub(crate) fn send(
+        &self,
+        _fd: std::os::fd::RawFd,
+        _socket: bool,
+        _token: Token,
+        _data: Vec<u8>,
+        _start: usize,
+    ) -> io::Result<SendKey> {
+        match *self {}
+    }
+
+    pub(crate) fn cancel(&self, _key: SendKey) {
+        match *self {}
+    }
+
+    pub(crate) fn wait(
+        &self,
+        _timeout: Option<std::time::Duration>,
+        _out: &mut Vec<Completion>,
+    ) -> io::Result<()> {
+        match *self {}
+    }
+
+    pub(crate) fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        match *self {}
+    }
+
+    pub(crate) fn clone_fd(&self) -> io::Result<std::os::fd::OwnedFd> {
+        match *self {}
+    }
+}
