@@ -217,3 +217,59 @@ fn a_write_under_way_when_its_connection_aborts_never_reaches_the_next_socket() 
         thread.join().unwrap();
     }
 }
+
+#[test]
+fn a_host_loop_sleeping_on_the_ring_gets_the_writes_of_the_turn_it_ran() {
+    use std::os::fd::AsRawFd;
+
+    let Some(reactor) = ring_reactor() else {
+        return;
+    };
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0".parse().unwrap(),
+            factory_fn(|_| Some(Echo(None))),
+        )
+        .unwrap();
+    let address = port.tcp_address().unwrap();
+    let client = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let started = Instant::now();
+        stream.write_all(b"over the ring").unwrap();
+        let mut back = [0u8; 13];
+        stream
+            .read_exact(&mut back)
+            .map(|()| (back, started.elapsed()))
+    });
+    // The host: its own poller watching the reactor's descriptor, then a
+    // turn that does not wait, as torsion-tokio and torsion-glib do.
+    let mut host = mio::Poll::new().unwrap();
+    let fd = reactor.as_raw_fd();
+    host.registry()
+        .register(
+            &mut mio::unix::SourceFd(&fd),
+            mio::Token(0),
+            mio::Interest::READABLE,
+        )
+        .unwrap();
+    let mut events = mio::Events::with_capacity(8);
+    reactor.start().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !client.is_finished() && Instant::now() < deadline {
+        reactor.run_once(Some(Duration::ZERO)).unwrap();
+        let wait = reactor.next_timeout().unwrap_or(Duration::from_secs(3));
+        // The kernel interrupts the host's wait to post the ring's
+        // completions on this thread, as a signal would.
+        match host.poll(&mut events, Some(wait)) {
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            other => other.unwrap(),
+        }
+    }
+    let (back, took) = client.join().unwrap().unwrap();
+    assert_eq!(&back, b"over the ring");
+    // Not at the host's next wake-up, seconds later.
+    assert!(took < Duration::from_secs(1), "the echo took {took:?}");
+}

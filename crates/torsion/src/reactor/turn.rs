@@ -119,10 +119,15 @@ impl Reactor {
     /// [embedding](crate::reactor#embedding-in-another-loop). On a finished
     /// reactor it does nothing.
     pub fn run_once(&self, timeout: Option<Duration>) -> std::io::Result<()> {
-        let turned = self.turn(timeout);
+        let mut turned = self.turn(timeout);
         // A host loop learns of work from the descriptor: posts and wakes
         // that skipped the wake-up write while the turn ran get it now.
         self.inner.shared.end_host_turn();
+        // And the host sleeps on its own: sends the turn queued go in now,
+        // not with a wait on the ring that `run` would make next.
+        if let Some(ring) = &self.inner.ring {
+            turned = turned.and(ring.submit_pending());
+        }
         turned
     }
 

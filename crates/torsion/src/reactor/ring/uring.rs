@@ -143,17 +143,23 @@ impl Ring {
         Ok(SendKey(tag))
     }
 
+    /// Submits what was pushed since the last submission, without waiting.
+    pub(crate) fn submit_pending(&self) -> io::Result<()> {
+        if self.unsubmitted.get() {
+            self.uring.borrow().submit()?;
+            self.unsubmitted.set(false);
+        }
+        Ok(())
+    }
+
     /// Asks the kernel to stop a send; its completion (cancelled, or done
     /// after all) still comes, and frees its bytes. The caller is about to
     /// close the send's descriptor, so a send not yet submitted goes in
     /// first: the kernel takes the descriptor's file when it issues the
     /// operation, and by the next wait the number may name a new socket.
     pub(crate) fn cancel(&self, key: SendKey) {
-        if self.unsubmitted.get() {
-            match self.uring.borrow().submit() {
-                Ok(_) => self.unsubmitted.set(false),
-                Err(error) => tracing::warn!(%error, "could not submit to io_uring"),
-            }
+        if let Err(error) = self.submit_pending() {
+            tracing::warn!(%error, "could not submit to io_uring");
         }
         let sqe = opcode::AsyncCancel::new(u64::from(key.0))
             .build()
