@@ -187,11 +187,15 @@ pub struct Tables {
     pub engines: Vec<Row>,
     /// torsion inside tokio (left) and torsion alone (right).
     pub hosted: Vec<Row>,
+    /// torsion on the io_uring backend (left) and tokio (right); empty
+    /// when not measured.
+    pub uring: Vec<Row>,
 }
 
-/// Runs the three servers (torsion, tokio, torsion inside tokio) `runs`
-/// times each, alternating, with the load on CPU 1.
-pub fn compare(load: Load, runs: usize) -> Tables {
+/// Runs the three servers (torsion, tokio, torsion inside tokio), and
+/// torsion on io_uring when `uring`, `runs` times each, alternating, with
+/// the load on CPU 1.
+pub fn compare(load: Load, runs: usize, uring: bool) -> Tables {
     let pinned = pin_current_thread(1);
     let rows = || {
         [
@@ -201,9 +205,13 @@ pub fn compare(load: Load, runs: usize) -> Tables {
             Row::new("round trip p99 (us)", Better::Lower),
         ]
     };
-    let (mut engines, mut hosted) = (rows(), rows());
+    let (mut engines, mut hosted, mut on_ring) = (rows(), rows(), rows());
+    let mut servers = vec![Engine::Torsion, Engine::Tokio, Engine::TorsionInTokio];
+    if uring {
+        servers.push(Engine::TorsionUring);
+    }
     for _ in 0..runs {
-        for engine in [Engine::Torsion, Engine::Tokio, Engine::TorsionInTokio] {
+        for &engine in &servers {
             let outcome = measure(engine, load);
             let messages = outcome.messages.max(1) as f64;
             let figures = [
@@ -219,7 +227,11 @@ pub fn compare(load: Load, runs: usize) -> Tables {
                         hosted[i].tokio.push(value);
                     }
                     Engine::TorsionInTokio => hosted[i].torsion.push(value),
-                    _ => engines[i].tokio.push(value),
+                    Engine::TorsionUring => on_ring[i].torsion.push(value),
+                    _ => {
+                        engines[i].tokio.push(value);
+                        on_ring[i].tokio.push(value);
+                    }
                 }
             }
         }
@@ -230,6 +242,7 @@ pub fn compare(load: Load, runs: usize) -> Tables {
     Tables {
         engines: engines.into(),
         hosted: hosted.into(),
+        uring: if uring { on_ring.into() } else { Vec::new() },
     }
 }
 

@@ -26,7 +26,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use torsion::endpoints::server_from_string;
 use torsion::net::{AcceptGroup, Address};
 use torsion::reactor_pool::ReactorPool;
-use torsion::{Deferred, Failure, Reactor};
+use torsion::{Deferred, Failure};
 use torsion_web::{Body, Request, Response, Server};
 
 /// What every request gets.
@@ -42,7 +42,15 @@ fn hello_server() -> Server {
 pub fn serve_torsion(
     ready: impl FnOnce(SocketAddr, torsion::ReactorHandle) + 'static,
 ) -> io::Result<()> {
-    let reactor = Reactor::new().map_err(io::Error::other)?;
+    serve_torsion_on(torsion::reactor::Backend::Epoll, ready)
+}
+
+/// [`serve_torsion`] on a reactor with `backend`.
+pub fn serve_torsion_on(
+    backend: torsion::reactor::Backend,
+    ready: impl FnOnce(SocketAddr, torsion::ReactorHandle) + 'static,
+) -> io::Result<()> {
+    let reactor = crate::server::reactor_on(backend)?;
     let server = hello_server();
     let endpoint =
         server_from_string(&reactor, "tcp:0:interface=127.0.0.1").map_err(io::Error::other)?;

@@ -271,7 +271,28 @@ pub fn compare(load: Load, runs: usize) -> Vec<Row> {
 /// Measures torsion-web and `peer` `runs` times each, alternating, with
 /// `measure`, and returns the table rows (torsion-web in the torsion
 /// column, `peer` in the tokio one). The load generator runs on CPU 1.
-pub fn table(peer: Engine, runs: usize, mut measure: impl FnMut(Engine) -> Outcome) -> Vec<Row> {
+pub fn table(peer: Engine, runs: usize, measure: impl FnMut(Engine) -> Outcome) -> Vec<Row> {
+    table_of(Engine::TorsionHttp, peer, runs, measure)
+}
+
+/// torsion-web on the io_uring backend against hyper on tokio, as
+/// [`compare`] measures torsion-web on epoll.
+pub fn compare_uring(load: Load, runs: usize) -> Vec<Row> {
+    table_of(
+        Engine::TorsionHttpUring,
+        Engine::HyperTokio,
+        runs,
+        |engine| measure(engine, load),
+    )
+}
+
+/// [`table`] with `ours` in the torsion column.
+fn table_of(
+    ours: Engine,
+    peer: Engine,
+    runs: usize,
+    mut measure: impl FnMut(Engine) -> Outcome,
+) -> Vec<Row> {
     let pinned = pin_current_thread(1);
     let mut rate = Row::new("requests per second", Better::Higher);
     // The load generator keeps every connection's request in flight, but
@@ -285,7 +306,7 @@ pub fn table(peer: Engine, runs: usize, mut measure: impl FnMut(Engine) -> Outco
     let mut p99 = Row::new("latency p99 (us)", Better::Lower);
     let mut cpu = Row::new("server CPU per request (us)", Better::Lower);
     for _ in 0..runs {
-        for engine in [Engine::TorsionHttp, peer] {
+        for engine in [ours, peer] {
             let outcome = measure(engine);
             let requests = outcome.requests.max(1) as f64;
             let figures = [
@@ -296,9 +317,10 @@ pub fn table(peer: Engine, runs: usize, mut measure: impl FnMut(Engine) -> Outco
                 (&mut cpu, outcome.server_cpu.as_secs_f64() * 1e6 / requests),
             ];
             for (row, value) in figures {
-                match engine {
-                    Engine::TorsionHttp => row.torsion.push(value),
-                    _ => row.tokio.push(value),
+                if engine == ours {
+                    row.torsion.push(value);
+                } else {
+                    row.tokio.push(value);
                 }
             }
         }

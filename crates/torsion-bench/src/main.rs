@@ -161,6 +161,17 @@ fn main() {
             "not pinned (taskset unavailable)"
         }
     );
+    // The io_uring rows need a kernel that allows io_uring.
+    let uring = matches!(
+        cli.command,
+        Bench::Echo | Bench::Http { h2: false } | Bench::Compare
+    ) && match server::reactor_on(torsion::reactor::Backend::IoUring) {
+        Ok(_) => true,
+        Err(error) => {
+            println!("no io_uring rows: {error}");
+            false
+        }
+    };
     let count = 1_000_000 / scale;
     if matches!(cli.command, Bench::Timers | Bench::Compare) {
         let rows = timers::compare(count, runs);
@@ -313,7 +324,7 @@ fn main() {
                 warm_up,
                 window,
             };
-            let tables = echo::compare(load, runs);
+            let tables = echo::compare(load, runs, uring);
             print!(
                 "{}",
                 measure::render(
@@ -337,6 +348,20 @@ fn main() {
                     &tables.hosted
                 )
             );
+            if uring {
+                print!(
+                    "{}",
+                    measure::render_columns(
+                        &format!(
+                            "echo, the same runs: torsion on the io_uring backend vs tokio, \
+                             {size}-byte messages (goal for 64 bytes: server CPU per message at \
+                             most 0.77x tokio's)"
+                        ),
+                        ("torsion io_uring", "tokio"),
+                        &tables.uring
+                    )
+                );
+            }
         }
     }
     if matches!(cli.command, Bench::Http { h2: false } | Bench::Compare) {
@@ -365,6 +390,7 @@ fn main() {
                 window,
             };
             let rows = http::compare(load, runs);
+            let uring_rows = uring.then(|| http::compare_uring(load, runs));
             print!(
                 "{}",
                 measure::render(
@@ -378,6 +404,21 @@ fn main() {
                     &rows
                 )
             );
+            if let Some(rows) = uring_rows {
+                print!(
+                    "{}",
+                    measure::render_columns(
+                        &format!(
+                            "http: wrk -t1 -c{connections} -d{}s, {how}, torsion-web on the \
+                             io_uring backend vs hyper on tokio current_thread (goal: CPU per \
+                             request at most 0.85x)",
+                            window.as_secs()
+                        ),
+                        ("torsion-web io_uring", "hyper"),
+                        &rows
+                    )
+                );
+            }
         }
     }
     if let Bench::Reactors { .. } | Bench::Compare = cli.command {

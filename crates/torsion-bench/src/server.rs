@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use torsion::Reactor;
 use torsion::net::{Protocol, Transport, factory_fn};
+use torsion::reactor::Backend;
 
 /// Which engine a server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -53,6 +54,12 @@ pub enum Engine {
     HyperTokioH2,
     /// torsion-amp answering `Sum` (the `amp` benchmark).
     TorsionAmp,
+    /// torsion's echo server on the io_uring backend.
+    #[value(name = "torsion-uring")]
+    TorsionUring,
+    /// torsion-web's hello-world server on the io_uring backend.
+    #[value(name = "torsion-http-uring")]
+    TorsionHttpUring,
 }
 
 impl Engine {
@@ -67,6 +74,8 @@ impl Engine {
             Engine::TorsionHttpPool => "torsion-http-pool",
             Engine::HyperTokioH2 => "hyper-tokio-h2",
             Engine::TorsionAmp => "torsion-amp",
+            Engine::TorsionUring => "torsion-uring",
+            Engine::TorsionHttpUring => "torsion-http-uring",
         }
     }
 }
@@ -96,7 +105,9 @@ impl Protocol for Echo {
 /// Runs torsion's echo server on this thread until its reactor stops,
 /// telling `ready` where it listens first.
 pub fn serve_torsion(ready: impl FnOnce(SocketAddr, torsion::ReactorHandle)) -> io::Result<()> {
-    serve_torsion_on(ready, |reactor| reactor.run().map_err(io::Error::other))
+    serve_torsion_on(ready, Backend::Epoll, |reactor| {
+        reactor.run().map_err(io::Error::other)
+    })
 }
 
 /// The same torsion echo server, its reactor hosted by a tokio
@@ -104,16 +115,27 @@ pub fn serve_torsion(ready: impl FnOnce(SocketAddr, torsion::ReactorHandle)) -> 
 pub fn serve_torsion_in_tokio(
     ready: impl FnOnce(SocketAddr, torsion::ReactorHandle),
 ) -> io::Result<()> {
-    serve_torsion_on(ready, |reactor| {
+    serve_torsion_on(ready, Backend::Epoll, |reactor| {
         torsion_tokio::block_on_reactor(reactor).map_err(io::Error::other)
     })
 }
 
+/// A reactor on `backend`, or an error if the kernel refused io_uring (a
+/// table labelled io_uring must not measure epoll).
+pub fn reactor_on(backend: Backend) -> io::Result<Reactor> {
+    let reactor = Reactor::with_backend(backend)?;
+    if reactor.backend() != backend {
+        return Err(io::Error::other(format!("{backend} is not available here")));
+    }
+    Ok(reactor)
+}
+
 fn serve_torsion_on(
     ready: impl FnOnce(SocketAddr, torsion::ReactorHandle),
+    backend: Backend,
     run: impl FnOnce(&Reactor) -> io::Result<()>,
 ) -> io::Result<()> {
-    let reactor = Reactor::new().map_err(io::Error::other)?;
+    let reactor = reactor_on(backend)?;
     let port = reactor.listen_tcp(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         factory_fn(|_| Some(Echo::default())),
@@ -187,6 +209,14 @@ pub fn serve(engine: Engine) -> io::Result<()> {
         Engine::Tokio => serve_tokio(announce),
         Engine::TorsionInTokio => serve_torsion_in_tokio(|address, _| announce(address)),
         Engine::TorsionHttp => crate::hello::serve_torsion(move |address, _| announce(address)),
+        Engine::TorsionUring => serve_torsion_on(
+            |address, _| announce(address),
+            Backend::IoUring,
+            |reactor| reactor.run().map_err(io::Error::other),
+        ),
+        Engine::TorsionHttpUring => {
+            crate::hello::serve_torsion_on(Backend::IoUring, move |address, _| announce(address))
+        }
         Engine::HyperTokio => crate::hello::serve_hyper(announce),
         Engine::TorsionHttpPool => unreachable!("served above"),
         Engine::HyperTokioH2 => crate::hello::serve_hyper_h2(announce),

@@ -125,8 +125,12 @@ struct BigReply {
 
 impl Protocol for BigReply {
     fn connection_made(&mut self, transport: &Transport) {
-        transport.write(&vec![7u8; self.size]);
-        // The ring holds the bytes until its send completes.
+        // Small writes, which the ring takes as copies (a large one with
+        // nothing queued would be written at once).
+        for _ in 0..self.size / 1024 {
+            transport.write(&[7u8; 1024]);
+        }
+        // The ring holds the bytes until its sends complete.
         let _ = self.tell.send(transport.buffered());
         transport.lose_connection();
     }

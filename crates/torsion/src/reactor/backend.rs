@@ -1,5 +1,5 @@
-//! Which kernel interface a reactor waits on: epoll (through mio) or
-//! io_uring, chosen when the reactor is built.
+//! How a reactor's connections write: a system call each (epoll, the
+//! default) or through an io_uring ring, chosen when the reactor is built.
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,15 +10,15 @@ use super::Reactor;
 /// `epoll` or `io_uring`.
 pub const BACKEND_ENV: &str = "TORSION_BACKEND";
 
-/// The kernel interface a reactor waits on.
+/// How a reactor does its I/O.
 ///
 /// - **Epoll** (the default): the loop waits in `epoll_wait` and each
-///   write is a `write` system call, as tokio's loop does.
-/// - **IoUring**: the loop waits in `io_uring_enter`, and a connection's
-///   writes go to the kernel as send operations submitted with that wait,
-///   so a turn that answers many connections makes one system call for all
-///   their writes. Readiness (accepting, reading, UDP, watches) still comes
-///   from epoll, whose descriptor the ring watches. A kernel that refuses
+///   write is a `write` system call made at once, as tokio's loop does.
+/// - **IoUring**: a connection's writes go to the kernel as send
+///   operations, all of a turn's submitted with one `io_uring_enter` before
+///   the loop waits, so a turn that answers many connections makes one
+///   system call for all their writes. The loop still waits in epoll, and
+///   readiness (accepting, reading, UDP, watches) comes from it. A kernel that refuses
 ///   io_uring (too old, or disabled by `kernel.io_uring_disabled` or a
 ///   seccomp filter) gets epoll instead, with a warning in the log.
 ///
@@ -28,15 +28,15 @@ pub const BACKEND_ENV: &str = "TORSION_BACKEND";
 ///
 /// let reactor = Reactor::with_backend(Backend::IoUring)?;
 /// // io_uring where the kernel allows it, else epoll.
-/// println!("waiting with {}", reactor.backend());
+/// println!("writing with {}", reactor.backend());
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Backend {
-    /// `epoll_wait`, and a system call per write.
+    /// A system call per write.
     #[default]
     Epoll,
-    /// `io_uring_enter`, with writes submitted as ring operations.
+    /// Writes submitted as ring operations, a turn's at once.
     IoUring,
 }
 
@@ -81,14 +81,14 @@ impl FromStr for Backend {
 }
 
 impl Reactor {
-    /// A new reactor waiting on `backend`, or on epoll if the kernel
+    /// A new reactor on `backend`, or on epoll alone if the kernel
     /// refuses io_uring (see [`Backend`]; [`backend`](Reactor::backend)
     /// says which it got).
     pub fn with_backend(backend: Backend) -> std::io::Result<Reactor> {
         Reactor::build(super::EVENTS_CAPACITY, backend)
     }
 
-    /// The backend this reactor waits on.
+    /// The backend this reactor got.
     pub fn backend(&self) -> Backend {
         if self.ring().is_some() {
             Backend::IoUring
@@ -99,12 +99,11 @@ impl Reactor {
 }
 
 #[cfg(target_os = "linux")]
-pub(super) fn open_ring(backend: Backend, epoll: &mio::Poll) -> Option<super::ring::Ring> {
-    use std::os::fd::AsRawFd;
+pub(super) fn open_ring(backend: Backend) -> Option<super::ring::Ring> {
     if backend != Backend::IoUring {
         return None;
     }
-    match super::ring::Ring::new(epoll.as_raw_fd()) {
+    match super::ring::Ring::new() {
         Ok(ring) => Some(ring),
         Err(error) => {
             tracing::warn!(%error, "io_uring refused; the reactor uses epoll");
@@ -114,7 +113,7 @@ pub(super) fn open_ring(backend: Backend, epoll: &mio::Poll) -> Option<super::ri
 }
 
 #[cfg(not(target_os = "linux"))]
-pub(super) fn open_ring(backend: Backend, _poll: &mio::Poll) -> Option<super::ring::Ring> {
+pub(super) fn open_ring(backend: Backend) -> Option<super::ring::Ring> {
     if backend == Backend::IoUring {
         tracing::warn!("io_uring is Linux's; the reactor uses the system's poller");
     }

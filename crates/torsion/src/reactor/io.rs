@@ -15,10 +15,12 @@ use crate::reactor::Reactor;
 use crate::reactor::introspect::SourceInfo;
 use crate::reactor::ring::SendDone;
 
-/// Tokens below this are the reactor's own (waker, signal pipe).
-pub(crate) const FIRST_IO_TOKEN: usize = 2;
+/// Tokens below this are the reactor's own (waker, signal pipe, ring).
+pub(crate) const FIRST_IO_TOKEN: usize = 3;
 pub(crate) const WAKER_TOKEN: Token = Token(0);
 pub(crate) const SIGNAL_TOKEN: Token = Token(1);
+/// The io_uring backend's ring: a send completed after its submission.
+pub(crate) const RING_TOKEN: Token = Token(2);
 
 /// Identifies a readiness callback registered with
 /// [`Reactor::add_reader`] or [`Reactor::add_writer`].

@@ -148,9 +148,9 @@ enum RunState {
 
 struct Inner {
     poll: RefCell<Poll>,
-    /// The io_uring backend's ring, which the loop then waits on.
+    /// The io_uring backend's ring, which takes connections' writes.
     ring: Option<ring::Ring>,
-    /// Reused buffer for what one wait on the ring brings.
+    /// Reused buffer for the sends the ring hands back.
     completions: RefCell<Vec<ring::Completion>>,
     events: RefCell<Events>,
     /// The last poll filled `events`: more descriptors may be ready, which
@@ -213,7 +213,7 @@ impl Reactor {
 
     fn build(capacity: usize, backend: Backend) -> std::io::Result<Reactor> {
         let poll = Poll::new()?;
-        let ring = backend::open_ring(backend, &poll);
+        let ring = backend::open_ring(backend);
         let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)?;
         let reactor = Reactor {
             inner: Rc::new(Inner {
@@ -539,16 +539,12 @@ impl Reactor {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn poller_fd(&self) -> std::io::Result<std::os::fd::OwnedFd> {
-        match &self.inner.ring {
-            Some(ring) => ring.clone_fd(),
-            None => self
-                .inner
-                .poll
-                .borrow()
-                .registry()
-                .as_fd()
-                .try_clone_to_owned(),
-        }
+        self.inner
+            .poll
+            .borrow()
+            .registry()
+            .as_fd()
+            .try_clone_to_owned()
     }
 
     /// The io_uring backend's ring, if this reactor waits on one.
@@ -560,13 +556,9 @@ impl Reactor {
 impl AsRawFd for Reactor {
     /// The poller's descriptor: readable when the reactor has I/O or
     /// cross-thread work. Timers are not reflected in it; a host loop also
-    /// honours [`Reactor::next_timeout`]. On the io_uring backend it is the
-    /// ring's, which also watches epoll's.
+    /// honours [`Reactor::next_timeout`].
     fn as_raw_fd(&self) -> RawFd {
-        match &self.inner.ring {
-            Some(ring) => ring.as_raw_fd(),
-            None => self.inner.poll.borrow().as_raw_fd(),
-        }
+        self.inner.poll.borrow().as_raw_fd()
     }
 }
 

@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 use mio::Token;
 
 use super::handle::Posted;
-use super::io::{Readiness, Ready, SIGNAL_TOKEN, WAKER_TOKEN};
-use super::ring::{Completion, Ring};
+use super::io::{RING_TOKEN, Readiness, Ready, SIGNAL_TOKEN, WAKER_TOKEN};
 use super::signals::Signals;
 use super::triggers::{Phase, SystemEvent, run_trigger};
 use super::{Reactor, RunState};
@@ -126,7 +125,9 @@ impl Reactor {
         // And the host sleeps on its own: sends the turn queued go in now,
         // not with a wait on the ring that `run` would make next.
         if let Some(ring) = &self.inner.ring {
-            turned = turned.and(ring.submit_pending());
+            turned = turned
+                .and_then(|()| ring.submit_pending())
+                .and_then(|()| ring.watch_while_busy(self.inner.poll.borrow().registry()));
         }
         turned
     }
@@ -143,6 +144,7 @@ impl Reactor {
         self.run_due_timers();
         self.run_settles();
         external += self.poll_woken_tasks();
+        self.flush_ring()?;
         self.inner.spin.woke(external > 0);
         self.advance_shutdown();
         if self.is_finished() {
@@ -234,39 +236,36 @@ impl Reactor {
         from_outside
     }
 
-    fn poll_io(&self, timeout: Option<Duration>) -> std::io::Result<()> {
-        match &self.inner.ring {
-            Some(ring) => self.wait_on_ring(ring, timeout),
-            None => self.poll_epoll(timeout),
-        }
-    }
-
-    /// The io_uring backend's wait: submits the sends made since the last
-    /// one, waits for completions, hands finished sends back to their
-    /// connections, and asks epoll (without waiting) when the ring says
-    /// its descriptor is readable or the last poll left events behind.
-    fn wait_on_ring(&self, ring: &Ring, timeout: Option<Duration>) -> std::io::Result<()> {
+    /// The io_uring backend's part of a turn, before the wait: submits
+    /// the sends queued since the last one (one system call for all of
+    /// them) and hands the finished ones back to their connections, which
+    /// may queue more: those go in too, a few rounds at most, and any left
+    /// wait for the next turn.
+    fn flush_ring(&self) -> std::io::Result<()> {
+        const ROUNDS: usize = 4;
+        let Some(ring) = &self.inner.ring else {
+            return Ok(());
+        };
         let mut completions = std::mem::take(&mut *self.inner.completions.borrow_mut());
-        ring.wait(timeout, &mut completions)?;
-        let mut epoll_ready = self.inner.io_backlog.get();
-        for completion in completions.drain(..) {
-            match completion {
-                Completion::EpollReady => epoll_ready = true,
-                Completion::Sent(token, done) => {
-                    if let Some(source) = self.source(token) {
-                        source.sent(self, done);
-                    }
+        for _ in 0..ROUNDS {
+            ring.submit_and_reap(&mut completions)?;
+            if completions.is_empty() {
+                break;
+            }
+            for (token, done) in completions.drain(..) {
+                if let Some(source) = self.source(token) {
+                    source.sent(self, done);
                 }
             }
         }
         *self.inner.completions.borrow_mut() = completions;
-        if epoll_ready {
-            self.poll_epoll(Some(Duration::ZERO))?;
-        }
-        Ok(())
+        // Sends queued by the last round go in now; their completions
+        // wake the poll through the ring's descriptor.
+        ring.submit_pending()?;
+        ring.watch_while_busy(self.inner.poll.borrow().registry())
     }
 
-    fn poll_epoll(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+    fn poll_io(&self, timeout: Option<Duration>) -> std::io::Result<()> {
         let mut events = self.inner.events.borrow_mut();
         match self.inner.poll.borrow_mut().poll(&mut events, timeout) {
             Ok(()) => {}
@@ -289,7 +288,8 @@ impl Reactor {
         drop(events);
         for (token, readiness) in tokens.drain(..) {
             match token {
-                WAKER_TOKEN => {}
+                // Sends completed: the next turn's flush takes them.
+                WAKER_TOKEN | RING_TOKEN => {}
                 SIGNAL_TOKEN => self.handle_signals(),
                 token => self.run_watch(token, readiness),
             }

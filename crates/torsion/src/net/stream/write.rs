@@ -117,7 +117,7 @@ impl StreamConn {
                 self.queue_tls_output(session);
             }
             self.flush_buffer();
-        } else if self.has(flag::RING) {
+        } else if self.has(flag::RING) && !self.writes_directly_on_the_ring(data) {
             buffer_rest(
                 self.write.borrow_mut().get_or_insert_with(Box::default),
                 data,
@@ -151,10 +151,23 @@ impl StreamConn {
     }
 }
 
+/// Writes at least this large, with nothing queued, skip the ring's copy.
+const RING_COPY_LIMIT: usize = 4096;
+
 /// The io_uring backend's write side: what is buffered goes to the ring as
 /// one send, the next starts when it completes, and a send cut short puts
 /// its rest back ahead of what was written since.
 impl StreamConn {
+    /// A send owns its bytes, so a write through the ring is a copy; a
+    /// large one with nothing queued ahead of it is cheaper written at
+    /// once, as the epoll backend does (what the socket does not take goes
+    /// to the ring).
+    fn writes_directly_on_the_ring(&self, data: &[IoSlice<'_>]) -> bool {
+        self.sending.get().is_none()
+            && self.write.borrow().is_none()
+            && data.iter().map(|slice| slice.len()).sum::<usize>() >= RING_COPY_LIMIT
+    }
+
     fn start_send(&self) {
         if self.sending.get().is_some() {
             return;

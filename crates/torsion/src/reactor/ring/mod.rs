@@ -1,12 +1,12 @@
-//! The io_uring backend's ring: the loop waits in `io_uring_enter`, and
-//! stream connections hand their writes to the kernel as send operations
-//! that go in with the next wait, instead of one `write` system call each.
+//! The io_uring backend's ring: stream connections hand their writes to
+//! the kernel as send operations, and the loop submits all of a turn's
+//! sends with one `io_uring_enter` before it waits, instead of one `write`
+//! system call each.
 //!
-//! Everything else stays on epoll (mio): the ring watches the epoll
-//! descriptor with a multishot poll, so readiness for listeners, reads,
-//! UDP, `add_reader` watches, the cross-thread waker and the signal pipe
-//! arrives as one completion, after which the loop asks epoll without
-//! waiting.
+//! The loop still waits on epoll (mio). Most sends complete as they are
+//! submitted and are handed back at once; while one waits for room in its
+//! socket, epoll also watches the ring's descriptor, so that its
+//! completion wakes the loop.
 //!
 //! The kernel reads a send's bytes until the operation completes, so the
 //! ring owns them from submission to completion: a connection that closes
@@ -37,13 +37,8 @@ pub(crate) struct SendDone {
     pub(crate) start: usize,
 }
 
-/// What a wait brought.
-#[derive(Debug)]
-pub(crate) enum Completion {
-    /// The epoll descriptor is readable: descriptors are ready.
-    EpollReady,
-    Sent(Token, SendDone),
-}
+/// A finished send and the source (connection) it goes back to.
+pub(crate) type Completion = (Token, SendDone);
 
 /// No io_uring off Linux: a reactor there never has a ring.
 #[cfg(not(target_os = "linux"))]
@@ -67,23 +62,19 @@ impl Ring {
         match *self {}
     }
 
+    pub(crate) fn watch_while_busy(&self, _registry: &mio::Registry) -> io::Result<()> {
+        match *self {}
+    }
+
     pub(crate) fn cancel(&self, _key: SendKey) {
         match *self {}
     }
 
-    pub(crate) fn wait(
-        &self,
-        _timeout: Option<std::time::Duration>,
-        _out: &mut Vec<Completion>,
-    ) -> io::Result<()> {
+    pub(crate) fn submit_and_reap(&self, _out: &mut Vec<Completion>) -> io::Result<()> {
         match *self {}
     }
 
     pub(crate) fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        match *self {}
-    }
-
-    pub(crate) fn clone_fd(&self) -> io::Result<std::os::fd::OwnedFd> {
         match *self {}
     }
 }

@@ -4,19 +4,18 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use io_uring::{IoUring, cqueue, opcode, squeue, types};
+use io_uring::{IoUring, opcode, squeue, types};
 use mio::Token;
 use slab::Slab;
 
 use super::{Completion, SendDone, SendKey};
+use crate::reactor::io::RING_TOKEN;
 
 /// Submission queue entries; completions get twice as many.
 const ENTRIES: u32 = 1024;
-/// The completion of the multishot poll on the epoll descriptor.
-const EPOLL_READY: u64 = u64::MAX;
 /// The completion of a cancel request, which says nothing the loop needs.
 const CANCEL_DONE: u64 = u64::MAX - 1;
 /// How long dropping the ring waits for the kernel to give back the bytes
@@ -34,22 +33,18 @@ pub(crate) struct Ring {
     /// Operations the kernel holds, keyed by their `user_data`. An entry
     /// owns what its operation reads until the operation completes.
     sends: RefCell<Slab<Send>>,
-    /// The reactor's epoll descriptor, which the ring watches.
-    epoll: RawFd,
-    /// The multishot poll on the epoll descriptor is in place.
-    epoll_armed: Cell<bool>,
     /// Entries pushed since the last submission.
     unsubmitted: Cell<bool>,
+    /// The ring's descriptor is in the reactor's epoll set (see
+    /// [`watch_while_busy`](Ring::watch_while_busy)).
+    watched: Cell<bool>,
 }
 
 impl Ring {
     /// A ring, or the kernel's reason for refusing one (`ENOSYS` on an old
     /// kernel, `EPERM` where io_uring is disabled or filtered out), or
     /// `Unsupported` when an operation the loop needs is missing.
-    /// The ring starts watching `epoll` at once, so that a host loop
-    /// sleeping on the ring's descriptor hears of readiness before the
-    /// first turn.
-    pub(crate) fn new(epoll: RawFd) -> io::Result<Ring> {
+    pub(crate) fn new() -> io::Result<Ring> {
         // Not COOP_TASKRUN: a host loop sleeping on the ring's descriptor
         // must be woken when a completion is ready, not at its next
         // system call.
@@ -60,16 +55,9 @@ impl Ring {
             .setup_submit_all()
             .build(ENTRIES)
             .or_else(|_| IoUring::builder().setup_cqsize(ENTRIES * 2).build(ENTRIES))?;
-        if !uring.params().is_feature_ext_arg() {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "io_uring without timed waits (IORING_FEAT_EXT_ARG, Linux 5.11)",
-            ));
-        }
         let mut probe = io_uring::Probe::new();
         uring.submitter().register_probe(&mut probe)?;
         for code in [
-            opcode::PollAdd::CODE,
             opcode::Send::CODE,
             opcode::Write::CODE,
             opcode::AsyncCancel::CODE,
@@ -81,34 +69,17 @@ impl Ring {
                 ));
             }
         }
-        let ring = Ring {
+        Ok(Ring {
             uring: RefCell::new(uring),
             sends: RefCell::new(Slab::new()),
-            epoll,
-            epoll_armed: Cell::new(false),
             unsubmitted: Cell::new(false),
-        };
-        ring.arm_epoll()?;
-        ring.uring.borrow().submit()?;
-        ring.unsubmitted.set(false);
-        Ok(ring)
-    }
-
-    fn arm_epoll(&self) -> io::Result<()> {
-        if !self.epoll_armed.get() {
-            let sqe = opcode::PollAdd::new(types::Fd(self.epoll), libc::POLLIN as u32)
-                .multi(true)
-                .build()
-                .user_data(EPOLL_READY);
-            self.push(&sqe)?;
-            self.epoll_armed.set(true);
-        }
-        Ok(())
+            watched: Cell::new(false),
+        })
     }
 
     /// Hands `data[start..]` to the kernel, to be written to `fd` (a socket
     /// with `send`, a pipe with `write`); its completion comes back from a
-    /// later [`wait`](Ring::wait) as [`Completion::Sent`] for `token`.
+    /// later [`submit_and_reap`](Ring::submit_and_reap) for `token`.
     pub(crate) fn send(
         &self,
         fd: RawFd,
@@ -143,6 +114,30 @@ impl Ring {
         Ok(SendKey(tag))
     }
 
+    /// Puts the ring's descriptor in epoll's set while the kernel holds
+    /// sends, so that one completing during a wait ends it, and takes it out
+    /// once none is left: most sends complete as they are submitted and are
+    /// reaped before the wait, and a descriptor left in the set would wake
+    /// the wait once more for each of them. Called before every wait, the
+    /// loop's or a host's.
+    pub(crate) fn watch_while_busy(&self, registry: &mio::Registry) -> io::Result<()> {
+        let busy = !self.sends.borrow().is_empty();
+        if busy == self.watched.get() {
+            return Ok(());
+        }
+        let fd = self.as_raw_fd();
+        let mut source = mio::unix::SourceFd(&fd);
+        if busy {
+            // Edge-triggered, and already readable if a completion came
+            // since the last reap: epoll reports that at once.
+            registry.register(&mut source, RING_TOKEN, mio::Interest::READABLE)?;
+        } else {
+            registry.deregister(&mut source)?;
+        }
+        self.watched.set(busy);
+        Ok(())
+    }
+
     /// Submits what was pushed since the last submission, without waiting.
     pub(crate) fn submit_pending(&self) -> io::Result<()> {
         if self.unsubmitted.get() {
@@ -169,42 +164,12 @@ impl Ring {
         }
     }
 
-    /// Submits what was pushed, waits up to `timeout` (`None`: until
-    /// something completes) and appends what completed to `out`.
-    pub(crate) fn wait(
-        &self,
-        timeout: Option<Duration>,
-        out: &mut Vec<Completion>,
-    ) -> io::Result<()> {
-        self.arm_epoll()?;
-        let submitted = {
-            let uring = self.uring.borrow();
-            let submitter = uring.submitter();
-            match timeout {
-                Some(Duration::ZERO) if !self.unsubmitted.get() => Ok(0),
-                Some(Duration::ZERO) => submitter.submit(),
-                Some(timeout) => {
-                    let timespec = types::Timespec::from(timeout);
-                    let args = types::SubmitArgs::new().timespec(&timespec);
-                    submitter.submit_with_args(1, &args)
-                }
-                None => submitter.submit_and_wait(1),
-            }
-        };
-        match submitted {
-            Ok(_) => self.unsubmitted.set(false),
-            // A signal, the timeout, or a full completion queue to drain:
-            // what was pushed went in all the same.
-            Err(error)
-                if matches!(
-                    error.raw_os_error(),
-                    Some(libc::EINTR | libc::ETIME | libc::EBUSY)
-                ) =>
-            {
-                self.unsubmitted.set(false);
-            }
-            Err(error) => return Err(error),
-        }
+    /// Submits what was pushed and appends what has completed to `out`.
+    /// Most sends complete as they are submitted; the others complete
+    /// later, and the ring's descriptor says so (see
+    /// [`watch_while_busy`](Ring::watch_while_busy)).
+    pub(crate) fn submit_and_reap(&self, out: &mut Vec<Completion>) -> io::Result<()> {
+        self.submit_pending()?;
         self.reap(out);
         Ok(())
     }
@@ -212,17 +177,8 @@ impl Ring {
     fn reap(&self, out: &mut Vec<Completion>) {
         let mut uring = self.uring.borrow_mut();
         let mut sends = self.sends.borrow_mut();
-        let mut epoll_ready = false;
         for cqe in uring.completion() {
             match cqe.user_data() {
-                EPOLL_READY => {
-                    if !cqueue::more(cqe.flags()) {
-                        // Ended (the completion queue overflowed, say):
-                        // the next wait puts it back.
-                        self.epoll_armed.set(false);
-                    }
-                    epoll_ready = true;
-                }
                 CANCEL_DONE => {}
                 tag => {
                     let Some(send) = usize::try_from(tag)
@@ -235,7 +191,7 @@ impl Ring {
                         n if n >= 0 => Ok(n as usize),
                         errno => Err(io::Error::from_raw_os_error(-errno)),
                     };
-                    out.push(Completion::Sent(
+                    out.push((
                         send.token,
                         SendDone {
                             key: SendKey(tag as u32),
@@ -247,16 +203,13 @@ impl Ring {
                 }
             }
         }
-        if epoll_ready {
-            out.push(Completion::EpollReady);
-        }
     }
 
     fn push(&self, sqe: &squeue::Entry) -> io::Result<()> {
         let mut uring = self.uring.borrow_mut();
         loop {
             // SAFETY: every entry pushed here either points at nothing
-            // (poll, cancel) or at bytes owned by `self.sends` under the
+            // (a cancel) or at bytes owned by `self.sends` under the
             // entry's `user_data`, which stay where they are (a `Vec`'s heap
             // buffer does not move with the `Vec`) until `reap` takes the
             // operation's completion, or, if the ring is dropped first,
@@ -274,10 +227,6 @@ impl Ring {
     /// The ring's descriptor: readable when completions are waiting.
     pub(crate) fn as_raw_fd(&self) -> RawFd {
         self.uring.borrow().as_raw_fd()
-    }
-
-    pub(crate) fn clone_fd(&self) -> io::Result<std::os::fd::OwnedFd> {
-        self.uring.borrow().as_fd().try_clone_to_owned()
     }
 }
 
