@@ -6,14 +6,18 @@
 //! The whole core suite also runs on this backend (`TORSION_BACKEND=io_uring`
 //! in `scripts/test`); these tests build their reactors for it explicitly.
 
+use std::cell::RefCell;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use torsion::Reactor;
 use torsion::net::{Protocol, Transport, factory_fn};
 use torsion::reactor::Backend;
+
+mod common;
 
 /// A reactor on io_uring, or `None` (and a note) where this kernel
 /// refuses it, as the backend itself then falls back to epoll.
@@ -276,4 +280,70 @@ fn a_host_loop_sleeping_on_the_ring_gets_the_writes_of_the_turn_it_ran() {
     assert_eq!(&back, b"over the ring");
     // Not at the host's next wake-up, seconds later.
     assert!(took < Duration::from_secs(1), "the echo took {took:?}");
+}
+
+/// Keeps its transport where the test can reach every connection's.
+struct Kept(Rc<RefCell<Vec<Transport>>>);
+
+impl Protocol for Kept {
+    fn connection_made(&mut self, transport: &Transport) {
+        self.0.borrow_mut().push(transport.clone());
+    }
+    fn data_received(&mut self, _data: &[u8]) {}
+}
+
+#[test]
+fn more_sends_in_one_turn_than_the_ring_holds_all_arrive() {
+    // More sends than the submission queue (1,024) and completions than
+    // the completion queue (2,048) hold, all queued by one callback.
+    const CONNECTIONS: usize = 2_500;
+    let limit = common::set_fd_limit(2 * CONNECTIONS as u64 + 500);
+    assert!(
+        limit >= 2 * CONNECTIONS as u64 + 100,
+        "descriptor limit {limit}"
+    );
+    let Some(reactor) = ring_reactor() else {
+        return;
+    };
+    let kept = Rc::new(RefCell::new(Vec::new()));
+    let keep = kept.clone();
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0".parse().unwrap(),
+            factory_fn(move |_| Some(Kept(keep.clone()))),
+        )
+        .unwrap();
+    let address = port.tcp_address().unwrap();
+    let clients = std::thread::spawn(move || {
+        let streams: Vec<TcpStream> = (0..CONNECTIONS)
+            .map(|_| TcpStream::connect(address).unwrap())
+            .collect();
+        streams
+    });
+    common::turn_until(&reactor, Duration::from_secs(30), || {
+        kept.borrow().len() == CONNECTIONS
+    });
+    let message: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+    for transport in kept.borrow().iter() {
+        transport.write(&message);
+    }
+    let streams = clients.join().unwrap();
+    let reader = std::thread::spawn(move || {
+        for mut stream in streams {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let mut got = vec![0u8; 1000];
+            stream.read_exact(&mut got)?;
+            assert!(got.iter().enumerate().all(|(i, &byte)| byte == i as u8));
+        }
+        Ok::<(), std::io::Error>(())
+    });
+    common::turn_until(&reactor, Duration::from_secs(30), || reader.is_finished());
+    reader.join().unwrap().unwrap();
+    assert!(
+        kept.borrow()
+            .iter()
+            .all(|transport| transport.buffered() == 0)
+    );
 }

@@ -16,6 +16,9 @@ pub const LOW_WATER_MARK: usize = 16 * 1024;
 pub(crate) struct WriteBuffer {
     data: Vec<u8>,
     start: usize,
+    /// Bytes a writer took out with `take_unsent` and has not yet given
+    /// back or reported written (the io_uring backend's send under way).
+    lent: usize,
 }
 
 impl WriteBuffer {
@@ -53,10 +56,19 @@ impl WriteBuffer {
     }
 
     /// Takes the bytes out, for a writer that hands them on whole: the
-    /// unsent ones are `data[start..]`.
+    /// unsent ones are `data[start..]`. They count as
+    /// [`outstanding`](Self::outstanding) until the writer calls
+    /// [`returned`](Self::returned).
     pub(crate) fn take_unsent(&mut self) -> (Vec<u8>, usize) {
         let start = std::mem::take(&mut self.start);
-        (std::mem::take(&mut self.data), start)
+        let data = std::mem::take(&mut self.data);
+        self.lent = data.len() - start;
+        (data, start)
+    }
+
+    /// The bytes taken out are written, or about to be put back.
+    pub(crate) fn returned(&mut self) {
+        self.lent = 0;
     }
 
     /// Puts back `data[start..]`, which a writer took and could not send,
@@ -65,6 +77,11 @@ impl WriteBuffer {
         data.extend_from_slice(&self.data[self.start..]);
         self.data = data;
         self.start = start;
+    }
+
+    /// Bytes not yet written: buffered, and lent out.
+    pub(crate) fn outstanding(&self) -> usize {
+        self.len() + self.lent
     }
 
     fn consume(&mut self, n: usize) {

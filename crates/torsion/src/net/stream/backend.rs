@@ -113,13 +113,10 @@ impl TransportBackend for StreamConn {
     }
 
     fn buffered(&self) -> usize {
-        let sending = self.sending.get().map_or(0, |(_, len)| len);
-        sending
-            + self
-                .write
-                .borrow()
-                .as_ref()
-                .map_or(0, |buffer| buffer.len())
+        self.write
+            .borrow()
+            .as_ref()
+            .map_or(0, |buffer| buffer.outstanding())
     }
 
     fn is_open(&self) -> bool {

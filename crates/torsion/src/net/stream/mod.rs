@@ -131,9 +131,9 @@ pub(crate) struct StreamConn {
     reactor: WeakReactor,
     socket: RefCell<Option<StreamSocket>>,
     flags: Cell<u32>,
-    /// The send the ring holds (io_uring backend): its key and how many
-    /// bytes it still covers, which count as buffered until it completes.
-    sending: Cell<Option<(SendKey, usize)>>,
+    /// The send the ring holds (io_uring backend); its bytes count as
+    /// buffered (lent out of `write`) until it completes.
+    sending: Cell<Option<SendKey>>,
     protocol: RefCell<Option<Box<dyn Protocol>>>,
     /// None while empty: an idle connection holds no buffer.
     write: RefCell<Option<Box<WriteBuffer>>>,
@@ -466,7 +466,7 @@ impl StreamConn {
             return;
         }
         self.set(flag::CLOSED);
-        if let (Some((key, _)), Some(ring)) = (self.sending.take(), reactor.ring()) {
+        if let (Some(key), Some(ring)) = (self.sending.take(), reactor.ring()) {
             // The bytes are the ring's; they go when the cancel completes.
             ring.cancel(key);
         }

@@ -163,8 +163,7 @@ impl StreamConn {
     /// once, as the epoll backend does (what the socket does not take goes
     /// to the ring).
     fn writes_directly_on_the_ring(&self, data: &[IoSlice<'_>]) -> bool {
-        self.sending.get().is_none()
-            && self.write.borrow().is_none()
+        self.write.borrow().is_none()
             && data.iter().map(|slice| slice.len()).sum::<usize>() >= RING_COPY_LIMIT
     }
 
@@ -172,13 +171,10 @@ impl StreamConn {
         if self.sending.get().is_some() {
             return;
         }
-        let Some(mut buffer) = self.write.borrow_mut().take() else {
+        let mut slot = self.write.borrow_mut();
+        let Some(buffer) = slot.as_mut().filter(|buffer| !buffer.is_empty()) else {
             return;
         };
-        let (data, start) = buffer.take_unsent();
-        if start >= data.len() {
-            return;
-        }
         let Some(reactor) = self.reactor.upgrade() else {
             return;
         };
@@ -190,20 +186,26 @@ impl StreamConn {
         let (Some(ring), Some((fd, socket))) = (reactor.ring(), target) else {
             return;
         };
-        let len = data.len() - start;
+        // The buffer stays, counting the bytes as lent until the send
+        // completes.
+        let (data, start) = buffer.take_unsent();
+        drop(slot);
         match ring.send(fd, socket, self.token, data, start) {
-            Ok(key) => self.sending.set(Some((key, len))),
+            Ok(key) => self.sending.set(Some(key)),
             Err(error) => self.fail(Reason::lost(error)),
         }
     }
 
     pub(super) fn send_completed(&self, reactor: &Reactor, done: SendDone) {
-        if self.sending.get().map(|(key, _)| key) != Some(done.key) {
+        if self.sending.get() != Some(done.key) {
             return;
         }
         self.sending.set(None);
         if self.has(flag::CLOSED) {
             return;
+        }
+        if let Some(buffer) = self.write.borrow_mut().as_mut() {
+            buffer.returned();
         }
         let SendDone {
             result,
@@ -211,18 +213,31 @@ impl StreamConn {
             start,
             ..
         } = done;
-        self.dispatch(reactor, || match result {
-            Ok(0) => self.fail(Reason::lost(io::ErrorKind::WriteZero.into())),
-            Ok(sent) => {
-                if start + sent < data.len() {
-                    self.put_back(data, start + sent);
+        self.dispatch(reactor, || {
+            match result {
+                Ok(0) => self.fail(Reason::lost(io::ErrorKind::WriteZero.into())),
+                Ok(sent) => {
+                    if start + sent < data.len() {
+                        self.put_back(data, start + sent);
+                    }
+                    self.start_send();
                 }
-                self.start_send();
-                self.after_drain();
+                // Not sent; the socket's next writable edge restarts it.
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.put_back(data, start);
+                }
+                Err(error) => self.fail(Reason::lost(error)),
             }
-            // Not sent; the socket's next writable edge restarts it.
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.put_back(data, start),
-            Err(error) => self.fail(Reason::lost(error)),
+            let mut slot = self.write.borrow_mut();
+            if slot
+                .as_ref()
+                .is_some_and(|buffer| buffer.outstanding() == 0)
+            {
+                // An idle connection holds no buffer.
+                *slot = None;
+            }
+            drop(slot);
+            self.after_drain();
         });
     }
 

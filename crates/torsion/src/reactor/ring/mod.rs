@@ -22,9 +22,11 @@ mod uring;
 #[cfg(target_os = "linux")]
 pub(crate) use uring::Ring;
 
-/// Names a send under way, for the connection that made it.
+/// Names a send under way, for the connection that made it: its
+/// `user_data`, never 0, so that a connection's `Option<SendKey>` takes
+/// four bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SendKey(pub(super) u32);
+pub(crate) struct SendKey(pub(super) std::num::NonZeroU32);
 
 /// A finished send, handed back to the connection (source) that made it.
 #[derive(Debug)]

@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
+use std::num::NonZeroU32;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
@@ -38,6 +39,8 @@ pub(crate) struct Ring {
     /// The ring's descriptor is in the reactor's epoll set (see
     /// [`watch_while_busy`](Ring::watch_while_busy)).
     watched: Cell<bool>,
+    /// Completions taken out early to make room (see `push`).
+    stash: RefCell<Vec<Completion>>,
 }
 
 impl Ring {
@@ -45,9 +48,10 @@ impl Ring {
     /// kernel, `EPERM` where io_uring is disabled or filtered out), or
     /// `Unsupported` when an operation the loop needs is missing.
     pub(crate) fn new() -> io::Result<Ring> {
-        // Not COOP_TASKRUN: a host loop sleeping on the ring's descriptor
-        // must be woken when a completion is ready, not at its next
-        // system call.
+        // Not COOP_TASKRUN: a send that waited for room in its socket is
+        // completed by task work on this thread, which must interrupt a
+        // wait in epoll_wait (as a signal does) rather than wait for the
+        // thread's next system call.
         // SUBMIT_ALL (Linux 5.18): an entry the kernel rejects does not
         // hold back the ones after it, a send among them (see `cancel`).
         let uring = IoUring::builder()
@@ -74,6 +78,7 @@ impl Ring {
             sends: RefCell::new(Slab::new()),
             unsubmitted: Cell::new(false),
             watched: Cell::new(false),
+            stash: RefCell::new(Vec::new()),
         })
     }
 
@@ -91,7 +96,7 @@ impl Ring {
         let mut sends = self.sends.borrow_mut();
         let entry = sends.vacant_entry();
         let key = entry.key();
-        let Ok(tag) = u32::try_from(key) else {
+        let Some(tag) = u32::try_from(key + 1).ok().and_then(NonZeroU32::new) else {
             return Err(io::Error::other("too many sends under way"));
         };
         let send = entry.insert(Send { token, data, start });
@@ -107,7 +112,7 @@ impl Ring {
                 .build()
         };
         drop(sends);
-        if let Err(error) = self.push(&sqe.user_data(u64::from(tag))) {
+        if let Err(error) = self.push(&sqe.user_data(u64::from(tag.get()))) {
             self.sends.borrow_mut().remove(key);
             return Err(error);
         }
@@ -139,10 +144,14 @@ impl Ring {
     }
 
     /// Submits what was pushed since the last submission, without waiting.
+    /// A kernel short of room now gets them again next turn.
     pub(crate) fn submit_pending(&self) -> io::Result<()> {
         if self.unsubmitted.get() {
-            self.uring.borrow().submit()?;
-            self.unsubmitted.set(false);
+            match self.uring.borrow().submit() {
+                Ok(_) => self.unsubmitted.set(false),
+                Err(error) if is_transient(&error) => {}
+                Err(error) => return Err(error),
+            }
         }
         Ok(())
     }
@@ -156,7 +165,7 @@ impl Ring {
         if let Err(error) = self.submit_pending() {
             tracing::warn!(%error, "could not submit to io_uring");
         }
-        let sqe = opcode::AsyncCancel::new(u64::from(key.0))
+        let sqe = opcode::AsyncCancel::new(u64::from(key.0.get()))
             .build()
             .user_data(CANCEL_DONE);
         if let Err(error) = self.push(&sqe) {
@@ -175,52 +184,53 @@ impl Ring {
     }
 
     fn reap(&self, out: &mut Vec<Completion>) {
+        out.append(&mut self.stash.borrow_mut());
         let mut uring = self.uring.borrow_mut();
         let mut sends = self.sends.borrow_mut();
-        for cqe in uring.completion() {
-            match cqe.user_data() {
-                CANCEL_DONE => {}
-                tag => {
-                    let Some(send) = usize::try_from(tag)
-                        .ok()
-                        .and_then(|key| sends.try_remove(key))
-                    else {
-                        continue;
-                    };
-                    let result = match cqe.result() {
-                        n if n >= 0 => Ok(n as usize),
-                        errno => Err(io::Error::from_raw_os_error(-errno)),
-                    };
-                    out.push((
-                        send.token,
-                        SendDone {
-                            key: SendKey(tag as u32),
-                            result,
-                            data: send.data,
-                            start: send.start,
-                        },
-                    ));
-                }
+        for _ in 0..4 {
+            drain(&mut uring, &mut sends, out);
+            if !uring.submission().cq_overflow() {
+                break;
+            }
+            // More completions than the queue holds: the kernel keeps the
+            // rest until an enter asks for them.
+            if let Err(error) = uring.submit() {
+                tracing::debug!(%error, "io_uring: completions left for the next turn");
+                break;
             }
         }
     }
 
     fn push(&self, sqe: &squeue::Entry) -> io::Result<()> {
         let mut uring = self.uring.borrow_mut();
+        let mut tries = 0;
         loop {
             // SAFETY: every entry pushed here either points at nothing
             // (a cancel) or at bytes owned by `self.sends` under the
             // entry's `user_data`, which stay where they are (a `Vec`'s heap
-            // buffer does not move with the `Vec`) until `reap` takes the
-            // operation's completion, or, if the ring is dropped first,
+            // buffer does not move with the `Vec`) until the operation's
+            // completion is drained, or, if the ring is dropped first,
             // until `Drop` has seen every completion or given up and
             // leaked them.
             if unsafe { uring.submission().push(sqe) }.is_ok() {
                 self.unsubmitted.set(true);
                 return Ok(());
             }
-            // Full: hand the queue to the kernel and try again.
-            uring.submit()?;
+            // Full: hand the queue to the kernel and try again. If its
+            // completion queue is full too, take those completions out
+            // (they are handed back with the next reap) to make room.
+            match uring.submit() {
+                Ok(_) => {}
+                Err(error) if is_transient(&error) && tries < 8 => {
+                    tries += 1;
+                    drain(
+                        &mut uring,
+                        &mut self.sends.borrow_mut(),
+                        &mut self.stash.borrow_mut(),
+                    );
+                }
+                Err(error) => return Err(error),
+            }
         }
     }
 
@@ -230,6 +240,45 @@ impl Ring {
     }
 }
 
+/// Takes every completion in the queue; a send's goes to `out` with its
+/// bytes, a cancel's is dropped.
+fn drain(uring: &mut IoUring, sends: &mut Slab<Send>, out: &mut Vec<Completion>) {
+    for cqe in uring.completion() {
+        let tag = cqe.user_data();
+        if tag == CANCEL_DONE {
+            continue;
+        }
+        let Some((key, send)) = u32::try_from(tag)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .and_then(|key| Some((key, sends.try_remove(key.get() as usize - 1)?)))
+        else {
+            continue;
+        };
+        let result = match cqe.result() {
+            n if n >= 0 => Ok(n as usize),
+            errno => Err(io::Error::from_raw_os_error(-errno)),
+        };
+        out.push((
+            send.token,
+            SendDone {
+                key: SendKey(key),
+                result,
+                data: send.data,
+                start: send.start,
+            },
+        ));
+    }
+}
+
+/// The kernel is short of room or was interrupted: try again later.
+fn is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EBUSY | libc::EAGAIN | libc::EINTR)
+    )
+}
+
 impl Drop for Ring {
     fn drop(&mut self) {
         if self.sends.get_mut().is_empty() {
@@ -237,7 +286,9 @@ impl Drop for Ring {
         }
         let keys: Vec<usize> = self.sends.get_mut().iter().map(|(key, _)| key).collect();
         for key in keys {
-            self.cancel(SendKey(key as u32));
+            if let Some(tag) = u32::try_from(key + 1).ok().and_then(NonZeroU32::new) {
+                self.cancel(SendKey(tag));
+            }
         }
         let deadline = std::time::Instant::now() + DRAIN_ON_DROP;
         let mut done = Vec::new();
