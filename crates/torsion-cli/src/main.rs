@@ -14,7 +14,9 @@
 //! torsion run services.toml --pidfile PID   # the services a file lists
 //! ```
 //!
-//! `--log-format json` writes the log as JSON lines.
+//! `--log-format json` writes the log as JSON lines. `TORSION_BACKEND=io_uring`
+//! in the environment puts every reactor's writes on io_uring (see
+//! `torsion::reactor::Backend`).
 //!
 //! SIGINT or SIGTERM stops either gracefully; a second signal stops at
 //! once.

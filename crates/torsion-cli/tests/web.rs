@@ -22,8 +22,14 @@ impl Torsion {
     /// Starts `torsion ARGS` in `cwd` and waits for it to say where it
     /// serves.
     fn start(args: &[&str], cwd: &Path) -> Torsion {
+        Torsion::start_with(args, cwd, &[])
+    }
+
+    /// [`start`](Torsion::start) with more environment variables.
+    fn start_with(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Torsion {
         let mut command = stop_signals_at_default(env!("CARGO_BIN_EXE_torsion"));
         command.args(args).current_dir(cwd).env("RUST_LOG", "info");
+        command.envs(env.iter().copied());
         let mut child = WatchedChild::spawn(&mut command).unwrap();
         // The runner announces "serving DIR on URL" once everything is up.
         let serving = child.wait_for_stderr(" on http://");
@@ -101,6 +107,42 @@ fn torsion_web_serves_a_directory_logs_each_request_and_exits_0_on_sigterm() {
     assert_eq!(code, Some(0), "{log:#?}");
     assert!(log.iter().any(|line| line.contains("stopped")), "{log:#?}");
     // A clean stop reports no errors.
+    assert!(!log.iter().any(|line| line.contains("ERROR")), "{log:#?}");
+}
+
+#[test]
+fn torsion_backend_io_uring_serves_through_the_ring_and_stops_cleanly() {
+    let dir = site();
+    // Larger than a socket takes at once, so sends complete in part.
+    let big: String = (0..200_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    std::fs::write(dir.path().join("big.txt"), &big).unwrap();
+    let path = dir.path().to_str().unwrap();
+    let mut torsion = Torsion::start_with(
+        &[
+            "web",
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--path",
+            path,
+        ],
+        Path::new("/"),
+        &[("TORSION_BACKEND", "io_uring")],
+    );
+    let io_uring_allowed = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .is_ok_and(|value| value.trim() == "0");
+    if io_uring_allowed {
+        torsion.wait_for_line("reactor writes through io_uring");
+    }
+    assert_eq!(
+        curl(&[], &format!("{}hello.txt", torsion.url)),
+        "hello from torsion\n"
+    );
+    assert!(curl(&[], &format!("{}big.txt", torsion.url)) == big);
+    torsion.signal("TERM");
+    let (code, log) = torsion.wait();
+    assert_eq!(code, Some(0), "{log:#?}");
     assert!(!log.iter().any(|line| line.contains("ERROR")), "{log:#?}");
 }
 

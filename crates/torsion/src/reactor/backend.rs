@@ -104,7 +104,10 @@ pub(super) fn open_ring(backend: Backend) -> Option<super::ring::Ring> {
         return None;
     }
     match super::ring::Ring::new() {
-        Ok(ring) => Some(ring),
+        Ok(ring) => {
+            tracing::info!("reactor writes through io_uring");
+            Some(ring)
+        }
         Err(error) => {
             tracing::warn!(%error, "io_uring refused; the reactor uses epoll");
             None
