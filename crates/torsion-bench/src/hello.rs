@@ -42,20 +42,20 @@ fn hello_server() -> Server {
 pub fn serve_torsion(
     ready: impl FnOnce(SocketAddr, torsion::ReactorHandle) + 'static,
 ) -> io::Result<()> {
-    serve_torsion_on(torsion::reactor::Backend::Epoll, ready)
+    let reactor = torsion::Reactor::with_backend(torsion::reactor::Backend::Epoll)?;
+    serve_torsion_on(&reactor, ready)
 }
 
-/// [`serve_torsion`] on a reactor with `backend`.
+/// [`serve_torsion`] on `reactor`.
 pub fn serve_torsion_on(
-    backend: torsion::reactor::Backend,
+    reactor: &torsion::Reactor,
     ready: impl FnOnce(SocketAddr, torsion::ReactorHandle) + 'static,
 ) -> io::Result<()> {
-    let reactor = crate::server::reactor_on(backend)?;
     let server = hello_server();
     let endpoint =
-        server_from_string(&reactor, "tcp:0:interface=127.0.0.1").map_err(io::Error::other)?;
+        server_from_string(reactor, "tcp:0:interface=127.0.0.1").map_err(io::Error::other)?;
     let handle = reactor.handle();
-    let listening = server.listen(&reactor, &endpoint).map(move |listening| {
+    let listening = server.listen(reactor, &endpoint).map(move |listening| {
         if let Address::Tcp(address) = listening.address() {
             ready(*address, handle);
         }

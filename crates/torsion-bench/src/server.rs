@@ -215,7 +215,9 @@ pub fn serve(engine: Engine) -> io::Result<()> {
             |reactor| reactor.run().map_err(io::Error::other),
         ),
         Engine::TorsionHttpUring => {
-            crate::hello::serve_torsion_on(Backend::IoUring, move |address, _| announce(address))
+            crate::hello::serve_torsion_on(&reactor_on(Backend::IoUring)?, move |address, _| {
+                announce(address)
+            })
         }
         Engine::HyperTokio => crate::hello::serve_hyper(announce),
         Engine::TorsionHttpPool => unreachable!("served above"),

@@ -38,6 +38,31 @@ impl Torsion {
         Torsion { child, url }
     }
 
+    /// `torsion web` serving `path` on a free loopback port, with `env`.
+    fn serve_directory(path: &str, env: &[(&str, &str)]) -> Torsion {
+        Torsion::start_with(
+            &[
+                "web",
+                "--listen",
+                "tcp:0:interface=127.0.0.1",
+                "--path",
+                path,
+            ],
+            Path::new("/"),
+            env,
+        )
+    }
+
+    /// Stops it with SIGTERM and checks it exited 0 without an error in
+    /// its log, which it returns.
+    fn stop_cleanly(self) -> Vec<String> {
+        self.signal("TERM");
+        let (code, log) = self.wait();
+        assert_eq!(code, Some(0), "{log:#?}");
+        assert!(!log.iter().any(|line| line.contains("ERROR")), "{log:#?}");
+        log
+    }
+
     fn wait_for_line(&mut self, needle: &str) -> String {
         self.child.wait_for_stderr(needle)
     }
@@ -76,17 +101,7 @@ fn site() -> tempfile::TempDir {
 #[test]
 fn torsion_web_serves_a_directory_logs_each_request_and_exits_0_on_sigterm() {
     let dir = site();
-    let path = dir.path().to_str().unwrap();
-    let mut torsion = Torsion::start(
-        &[
-            "web",
-            "--listen",
-            "tcp:0:interface=127.0.0.1",
-            "--path",
-            path,
-        ],
-        Path::new("/"),
-    );
+    let mut torsion = Torsion::serve_directory(dir.path().to_str().unwrap(), &[]);
     assert!(
         torsion.url.starts_with("http://127.0.0.1:"),
         "{}",
@@ -102,12 +117,8 @@ fn torsion_web_serves_a_directory_logs_each_request_and_exits_0_on_sigterm() {
     assert!(line.contains("torsion_web::access"), "{line}");
     assert!(line.contains("127.0.0.1:"), "the peer: {line}");
 
-    torsion.signal("TERM");
-    let (code, log) = torsion.wait();
-    assert_eq!(code, Some(0), "{log:#?}");
+    let log = torsion.stop_cleanly();
     assert!(log.iter().any(|line| line.contains("stopped")), "{log:#?}");
-    // A clean stop reports no errors.
-    assert!(!log.iter().any(|line| line.contains("ERROR")), "{log:#?}");
 }
 
 #[test]
@@ -118,16 +129,8 @@ fn torsion_backend_io_uring_serves_through_the_ring_and_stops_cleanly() {
         .map(|i| char::from(b'a' + (i % 26) as u8))
         .collect();
     std::fs::write(dir.path().join("big.txt"), &big).unwrap();
-    let path = dir.path().to_str().unwrap();
-    let mut torsion = Torsion::start_with(
-        &[
-            "web",
-            "--listen",
-            "tcp:0:interface=127.0.0.1",
-            "--path",
-            path,
-        ],
-        Path::new("/"),
+    let mut torsion = Torsion::serve_directory(
+        dir.path().to_str().unwrap(),
         &[("TORSION_BACKEND", "io_uring")],
     );
     let io_uring_allowed = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
@@ -140,10 +143,7 @@ fn torsion_backend_io_uring_serves_through_the_ring_and_stops_cleanly() {
         "hello from torsion\n"
     );
     assert!(curl(&[], &format!("{}big.txt", torsion.url)) == big);
-    torsion.signal("TERM");
-    let (code, log) = torsion.wait();
-    assert_eq!(code, Some(0), "{log:#?}");
-    assert!(!log.iter().any(|line| line.contains("ERROR")), "{log:#?}");
+    torsion.stop_cleanly();
 }
 
 #[test]
@@ -259,17 +259,7 @@ fn a_download_in_flight_finishes_before_sigterm_stops_the_server() {
     let dir = site();
     let big = vec![7u8; 24 << 20];
     std::fs::write(dir.path().join("big.bin"), &big).unwrap();
-    let path = dir.path().to_str().unwrap();
-    let torsion = Torsion::start(
-        &[
-            "web",
-            "--listen",
-            "tcp:0:interface=127.0.0.1",
-            "--path",
-            path,
-        ],
-        Path::new("/"),
-    );
+    let torsion = Torsion::serve_directory(dir.path().to_str().unwrap(), &[]);
     let url = format!("{}big.bin", torsion.url);
     // About 3 s at 8 MiB/s (more than socket buffers hold); the signal
     // comes once the first bytes arrived, so the download is surely in

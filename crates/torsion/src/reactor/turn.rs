@@ -125,9 +125,9 @@ impl Reactor {
         // And the host sleeps on its own: sends the turn queued go in now,
         // not with a wait on the ring that `run` would make next.
         if let Some(ring) = &self.inner.ring {
-            turned = turned
-                .and_then(|()| ring.submit_pending())
-                .and_then(|()| ring.watch_while_busy(self.inner.poll.borrow().registry()));
+            turned = turned.and_then(|()| ring.submit_pending()).and_then(|()| {
+                ring.watch_while_busy(self.inner.poll.borrow().registry(), RING_TOKEN)
+            });
         }
         turned
     }
@@ -262,7 +262,7 @@ impl Reactor {
         // Sends queued by the last round go in now; their completions
         // wake the poll through the ring's descriptor.
         ring.submit_pending()?;
-        ring.watch_while_busy(self.inner.poll.borrow().registry())
+        ring.watch_while_busy(self.inner.poll.borrow().registry(), RING_TOKEN)
     }
 
     fn poll_io(&self, timeout: Option<Duration>) -> std::io::Result<()> {

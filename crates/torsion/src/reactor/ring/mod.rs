@@ -64,7 +64,11 @@ impl Ring {
         match *self {}
     }
 
-    pub(crate) fn watch_while_busy(&self, _registry: &mio::Registry) -> io::Result<()> {
+    pub(crate) fn watch_while_busy(
+        &self,
+        _registry: &mio::Registry,
+        _token: Token,
+    ) -> io::Result<()> {
         match *self {}
     }
 

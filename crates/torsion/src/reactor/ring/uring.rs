@@ -13,7 +13,6 @@ use mio::Token;
 use slab::Slab;
 
 use super::{Completion, SendDone, SendKey};
-use crate::reactor::io::RING_TOKEN;
 
 /// Submission queue entries; completions get twice as many.
 const ENTRIES: u32 = 1024;
@@ -119,13 +118,17 @@ impl Ring {
         Ok(SendKey(tag))
     }
 
-    /// Puts the ring's descriptor in epoll's set while the kernel holds
+    /// Puts the ring's descriptor in epoll's set (under `token`) while the kernel holds
     /// sends, so that one completing during a wait ends it, and takes it out
     /// once none is left: most sends complete as they are submitted and are
     /// reaped before the wait, and a descriptor left in the set would wake
     /// the wait once more for each of them. Called before every wait, the
     /// loop's or a host's.
-    pub(crate) fn watch_while_busy(&self, registry: &mio::Registry) -> io::Result<()> {
+    pub(crate) fn watch_while_busy(
+        &self,
+        registry: &mio::Registry,
+        token: Token,
+    ) -> io::Result<()> {
         let busy = !self.sends.borrow().is_empty();
         if busy == self.watched.get() {
             return Ok(());
@@ -135,7 +138,7 @@ impl Ring {
         if busy {
             // Edge-triggered, and already readable if a completion came
             // since the last reap: epoll reports that at once.
-            registry.register(&mut source, RING_TOKEN, mio::Interest::READABLE)?;
+            registry.register(&mut source, token, mio::Interest::READABLE)?;
         } else {
             registry.deregister(&mut source)?;
         }
