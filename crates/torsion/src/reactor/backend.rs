@@ -18,9 +18,15 @@ pub const BACKEND_ENV: &str = "TORSION_BACKEND";
 ///   operations, all of a turn's submitted with one `io_uring_enter` before
 ///   the loop waits, so a turn that answers many connections makes one
 ///   system call for all their writes. The loop still waits in epoll, and
-///   readiness (accepting, reading, UDP, watches) comes from it. A kernel that refuses
-///   io_uring (too old, or disabled by `kernel.io_uring_disabled` or a
-///   seccomp filter) gets epoll instead, with a warning in the log.
+///   readiness (accepting, reading, UDP, watches) comes from it. A kernel
+///   that refuses io_uring (too old, or disabled by
+///   `kernel.io_uring_disabled` or a seccomp filter) gets epoll instead,
+///   with a warning in the log.
+///
+/// io_uring pays only when the loop is saturated: each answer then waits
+/// for the end of its turn, which a busy server does not notice and a
+/// lightly loaded one does (its latency and CPU per request go up). The
+/// project's `docs/benchmarks.md` has the figures.
 ///
 /// ```
 /// use torsion::Reactor;
