@@ -125,8 +125,8 @@ impl Reactor {
         // And the host sleeps on its own: sends the turn queued go in now,
         // not with a wait on the ring that `run` would make next.
         if let Some(ring) = &self.inner.ring {
-            turned = turned.and_then(|()| ring.submit_pending()).and_then(|()| {
-                ring.watch_while_busy(self.inner.poll.borrow().registry(), RING_TOKEN)
+            turned = turned.and_then(|()| {
+                ring.submit_before_wait(self.inner.poll.borrow().registry(), RING_TOKEN)
             });
         }
         turned
@@ -261,8 +261,7 @@ impl Reactor {
         *self.inner.completions.borrow_mut() = completions;
         // Sends queued by the last round go in now; their completions
         // wake the poll through the ring's descriptor.
-        ring.submit_pending()?;
-        ring.watch_while_busy(self.inner.poll.borrow().registry(), RING_TOKEN)
+        ring.submit_before_wait(self.inner.poll.borrow().registry(), RING_TOKEN)
     }
 
     fn poll_io(&self, timeout: Option<Duration>) -> std::io::Result<()> {

@@ -197,13 +197,11 @@ impl StreamConn {
     }
 
     pub(super) fn send_completed(&self, reactor: &Reactor, done: SendDone) {
+        // A closed connection took its send's key when it cancelled it.
         if self.sending.get() != Some(done.key) {
             return;
         }
         self.sending.set(None);
-        if self.has(flag::CLOSED) {
-            return;
-        }
         if let Some(buffer) = self.write.borrow_mut().as_mut() {
             buffer.returned();
         }

@@ -60,11 +60,7 @@ impl Ring {
         match *self {}
     }
 
-    pub(crate) fn submit_pending(&self) -> io::Result<()> {
-        match *self {}
-    }
-
-    pub(crate) fn watch_while_busy(
+    pub(crate) fn submit_before_wait(
         &self,
         _registry: &mio::Registry,
         _token: Token,
@@ -77,10 +73,6 @@ impl Ring {
     }
 
     pub(crate) fn submit_and_reap(&self, _out: &mut Vec<Completion>) -> io::Result<()> {
-        match *self {}
-    }
-
-    pub(crate) fn as_raw_fd(&self) -> std::os::fd::RawFd {
         match *self {}
     }
 }

@@ -36,7 +36,7 @@ pub(crate) struct Ring {
     /// Entries pushed since the last submission.
     unsubmitted: Cell<bool>,
     /// The ring's descriptor is in the reactor's epoll set (see
-    /// [`watch_while_busy`](Ring::watch_while_busy)).
+    /// [`submit_before_wait`](Ring::submit_before_wait)).
     watched: Cell<bool>,
     /// Completions taken out early to make room (see `push`).
     stash: RefCell<Vec<Completion>>,
@@ -118,17 +118,23 @@ impl Ring {
         Ok(SendKey(tag))
     }
 
-    /// Puts the ring's descriptor in epoll's set (under `token`) while the kernel holds
-    /// sends, so that one completing during a wait ends it, and takes it out
-    /// once none is left: most sends complete as they are submitted and are
-    /// reaped before the wait, and a descriptor left in the set would wake
-    /// the wait once more for each of them. Called before every wait, the
-    /// loop's or a host's.
-    pub(crate) fn watch_while_busy(
+    /// Readies the ring for a wait, the loop's or a host's: submits what
+    /// was pushed since the last submission, then puts the ring's
+    /// descriptor in epoll's set (under `token`) while the kernel holds
+    /// sends, so that one completing during the wait ends it, and takes it
+    /// out once none is left: most sends complete as they are submitted
+    /// and are reaped before the wait, and a descriptor left in the set
+    /// would wake the wait once more for each of them.
+    pub(crate) fn submit_before_wait(
         &self,
         registry: &mio::Registry,
         token: Token,
     ) -> io::Result<()> {
+        self.submit_pending()?;
+        self.watch_while_busy(registry, token)
+    }
+
+    fn watch_while_busy(&self, registry: &mio::Registry, token: Token) -> io::Result<()> {
         let busy = !self.sends.borrow().is_empty();
         if busy == self.watched.get() {
             return Ok(());
@@ -148,7 +154,7 @@ impl Ring {
 
     /// Submits what was pushed since the last submission, without waiting.
     /// A kernel short of room now gets them again next turn.
-    pub(crate) fn submit_pending(&self) -> io::Result<()> {
+    fn submit_pending(&self) -> io::Result<()> {
         if self.unsubmitted.get() {
             match self.uring.borrow().submit() {
                 Ok(_) => self.unsubmitted.set(false),
@@ -179,7 +185,7 @@ impl Ring {
     /// Submits what was pushed and appends what has completed to `out`.
     /// Most sends complete as they are submitted; the others complete
     /// later, and the ring's descriptor says so (see
-    /// [`watch_while_busy`](Ring::watch_while_busy)).
+    /// [`submit_before_wait`](Ring::submit_before_wait)).
     pub(crate) fn submit_and_reap(&self, out: &mut Vec<Completion>) -> io::Result<()> {
         self.submit_pending()?;
         self.reap(out);
@@ -238,7 +244,7 @@ impl Ring {
     }
 
     /// The ring's descriptor: readable when completions are waiting.
-    pub(crate) fn as_raw_fd(&self) -> RawFd {
+    fn as_raw_fd(&self) -> RawFd {
         self.uring.borrow().as_raw_fd()
     }
 }
