@@ -1,7 +1,9 @@
 //! The io_uring backend with real sockets: writes handed to the ring arrive
 //! whole and in order, count as buffered until they complete, and a
 //! connection that closes with a write under way does not send it to
-//! whichever socket takes its descriptor number next.
+//! whichever socket takes its descriptor number next. Ports accept through
+//! the ring, TCP and UNIX alike, and one that stops while the kernel is
+//! accepting for it closes what it was given and refuses what comes next.
 //!
 //! The whole core suite also runs on this backend (`TORSION_BACKEND=io_uring`
 //! in `scripts/test`); these tests build their reactors for it explicitly.
@@ -9,13 +11,14 @@
 use std::cell::RefCell;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use torsion::Reactor;
 use torsion::net::{Protocol, Transport, factory_fn};
-use torsion::reactor::Backend;
+use torsion::reactor::{Backend, Phase, SystemEvent};
 
 mod common;
 
@@ -346,4 +349,272 @@ fn more_sends_in_one_turn_than_the_ring_holds_all_arrive() {
             .iter()
             .all(|transport| transport.buffered() == 0)
     );
+}
+
+#[test]
+fn a_port_on_the_ring_accepts_every_connection_through_it() {
+    const CLIENTS: usize = 500;
+    const THREADS: usize = 4;
+    let Some(reactor) = ring_reactor() else {
+        return;
+    };
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0".parse().unwrap(),
+            factory_fn(|_| Some(Echo(None))),
+        )
+        .unwrap();
+    let address = port.tcp_address().unwrap();
+    let clients: Vec<_> = (0..THREADS)
+        .map(|thread| {
+            std::thread::spawn(move || {
+                for i in 0..CLIENTS / THREADS {
+                    let mut stream = TcpStream::connect(address)?;
+                    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+                    let hello = [thread as u8, i as u8, 0xA5];
+                    stream.write_all(&hello)?;
+                    let mut back = [0u8; 3];
+                    stream.read_exact(&mut back)?;
+                    assert_eq!(back, hello);
+                }
+                Ok::<(), std::io::Error>(())
+            })
+        })
+        .collect();
+    common::turn_until(&reactor, Duration::from_secs(30), || {
+        clients.iter().all(|client| client.is_finished())
+    });
+    for client in clients {
+        client.join().unwrap().unwrap();
+    }
+    assert_eq!(port.accepted(), CLIENTS as u64);
+    // Every connection served came from the ring's accept, none from an
+    // accept4 on a readiness event.
+    assert_eq!(reactor.stats().ring_accepts, CLIENTS as u64);
+}
+
+#[test]
+fn a_unix_port_on_the_ring_accepts_through_it_too() {
+    use std::os::unix::net::UnixStream;
+
+    const CLIENTS: usize = 20;
+    let Some(reactor) = ring_reactor() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ring.sock");
+    let port = reactor
+        .listen_unix(&path, factory_fn(|_| Some(Echo(None))))
+        .unwrap();
+    let client = std::thread::spawn(move || {
+        for i in 0..CLIENTS {
+            let mut stream = UnixStream::connect(&path)?;
+            stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+            stream.write_all(&[i as u8; 4])?;
+            let mut back = [0u8; 4];
+            stream.read_exact(&mut back)?;
+            assert_eq!(back, [i as u8; 4]);
+        }
+        Ok::<(), std::io::Error>(())
+    });
+    common::turn_until(&reactor, Duration::from_secs(10), || client.is_finished());
+    client.join().unwrap().unwrap();
+    assert_eq!(port.accepted(), CLIENTS as u64);
+    assert_eq!(reactor.stats().ring_accepts, CLIENTS as u64);
+}
+
+/// Set in the child process that runs a test needing this process's
+/// descriptor table to itself.
+const ALONE_ENV: &str = "TORSION_RING_TEST_ALONE";
+
+/// Runs `test` (this binary's test of that name) in a child process, so
+/// that no other test opens or closes descriptors while it counts them;
+/// true in the child, which then runs the test's body.
+fn in_own_process(test: &str) -> bool {
+    if std::env::var(ALONE_ENV).is_ok() {
+        return true;
+    }
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(ALONE_ENV, "1")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{test} failed in its own process:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    false
+}
+
+/// A thread that connects to `address` every millisecond, holding every
+/// stream, until a connect is refused (true) or it gives up (false).
+fn connect_until_refused(address: SocketAddr) -> std::thread::JoinHandle<bool> {
+    std::thread::spawn(move || {
+        let mut streams = Vec::new();
+        while streams.len() < 400 {
+            match TcpStream::connect(address) {
+                Ok(stream) => streams.push(stream),
+                Err(error) if error.kind() == ErrorKind::ConnectionRefused => return true,
+                Err(error) => panic!("connect: {error}"),
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        false
+    })
+}
+
+/// Descriptors open in this process.
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn a_port_stopped_while_connections_arrive_leaks_no_descriptor_and_refuses_later_ones() {
+    if !in_own_process(
+        "a_port_stopped_while_connections_arrive_leaks_no_descriptor_and_refuses_later_ones",
+    ) {
+        return;
+    }
+    let Some(reactor) = ring_reactor() else {
+        return;
+    };
+    let kept = Rc::new(RefCell::new(Vec::new()));
+    let keep = kept.clone();
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0".parse().unwrap(),
+            factory_fn(move |_| Some(Kept(keep.clone()))),
+        )
+        .unwrap();
+    let address = port.tcp_address().unwrap();
+    let before = open_descriptors();
+    let clients = connect_until_refused(address);
+    common::turn_until(&reactor, Duration::from_secs(10), || port.accepted() >= 30);
+    // The loop does not turn, and the kernel goes on accepting: those
+    // connections wait as completions that nobody has taken.
+    std::thread::sleep(Duration::from_millis(50));
+    port.stop_listening();
+    let refused = TcpStream::connect(address).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+    common::turn_until(&reactor, Duration::from_secs(10), || clients.is_finished());
+    assert!(clients.join().unwrap(), "the clients were never refused");
+    for transport in kept.borrow().iter() {
+        transport.abort_connection();
+    }
+    common::turn_until(&reactor, Duration::from_secs(10), || {
+        reactor.stats().sources == 0
+    });
+    for _ in 0..3 {
+        reactor.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+    let stats = reactor.stats();
+    assert!(
+        stats.ring_accepts > port.accepted(),
+        "no connection was accepted after the port stopped: {} accepted, {} served",
+        stats.ring_accepts,
+        port.accepted()
+    );
+    // The listener is closed, and so is every socket accepted for it.
+    assert_eq!(open_descriptors(), before - 1);
+}
+
+#[test]
+fn a_ring_port_out_of_descriptors_refuses_as_on_epoll_then_takes_the_ring_back() {
+    if !in_own_process(
+        "a_ring_port_out_of_descriptors_refuses_as_on_epoll_then_takes_the_ring_back",
+    ) {
+        return;
+    }
+    // Few enough to fill; the kernel's accept reads the limit when armed.
+    common::set_fd_limit(128);
+    let Some(reactor) = ring_reactor() else {
+        return;
+    };
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0".parse().unwrap(),
+            factory_fn(|_| Some(Echo(None))),
+        )
+        .unwrap();
+    let address = port.tcp_address().unwrap();
+    reactor.start().unwrap();
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    let mut filler = Vec::new();
+    while let Ok(file) = std::fs::File::open("/dev/null") {
+        filler.push(file);
+    }
+    // One slot for the client; none for the server's side of it.
+    filler.pop();
+    let mut refused = TcpStream::connect(address).unwrap();
+    common::turn_until(&reactor, Duration::from_secs(10), || port.refused() == 1);
+    refused
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(matches!(refused.read(&mut [0u8; 1]), Ok(0) | Err(_)));
+    assert_eq!(port.accepted(), 0);
+    drop(refused);
+    filler.truncate(filler.len() - 10);
+    // The first connection after is accepted by readiness, which ends the
+    // episode; the ring takes the next ones.
+    let mut clients = Vec::new();
+    for i in 0..4u8 {
+        let mut client = TcpStream::connect(address).unwrap();
+        client.write_all(&[i]).unwrap();
+        common::turn_until(&reactor, Duration::from_secs(10), || {
+            port.accepted() == u64::from(i) + 1
+        });
+        clients.push(client);
+    }
+    let ring_accepts = reactor.stats().ring_accepts;
+    assert_eq!(ring_accepts, 3, "the ring was not armed again");
+    for (i, client) in clients.iter_mut().enumerate() {
+        let mut back = [0u8; 1];
+        client.set_nonblocking(true).unwrap();
+        common::turn_until(&reactor, Duration::from_secs(10), || {
+            client.read_exact(&mut back).is_ok()
+        });
+        assert_eq!(back, [i as u8]);
+    }
+}
+
+#[test]
+fn a_reactor_stopping_while_connections_arrive_closes_every_socket_accepted_for_it() {
+    if !in_own_process(
+        "a_reactor_stopping_while_connections_arrive_closes_every_socket_accepted_for_it",
+    ) {
+        return;
+    }
+    let Some(reactor) = ring_reactor() else {
+        return;
+    };
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0".parse().unwrap(),
+            factory_fn(|_| Some(Echo(None))),
+        )
+        .unwrap();
+    let address = port.tcp_address().unwrap();
+    let before = open_descriptors();
+    let clients = connect_until_refused(address);
+    common::turn_until(&reactor, Duration::from_secs(10), || port.accepted() >= 30);
+    // Between the shutdown's last flush of the ring and the port's close,
+    // the kernel accepts connections that the port never sees.
+    reactor.add_system_event_trigger(Phase::Before, SystemEvent::Shutdown, || {
+        std::thread::sleep(Duration::from_millis(50));
+    });
+    reactor.stop().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !reactor.is_finished() {
+        assert!(Instant::now() < deadline, "the reactor never finished");
+        reactor.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+    let refused = TcpStream::connect(address).unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+    assert!(clients.join().unwrap(), "the clients were never refused");
+    assert!(reactor.stats().ring_accepts > port.accepted());
+    // The reactor is still alive: it closed its connections, its port
+    // and the sockets the kernel accepted after the last turn.
+    assert_eq!(open_descriptors(), before - 1);
 }

@@ -17,11 +17,20 @@
 //! no reserve left to release, pauses accepting instead, for a back-off
 //! that doubles while it keeps failing: connections wait in the backlog,
 //! and waiting costs no CPU.
+//!
+//! On the io_uring backend the kernel accepts instead (see [`ring`]): a
+//! port arms one multishot accept and gets a completion per connection.
+//! When the kernel ends it (out of descriptors or memory, mostly), the
+//! port goes back to readiness and `accept4`, where all of the above
+//! applies unchanged, and arms the ring again once a batch of accepts
+//! has emptied the backlog with nothing failing.
+
+mod ring;
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
@@ -36,7 +45,7 @@ use crate::net::sys;
 use crate::net::tls::{ServerTls, TlsSession, TlsSetup};
 use crate::net::{Address, Factory, Transport};
 use crate::reactor::introspect::{PortInfo, SourceInfo};
-use crate::reactor::{IoSource, Readiness, WeakReactor};
+use crate::reactor::{IoSource, OpDone, Readiness, WeakReactor};
 use crate::sync::Arc;
 use crate::{Deferred, Reactor};
 
@@ -58,6 +67,15 @@ impl Listener {
         match self {
             Listener::Tcp(listener) => listener.accept().map(|(s, _)| StreamSocket::Tcp(s)),
             Listener::Unix(listener) => listener.accept().map(|(s, _)| StreamSocket::Unix(s)),
+        }
+    }
+
+    /// A socket this listener's ring accept took, as its own `accept`
+    /// would have given it.
+    fn socket_from(&self, fd: OwnedFd) -> StreamSocket {
+        match self {
+            Listener::Tcp(_) => tcp_socket(fd.into()),
+            Listener::Unix(_) => StreamSocket::Unix(mio::net::UnixStream::from_std(fd.into())),
         }
     }
 
@@ -120,6 +138,15 @@ enum Refusal {
     Failed,
 }
 
+/// How a batch of accepts by readiness ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BatchEnd {
+    /// An accept found the backlog empty, with nothing failing before it.
+    Drained,
+    /// Anything else: the turn's bound, a failure, exhaustion.
+    Stopped,
+}
+
 /// What a port does besides accepting and serving.
 #[derive(Default)]
 pub(crate) struct PortExtras {
@@ -159,6 +186,8 @@ pub(crate) struct PortSource {
     refused: Cell<u64>,
     /// Set once, when the port opens in a group.
     grouped: OnceCell<Grouped>,
+    /// Whether the io_uring backend's ring accepts for the port now.
+    ring_accept: Cell<ring::RingAccept>,
 }
 
 impl PortSource {
@@ -183,17 +212,26 @@ impl PortSource {
         }
     }
 
+    /// Accepts by readiness, unless the ring accepts for the port; hands
+    /// accepting back to the ring once a batch empties the backlog.
     fn accept_batch(&self, reactor: &Reactor) {
-        if self.paused.get() {
+        if self.paused.get() || self.ring_accept.get().is_armed() {
             return;
         }
+        if self.accept_ready(reactor) == BatchEnd::Drained {
+            self.arm_ring_accept(reactor);
+        }
+    }
+
+    fn accept_ready(&self, reactor: &Reactor) -> BatchEnd {
         for _ in 0..ACCEPTS_PER_TURN {
             match self.accept_one() {
                 Accepted::Socket(socket) => {
                     self.end_exhaustion();
+                    self.ring_accept_works();
                     self.route(reactor, socket);
                 }
-                Accepted::Drained => return,
+                Accepted::Drained => return BatchEnd::Drained,
                 Accepted::Retry => {}
                 Accepted::Failed(error) if sys::is_out_of_descriptors(&error) => {
                     // Linux fails an accept for want of a descriptor even
@@ -207,27 +245,28 @@ impl PortSource {
                         self.begin_exhaustion(&error, refused_before, Response::Refusing);
                     }
                     match refusal {
-                        Refusal::Drained => return,
+                        Refusal::Drained => return BatchEnd::Stopped,
                         Refusal::MoreWaiting => break,
                         Refusal::Failed => {
                             self.back_off(reactor);
-                            return;
+                            return BatchEnd::Stopped;
                         }
                     }
                 }
                 Accepted::Failed(error) if sys::is_resource_exhaustion(&error) => {
                     self.begin_exhaustion(&error, self.refused.get(), Response::Pausing);
                     self.back_off(reactor);
-                    return;
+                    return BatchEnd::Stopped;
                 }
                 Accepted::Failed(error) => {
                     tracing::error!(%error, address = %self.address, "accept failed");
-                    return;
+                    return BatchEnd::Stopped;
                 }
             }
         }
         // More may be waiting; no new edge will say so.
         reactor.settle_later(self.token);
+        BatchEnd::Stopped
     }
 
     /// Accepts the waiting connections into the reserved descriptor's slot
@@ -378,6 +417,8 @@ impl PortSource {
         let Some(listener) = self.listener.borrow_mut().take() else {
             return false;
         };
+        // Before the descriptor closes (see `stop_ring_accept`).
+        self.stop_ring_accept(reactor);
         reactor.remove_source(self.token, listener.as_raw_fd());
         drop(listener);
         if let Some(grouped) = self.grouped.get() {
@@ -422,6 +463,13 @@ impl IoSource for PortSource {
 
     fn shutdown(&self, reactor: &Reactor) {
         self.close(reactor);
+    }
+
+    fn ring_done(&self, reactor: &Reactor, done: OpDone) {
+        // A port starts accepts only; anything else is not its own.
+        if let OpDone::Accepted(done) = done {
+            self.ring_accepted(reactor, done);
+        }
     }
 
     fn describe(&self, _now: Instant) -> Option<SourceInfo> {
@@ -476,6 +524,7 @@ impl ListeningPort {
                 accepted: Cell::new(0),
                 refused: Cell::new(0),
                 grouped: OnceCell::new(),
+                ring_accept: Cell::new(ring::RingAccept::for_reactor(reactor)),
             }))
         })?;
         if let Some(group) = group {
@@ -487,6 +536,7 @@ impl ListeningPort {
             tracing::warn!(%error, address = %source.address, "no descriptor reserved: when descriptors run out, new connections will wait instead of being closed");
         }
         *source.factory_use.borrow_mut() = Some(FactoryUse::start(factory));
+        source.arm_ring_accept(reactor);
         Ok(ListeningPort { source })
     }
 

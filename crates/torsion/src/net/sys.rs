@@ -34,6 +34,8 @@ const ENFILE: i32 = libc::ENFILE;
 const ENOBUFS: i32 = libc::ENOBUFS;
 /// The kernel is out of memory.
 const ENOMEM: i32 = libc::ENOMEM;
+/// The kernel refused the request as such.
+const EINVAL: i32 = libc::EINVAL;
 
 /// Running out of descriptors or kernel memory: accepting cannot succeed
 /// until something is closed, so retrying at once would spin.
@@ -42,6 +44,13 @@ pub(crate) fn is_resource_exhaustion(error: &io::Error) -> bool {
         error.raw_os_error(),
         Some(EMFILE | ENFILE | ENOBUFS | ENOMEM)
     )
+}
+
+/// A request the kernel found invalid (EINVAL): an io_uring multishot
+/// accept on a kernel that knows only the plain one (before Linux 5.19),
+/// or an accept on a socket that is not listening.
+pub(crate) fn is_invalid_argument(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(EINVAL)
 }
 
 /// Running out of descriptors, the process's or the system's: the one

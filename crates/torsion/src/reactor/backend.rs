@@ -17,8 +17,10 @@ pub const BACKEND_ENV: &str = "TORSION_BACKEND";
 /// - **IoUring**: a connection's writes go to the kernel as send
 ///   operations, all of a turn's submitted with one `io_uring_enter` before
 ///   the loop waits, so a turn that answers many connections makes one
-///   system call for all their writes. The loop still waits in epoll, and
-///   readiness (accepting, reading, UDP, watches) comes from it. A kernel
+///   system call for all their writes; and a listening port's connections
+///   are accepted by the kernel (one multishot accept a port), without an
+///   `accept` system call each. The loop still waits in epoll, and
+///   readiness (reading, UDP, watches) comes from it. A kernel
 ///   that refuses io_uring (too old, or disabled by
 ///   `kernel.io_uring_disabled` or a seccomp filter) gets epoll instead,
 ///   with a warning in the log.

@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::rc::Rc;
 
 use mio::unix::SourceFd;
@@ -13,13 +13,14 @@ use slab::Slab;
 
 use crate::reactor::Reactor;
 use crate::reactor::introspect::SourceInfo;
-use crate::reactor::ring::SendDone;
+use crate::reactor::ring::OpDone;
 
 /// Tokens below this are the reactor's own (waker, signal pipe, ring).
 pub(crate) const FIRST_IO_TOKEN: usize = 3;
 pub(crate) const WAKER_TOKEN: Token = Token(0);
 pub(crate) const SIGNAL_TOKEN: Token = Token(1);
-/// The io_uring backend's ring: a send completed after its submission.
+/// The io_uring backend's ring: an operation (a send that waited, an
+/// accepted connection) completed after its submission.
 pub(crate) const RING_TOKEN: Token = Token(2);
 
 /// Identifies a readiness callback registered with
@@ -65,8 +66,11 @@ pub(crate) trait IoSource {
     /// connection would.
     fn shutdown(&self, reactor: &Reactor);
 
-    /// A send this source gave the io_uring backend's ring finished.
-    fn sent(&self, reactor: &Reactor, done: SendDone) {
+    /// An operation this source gave the io_uring backend's ring finished
+    /// (a connection's send, a port's accept). A source that does not
+    /// take what `done` carries just drops it: an accepted descriptor in
+    /// it is closed, never leaked.
+    fn ring_done(&self, reactor: &Reactor, done: OpDone) {
         let _ = (reactor, done);
     }
 
@@ -321,6 +325,29 @@ impl Reactor {
             .watches
             .borrow_mut()
             .add(poll.registry(), fd, interest, callback)
+    }
+
+    /// Watches a source's descriptor for readability again under its
+    /// token, after [`unwatch`](Reactor::unwatch): a listening port going
+    /// back from the ring's accept to readiness. Edge-triggered, and a
+    /// descriptor already readable is reported at once.
+    pub(crate) fn watch_readable(&self, token: Token, fd: RawFd) -> io::Result<()> {
+        self.inner
+            .poll
+            .borrow()
+            .registry()
+            .register(&mut SourceFd(&fd), token, Interest::READABLE)
+    }
+
+    /// Takes a source's descriptor out of the poller while the source
+    /// keeps its token: a port whose connections the ring accepts, which
+    /// readiness would only wake for an `accept` that finds nothing.
+    pub(crate) fn unwatch(&self, fd: RawFd) -> io::Result<()> {
+        self.inner
+            .poll
+            .borrow()
+            .registry()
+            .deregister(&mut SourceFd(&fd))
     }
 
     /// Stops watching a descriptor added with `add_reader` or `add_writer`.

@@ -129,7 +129,7 @@ pub(crate) use handle::{Posted, Shared};
 use handle::{Posted, Shared};
 pub(crate) use io::{IoSource, Readiness};
 use io::{WAKER_TOKEN, Watches};
-pub(crate) use ring::{SendDone, SendKey};
+pub(crate) use ring::{AcceptDone, AcceptKey, OpDone, SendDone, SendKey};
 use shutdown::ShutdownWait;
 pub(crate) use signals::ChildSignals;
 use signals::SignalClaim;
@@ -150,7 +150,7 @@ struct Inner {
     poll: RefCell<Poll>,
     /// The io_uring backend's ring, which takes connections' writes.
     ring: Option<ring::Ring>,
-    /// Reused buffer for the sends the ring hands back.
+    /// Reused buffer for the operations the ring hands back.
     completions: RefCell<Vec<ring::Completion>>,
     events: RefCell<Events>,
     /// The last poll filled `events`: more descriptors may be ready, which
@@ -469,6 +469,7 @@ impl Reactor {
             tasks: self.inner.executor.len(),
             watches: self.inner.watches.borrow().callbacks(),
             sources: self.inner.watches.borrow().sources(),
+            ring_accepts: self.ring().map_or(0, ring::Ring::accepted),
         }
     }
 
@@ -505,6 +506,11 @@ pub struct ReactorStats {
     pub watches: usize,
     /// Connections and listening ports open on this reactor.
     pub sources: usize,
+    /// Connections the io_uring backend's ring accepted for listening
+    /// ports since the reactor was built, served or not (a port that
+    /// closed meanwhile closes them); always 0 on epoll, or where ports
+    /// accept by readiness.
+    pub ring_accepts: u64,
 }
 
 impl Scheduler for Reactor {

@@ -202,6 +202,12 @@ impl Reactor {
         inner.thread_results.stop_all();
         // Triggers of the after phase may have opened connections.
         self.disconnect_all();
+        // The ports' accepts were cancelled as they closed; what the kernel
+        // accepted for them just before is closed now, not when the
+        // reactor is dropped, which may be much later.
+        if let Err(error) = self.flush_ring() {
+            tracing::debug!(%error, "io_uring: completions left at shutdown");
+        }
         // Closing connections may have scheduled work; none will run.
         inner.timers.clear();
         inner.settles.borrow_mut().clear();

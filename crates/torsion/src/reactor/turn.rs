@@ -238,10 +238,11 @@ impl Reactor {
 
     /// The io_uring backend's part of a turn, before the wait: submits
     /// the sends queued since the last one (one system call for all of
-    /// them) and hands the finished ones back to their connections, which
-    /// may queue more: those go in too, a few rounds at most, and any left
-    /// wait for the next turn.
-    fn flush_ring(&self) -> std::io::Result<()> {
+    /// them) and hands the finished operations back to their sources:
+    /// sends to their connections, which may queue more (those go in too,
+    /// a few rounds at most, and any left wait for the next turn), and
+    /// accepted connections to their ports.
+    pub(super) fn flush_ring(&self) -> std::io::Result<()> {
         const ROUNDS: usize = 4;
         let Some(ring) = &self.inner.ring else {
             return Ok(());
@@ -253,8 +254,10 @@ impl Reactor {
                 break;
             }
             for (token, done) in completions.drain(..) {
+                // A source gone meanwhile (a port closed after the kernel
+                // accepted for it) drops `done`, closing what it carries.
                 if let Some(source) = self.source(token) {
-                    source.sent(self, done);
+                    source.ring_done(self, done);
                 }
             }
         }
@@ -274,6 +277,7 @@ impl Reactor {
         // Callbacks may poll again (a nested `run_once`), so copy the tokens
         // out of `events` before running any.
         let mut tokens = std::mem::take(&mut *self.inner.ready_tokens.borrow_mut());
+        let mut ring_ready = false;
         tokens.extend(
             events
                 .iter()
@@ -287,13 +291,20 @@ impl Reactor {
         drop(events);
         for (token, readiness) in tokens.drain(..) {
             match token {
-                // Sends completed: the next turn's flush takes them.
-                WAKER_TOKEN | RING_TOKEN => {}
+                WAKER_TOKEN => {}
+                RING_TOKEN => ring_ready = true,
                 SIGNAL_TOKEN => self.handle_signals(),
                 token => self.run_watch(token, readiness),
             }
         }
         *self.inner.ready_tokens.borrow_mut() = tokens;
+        // Operations completed since this turn's flush, whose wake-up
+        // this poll took: a host loop would not hear of them again (an
+        // accepted connection would wait for some other event), so they
+        // are handed over now rather than next turn.
+        if ring_ready {
+            self.flush_ring()?;
+        }
         Ok(())
     }
 

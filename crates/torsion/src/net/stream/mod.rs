@@ -22,7 +22,7 @@ use crate::net::protocol::{HalfClose, Producer, Protocol};
 use crate::net::tls::TlsSession;
 use crate::net::transport::TransportBackend;
 use crate::net::write_buffer::WriteBuffer;
-use crate::reactor::{IoSource, Readiness, SendDone, SendKey, WeakReactor};
+use crate::reactor::{IoSource, OpDone, Readiness, SendKey, WeakReactor};
 use crate::{Failure, Reactor};
 
 /// How much one `read` asks for.
@@ -554,8 +554,11 @@ impl IoSource for StreamConn {
         self.close_now(reactor, Reason::Shutdown);
     }
 
-    fn sent(&self, reactor: &Reactor, done: SendDone) {
-        self.send_completed(reactor, done);
+    fn ring_done(&self, reactor: &Reactor, done: OpDone) {
+        // A connection starts sends only; anything else is not its own.
+        if let OpDone::Sent(done) = done {
+            self.send_completed(reactor, done);
+        }
     }
 
     fn describe(&self, now: Instant) -> Option<crate::reactor::introspect::SourceInfo> {

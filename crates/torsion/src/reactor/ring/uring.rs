@@ -1,18 +1,19 @@
 //! The ring itself, on Linux: the one module that submits io_uring
-//! operations, and the only `unsafe` in it is that submission.
+//! operations, and the only `unsafe` in it is that submission and taking
+//! ownership of the descriptors the kernel accepts.
 #![allow(unsafe_code)]
 
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::num::NonZeroU32;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
-use io_uring::{IoUring, opcode, squeue, types};
+use io_uring::{IoUring, cqueue, opcode, squeue, types};
 use mio::Token;
 use slab::Slab;
 
-use super::{Completion, SendDone, SendKey};
+use super::{AcceptDone, AcceptKey, Completion, OpDone, SendDone, SendKey};
 
 /// Submission queue entries; completions get twice as many.
 const ENTRIES: u32 = 1024;
@@ -28,11 +29,26 @@ struct Send {
     start: usize,
 }
 
+/// An operation the kernel holds.
+enum Op {
+    Send(Send),
+    /// A multishot accept for the port under this token: it stays until
+    /// the kernel's last completion for it, however many came before.
+    Accept(Token),
+}
+
 pub(crate) struct Ring {
     uring: RefCell<IoUring>,
     /// Operations the kernel holds, keyed by their `user_data`. An entry
     /// owns what its operation reads until the operation completes.
-    sends: RefCell<Slab<Send>>,
+    ops: RefCell<Slab<Op>>,
+    /// The kernel knows accept operations (Linux 5.5); their multishot
+    /// form (5.19) shares the opcode, so a kernel between the two refuses
+    /// the first one, and the port then accepts by readiness.
+    accepts: bool,
+    /// Connections accepted by multishot accepts, for
+    /// [`Reactor::stats`](crate::Reactor::stats).
+    accepted: Cell<u64>,
     /// Entries pushed since the last submission.
     unsubmitted: Cell<bool>,
     /// The ring's descriptor is in the reactor's epoll set (see
@@ -72,9 +88,13 @@ impl Ring {
                 ));
             }
         }
+        // Not required: without it, ports accept by readiness as on epoll.
+        let accepts = probe.is_supported(opcode::AcceptMulti::CODE);
         Ok(Ring {
             uring: RefCell::new(uring),
-            sends: RefCell::new(Slab::new()),
+            ops: RefCell::new(Slab::new()),
+            accepts,
+            accepted: Cell::new(0),
             unsubmitted: Cell::new(false),
             watched: Cell::new(false),
             stash: RefCell::new(Vec::new()),
@@ -92,13 +112,15 @@ impl Ring {
         data: Vec<u8>,
         start: usize,
     ) -> io::Result<SendKey> {
-        let mut sends = self.sends.borrow_mut();
-        let entry = sends.vacant_entry();
+        let mut ops = self.ops.borrow_mut();
+        let entry = ops.vacant_entry();
         let key = entry.key();
-        let Some(tag) = u32::try_from(key + 1).ok().and_then(NonZeroU32::new) else {
+        let Some(tag) = tag_of(key) else {
             return Err(io::Error::other("too many sends under way"));
         };
-        let send = entry.insert(Send { token, data, start });
+        let Op::Send(send) = entry.insert(Op::Send(Send { token, data, start })) else {
+            unreachable!("just inserted a send");
+        };
         let bytes = &send.data[send.start..];
         let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
         let sqe = if socket {
@@ -110,21 +132,95 @@ impl Ring {
                 .offset(u64::MAX)
                 .build()
         };
-        drop(sends);
+        drop(ops);
         if let Err(error) = self.push(&sqe.user_data(u64::from(tag.get()))) {
-            self.sends.borrow_mut().remove(key);
+            self.ops.borrow_mut().remove(key);
             return Err(error);
         }
         Ok(SendKey(tag))
     }
 
+    /// True if ports may try [`accept`](Ring::accept); see `accepts`.
+    pub(crate) fn can_accept(&self) -> bool {
+        self.accepts
+    }
+
+    /// Arms a multishot accept on the listening socket `fd`: each
+    /// connection the kernel accepts comes back from a later
+    /// [`submit_and_reap`](Ring::submit_and_reap) for `token`, until a
+    /// completion says the kernel stopped. The sockets get the flags
+    /// `accept4` gives them on the readiness path (mio's), so both paths
+    /// hand the port the same kind of socket.
+    pub(crate) fn accept(&self, fd: RawFd, token: Token) -> io::Result<AcceptKey> {
+        let mut ops = self.ops.borrow_mut();
+        let entry = ops.vacant_entry();
+        let key = entry.key();
+        let Some(tag) = tag_of(key) else {
+            return Err(io::Error::other("too many operations under way"));
+        };
+        entry.insert(Op::Accept(token));
+        drop(ops);
+        let sqe = opcode::AcceptMulti::new(types::Fd(fd))
+            .flags(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+            .build()
+            .user_data(u64::from(tag.get()));
+        if let Err(error) = self.push(&sqe) {
+            self.ops.borrow_mut().remove(key);
+            return Err(error);
+        }
+        Ok(AcceptKey(tag))
+    }
+
+    /// Stops a multishot accept before its port closes the listening
+    /// socket. The cancel goes in at once, not with the next wait: the
+    /// armed accept holds the socket's file, which would go on accepting
+    /// connections after the port's close (each to be closed unserved)
+    /// where a closed port must refuse them. What the kernel accepted
+    /// before the cancel still comes back, and is closed when its port is
+    /// found gone.
+    pub(crate) fn stop_accepting(&self, key: AcceptKey) {
+        // The accept itself first, if it is still queued (see `cancel`).
+        if let Err(error) = self.submit_now() {
+            tracing::warn!(%error, "could not submit to io_uring");
+        }
+        self.cancel_op(key.0, "an accept");
+        if let Err(error) = self.submit_now() {
+            tracing::warn!(%error, "could not submit the cancel of an accept to io_uring");
+        }
+    }
+
+    /// Submits what is pending even if the kernel is short of room for
+    /// completions: those are taken out (and handed back with the next
+    /// reap) to make some, as `push` does for a full submission queue.
+    fn submit_now(&self) -> io::Result<()> {
+        for _ in 0..8 {
+            self.submit_pending()?;
+            if !self.unsubmitted.get() {
+                return Ok(());
+            }
+            let mut uring = self.uring.borrow_mut();
+            self.drain(
+                &mut uring,
+                &mut self.ops.borrow_mut(),
+                &mut self.stash.borrow_mut(),
+            );
+        }
+        Err(io::Error::other("io_uring kept refusing a submission"))
+    }
+
+    /// Connections accepted through the ring since it was made.
+    pub(crate) fn accepted(&self) -> u64 {
+        self.accepted.get()
+    }
+
     /// Readies the ring for a wait, the loop's or a host's: submits what
     /// was pushed since the last submission, then puts the ring's
     /// descriptor in epoll's set (under `token`) while the kernel holds
-    /// sends, so that one completing during the wait ends it, and takes it
-    /// out once none is left: most sends complete as they are submitted
-    /// and are reaped before the wait, and a descriptor left in the set
-    /// would wake the wait once more for each of them.
+    /// operations (a send waiting for room, a port's armed accept), so
+    /// that one completing during the wait ends it, and takes it out once
+    /// none is left: most sends complete as they are submitted and are
+    /// reaped before the wait, and a descriptor left in the set would wake
+    /// the wait once more for each of them.
     pub(crate) fn submit_before_wait(
         &self,
         registry: &mio::Registry,
@@ -135,7 +231,7 @@ impl Ring {
     }
 
     fn watch_while_busy(&self, registry: &mio::Registry, token: Token) -> io::Result<()> {
-        let busy = !self.sends.borrow().is_empty();
+        let busy = !self.ops.borrow().is_empty();
         if busy == self.watched.get() {
             return Ok(());
         }
@@ -171,14 +267,20 @@ impl Ring {
     /// first: the kernel takes the descriptor's file when it issues the
     /// operation, and by the next wait the number may name a new socket.
     pub(crate) fn cancel(&self, key: SendKey) {
+        self.cancel_op(key.0, "a send");
+    }
+
+    /// Asks for the cancel of the operation `tag` names, after submitting
+    /// what is pending (see [`cancel`](Ring::cancel) for why).
+    fn cancel_op(&self, tag: NonZeroU32, what: &str) {
         if let Err(error) = self.submit_pending() {
             tracing::warn!(%error, "could not submit to io_uring");
         }
-        let sqe = opcode::AsyncCancel::new(u64::from(key.0.get()))
+        let sqe = opcode::AsyncCancel::new(u64::from(tag.get()))
             .build()
             .user_data(CANCEL_DONE);
         if let Err(error) = self.push(&sqe) {
-            tracing::warn!(%error, "could not cancel a send under way");
+            tracing::warn!(%error, "could not cancel {what} under way");
         }
     }
 
@@ -195,9 +297,9 @@ impl Ring {
     fn reap(&self, out: &mut Vec<Completion>) {
         out.append(&mut self.stash.borrow_mut());
         let mut uring = self.uring.borrow_mut();
-        let mut sends = self.sends.borrow_mut();
+        let mut ops = self.ops.borrow_mut();
         for _ in 0..4 {
-            drain(&mut uring, &mut sends, out);
+            self.drain(&mut uring, &mut ops, out);
             if !uring.submission().cq_overflow() {
                 break;
             }
@@ -215,12 +317,12 @@ impl Ring {
         let mut tries = 0;
         loop {
             // SAFETY: every entry pushed here either points at nothing
-            // (a cancel) or at bytes owned by `self.sends` under the
-            // entry's `user_data`, which stay where they are (a `Vec`'s heap
-            // buffer does not move with the `Vec`) until the operation's
-            // completion is drained, or, if the ring is dropped first,
-            // until `Drop` has seen every completion or given up and
-            // leaked them.
+            // (a cancel; an accept, which asks for no peer address) or at
+            // bytes owned by `self.ops` under the entry's `user_data`,
+            // which stay where they are (a `Vec`'s heap buffer does not
+            // move with the `Vec`) until the operation's completion is
+            // drained, or, if the ring is dropped first, until `Drop` has
+            // seen every completion or given up and leaked them.
             if unsafe { uring.submission().push(sqe) }.is_ok() {
                 self.unsubmitted.set(true);
                 return Ok(());
@@ -232,9 +334,9 @@ impl Ring {
                 Ok(_) => {}
                 Err(error) if is_transient(&error) && tries < 8 => {
                     tries += 1;
-                    drain(
+                    self.drain(
                         &mut uring,
-                        &mut self.sends.borrow_mut(),
+                        &mut self.ops.borrow_mut(),
                         &mut self.stash.borrow_mut(),
                     );
                 }
@@ -247,37 +349,75 @@ impl Ring {
     fn as_raw_fd(&self) -> RawFd {
         self.uring.borrow().as_raw_fd()
     }
+
+    /// Takes every completion in the queue: a send's goes to `out` with
+    /// its bytes, an accept's with its socket, a cancel's is dropped.
+    fn drain(&self, uring: &mut IoUring, ops: &mut Slab<Op>, out: &mut Vec<Completion>) {
+        for cqe in uring.completion() {
+            let tag = cqe.user_data();
+            if tag == CANCEL_DONE {
+                continue;
+            }
+            let Some(key) = u32::try_from(tag).ok().and_then(NonZeroU32::new) else {
+                continue;
+            };
+            let index = key.get() as usize - 1;
+            match ops.get(index) {
+                Some(Op::Send(_)) => {
+                    let Op::Send(send) = ops.remove(index) else {
+                        unreachable!("a send was there");
+                    };
+                    let result = match cqe.result() {
+                        n if n >= 0 => Ok(n as usize),
+                        errno => Err(io::Error::from_raw_os_error(-errno)),
+                    };
+                    out.push((
+                        send.token,
+                        OpDone::Sent(SendDone {
+                            key: SendKey(key),
+                            result,
+                            data: send.data,
+                            start: send.start,
+                        }),
+                    ));
+                }
+                Some(&Op::Accept(token)) => {
+                    let more = cqueue::more(cqe.flags());
+                    if !more {
+                        ops.remove(index);
+                    }
+                    let result = match cqe.result() {
+                        fd if fd >= 0 => {
+                            self.accepted.set(self.accepted.get() + 1);
+                            // SAFETY: a non-negative result of an accept is
+                            // a descriptor the kernel has just installed in
+                            // this process's table for this completion, and
+                            // a completion is taken off the queue once:
+                            // nothing else owns or will close it.
+                            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+                        }
+                        errno => Err(io::Error::from_raw_os_error(-errno)),
+                    };
+                    out.push((
+                        token,
+                        OpDone::Accepted(AcceptDone {
+                            key: AcceptKey(key),
+                            result,
+                            more,
+                        }),
+                    ));
+                }
+                // Keys stay taken until their operation's last completion.
+                None => {}
+            }
+        }
+    }
 }
 
-/// Takes every completion in the queue; a send's goes to `out` with its
-/// bytes, a cancel's is dropped.
-fn drain(uring: &mut IoUring, sends: &mut Slab<Send>, out: &mut Vec<Completion>) {
-    for cqe in uring.completion() {
-        let tag = cqe.user_data();
-        if tag == CANCEL_DONE {
-            continue;
-        }
-        let Some((key, send)) = u32::try_from(tag)
-            .ok()
-            .and_then(NonZeroU32::new)
-            .and_then(|key| Some((key, sends.try_remove(key.get() as usize - 1)?)))
-        else {
-            continue;
-        };
-        let result = match cqe.result() {
-            n if n >= 0 => Ok(n as usize),
-            errno => Err(io::Error::from_raw_os_error(-errno)),
-        };
-        out.push((
-            send.token,
-            SendDone {
-                key: SendKey(key),
-                result,
-                data: send.data,
-                start: send.start,
-            },
-        ));
-    }
+/// The `user_data` of the operation at slab index `key`: never 0, so that
+/// an `Option` of a key costs nothing.
+fn tag_of(key: usize) -> Option<NonZeroU32> {
+    u32::try_from(key + 1).ok().and_then(NonZeroU32::new)
 }
 
 /// The kernel is short of room or was interrupted: try again later.
@@ -290,18 +430,19 @@ fn is_transient(error: &io::Error) -> bool {
 
 impl Drop for Ring {
     fn drop(&mut self) {
-        if self.sends.get_mut().is_empty() {
+        if self.ops.get_mut().is_empty() {
             return;
         }
-        let keys: Vec<usize> = self.sends.get_mut().iter().map(|(key, _)| key).collect();
+        let keys: Vec<usize> = self.ops.get_mut().iter().map(|(key, _)| key).collect();
         for key in keys {
-            if let Some(tag) = u32::try_from(key + 1).ok().and_then(NonZeroU32::new) {
-                self.cancel(SendKey(tag));
+            if let Some(tag) = tag_of(key) {
+                self.cancel_op(tag, "an operation");
             }
         }
         let deadline = std::time::Instant::now() + DRAIN_ON_DROP;
+        // Dropped completions close the descriptors accepted meanwhile.
         let mut done = Vec::new();
-        while !self.sends.get_mut().is_empty() {
+        while !self.ops.get_mut().is_empty() {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 break;
@@ -317,11 +458,14 @@ impl Drop for Ring {
             self.reap(&mut done);
             done.clear();
         }
-        let left = std::mem::take(self.sends.get_mut());
+        let left = std::mem::take(self.ops.get_mut());
         if !left.is_empty() {
             // The kernel may still read these bytes: leak them rather than
             // free memory under it.
-            tracing::warn!(sends = left.len(), "io_uring sends outlived the reactor");
+            tracing::warn!(
+                operations = left.len(),
+                "io_uring operations outlived the reactor"
+            );
             std::mem::forget(left);
         }
     }
@@ -330,7 +474,8 @@ impl Drop for Ring {
 impl std::fmt::Debug for Ring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ring")
-            .field("sends", &self.sends.borrow().len())
+            .field("operations", &self.ops.borrow().len())
+            .field("accepted", &self.accepted.get())
             .finish()
     }
 }
