@@ -26,6 +26,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Wake, Waker};
 
+use pin_project_lite::pin_project;
 use slab::Slab;
 
 use crate::defer::awaiting::{self, AwaitList};
@@ -36,20 +37,25 @@ use crate::reactor::handle::Shared;
 use crate::sync::Arc;
 use crate::{Deferred, Failure};
 
-/// A spawned future together with the resolver of its Deferred.
+/// A spawned future together with the resolver of its Deferred. The
+/// future lives inside the task (pinned with it), so a task is one
+/// allocation.
 trait LocalTask {
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()>;
-    fn fail(&mut self, failure: Failure);
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
+    fn fail(self: Pin<&mut Self>, failure: Failure);
     /// Drops the future without firing the Deferred (it is being cancelled).
-    fn disarm(&mut self);
+    fn disarm(self: Pin<&mut Self>);
     /// The Deferreds the task has awaited.
     fn awaiting(&self) -> &AwaitList;
 }
 
-struct Spawned<F, T: 'static> {
-    future: Pin<Box<F>>,
-    resolver: Option<Resolver<T>>,
-    awaiting: AwaitList,
+pin_project! {
+    struct Spawned<F, T: 'static> {
+        #[pin]
+        future: F,
+        resolver: Option<Resolver<T>>,
+        awaiting: AwaitList,
+    }
 }
 
 impl<F, T, E> LocalTask for Spawned<F, T>
@@ -58,11 +64,12 @@ where
     E: Into<Failure>,
     T: 'static,
 {
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let _awaiting = self.awaiting.enter();
-        match self.future.as_mut().poll(cx) {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let _awaiting = this.awaiting.enter();
+        match this.future.poll(cx) {
             Poll::Ready(result) => {
-                if let Some(resolver) = self.resolver.take() {
+                if let Some(resolver) = this.resolver.take() {
                     resolver.complete(result.map_err(Into::into));
                 }
                 Poll::Ready(())
@@ -71,14 +78,14 @@ where
         }
     }
 
-    fn fail(&mut self, failure: Failure) {
-        if let Some(resolver) = self.resolver.take() {
+    fn fail(self: Pin<&mut Self>, failure: Failure) {
+        if let Some(resolver) = self.project().resolver.take() {
             resolver.reject(failure);
         }
     }
 
-    fn disarm(&mut self) {
-        if let Some(resolver) = self.resolver.take() {
+    fn disarm(self: Pin<&mut Self>) {
+        if let Some(resolver) = self.project().resolver.take() {
             resolver.disarm();
         }
     }
@@ -88,22 +95,26 @@ where
     }
 }
 
-/// A spawned future nobody waits for: no Deferred to resolve or cancel.
-struct Detached<F> {
-    future: Pin<Box<F>>,
-    awaiting: AwaitList,
+pin_project! {
+    /// A spawned future nobody waits for: no Deferred to resolve or cancel.
+    struct Detached<F> {
+        #[pin]
+        future: F,
+        awaiting: AwaitList,
+    }
 }
 
 impl<F: Future<Output = ()>> LocalTask for Detached<F> {
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let _awaiting = self.awaiting.enter();
-        self.future.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let _awaiting = this.awaiting.enter();
+        this.future.poll(cx)
     }
 
     /// A panic was logged already, and nobody is told.
-    fn fail(&mut self, _failure: Failure) {}
+    fn fail(self: Pin<&mut Self>, _failure: Failure) {}
 
-    fn disarm(&mut self) {}
+    fn disarm(self: Pin<&mut Self>) {}
 
     fn awaiting(&self) -> &AwaitList {
         &self.awaiting
@@ -111,9 +122,8 @@ impl<F: Future<Output = ()>> LocalTask for Detached<F> {
 }
 
 struct Slot {
-    /// None while the task is being polled.
-    task: Option<Box<dyn LocalTask>>,
-    waker: Waker,
+    /// None while the task is being polled: the poll has both.
+    task: Option<Parked>,
     /// Cancelled while it was being polled, before its first poll, or while
     /// the result it awaited was there but not yet taken: cancel what it
     /// awaits once the next poll returns.
@@ -122,6 +132,13 @@ struct Slot {
     /// its first await, as Twisted's `ensureDeferred` has already started
     /// the coroutine when anyone can cancel it.
     started: bool,
+}
+
+/// A task between polls, with its waker: lent whole to each poll, which
+/// saves the waker's reference count an increment and a decrement.
+struct Parked {
+    task: Pin<Box<dyn LocalTask>>,
+    waker: Waker,
 }
 
 struct TaskWaker {
@@ -164,8 +181,8 @@ impl Executor {
         self.insert(shared, |id| {
             let (made, resolver) = Deferred::with_reusable_canceller(canceller(id));
             deferred = Some(made);
-            Box::new(Spawned {
-                future: Box::pin(future),
+            Box::pin(Spawned {
+                future,
                 resolver: Some(resolver),
                 awaiting: AwaitList::default(),
             })
@@ -180,8 +197,8 @@ impl Executor {
         F: Future<Output = ()> + 'static,
     {
         self.insert(shared, |_| {
-            Box::new(Detached {
-                future: Box::pin(future),
+            Box::pin(Detached {
+                future,
                 awaiting: AwaitList::default(),
             })
         });
@@ -189,7 +206,7 @@ impl Executor {
 
     /// Puts the task `make` builds (given its slot key) in a slot, and
     /// queues its first poll.
-    fn insert(&self, shared: &Arc<Shared>, make: impl FnOnce(usize) -> Box<dyn LocalTask>) {
+    fn insert(&self, shared: &Arc<Shared>, make: impl FnOnce(usize) -> Pin<Box<dyn LocalTask>>) {
         let mut tasks = self.tasks.borrow_mut();
         let entry = tasks.vacant_entry();
         let id = entry.key();
@@ -198,8 +215,10 @@ impl Executor {
             shared: shared.clone(),
         }));
         entry.insert(Slot {
-            task: Some(make(id)),
-            waker: waker.clone(),
+            task: Some(Parked {
+                task: make(id),
+                waker: waker.clone(),
+            }),
             cancel_requested: false,
             started: false,
         });
@@ -214,7 +233,7 @@ impl Executor {
         let Some(slot) = tasks.get_mut(id) else {
             return CancelProgress::Stopped;
         };
-        let Some(task) = slot.task.as_ref() else {
+        let Some(Parked { task, .. }) = slot.task.as_ref() else {
             slot.cancel_requested = true;
             return CancelProgress::StillRunning;
         };
@@ -239,8 +258,8 @@ impl Executor {
             AwaitState::Done => {
                 let mut slot = tasks.remove(id);
                 drop(tasks);
-                if let Some(task) = slot.task.as_mut() {
-                    task.disarm();
+                if let Some(parked) = slot.task.as_mut() {
+                    parked.task.as_mut().disarm();
                 }
                 drop(slot);
                 CancelProgress::Stopped
@@ -258,25 +277,25 @@ impl Executor {
     }
 
     fn poll_one(&self, id: usize) {
-        let (mut task, waker) = {
+        let Parked { mut task, waker } = {
             let mut tasks = self.tasks.borrow_mut();
             let Some(slot) = tasks.get_mut(id) else {
                 return;
             };
-            let Some(task) = slot.task.take() else {
+            let Some(parked) = slot.task.take() else {
                 return;
             };
             slot.started = true;
-            (task, slot.waker.clone())
+            parked
         };
         let mut cx = Context::from_waker(&waker);
-        let outcome = catch_panic(|| task.poll(&mut cx));
+        let outcome = catch_panic(|| task.as_mut().poll(&mut cx));
         let finished = match outcome {
             Ok(Poll::Pending) => false,
             Ok(Poll::Ready(())) => true,
             Err(failure) => {
                 tracing::error!(%failure, what = "spawned task", "panic in a spawned task");
-                task.fail(failure);
+                task.as_mut().fail(failure);
                 true
             }
         };
@@ -291,22 +310,22 @@ impl Executor {
             return;
         };
         if !slot.cancel_requested {
-            slot.task = Some(task);
+            slot.task = Some(Parked { task, waker });
             return;
         }
         match task.awaiting().state() {
             AwaitState::Pending => {
                 let pending = task.awaiting().pending();
                 slot.cancel_requested = false;
-                slot.task = Some(task);
+                slot.task = Some(Parked { task, waker });
                 drop(tasks);
                 awaiting::cancel_all(pending);
             }
-            AwaitState::ReadyUnpolled => slot.task = Some(task),
+            AwaitState::ReadyUnpolled => slot.task = Some(Parked { task, waker }),
             AwaitState::Done => {
                 tasks.remove(id);
                 drop(tasks);
-                task.fail(Failure::new(Cancelled));
+                task.as_mut().fail(Failure::new(Cancelled));
                 drop(task);
             }
         }
@@ -324,8 +343,11 @@ impl Executor {
     pub(crate) fn clear(&self) {
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
         for (_, mut slot) in tasks {
-            if let Some(task) = slot.task.as_mut() {
-                task.fail(Failure::new(crate::error::ReactorError::Stopped));
+            if let Some(parked) = slot.task.as_mut() {
+                parked
+                    .task
+                    .as_mut()
+                    .fail(Failure::new(crate::error::ReactorError::Stopped));
             }
         }
     }
