@@ -34,6 +34,7 @@ use crate::defer::{AwaitState, CancelProgress, Resolver};
 use crate::error::Cancelled;
 use crate::failure::catch_panic;
 use crate::reactor::handle::Shared;
+use crate::reactor::woken_ids;
 use crate::sync::Arc;
 use crate::{Deferred, Failure};
 
@@ -160,6 +161,8 @@ impl Wake for TaskWaker {
 pub(crate) struct Executor {
     tasks: RefCell<Slab<Slot>>,
     woken: RefCell<Vec<usize>>,
+    /// Scratch space for putting woken ids in order.
+    order_bits: RefCell<Vec<u64>>,
     polling: Cell<bool>,
 }
 
@@ -265,6 +268,12 @@ impl Executor {
                 CancelProgress::Stopped
             }
         }
+    }
+
+    /// Sorts woken task ids and drops repeats, so that each task is
+    /// polled once, in id order.
+    pub(crate) fn order_woken(&self, ids: &mut Vec<usize>) {
+        woken_ids::order(ids, &mut self.order_bits.borrow_mut());
     }
 
     /// Polls every task in `ids` once.

@@ -94,6 +94,7 @@ mod spin;
 mod thread_results;
 mod triggers;
 mod turn;
+mod woken_ids;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;

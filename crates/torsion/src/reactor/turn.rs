@@ -228,8 +228,7 @@ impl Reactor {
         let executor = &self.inner.executor;
         let mut woken = std::mem::take(&mut *executor.woken_buffer());
         let external = self.inner.shared.take_woken(&mut woken);
-        woken.sort_unstable();
-        woken.dedup();
+        executor.order_woken(&mut woken);
         let from_outside = if external { woken.len() } else { 0 };
         executor.poll_woken(&mut woken);
         *executor.woken_buffer() = woken;
