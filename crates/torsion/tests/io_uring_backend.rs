@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use torsion::Reactor;
-use torsion::net::{Protocol, Transport, factory_fn};
+use torsion::net::{ListeningPort, Protocol, Transport, factory_fn};
 use torsion::reactor::{Backend, Phase, SystemEvent};
 
 mod common;
@@ -236,13 +236,7 @@ fn a_host_loop_sleeping_on_the_ring_gets_the_writes_of_the_turn_it_ran() {
     let Some(reactor) = ring_reactor() else {
         return;
     };
-    let port = reactor
-        .listen_tcp(
-            "127.0.0.1:0".parse().unwrap(),
-            factory_fn(|_| Some(Echo(None))),
-        )
-        .unwrap();
-    let address = port.tcp_address().unwrap();
+    let (port, address) = listen_loopback(&reactor, || Echo(None));
     let client = std::thread::spawn(move || {
         let mut stream = TcpStream::connect(address).unwrap();
         stream
@@ -285,6 +279,22 @@ fn a_host_loop_sleeping_on_the_ring_gets_the_writes_of_the_turn_it_ran() {
     assert!(took < Duration::from_secs(1), "the echo took {took:?}");
 }
 
+/// A TCP port on a free loopback port, serving each connection with a
+/// protocol from `make`, and its address.
+fn listen_loopback<P: Protocol + 'static>(
+    reactor: &Reactor,
+    make: impl Fn() -> P + 'static,
+) -> (ListeningPort, SocketAddr) {
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0".parse().unwrap(),
+            factory_fn(move |_| Some(make())),
+        )
+        .unwrap();
+    let address = port.tcp_address().unwrap();
+    (port, address)
+}
+
 /// Keeps its transport where the test can reach every connection's.
 struct Kept(Rc<RefCell<Vec<Transport>>>);
 
@@ -310,13 +320,7 @@ fn more_sends_in_one_turn_than_the_ring_holds_all_arrive() {
     };
     let kept = Rc::new(RefCell::new(Vec::new()));
     let keep = kept.clone();
-    let port = reactor
-        .listen_tcp(
-            "127.0.0.1:0".parse().unwrap(),
-            factory_fn(move |_| Some(Kept(keep.clone()))),
-        )
-        .unwrap();
-    let address = port.tcp_address().unwrap();
+    let (port, address) = listen_loopback(&reactor, move || Kept(keep.clone()));
     let clients = std::thread::spawn(move || {
         let streams: Vec<TcpStream> = (0..CONNECTIONS)
             .map(|_| TcpStream::connect(address).unwrap())
@@ -358,13 +362,7 @@ fn a_port_on_the_ring_accepts_every_connection_through_it() {
     let Some(reactor) = ring_reactor() else {
         return;
     };
-    let port = reactor
-        .listen_tcp(
-            "127.0.0.1:0".parse().unwrap(),
-            factory_fn(|_| Some(Echo(None))),
-        )
-        .unwrap();
-    let address = port.tcp_address().unwrap();
+    let (port, address) = listen_loopback(&reactor, || Echo(None));
     let clients: Vec<_> = (0..THREADS)
         .map(|thread| {
             std::thread::spawn(move || {
@@ -482,13 +480,7 @@ fn a_port_stopped_while_connections_arrive_leaks_no_descriptor_and_refuses_later
     };
     let kept = Rc::new(RefCell::new(Vec::new()));
     let keep = kept.clone();
-    let port = reactor
-        .listen_tcp(
-            "127.0.0.1:0".parse().unwrap(),
-            factory_fn(move |_| Some(Kept(keep.clone()))),
-        )
-        .unwrap();
-    let address = port.tcp_address().unwrap();
+    let (port, address) = listen_loopback(&reactor, move || Kept(keep.clone()));
     let before = open_descriptors();
     let clients = connect_until_refused(address);
     common::turn_until(&reactor, Duration::from_secs(10), || port.accepted() >= 30);
@@ -532,13 +524,7 @@ fn a_ring_port_out_of_descriptors_refuses_as_on_epoll_then_takes_the_ring_back()
     let Some(reactor) = ring_reactor() else {
         return;
     };
-    let port = reactor
-        .listen_tcp(
-            "127.0.0.1:0".parse().unwrap(),
-            factory_fn(|_| Some(Echo(None))),
-        )
-        .unwrap();
-    let address = port.tcp_address().unwrap();
+    let (port, address) = listen_loopback(&reactor, || Echo(None));
     reactor.start().unwrap();
     reactor.run_once(Some(Duration::ZERO)).unwrap();
     let mut filler = Vec::new();
@@ -589,13 +575,7 @@ fn a_reactor_stopping_while_connections_arrive_closes_every_socket_accepted_for_
     let Some(reactor) = ring_reactor() else {
         return;
     };
-    let port = reactor
-        .listen_tcp(
-            "127.0.0.1:0".parse().unwrap(),
-            factory_fn(|_| Some(Echo(None))),
-        )
-        .unwrap();
-    let address = port.tcp_address().unwrap();
+    let (port, address) = listen_loopback(&reactor, || Echo(None));
     let before = open_descriptors();
     let clients = connect_until_refused(address);
     common::turn_until(&reactor, Duration::from_secs(10), || port.accepted() >= 30);
