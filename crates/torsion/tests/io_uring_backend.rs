@@ -236,7 +236,7 @@ fn a_host_loop_sleeping_on_the_ring_gets_the_writes_of_the_turn_it_ran() {
     let Some(reactor) = ring_reactor() else {
         return;
     };
-    let (port, address) = listen_loopback(&reactor, || Echo(None));
+    let (_port, address) = listen_loopback(&reactor, || Echo(None));
     let client = std::thread::spawn(move || {
         let mut stream = TcpStream::connect(address).unwrap();
         stream
@@ -320,7 +320,7 @@ fn more_sends_in_one_turn_than_the_ring_holds_all_arrive() {
     };
     let kept = Rc::new(RefCell::new(Vec::new()));
     let keep = kept.clone();
-    let (port, address) = listen_loopback(&reactor, move || Kept(keep.clone()));
+    let (_port, address) = listen_loopback(&reactor, move || Kept(keep.clone()));
     let clients = std::thread::spawn(move || {
         let streams: Vec<TcpStream> = (0..CONNECTIONS)
             .map(|_| TcpStream::connect(address).unwrap())
