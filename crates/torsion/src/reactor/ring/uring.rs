@@ -179,10 +179,6 @@ impl Ring {
     /// before the cancel still comes back, and is closed when its port is
     /// found gone.
     pub(crate) fn stop_accepting(&self, key: AcceptKey) {
-        // The accept itself first, if it is still queued (see `cancel`).
-        if let Err(error) = self.submit_now() {
-            tracing::warn!(%error, "could not submit to io_uring");
-        }
         self.cancel_op(key.0, "an accept");
         if let Err(error) = self.submit_now() {
             tracing::warn!(%error, "could not submit the cancel of an accept to io_uring");
@@ -271,9 +267,11 @@ impl Ring {
     }
 
     /// Asks for the cancel of the operation `tag` names, after submitting
-    /// what is pending (see [`cancel`](Ring::cancel) for why).
+    /// what is pending (see [`cancel`](Ring::cancel) for why), even if the
+    /// kernel is short of room for completions: a submission put off to
+    /// the next turn would come after the caller closes the descriptor.
     fn cancel_op(&self, tag: NonZeroU32, what: &str) {
-        if let Err(error) = self.submit_pending() {
+        if let Err(error) = self.submit_now() {
             tracing::warn!(%error, "could not submit to io_uring");
         }
         let sqe = opcode::AsyncCancel::new(u64::from(tag.get()))
