@@ -43,7 +43,11 @@ pub fn h2load_found() -> bool {
 
 /// Runs h2load once against `address` on CPU 1 (when `taskset` works) for
 /// `duration`, and gives its report and per-request log.
-fn h2load(address: SocketAddr, load: Load, duration: Duration) -> io::Result<(String, String)> {
+pub(crate) fn h2load(
+    address: SocketAddr,
+    load: Load,
+    duration: Duration,
+) -> io::Result<(String, String)> {
     let log = tempfile::Builder::new()
         .prefix("torsion-bench-h2load-")
         .suffix(".log")

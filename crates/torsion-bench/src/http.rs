@@ -53,7 +53,7 @@ pub struct Outcome {
 /// Runs wrk once against `address` on CPU 1 (when `taskset` works), with
 /// `pipeline` requests in each write (wrk's pipelining script) when more
 /// than one.
-fn wrk(
+pub(crate) fn wrk(
     address: SocketAddr,
     connections: usize,
     pipeline: usize,

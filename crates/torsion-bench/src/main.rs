@@ -13,6 +13,7 @@ mod h2;
 mod hello;
 mod http;
 mod idle;
+mod instructions;
 mod measure;
 mod mixed;
 mod pool;
@@ -90,6 +91,12 @@ enum Bench {
     /// a time: torsion_amp's ProcessPool to a Rust AMP worker against
     /// tokio::process with a line protocol over the child's pipes.
     Pool,
+    /// The user-space instructions each HTTP server runs per request,
+    /// counted by valgrind's callgrind: torsion-web against hyper on tokio,
+    /// HTTP/1 one request at a time and 16 pipelined, then HTTP/2. Steadier
+    /// than CPU time; not part of `compare` (a server under callgrind runs
+    /// some fifty times slower).
+    Instructions,
     /// Every benchmark.
     Compare,
     /// Measures one engine for `defer-to-thread` (each sample runs in a
@@ -143,6 +150,10 @@ fn main() {
     } else {
         (1, cli.runs.max(1))
     };
+    if let Bench::Instructions = cli.command {
+        count_instructions(cli.quick);
+        return;
+    }
     let pinned = measure::pin_current_thread(0);
     if let Bench::DeferSample {
         engine,
@@ -514,5 +525,24 @@ fn main() {
                 &rows
             )
         );
+    }
+}
+
+/// `instructions`: each case's table, or why it cannot be counted here.
+fn count_instructions(quick: bool) {
+    if let Some(missing) = instructions::missing_tool() {
+        println!("instructions: skipped: {missing}");
+        return;
+    }
+    // Quick, a window still long enough for h2load to open its
+    // connections to a debug build under callgrind.
+    let window = Duration::from_secs(if quick { 3 } else { 5 });
+    for case in instructions::CASES {
+        let counted = instructions::count(server::Engine::TorsionHttp, case, window)
+            .and_then(|torsion| Ok((torsion, instructions::count(case.peer, case, window)?)));
+        match counted {
+            Ok((torsion, peer)) => print!("{}", instructions::render(case, &torsion, &peer)),
+            Err(error) => println!("\ninstructions: {}: {error}", case.title),
+        }
     }
 }

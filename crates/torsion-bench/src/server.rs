@@ -287,14 +287,21 @@ impl ServerProcess {
     /// Starts `engine`'s server pinned to CPU 0 (when `taskset` is here)
     /// and waits until it listens.
     pub fn start(engine: Engine) -> io::Result<ServerProcess> {
+        ServerProcess::start_under(engine, &[])
+    }
+
+    /// [`start`](Self::start), the server run by `wrapper` (a program and
+    /// its arguments, such as valgrind's) rather than directly.
+    pub fn start_under(engine: Engine, wrapper: &[String]) -> io::Result<ServerProcess> {
         let exe = std::env::current_exe()?;
-        let mut command = if taskset_works() {
-            let mut command = Command::new("taskset");
-            command.args(["-c", "0"]).arg(exe);
-            command
-        } else {
-            Command::new(exe)
-        };
+        let mut line: Vec<std::ffi::OsString> = Vec::new();
+        if taskset_works() {
+            line.extend(["taskset", "-c", "0"].map(Into::into));
+        }
+        line.extend(wrapper.iter().map(Into::into));
+        line.push(exe.into());
+        let mut command = Command::new(&line[0]);
+        command.args(&line[1..]);
         let mut child = command
             .args(["serve", "--engine", engine.name()])
             .stdin(Stdio::piped())
@@ -344,8 +351,23 @@ impl ServerProcess {
             .ok_or_else(|| io::Error::other(format!("not a count: {line:?}")))
     }
 
-    fn pid(&self) -> u32 {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Tells the server to exit (closes its standard input) and waits up to
+    /// `patience` for it to have exited.
+    pub fn stop(mut self, patience: Duration) -> io::Result<()> {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(io::Error::other("the server did not exit in time"))
     }
 
     /// CPU time the whole server process has used: utime + stime from
