@@ -359,15 +359,25 @@ impl ServerProcess {
     /// Tells the server to exit (closes its standard input) and waits up to
     /// `patience` for it to have exited.
     pub fn stop(mut self, patience: Duration) -> io::Result<()> {
+        if self.close_and_wait(patience)? {
+            Ok(())
+        } else {
+            Err(io::Error::other("the server did not exit in time"))
+        }
+    }
+
+    /// Closes the server's standard input, which tells it to exit, and
+    /// waits up to `patience`: whether it has exited.
+    fn close_and_wait(&mut self, patience: Duration) -> io::Result<bool> {
         drop(self.stdin.take());
         let deadline = Instant::now() + patience;
         while Instant::now() < deadline {
             if self.child.try_wait()?.is_some() {
-                return Ok(());
+                return Ok(true);
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(10));
         }
-        Err(io::Error::other("the server did not exit in time"))
+        Ok(false)
     }
 
     /// CPU time the whole server process has used: utime + stime from
@@ -402,17 +412,10 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        // Closing its standard input tells the server to exit.
-        drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        if !matches!(self.close_and_wait(Duration::from_secs(5)), Ok(true)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
