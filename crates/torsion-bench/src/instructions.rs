@@ -104,7 +104,7 @@ pub fn count(engine: Engine, case: Case, window: Duration) -> io::Result<Count> 
         format!("--callgrind-out-file={}", out.path().display()),
     ];
     let server = ServerProcess::start_under(engine, &wrapper)?;
-    let requests = if case.http2 {
+    let (outcome, report) = if case.http2 {
         let load = crate::h2::Load {
             connections: 8,
             streams: case.depth,
@@ -112,15 +112,23 @@ pub fn count(engine: Engine, case: Case, window: Duration) -> io::Result<Count> 
             window,
         };
         let (report, _) = crate::h2::h2load(server.address, load, window)?;
-        crate::h2::parse_report(&report)
-            .map(|outcome| outcome.requests)
-            .ok_or_else(|| io::Error::other(format!("cannot read h2load's report:\n{report}")))?
+        (crate::h2::parse_report(&report), report)
     } else {
         let report = crate::http::wrk(server.address, 8, case.depth, window)?;
-        crate::http::parse_wrk(&report)
-            .map(|outcome| outcome.requests)
-            .ok_or_else(|| io::Error::other(format!("cannot read wrk's report:\n{report}")))?
+        (crate::http::parse_wrk(&report), report)
     };
+    let outcome = outcome
+        .ok_or_else(|| io::Error::other(format!("cannot read the load's report:\n{report}")))?;
+    // As in `http` and `http --h2`: a count over failed requests would be
+    // another server's work.
+    if outcome.errors > 0 {
+        return Err(io::Error::other(format!(
+            "{}: the load saw {} errors:\n{report}",
+            engine.name(),
+            outcome.errors
+        )));
+    }
+    let requests = outcome.requests;
     server.stop(EXIT_PATIENCE)?;
     let annotated = Command::new("callgrind_annotate")
         .args(["--inclusive=no", "--threshold=100"])
