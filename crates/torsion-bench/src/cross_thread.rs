@@ -1,9 +1,10 @@
 //! `cross-thread`: 1,000,000 calls posted from another thread to the loop.
 //!
-//! torsion's poster uses `ReactorHandle::call_from_thread`. tokio has two
-//! peers: an unbounded `mpsc` channel of boxed closures that one task on a
-//! current-thread runtime receives and runs (the same work as a posted
-//! call: a box made on the poster, run and freed on the loop), and
+//! torsion's poster uses `ReactorHandle::call_from_thread`, which holds a
+//! closure this small inline. tokio has two peers: an unbounded `mpsc`
+//! channel of boxed closures that one task on a current-thread runtime
+//! receives and runs (how a tokio program hands a closure to a loop: a
+//! box made on the poster, run and freed on the loop), and
 //! `Handle::spawn` to a current-thread runtime, the standard way to hand
 //! work to a runtime from outside it. The loop thread and the poster are
 //! pinned to different cores when `taskset` is available. Figures: calls

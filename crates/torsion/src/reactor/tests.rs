@@ -83,6 +83,42 @@ fn panic_in_a_call_from_thread_is_logged_and_the_reactor_goes_on() {
 }
 
 #[test]
+fn calls_from_a_thread_run_once_in_order_small_and_large() {
+    use std::sync::{Arc, Mutex};
+    let reactor = Reactor::new().unwrap();
+    let handle = reactor.handle();
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let poster = {
+        let ran = ran.clone();
+        let handle = handle.clone();
+        std::thread::spawn(move || {
+            for i in 0..4u64 {
+                let small = ran.clone();
+                handle
+                    .call_from_thread(move |_| small.lock().unwrap().push(i))
+                    .unwrap();
+                // Eight words more than the room held inline: boxed.
+                let large = (ran.clone(), [i; 8]);
+                handle
+                    .call_from_thread(move |_| {
+                        let (ran, words) = large;
+                        ran.lock().unwrap().push(words.iter().sum());
+                    })
+                    .unwrap();
+            }
+            handle.call_from_thread(|r| r.stop().unwrap()).unwrap();
+        })
+    };
+    reactor.run().unwrap();
+    poster.join().unwrap();
+    assert_eq!(*ran.lock().unwrap(), [0, 0, 1, 8, 2, 16, 3, 24]);
+    // A call refused by the finished reactor is dropped, with what it held.
+    let held = ran.clone();
+    assert!(handle.call_from_thread(move |_| drop(held)).is_err());
+    assert_eq!(Arc::strong_count(&ran), 1);
+}
+
+#[test]
 fn cancelling_a_spawned_deferred_drops_the_future() {
     struct DropFlag(Rc<Cell<bool>>);
     impl Drop for DropFlag {

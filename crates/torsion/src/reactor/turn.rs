@@ -171,10 +171,10 @@ impl Reactor {
         let mut awaited = 0;
         for posted in batch.drain(..) {
             let ran = match posted {
-                Posted::Call(call) => catch_panic(|| call(self)),
+                Posted::Call(call) => catch_panic(|| call.call(self)),
                 Posted::AwaitedCall(call) => {
                     awaited += 1;
-                    catch_panic(|| call(self))
+                    catch_panic(|| call.call(self))
                 }
                 Posted::Completion(completion) => {
                     awaited += 1;

@@ -2,7 +2,7 @@
 //! the reactor sleeps (after a spin or not), and none is stranded by the
 //! reactor closing.
 
-use super::{Posted, Shared};
+use super::{CrossThreadCall, Posted, Shared};
 use crate::sync::{Arc, AtomicBool, Ordering, model};
 
 fn shared() -> Arc<Shared> {
@@ -13,7 +13,7 @@ fn shared() -> Arc<Shared> {
 }
 
 fn noop() -> Posted {
-    Posted::Call(Box::new(|_| {}))
+    Posted::Call(CrossThreadCall::new(|_| {}))
 }
 
 /// What the model's reactor does when a turn leaves calls still to come.
@@ -135,7 +135,7 @@ fn loom_model_a_call_posted_while_the_reactor_closes_is_refused_or_dropped() {
             let shared = shared.clone();
             let flag = DropFlag(dropped.clone());
             loom::thread::spawn(move || {
-                let _ = shared.post(Posted::Call(Box::new(move |_| drop(flag))));
+                let _ = shared.post(Posted::Call(CrossThreadCall::new(move |_| drop(flag))));
             })
         };
         shared.close();
