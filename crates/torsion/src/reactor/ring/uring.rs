@@ -64,9 +64,11 @@ impl Ring {
     /// `Unsupported` when an operation the loop needs is missing.
     pub(crate) fn new() -> io::Result<Ring> {
         // Not COOP_TASKRUN: a send that waited for room in its socket is
-        // completed by task work on this thread, which must interrupt a
-        // wait in epoll_wait (as a signal does) rather than wait for the
-        // thread's next system call.
+        // completed by task work on this thread, which then interrupts
+        // the thread at once rather than waiting for its next system call
+        // (a thread asleep in epoll_wait is woken either way). The flag
+        // changed no benchmark (see docs/benchmarks.md), and sends rarely
+        // wait.
         // SUBMIT_ALL (Linux 5.18): an entry the kernel rejects does not
         // hold back the ones after it, a send among them (see `cancel`).
         let uring = IoUring::builder()
