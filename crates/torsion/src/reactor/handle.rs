@@ -5,9 +5,9 @@
 //! held inline when small (see [`CrossThreadCall`]). Only a post that finds
 //! the reactor asleep (or about to be) writes to the `mio::Waker` (an
 //! eventfd): a burst of a million posts costs a handful of wake-ups, not a
-//! million syscalls. The reactor swaps the whole batch out
-//! under the lock and runs it outside it; calls posted while a batch runs
-//! wait for the next turn, so a busy poster cannot starve I/O.
+//! million syscalls. The reactor swaps the whole batch out under the lock
+//! and runs it outside it; calls posted while a batch runs wait for the
+//! next turn, so a busy poster cannot starve I/O.
 //!
 //! Whether a post must write the eventfd is one atomic word, `wake`:
 //! `IDLE` (the reactor may be asleep: the next post writes), `AWAKE` (the
@@ -52,9 +52,10 @@ const SPINNING: usize = 2;
 /// before it sleeps: a post needs no write.
 const AWAKE: usize = 3;
 
-/// A call posted from another thread. A closure of up to four words (what
-/// most calls capture: a sender, an `Arc`, a few numbers) is held inline,
-/// so posting it allocates nothing; a larger one is boxed. A box made on
+/// A call posted from another thread. A closure of up to three words
+/// (what most calls capture: a sender, an `Arc`, a number) is held inline
+/// with the tag that lets it run once, in four words, so posting it
+/// allocates nothing; a larger one is boxed. A box made on
 /// the poster's thread and freed on the loop's is the dearest part of a
 /// posted call: glibc's free then takes the lock of the poster's arena,
 /// which the poster holds as it allocates the next one.

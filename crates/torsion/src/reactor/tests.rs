@@ -97,7 +97,7 @@ fn calls_from_a_thread_run_once_in_order_small_and_large() {
                 handle
                     .call_from_thread(move |_| small.lock().unwrap().push(i))
                     .unwrap();
-                // Eight words more than the room held inline: boxed.
+                // Nine words, more than a call holds inline: boxed.
                 let large = (ran.clone(), [i; 8]);
                 handle
                     .call_from_thread(move |_| {
