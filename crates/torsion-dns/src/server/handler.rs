@@ -114,13 +114,20 @@ fn answer(zones: &[Zone], request: &Message, transport: TransportKind) -> (Messa
 }
 
 /// Encodes `response`; past `limit` bytes, only its header and question,
-/// with TC set.
+/// with TC set, or its header alone when even the questions do not fit (a
+/// request may carry many, all echoed in its FORMERR).
 fn encode(response: Message, limit: usize) -> Option<Vec<u8>> {
     let whole = response.to_vec().ok()?;
     if whole.len() <= limit {
         return Some(whole);
     }
-    response.truncate().to_vec().ok()
+    let mut truncated = response.truncate();
+    let bytes = truncated.to_vec().ok()?;
+    if bytes.len() <= limit {
+        return Some(bytes);
+    }
+    truncated.queries.clear();
+    truncated.to_vec().ok()
 }
 
 #[cfg(test)]

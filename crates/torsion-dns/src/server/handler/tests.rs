@@ -156,6 +156,30 @@ fn two_questions_or_none_are_a_format_error() {
 }
 
 #[test]
+fn a_format_error_echoing_too_many_questions_still_fits_a_datagram() {
+    let mut many = Message::new(0x6730, MessageType::Query, OpCode::Query);
+    // Names that differ in a long first label, which compression cannot
+    // share.
+    for i in 0..15 {
+        let name = format!("{}{i}.example.test.", "a".repeat(60));
+        many.add_query(Query::query(
+            Name::from_ascii(&name).unwrap(),
+            RecordType::A,
+        ));
+    }
+    assert!(many.to_vec().unwrap().len() > usize::from(CLASSIC_UDP_PAYLOAD));
+    let (answer, len) = ask(&many, TransportKind::Udp);
+    assert!(len <= usize::from(CLASSIC_UDP_PAYLOAD), "{len} bytes");
+    assert_eq!(answer.metadata.id, 0x6730);
+    assert_eq!(answer.metadata.response_code, ResponseCode::FormErr);
+    assert!(answer.metadata.truncation);
+    // Over TCP there is room for all of them.
+    let (answer, _) = ask(&many, TransportKind::Tcp);
+    assert_eq!(answer.queries.len(), 15);
+    assert!(!answer.metadata.truncation);
+}
+
+#[test]
 fn an_edns_version_above_zero_is_badvers() {
     let mut query = request("www.example.test.", RecordType::A, Some(1232));
     query.edns.as_mut().unwrap().set_version(1);
