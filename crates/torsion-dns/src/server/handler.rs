@@ -14,7 +14,8 @@
 //!
 //! Over UDP a response longer than the client can take (512 bytes, or its
 //! EDNS payload size up to [`MAX_UDP_PAYLOAD`]) is sent as its header and
-//! question with TC set, and the client asks again over TCP.
+//! question with TC set (its header alone if even the questions do not
+//! fit), and the client asks again over TCP.
 
 use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, RecordType};
