@@ -30,6 +30,8 @@ use bytes::Bytes;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper::upgrade::Upgraded;
 use slab::Slab;
+use torsion::Deferred;
+use torsion::defer::Resolver;
 use torsion::net::AsyncStream;
 
 /// The connection I/O a token can stand for: a plain stream, or the
@@ -84,7 +86,105 @@ pub(crate) struct Handover {
     pub(crate) overseer: Option<Box<dyn Overseer>>,
 }
 
+/// A request whose connection the server's own HTTP/1 connection would
+/// switch to another protocol if its response says so; found in the
+/// request's extensions. Extensions must be `Send`, and the connection is
+/// not: this names the offer in its thread's table.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Switchable {
+    key: Key,
+}
+
+/// The connection's end of a [`Switchable`]: handing the connection over
+/// resolves the offer; dropping it (the response did not switch) fails it.
+#[derive(Debug)]
+pub(crate) struct SwitchOffer {
+    key: Key,
+}
+
+/// An offer in its thread's table: the Deferred a resource takes, and the
+/// resolver the connection fires.
+struct Offer {
+    id: u64,
+    taken: Option<Deferred<Handover>>,
+    resolver: Resolver<Handover>,
+}
+
+impl SwitchOffer {
+    /// An offer for one request, and what its extensions carry.
+    pub(crate) fn new() -> (SwitchOffer, Switchable) {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let (taken, resolver) = Deferred::new();
+        let slot = OFFERS.with_borrow_mut(|offers| {
+            offers.insert(Offer {
+                id,
+                taken: Some(taken),
+                resolver,
+            })
+        });
+        let key = Key { slot, id };
+        (SwitchOffer { key }, Switchable { key })
+    }
+
+    /// The response switched protocols: the connection goes to whoever
+    /// took the offer (and is closed if nobody did).
+    pub(crate) fn hand_over(self, handover: Handover) {
+        if let Some(offer) = self.take() {
+            offer.resolver.resolve(handover);
+        }
+    }
+
+    fn take(&self) -> Option<Offer> {
+        let key = self.key;
+        OFFERS
+            .try_with(|offers| {
+                let mut offers = offers.borrow_mut();
+                match offers.get(key.slot) {
+                    Some(offer) if offer.id == key.id => Some(offers.remove(key.slot)),
+                    _ => None,
+                }
+            })
+            .ok()
+            .flatten()
+    }
+}
+
+impl Drop for SwitchOffer {
+    fn drop(&mut self) {
+        // Dropped outside the table's borrow: failing the Deferred may run
+        // callbacks.
+        drop(self.take());
+    }
+}
+
+/// The connection of `request`, once its response has switched protocols,
+/// when the server's own HTTP/1 connection serves it: `None` for any other
+/// request (or when asked twice, or off its thread). The Deferred fails if
+/// the response does not switch.
+pub(crate) fn on_switch(request: &crate::Request) -> Option<Deferred<Handover>> {
+    let key = request.extensions().get::<Switchable>()?.key;
+    OFFERS
+        .try_with(|offers| match offers.borrow_mut().get_mut(key.slot) {
+            Some(offer) if offer.id == key.id => offer.taken.take(),
+            _ => None,
+        })
+        .ok()
+        .flatten()
+}
+
+/// Whether `request` may be switched to another protocol by its connection.
+pub(crate) fn is_switchable(request: &crate::Request) -> bool {
+    request.extensions().get::<Switchable>().is_some()
+        || request
+            .extensions()
+            .get::<hyper::upgrade::OnUpgrade>()
+            .is_some()
+}
+
 thread_local! {
+    /// The offers of this thread's requests that may switch protocols.
+    static OFFERS: RefCell<Slab<Offer>> = const { RefCell::new(Slab::new()) };
+
     /// The streams of this thread's live tokens: a slot per token (no
     /// hashing on every read and write), with the token's id to check.
     static STREAMS: RefCell<Slab<(u64, Box<dyn UpgradableIo>)>> = RefCell::new(Slab::new());

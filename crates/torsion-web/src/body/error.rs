@@ -15,6 +15,13 @@ pub enum BodyError {
     /// The connection failed while the body was arriving.
     #[error("receiving the body failed: {0}")]
     Http(#[from] hyper::Error),
+    /// A request body's framing was malformed (a bad chunk, say); the
+    /// server answers such a request 400 Bad Request.
+    #[error("malformed request body: {0}")]
+    Malformed(&'static str),
+    /// The connection ended before the whole body arrived.
+    #[error("the connection ended before the whole body arrived")]
+    Incomplete,
     /// The sending side gave up before the end.
     #[error("body aborted: {0}")]
     Aborted(String),
@@ -65,8 +72,10 @@ pub(crate) struct MalformedBody(pub(crate) &'static str);
 impl BodyError {
     /// Whether the body was malformed (the client's fault), not cut.
     pub(crate) fn is_malformed(&self) -> bool {
-        let BodyError::Http(error) = self else {
-            return false;
+        let error = match self {
+            BodyError::Malformed(_) => return true,
+            BodyError::Http(error) => error,
+            _ => return false,
         };
         let mut source = std::error::Error::source(error);
         while let Some(error) = source {

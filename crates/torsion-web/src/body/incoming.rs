@@ -1,5 +1,5 @@
-//! A body arriving from the network: hyper's body, read against a size
-//! limit, its arrival timed for the server's body timeouts, and carrying
+//! A body arriving from the network: hyper's body or the server's own
+//! HTTP/1 connection's, read against a size limit, its arrival timed for the server's body timeouts, and carrying
 //! the connection it came on.
 
 use std::pin::Pin;
@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http_body::{Body as _, Frame};
 
 use super::BodyError;
+use super::inbound::Inbound;
 use crate::ConnectionInfo;
 
 /// Times a request body's arrival for the server, which enforces the body
@@ -31,8 +32,48 @@ pub(crate) trait ArrivalWatch {
     }
 }
 
+/// Where a body arriving from the network comes from.
+pub(super) enum Source {
+    Hyper(hyper::body::Incoming),
+    /// The server's HTTP/1 connection.
+    Connection(Inbound),
+    /// A request without a body, on the server's HTTP/1 connection.
+    Nothing,
+}
+
+impl Source {
+    pub(super) fn is_end_stream(&self) -> bool {
+        match self {
+            Source::Hyper(body) => body.is_end_stream(),
+            Source::Connection(inbound) => inbound.is_end_stream(),
+            Source::Nothing => true,
+        }
+    }
+
+    pub(super) fn size_hint(&self) -> http_body::SizeHint {
+        match self {
+            Source::Hyper(body) => body.size_hint(),
+            Source::Connection(inbound) => inbound.size_hint(),
+            Source::Nothing => http_body::SizeHint::with_exact(0),
+        }
+    }
+
+    fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        match self {
+            Source::Hyper(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map(|frame| frame.map(|frame| frame.map_err(BodyError::from))),
+            Source::Connection(inbound) => inbound.poll_frame(cx),
+            Source::Nothing => Poll::Ready(None),
+        }
+    }
+}
+
 pub(super) struct Incoming {
-    pub(super) body: hyper::body::Incoming,
+    pub(super) body: Source,
     limit: Option<u64>,
     seen: u64,
     watch: Option<Rc<dyn ArrivalWatch>>,
@@ -44,7 +85,7 @@ pub(super) struct Incoming {
 
 impl Incoming {
     pub(super) fn new(
-        body: hyper::body::Incoming,
+        body: Source,
         limit: Option<u64>,
         watch: Option<Rc<dyn ArrivalWatch>>,
         connection: Option<Rc<ConnectionInfo>>,
@@ -65,7 +106,7 @@ impl Incoming {
         if let Some(error) = self.watch.as_ref().and_then(|watch| watch.expired()) {
             return Poll::Ready(Some(Err(error)));
         }
-        let frame = match Pin::new(&mut self.body).poll_frame(cx) {
+        let frame = match self.body.poll_frame(cx) {
             Poll::Pending => {
                 if let Some(watch) = &self.watch {
                     watch.waiting(cx.waker());
@@ -85,7 +126,7 @@ impl Incoming {
         }
         let frame = match frame {
             None => return Poll::Ready(None),
-            Some(Err(error)) => return Poll::Ready(Some(Err(error.into()))),
+            Some(Err(error)) => return Poll::Ready(Some(Err(error))),
             Some(Ok(frame)) => frame,
         };
         if let (Some(limit), Some(data)) = (self.limit, frame.data_ref()) {

@@ -3,6 +3,7 @@
 
 mod channel;
 mod error;
+mod inbound;
 mod incoming;
 
 use std::cell::RefCell;
@@ -20,8 +21,9 @@ pub use channel::BodySender;
 use channel::Channel;
 pub(crate) use error::MalformedBody;
 pub use error::{BodyClosed, BodyError};
+pub(crate) use inbound::{Inbound, InboundSender, inbound};
 pub(crate) use incoming::ArrivalWatch;
-use incoming::Incoming;
+use incoming::{Incoming, Source};
 
 /// The body of a request or a response.
 ///
@@ -58,7 +60,7 @@ impl Body {
     /// with [`BodyError::TooLarge`].
     pub fn incoming(body: hyper::body::Incoming, limit: Option<u64>) -> Body {
         Body {
-            kind: Kind::Incoming(Incoming::new(body, limit, None, None)),
+            kind: Kind::Incoming(Incoming::new(Source::Hyper(body), limit, None, None)),
         }
     }
 
@@ -71,7 +73,27 @@ impl Body {
         connection: Rc<ConnectionInfo>,
     ) -> Body {
         Body {
-            kind: Kind::Incoming(Incoming::new(body, limit, watch, Some(connection))),
+            kind: Kind::Incoming(Incoming::new(
+                Source::Hyper(body),
+                limit,
+                watch,
+                Some(connection),
+            )),
+        }
+    }
+
+    /// The body of a request the server's own HTTP/1 connection received
+    /// on `connection`: read from `inbound` (`None`: the request has no
+    /// body), its arrival timed by `watch`.
+    pub(crate) fn from_connection(
+        inbound: Option<Inbound>,
+        limit: Option<u64>,
+        watch: Option<Rc<dyn ArrivalWatch>>,
+        connection: Rc<ConnectionInfo>,
+    ) -> Body {
+        let source = inbound.map_or(Source::Nothing, Source::Connection);
+        Body {
+            kind: Kind::Incoming(Incoming::new(source, limit, watch, Some(connection))),
         }
     }
 

@@ -112,6 +112,19 @@ pub(super) async fn serve(
         control: control.clone(),
         server: server.clone(),
     };
+    if protocol == Protocol::Http1 && super::http1::native() {
+        let mut connection =
+            super::http1::Http1Connection::new(stream, &first[..read], service, registered);
+        if let super::http1::Ended::Switched(offer) = poll_fn(|cx| connection.poll(cx)).await {
+            if let Some(handover) = connection.hand_over() {
+                offer.hand_over(handover);
+            }
+            return;
+        }
+        drop(connection);
+        flush_before_closing(&transport, &server, &reactor).await;
+        return;
+    }
     let held = Rc::new(HeldResponses::default());
     let io = ServerIo {
         stream,
@@ -149,15 +162,7 @@ pub(super) async fn serve(
             .await
         }
     };
-    let flushing = Instant::now();
-    while transport.buffered() > 0 && flushing.elapsed() < server.options.shutdown_timeout {
-        // hyper is done once the last response is in the transport's
-        // buffer; the connection counts as open until the buffer has gone
-        // to the socket, so a graceful stop (and the reactor's shutdown
-        // after it) does not cut a download's last bytes. A peer that
-        // stops reading is waited for no longer than a graceful stop is.
-        let _ = torsion::time::defer_later(&reactor, FLUSH_CHECK, || Ok::<_, Failure>(())).await;
-    }
+    flush_before_closing(&transport, &server, &reactor).await;
     if let Err(error) = outcome {
         tracing::debug!(%error, "HTTP connection ended with an error");
         if let Some(status) = status_written_by_hyper(&error) {
@@ -169,6 +174,23 @@ pub(super) async fn serve(
                 answered: true,
             });
         }
+    }
+}
+
+/// Waits for the transport to send what it holds: the connection is done
+/// once the last response is in the transport's buffer, and counts as
+/// open until the buffer has gone to the socket, so that a graceful stop
+/// (and the reactor's shutdown after it) does not cut a download's last
+/// bytes. A peer that stops reading is waited for no longer than a
+/// graceful stop is.
+async fn flush_before_closing(
+    transport: &torsion::net::Transport,
+    server: &Shared,
+    reactor: &Reactor,
+) {
+    let flushing = Instant::now();
+    while transport.buffered() > 0 && flushing.elapsed() < server.options.shutdown_timeout {
+        let _ = torsion::time::defer_later(reactor, FLUSH_CHECK, || Ok::<_, Failure>(())).await;
     }
 }
 

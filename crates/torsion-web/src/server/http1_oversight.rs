@@ -277,7 +277,7 @@ impl Overseer for Http1Oversight {
 }
 
 /// The response to a refused request: the status, why, and a close.
-fn refusal_response(refusal: &Refusal) -> Vec<u8> {
+pub(super) fn refusal_response(refusal: &Refusal) -> Vec<u8> {
     let status = refusal.status;
     let body = format!(
         "{} {}: {}\n",

@@ -13,6 +13,7 @@
 mod body_clock;
 mod connection;
 mod control;
+mod http1;
 mod http1_check;
 mod http1_oversight;
 mod options;

@@ -42,13 +42,30 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
 
     fn call(&self, request: http::Request<Incoming>) -> Answering {
         let with_body = !http_body::Body::is_end_stream(request.body());
+        let announced = http_body::Body::size_hint(request.body()).exact();
+        let limit = self.server.options.max_body_size;
+        self.answer(request, with_body, announced, |body, watch, info| {
+            Body::received(body, limit, watch, info)
+        })
+    }
+}
+
+impl RequestService {
+    /// Answers a request whose head has arrived: refuses a body announced
+    /// larger than the limit, times the body's arrival, and calls the
+    /// resource with the request, its body made by `make_body` from the
+    /// transport's body, the clock and the connection.
+    pub(super) fn answer<B>(
+        &self,
+        request: http::Request<B>,
+        with_body: bool,
+        announced: Option<u64>,
+        make_body: impl FnOnce(B, Option<Rc<dyn ArrivalWatch>>, Rc<ConnectionInfo>) -> Body,
+    ) -> Answering {
         let guard = InFlight::start(&self.control, with_body);
         let options = &self.server.options;
-        let max_body_size = options.max_body_size;
-        if let (Some(limit), Some(announced)) = (
-            max_body_size,
-            http_body::Body::size_hint(request.body()).exact(),
-        ) && announced > limit
+        if let (Some(limit), Some(announced)) = (options.max_body_size, announced)
+            && announced > limit
         {
             tracing::debug!(announced, limit, "request body larger than the limit");
             self.resource.rejected(&RejectedRequest {
@@ -73,11 +90,12 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
         };
         let watch = clock.clone().map(|clock| clock as Rc<dyn ArrivalWatch>);
         let info = self.info.clone();
-        let request: Request = request.map(|body| Body::received(body, max_body_size, watch, info));
+        let request: Request = request.map(|body| make_body(body, watch, info));
         let mut reply = answer(&*self.resource, request);
         match reply.take_ready() {
             // Most resources answer at once: the response is made ready for
-            // hyper here, and the future hands it over when first polled.
+            // the connection here, and the future hands it over when first
+            // polled.
             Some(outcome) => Answering::Answered(Some(finish(outcome, Some(guard), clock))),
             None => Answering::Waiting {
                 reply,

@@ -147,11 +147,7 @@ impl Resource for WebSocketResource {
                 "a WebSocket was accepted off a reactor thread",
             ));
         };
-        if request
-            .extensions()
-            .get::<hyper::upgrade::OnUpgrade>()
-            .is_none()
-        {
+        if !upgrade::is_switchable(&request) {
             tracing::error!("a WebSocket upgrade arrived on a connection that cannot be upgraded");
             return refusal(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -159,7 +155,10 @@ impl Resource for WebSocketResource {
             )
             .into();
         }
-        let on_upgrade = hyper::upgrade::on(&mut request);
+        let switched = match upgrade::on_switch(&request) {
+            Some(switched) => Switch::Native(switched),
+            None => Switch::Hyper(hyper::upgrade::on(&mut request)),
+        };
         let (parts, _body) = request.into_parts();
         let details = Details {
             uri: parts.uri,
@@ -170,18 +169,30 @@ impl Resource for WebSocketResource {
         let options = self.options.clone();
         let r = reactor.clone();
         drop(reactor.spawn(async move {
-            let upgraded = match on_upgrade.await {
-                Ok(upgraded) => upgraded,
-                Err(error) => {
-                    // The client went away before the switch.
-                    tracing::debug!(%error, "a WebSocket upgrade did not complete");
-                    return Ok(());
+            let stream = match switched {
+                Switch::Native(switched) => match switched.await {
+                    Ok(handover) => handover,
+                    Err(failure) => {
+                        // The client went away before the switch.
+                        tracing::debug!(%failure, "a WebSocket upgrade did not complete");
+                        return Ok(());
+                    }
+                },
+                Switch::Hyper(on_upgrade) => {
+                    let upgraded = match on_upgrade.await {
+                        Ok(upgraded) => upgraded,
+                        Err(error) => {
+                            tracing::debug!(%error, "a WebSocket upgrade did not complete");
+                            return Ok(());
+                        }
+                    };
+                    let Some(stream) = upgrade::hand_over(upgraded) else {
+                        return Err(Failure::msg(
+                            "the upgraded connection was not served through an UpgradableStream",
+                        ));
+                    };
+                    stream
                 }
-            };
-            let Some(stream) = upgrade::hand_over(upgraded) else {
-                return Err(Failure::msg(
-                    "the upgraded connection was not served through an UpgradableStream",
-                ));
             };
             WebSocket::start(&r, stream, Role::Server, options, details, protocol);
             Ok::<(), Failure>(())
@@ -197,4 +208,11 @@ impl fmt::Debug for WebSocketResource {
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
+}
+
+/// How an accepted upgrade's connection comes: from the server's own
+/// HTTP/1 connection, or from hyper's.
+enum Switch {
+    Native(torsion::Deferred<upgrade::Handover>),
+    Hyper(hyper::upgrade::OnUpgrade),
 }

@@ -19,6 +19,7 @@
 mod chunked;
 mod classes;
 mod fields;
+mod parse;
 mod request_line;
 mod runs;
 mod target;
@@ -30,6 +31,7 @@ use http::StatusCode;
 
 use classes::{FIELD_VALUE, TCHAR};
 use fields::{Codings, Field, HostSyntax, LONGEST_NAME, LengthSyntax};
+pub(crate) use parse::{BodyFraming, Step};
 use target::TargetForm;
 
 /// How much of a request line is kept for the log.
@@ -506,6 +508,8 @@ impl Http1Check {
                     return Err((StatusCode::BAD_REQUEST, "more than one Host"));
                 }
             }
+            // Present even when its value turns out empty.
+            Field::TransferEncoding => facts.codings.present = true,
             Field::ContentLength => {
                 facts.lengths += 1;
                 if facts.lengths > 1 {
@@ -548,6 +552,9 @@ impl Http1Check {
             }
             if codings.malformed {
                 return Err((BAD, "malformed Transfer-Encoding"));
+            }
+            if codings.chunked == 0 && !codings.unknown {
+                return Err((BAD, "empty Transfer-Encoding"));
             }
             if codings.chunked > 1 {
                 return Err((BAD, "chunked applied more than once"));

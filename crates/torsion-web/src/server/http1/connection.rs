@@ -1,0 +1,797 @@
+//! One HTTP/1 connection, parsed and answered here: the checker reads
+//! each request head and body, the resource answers, and the encoder
+//! writes the response.
+//!
+//! Requests are answered one at a time, in order (as Twisted and hyper
+//! do): the next head is parsed once the response before it is written.
+//! Responses to requests a client pipelined (sent before reading the
+//! answers) are held while whole requests wait in the read buffer, and
+//! leave together in one write when there are no more, or 16 KiB of them.
+//!
+//! A request body reaches its reader through an
+//! [`InboundSender`](crate::body::InboundSender): the connection reads the
+//! socket for it only while the reader has room, so a slow reader slows
+//! the client. A connection at rest holds no buffer once its
+//! [`Control`] lets it park.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http::{Method, StatusCode};
+use http_body::Body as _;
+use torsion::net::{AsyncStream, Transport};
+
+use super::encode::{self, Answering as Facts, Framing, LAST_CHUNK};
+use super::head;
+use crate::body::{InboundSender, inbound};
+use crate::server::Registered;
+use crate::server::control::{Control, Order};
+use crate::server::http1_check::{BodyFraming, Http1Check, Refusal, Step};
+use crate::server::http1_oversight::refusal_response;
+use crate::server::service::{Answering, RequestService, TrackedBody};
+use crate::upgrade::{Handover, Overseer, StopRequest, SwitchOffer};
+use crate::{Body, BodyError, RejectedRequest};
+
+/// The most one read takes from the socket.
+const READ_SIZE: usize = 64 * 1024;
+
+/// Responses held back for one write while pipelined requests wait; past
+/// this they go out.
+const HOLD_AT_MOST: usize = 16 * 1024;
+
+/// Body data shorter than this is copied after the response head, so both
+/// leave in one buffer; longer data is written as it is.
+const COPY_AT_MOST: usize = 4 * 1024;
+
+/// The interim response a client that sent `Expect: 100-continue` waits
+/// for before it sends the body.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+thread_local! {
+    /// The bytes of one read on their way into a connection's buffer: a
+    /// read is done with it before the next one starts, and a buffer per
+    /// connection would cost every idle connection its size.
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_SIZE].into_boxed_slice());
+}
+
+/// What the connection reads next.
+enum Reading {
+    /// A request head (once the request before has been answered).
+    Head,
+    /// The body of the request in flight.
+    Body(InboundSender),
+    /// Nothing until the request in flight is answered: it may switch
+    /// protocols, and then what follows is not HTTP.
+    Switch,
+    /// Nothing more: a request was refused, or a body was malformed.
+    Done,
+}
+
+/// The request in flight and where its answer stands.
+struct Exchange {
+    answer: Answer,
+    facts: Facts,
+    /// The client waits for `100 Continue` before sending the body.
+    expects_continue: bool,
+    may_switch: bool,
+    /// The request's offer to switch protocols, when it may.
+    offer: Option<SwitchOffer>,
+}
+
+/// How serving a connection ended.
+pub(in crate::server) enum Ended {
+    /// The connection is to close: its last bytes are in the transport's
+    /// buffer.
+    Closed,
+    /// A response switched protocols: the connection goes to the offer.
+    Switched(SwitchOffer),
+}
+
+enum Answer {
+    /// The resource has not answered.
+    Waiting(Answering),
+    /// The head is written; the body follows.
+    Sending { body: TrackedBody, framing: Framing },
+}
+
+/// An HTTP/1 connection served without hyper.
+pub(in crate::server) struct Http1Connection {
+    /// Taken when the connection is handed over to another protocol.
+    stream: Option<AsyncStream>,
+    transport: Transport,
+    check: Http1Check,
+    /// Bytes read and not yet taken: part of a head (`checked` of them
+    /// read by the checker), body bytes, the next requests.
+    input: BytesMut,
+    checked: usize,
+    /// Response bytes not yet written.
+    output: Vec<u8>,
+    reading: Reading,
+    exchange: Option<Exchange>,
+    /// A refused request, answered once the request before it is.
+    refusal: Option<Refusal>,
+    /// No request after the one in flight: the client or the response
+    /// said so, or the server is stopping.
+    closing: bool,
+    /// The client has sent its last byte.
+    eof: bool,
+    /// The buffers are let go until the client sends again.
+    parked: bool,
+    /// The response just written switched protocols.
+    switched: Option<SwitchOffer>,
+    service: RequestService,
+    control: Rc<Control>,
+    pipeline_flush: bool,
+    max_body_size: Option<u64>,
+    /// Held only: the server counts the connection while it lives.
+    _registered: Rc<Registered>,
+}
+
+impl Http1Connection {
+    /// Serves `stream`, whose first bytes (read to tell the protocol) are
+    /// `first`.
+    pub(in crate::server) fn new(
+        stream: AsyncStream,
+        first: &[u8],
+        service: RequestService,
+        registered: Rc<Registered>,
+    ) -> Http1Connection {
+        let options = &service.server.options;
+        let check = Http1Check::new(options.max_header_size, options.max_headers);
+        let pipeline_flush = options.http1_pipeline_flush;
+        let max_body_size = options.max_body_size;
+        Http1Connection {
+            transport: stream.transport().clone(),
+            stream: Some(stream),
+            check,
+            input: BytesMut::from(first),
+            checked: 0,
+            output: Vec::new(),
+            reading: Reading::Head,
+            exchange: None,
+            refusal: None,
+            closing: false,
+            eof: false,
+            parked: false,
+            switched: None,
+            control: service.control.clone(),
+            service,
+            pipeline_flush,
+            max_body_size,
+            _registered: registered,
+        }
+    }
+
+    /// Serves until the connection is to close or switch protocols.
+    pub(in crate::server) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Ended> {
+        loop {
+            let mut progress = self.parse(cx);
+            progress |= self.answer(cx);
+            if let Some(offer) = self.switched.take() {
+                return Poll::Ready(Ended::Switched(offer));
+            }
+            if self.exchange.is_none() && self.over() {
+                self.end();
+                return Poll::Ready(Ended::Closed);
+            }
+            if progress {
+                continue;
+            }
+            // Nothing more to do with what has arrived: what is held goes.
+            if !self.flush(cx) && self.broken() {
+                return Poll::Ready(Ended::Closed);
+            }
+            match self.poll_input(cx) {
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(error)) => {
+                    tracing::debug!(%error, "HTTP/1 connection failed");
+                    return Poll::Ready(Ended::Closed);
+                }
+                Poll::Pending => {}
+            }
+            self.park();
+            return Poll::Pending;
+        }
+    }
+
+    /// Whether the connection is done, now that no request is in flight.
+    fn over(&mut self) -> bool {
+        if let Some(refusal) = self.refusal.take() {
+            self.output.extend_from_slice(&refusal_response(&refusal));
+            report(&self.service, refusal, true);
+            return true;
+        }
+        if self.control.order() >= Order::Finish {
+            if self.mid_head() {
+                // The request being read is answered, with a close.
+                self.closing = true;
+                return false;
+            }
+            return true;
+        }
+        self.closing || self.eof
+    }
+
+    /// Whether part of a request head has arrived and not the rest.
+    fn mid_head(&self) -> bool {
+        matches!(self.reading, Reading::Head) && !self.input.is_empty()
+    }
+
+    /// Writes what is left; the transport sends it and closes.
+    fn end(&mut self) {
+        if !self.output.is_empty() {
+            self.transport.write(&self.output);
+            self.output = Vec::new();
+        }
+        self.transport.lose_write_connection();
+    }
+
+    /// Whether the transport can no longer send.
+    fn broken(&self) -> bool {
+        !self.transport.is_open()
+    }
+
+    /// Parses what has arrived, as far as the connection may: whether
+    /// anything came of it.
+    fn parse(&mut self, cx: &mut Context<'_>) -> bool {
+        match &self.reading {
+            Reading::Head => self.parse_head(),
+            Reading::Body(sender) => {
+                if !sender.has_room() || self.input.is_empty() {
+                    sender.wake_on_demand(cx.waker());
+                    return false;
+                }
+                self.parse_body()
+            }
+            Reading::Switch | Reading::Done => false,
+        }
+    }
+
+    fn parse_head(&mut self) -> bool {
+        if self.exchange.is_some()
+            || self.closing
+            || self.output.len() >= HOLD_AT_MOST
+            || self.checked == self.input.len()
+        {
+            return false;
+        }
+        match self.check.read(&mut self.input[self.checked..]) {
+            Step::MoreHead => {
+                self.checked = self.input.len();
+                false
+            }
+            Step::Head {
+                used,
+                body,
+                may_switch,
+            } => {
+                let head = self.input.split_to(self.checked + used).freeze();
+                self.checked = 0;
+                self.start(head, body, may_switch);
+                true
+            }
+            Step::Refuse(refusal) => {
+                self.refuse(refusal);
+                true
+            }
+            Step::Body { .. } | Step::Broken(_) => {
+                debug_assert!(false, "a body read while a head was expected");
+                self.reading = Reading::Done;
+                true
+            }
+        }
+    }
+
+    fn refuse(&mut self, refusal: Refusal) {
+        self.refusal = Some(refusal);
+        self.reading = Reading::Done;
+        self.input = BytesMut::new();
+        self.checked = 0;
+    }
+
+    fn parse_body(&mut self) -> bool {
+        let Reading::Body(sender) = &self.reading else {
+            return false;
+        };
+        match read_body(&mut self.check, &mut self.input, sender) {
+            BodyRead::Nothing => false,
+            BodyRead::Some => true,
+            BodyRead::Ended => {
+                self.body_ended();
+                true
+            }
+            BodyRead::Malformed(refusal) => {
+                sender.fail(BodyError::Malformed(refusal.reason));
+                if self.exchange.is_none() {
+                    // Answered already: the access log has no line that
+                    // shows the malformed body.
+                    report(&self.service, refusal, false);
+                } else {
+                    // The resource's read fails with this error, which it
+                    // answers 400 (and the access log logs it).
+                    tracing::debug!(
+                        reason = refusal.reason,
+                        "malformed body of a request in flight"
+                    );
+                }
+                self.reading = Reading::Done;
+                self.closing = true;
+                true
+            }
+        }
+    }
+
+    /// The body of the last request has been read whole.
+    fn body_ended(&mut self) {
+        self.reading = match &self.exchange {
+            Some(exchange) if exchange.may_switch => Reading::Switch,
+            _ => Reading::Head,
+        };
+    }
+
+    /// A request head arrived: the resource is called.
+    fn start(&mut self, head: Bytes, framing: BodyFraming, may_switch: bool) {
+        let head = match head::parse(head) {
+            Ok(head) => head,
+            Err(reason) => {
+                let refusal = Refusal {
+                    status: StatusCode::BAD_REQUEST,
+                    reason,
+                    request_line: None,
+                };
+                self.refuse(refusal);
+                return;
+            }
+        };
+        let (sender, inbound, announced) = match framing {
+            BodyFraming::Empty => (None, None, None),
+            BodyFraming::Length(length) => {
+                let (sender, inbound) = inbound(Some(length));
+                (Some(sender), Some(inbound), Some(length))
+            }
+            BodyFraming::Chunked => {
+                let (sender, inbound) = inbound(None);
+                (Some(sender), Some(inbound), None)
+            }
+        };
+        let mut body_ended = false;
+        if let Some(sender) = &sender {
+            // The body's bytes that came with the head are read at once: a
+            // malformed body refuses its request before the resource sees
+            // it, and a body nobody reads may already be whole.
+            loop {
+                match read_body(&mut self.check, &mut self.input, sender) {
+                    BodyRead::Some => {}
+                    BodyRead::Nothing => break,
+                    BodyRead::Ended => {
+                        body_ended = true;
+                        break;
+                    }
+                    BodyRead::Malformed(refusal) => {
+                        self.refuse(refusal);
+                        return;
+                    }
+                }
+            }
+        }
+        let with_body = sender.is_some();
+        let facts = Facts {
+            head_request: head.method == Method::HEAD,
+            connect: head.method == Method::CONNECT,
+            version: head.version,
+            keep_alive: head.keep_alive,
+        };
+        self.closing |= !head.keep_alive;
+        let mut request = http::Request::new(inbound);
+        *request.method_mut() = head.method;
+        *request.uri_mut() = head.uri;
+        *request.version_mut() = head.version;
+        *request.headers_mut() = head.headers;
+        let offer = may_switch.then(|| {
+            let (offer, switchable) = SwitchOffer::new();
+            request.extensions_mut().insert(switchable);
+            offer
+        });
+        let limit = self.max_body_size;
+        let answering =
+            self.service
+                .answer(request, with_body, announced, |inbound, watch, info| {
+                    Body::from_connection(inbound, limit, watch, info)
+                });
+        self.reading = match sender {
+            Some(sender) if !body_ended => Reading::Body(sender),
+            _ if may_switch => Reading::Switch,
+            _ => Reading::Head,
+        };
+        self.exchange = Some(Exchange {
+            answer: Answer::Waiting(answering),
+            facts,
+            expects_continue: head.expects_continue && with_body,
+            may_switch,
+            offer,
+        });
+    }
+
+    /// Moves the request in flight on: its answer, then its body. Whether
+    /// anything came of it.
+    fn answer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(exchange) = &mut self.exchange else {
+            return false;
+        };
+        match &mut exchange.answer {
+            Answer::Waiting(answering) => {
+                if exchange.expects_continue
+                    && let Reading::Body(sender) = &self.reading
+                    && sender.take_asked()
+                {
+                    // The resource reads the body: the client may send it.
+                    exchange.expects_continue = false;
+                    self.output.extend_from_slice(CONTINUE);
+                }
+                let Poll::Ready(Ok(response)) = Pin::new(answering).poll(cx) else {
+                    return false;
+                };
+                self.respond(response);
+                true
+            }
+            Answer::Sending { .. } => self.send_body(cx),
+        }
+    }
+
+    /// Writes the head of the response to the request in flight.
+    fn respond(&mut self, response: http::Response<TrackedBody>) {
+        let Some(exchange) = &mut self.exchange else {
+            return;
+        };
+        let (parts, body) = response.into_parts();
+        let mut facts = exchange.facts;
+        facts.keep_alive &= !self.closing && self.control.order() < Order::Finish;
+        let length = body.size_hint().exact();
+        let encoded = encode::encode_head(&parts, length, &facts, &mut self.output);
+        self.closing |= encoded.close;
+        if let Some(refused) = encoded.refused {
+            tracing::error!(%refused, "a response could not be sent as it was: answered 500");
+        }
+        if exchange.may_switch {
+            let switched = parts.status == StatusCode::SWITCHING_PROTOCOLS
+                || (facts.connect && parts.status.is_success());
+            if switched && let Some(offer) = exchange.offer.take() {
+                // The head goes now; the new protocol has the rest.
+                self.transport.write(&self.output);
+                self.output = Vec::new();
+                self.exchange = None;
+                self.switched = Some(offer);
+                return;
+            } else {
+                self.check.resume();
+                if let Reading::Switch = self.reading {
+                    self.reading = Reading::Head;
+                }
+            }
+        }
+        if let Framing::None = encoded.framing {
+            drop(body);
+            self.complete();
+            return;
+        }
+        exchange.answer = Answer::Sending {
+            body,
+            framing: encoded.framing,
+        };
+    }
+
+    /// Sends what the response body has ready: whether anything came.
+    fn send_body(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        loop {
+            // A slow reader holds the body back, not the transport's buffer.
+            if !self.room(cx) {
+                return progress;
+            }
+            let Some(Exchange {
+                answer: Answer::Sending { body, framing },
+                ..
+            }) = &mut self.exchange
+            else {
+                return progress;
+            };
+            let framing = *framing;
+            match Pin::new(body).poll_frame(cx) {
+                Poll::Pending => return progress,
+                Poll::Ready(None) => {
+                    match framing {
+                        Framing::Chunked => self.output.extend_from_slice(LAST_CHUNK),
+                        Framing::UntilClose => self.closing = true,
+                        Framing::None | Framing::Length(_) => {}
+                    }
+                    self.complete();
+                    return true;
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    progress = true;
+                    if let Ok(data) = frame.into_data() {
+                        self.put_data(&data, framing);
+                    }
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    // The client must not take a cut body for a whole one:
+                    // the connection ends without the body's end.
+                    tracing::debug!(%error, "response body failed; closing the connection");
+                    self.exchange = None;
+                    self.closing = true;
+                    self.reading = Reading::Done;
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Puts a piece of the response body on its way.
+    fn put_data(&mut self, data: &[u8], framing: Framing) {
+        if data.is_empty() {
+            return;
+        }
+        let chunked = matches!(framing, Framing::Chunked);
+        if chunked {
+            encode::chunk_header(data.len(), &mut self.output);
+        }
+        if data.len() <= COPY_AT_MOST {
+            self.output.extend_from_slice(data);
+            if chunked {
+                self.output.extend_from_slice(encode::CHUNK_END);
+            }
+            return;
+        }
+        let end: &[u8] = if chunked { encode::CHUNK_END } else { b"" };
+        self.transport.write_vectored(&[
+            IoSlice::new(&self.output),
+            IoSlice::new(data),
+            IoSlice::new(end),
+        ]);
+        self.output.clear();
+    }
+
+    /// The response to the request in flight is written whole.
+    fn complete(&mut self) {
+        // Lets the request go: its count in flight, its body clock.
+        self.exchange = None;
+        if let Reading::Body(sender) = &self.reading
+            && sender.reader_gone()
+        {
+            // Nobody reads the rest of the body, which stands between the
+            // client and its next request: what has arrived is skipped,
+            // and if that is not all of it the connection closes rather
+            // than wait for bytes nobody wants.
+            loop {
+                match read_body(&mut self.check, &mut self.input, sender) {
+                    BodyRead::Some => {}
+                    BodyRead::Ended => {
+                        self.reading = Reading::Head;
+                        break;
+                    }
+                    BodyRead::Nothing | BodyRead::Malformed(_) => {
+                        self.closing = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if let Reading::Switch = self.reading {
+            self.reading = Reading::Head;
+        }
+        if !self.pipeline_flush {
+            self.transport.write(&self.output);
+            self.output.clear();
+        }
+    }
+
+    /// Whether the transport has room for more of a response body (if not,
+    /// the task is woken when it drains); what is held goes out first
+    /// once there is enough of it.
+    fn room(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.output.len() >= HOLD_AT_MOST {
+            return self.flush(cx);
+        }
+        // An empty write only asks whether the transport has room.
+        let asked = match &mut self.stream {
+            Some(stream) => tokio::io::AsyncWrite::poll_write(Pin::new(stream), cx, &[]),
+            None => return false,
+        };
+        matches!(asked, Poll::Ready(Ok(_)))
+    }
+
+    /// Writes what is held, unless the transport is full (then the task
+    /// is woken when it drains): whether the transport took it and has
+    /// room for more.
+    fn flush(&mut self, cx: &mut Context<'_>) -> bool {
+        let slices = [IoSlice::new(&self.output)];
+        let Some(stream) = &mut self.stream else {
+            return false;
+        };
+        match tokio::io::AsyncWrite::poll_write_vectored(Pin::new(stream), cx, &slices) {
+            Poll::Ready(Ok(_)) => {
+                self.output.clear();
+                true
+            }
+            Poll::Ready(Err(_)) => {
+                self.output.clear();
+                false
+            }
+            Poll::Pending => false,
+        }
+    }
+
+    /// Reads from the socket, when the connection wants bytes: `Ready`
+    /// when bytes (or the end) arrived.
+    fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.eof || !self.wants_input() {
+            return Poll::Pending;
+        }
+        let Some(stream) = &mut self.stream else {
+            return Poll::Pending;
+        };
+        let input = &mut self.input;
+        let read = SCRATCH.with_borrow_mut(|scratch| {
+            let polled = futures_io::AsyncRead::poll_read(Pin::new(stream), cx, scratch);
+            if let Poll::Ready(Ok(n)) = polled {
+                input.extend_from_slice(&scratch[..n]);
+            }
+            polled
+        });
+        match read? {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(n) => {
+                self.control.received();
+                if std::mem::take(&mut self.parked) {
+                    self.control.set_parked(false);
+                }
+                if n == 0 {
+                    self.client_done();
+                }
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+
+    /// Whether the connection reads on: for the head of the next request,
+    /// for a body whose reader has room, and (up to a bound) past the
+    /// request in flight, to see pipelined requests and the client going.
+    fn wants_input(&self) -> bool {
+        let bound = self.service.server.options.max_header_size;
+        match &self.reading {
+            Reading::Head => self.input.len() <= bound,
+            Reading::Body(sender) => sender.has_room(),
+            Reading::Switch | Reading::Done => false,
+        }
+    }
+
+    /// The client sent its last byte.
+    fn client_done(&mut self) {
+        self.eof = true;
+        if let Reading::Body(sender) = &self.reading {
+            sender.fail(BodyError::Incomplete);
+            self.reading = Reading::Done;
+        }
+        // The connection ends at once, as hyper's does without half-close
+        // support: a reply not yet given is dropped, which cancels the
+        // work behind it, and a response under way is cut.
+        self.exchange = None;
+    }
+
+    /// At rest, lets the buffers go when the control allows it.
+    fn park(&mut self) {
+        let at_rest = self.exchange.is_none()
+            && matches!(self.reading, Reading::Head)
+            && self.input.is_empty()
+            && self.output.is_empty();
+        if at_rest && self.control.may_park(self.control.started()) {
+            self.input = BytesMut::new();
+            self.output = Vec::new();
+            self.parked = true;
+            self.control.set_parked(true);
+        }
+    }
+}
+
+impl Http1Connection {
+    /// The connection, for the protocol a response switched to: the
+    /// stream, what arrived after the request, and the server's hold.
+    pub(in crate::server) fn hand_over(mut self) -> Option<Handover> {
+        let stream = self.stream.take()?;
+        Some(Handover {
+            stream,
+            already_read: std::mem::take(&mut self.input).freeze(),
+            overseer: Some(Box::new(ServerHold {
+                control: self.control.clone(),
+                _registered: self._registered.clone(),
+            })),
+        })
+    }
+}
+
+/// The server's hold on a connection it switched to another protocol: it
+/// counts the connection as open, and passes its orders on.
+struct ServerHold {
+    control: Rc<Control>,
+    _registered: Rc<Registered>,
+}
+
+impl Overseer for ServerHold {
+    fn watch(&self, on_stop: Box<dyn Fn(StopRequest)>) {
+        self.control.hand_over(Rc::new(move |order| match order {
+            Order::Serve => {}
+            Order::Finish => on_stop(StopRequest::GoAway),
+            Order::Abort => on_stop(StopRequest::Cut),
+        }));
+    }
+}
+
+impl Drop for Http1Connection {
+    /// A head cut by its timeout is reported as a 408.
+    fn drop(&mut self) {
+        if self.control.head_timed_out() && self.mid_head() {
+            let refusal = Refusal {
+                status: StatusCode::REQUEST_TIMEOUT,
+                reason: "request head not received within the header read timeout",
+                request_line: self.check.request_line(),
+            };
+            report(&self.service, refusal, false);
+        }
+    }
+}
+
+/// What reading a body's bytes came to.
+enum BodyRead {
+    /// Nothing: no bytes have arrived, or the reader has no room.
+    Nothing,
+    Some,
+    Ended,
+    Malformed(Refusal),
+}
+
+/// Reads the body's bytes that have arrived in `input` into `sender`, up
+/// to the next run of content.
+fn read_body(check: &mut Http1Check, input: &mut BytesMut, sender: &InboundSender) -> BodyRead {
+    if input.is_empty() {
+        return BodyRead::Nothing;
+    }
+    match check.read(&mut input[..]) {
+        Step::Body { used, data, end } => {
+            let taken = input.split_to(used);
+            if !data.is_empty() {
+                sender.push(taken.freeze().slice(data));
+            }
+            if end {
+                sender.finish();
+                BodyRead::Ended
+            } else if used > 0 {
+                BodyRead::Some
+            } else {
+                BodyRead::Nothing
+            }
+        }
+        Step::Broken(refusal) => BodyRead::Malformed(refusal),
+        Step::MoreHead | Step::Head { .. } | Step::Refuse(_) => BodyRead::Nothing,
+    }
+}
+
+/// Reports a refused request to the resource.
+fn report(service: &RequestService, refusal: Refusal, answered: bool) {
+    tracing::debug!(
+        status = refusal.status.as_u16(),
+        reason = refusal.reason,
+        "refused an HTTP/1 request"
+    );
+    service.resource.rejected(&RejectedRequest {
+        peer: service.info.peer.clone(),
+        status: refusal.status,
+        reason: refusal.reason,
+        request_line: refusal.request_line,
+        answered,
+    });
+}
