@@ -24,7 +24,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use http::{Method, StatusCode};
 use http_body::Body as _;
-use torsion::net::{AsyncStream, Transport};
+use torsion::net::{AsyncStream, HIGH_WATER_MARK, Transport};
 
 use super::encode::{self, Answering as Facts, Framing, LAST_CHUNK};
 use super::head;
@@ -39,6 +39,9 @@ use crate::{Body, BodyError, RejectedRequest};
 
 /// The most one read takes from the socket.
 const READ_SIZE: usize = 64 * 1024;
+
+/// The least room made in a connection's read buffer when it grows.
+const INPUT_ROOM: usize = 4096;
 
 /// Responses held back for one write while pipelined requests wait; past
 /// this they go out.
@@ -95,6 +98,8 @@ pub(in crate::server) enum Ended {
 enum Answer {
     /// The resource has not answered.
     Waiting(Answering),
+    /// The resource answered when called; the head is being written.
+    Answered,
     /// The head is written; the body follows.
     Sending { body: TrackedBody, framing: Framing },
 }
@@ -169,6 +174,7 @@ impl Http1Connection {
 
     /// Serves until the connection is to close or switch protocols.
     pub(in crate::server) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Ended> {
+        encode::refresh_date();
         loop {
             let mut progress = self.parse(cx);
             progress |= self.answer(cx);
@@ -336,7 +342,7 @@ impl Http1Connection {
 
     /// A request head arrived: the resource is called.
     fn start(&mut self, head: Bytes, framing: BodyFraming, may_switch: bool) {
-        let head = match head::parse(head) {
+        let head = match head::parse(head, self.check.spans()) {
             Ok(head) => head,
             Err(reason) => {
                 let refusal = Refusal {
@@ -408,13 +414,21 @@ impl Http1Connection {
             _ if may_switch => Reading::Switch,
             _ => Reading::Head,
         };
+        let (answer, ready) = match answering {
+            // Most resources answer when called.
+            Answering::Answered(Some(response)) => (Answer::Answered, Some(response)),
+            answering => (Answer::Waiting(answering), None),
+        };
         self.exchange = Some(Exchange {
-            answer: Answer::Waiting(answering),
+            answer,
             facts,
             expects_continue: head.expects_continue && with_body,
             may_switch,
             offer,
         });
+        if let Some(response) = ready {
+            self.respond(response);
+        }
     }
 
     /// Moves the request in flight on: its answer, then its body. Whether
@@ -440,6 +454,7 @@ impl Http1Connection {
                 true
             }
             Answer::Sending { .. } => self.send_body(cx),
+            Answer::Answered => false,
         }
     }
 
@@ -597,7 +612,10 @@ impl Http1Connection {
         if self.output.len() >= HOLD_AT_MOST {
             return self.flush(cx);
         }
-        // An empty write only asks whether the transport has room.
+        if self.transport.buffered() <= HIGH_WATER_MARK {
+            return true;
+        }
+        // An empty write asks to be woken when the transport drains.
         let asked = match &mut self.stream {
             Some(stream) => tokio::io::AsyncWrite::poll_write(Pin::new(stream), cx, &[]),
             None => return false,
@@ -639,6 +657,9 @@ impl Http1Connection {
         let read = SCRATCH.with_borrow_mut(|scratch| {
             let polled = futures_io::AsyncRead::poll_read(Pin::new(stream), cx, scratch);
             if let Poll::Ready(Ok(n)) = polled {
+                // Room for a few requests at once: the buffer is reused
+                // (its bytes reclaimed) once the requests it held are gone.
+                input.reserve(n.max(INPUT_ROOM));
                 input.extend_from_slice(&scratch[..n]);
             }
             polled

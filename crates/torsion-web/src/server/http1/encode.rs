@@ -619,7 +619,7 @@ const LAST_DATE_SECOND: u64 = 253_402_300_799;
 
 /// A `Date` value and the second it says.
 #[derive(Clone, Copy)]
-struct CachedDate {
+pub(crate) struct CachedDate {
     /// Seconds since the Unix epoch; `u64::MAX` before the first date.
     second: u64,
     /// The IMF-fixdate of `second`.
@@ -634,8 +634,10 @@ thread_local! {
     };
 }
 
-/// Appends the current date as a `Date` value.
-fn push_date(out: &mut Vec<u8>) {
+/// Reads the clock for the `Date` of the responses encoded from now on on
+/// this thread: once per poll of a connection rather than once per
+/// response, which a batch of pipelined responses would repeat.
+pub(crate) fn refresh_date() -> CachedDate {
     let second = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs())
@@ -648,6 +650,15 @@ fn push_date(out: &mut Vec<u8>) {
             date = CachedDate { second, text };
             DATE.set(date);
         }
+    }
+    date
+}
+
+/// Appends the date last read as a `Date` value (read now if never).
+fn push_date(out: &mut Vec<u8>) {
+    let mut date = DATE.get();
+    if date.second == u64::MAX {
+        date = refresh_date();
     }
     out.extend_from_slice(&date.text);
 }

@@ -6,6 +6,8 @@ use bytes::Bytes;
 use http::header::{CONNECTION, EXPECT};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
 
+use crate::server::http1_check::HeadSpans;
+
 /// A request head, and what it tells the connection.
 pub(super) struct Head {
     pub(super) method: Method,
@@ -25,132 +27,106 @@ pub(super) struct Head {
 pub(super) type Unparsable = &'static str;
 
 /// Takes `head` apart: the bytes from the request line (empty lines before
-/// it allowed) to the empty line that ends the head, as the checker
-/// passed them.
-pub(super) fn parse(head: Bytes) -> Result<Head, Unparsable> {
+/// it allowed) to the empty line that ends the head, as the checker passed
+/// them, with where the checker found their parts.
+pub(super) fn parse(head: Bytes, spans: &HeadSpans) -> Result<Head, Unparsable> {
     let bytes = &head[..];
-    let mut at = bytes
-        .iter()
-        .position(|&byte| byte != b'\r' && byte != b'\n')
-        .ok_or("empty request head")?;
-    let request_line = line_end(bytes, at);
-    let line = &bytes[at..request_line.content];
-    let method_len = line
-        .iter()
-        .position(|&byte| byte == b' ')
-        .ok_or("malformed request line")?;
-    let target_at = method_len + 1;
-    let target_len = line[target_at..]
-        .iter()
-        .position(|&byte| byte == b' ')
-        .ok_or("malformed request line")?;
-    let method = Method::from_bytes(&line[..method_len]).map_err(|_| "malformed method")?;
-    let target = head.slice(at + target_at..at + target_at + target_len);
-    let uri = Uri::from_maybe_shared(target).map_err(|_| "malformed request target")?;
-    let version = match &line[target_at + target_len + 1..] {
-        b"HTTP/1.0" => Version::HTTP_10,
-        _ => Version::HTTP_11,
+    let range = |(start, end): (u32, u32)| start as usize..end as usize;
+    let method = Method::from_bytes(&bytes[range(spans.method)]).map_err(|_| "malformed method")?;
+    let uri = Uri::from_maybe_shared(head.slice(range(spans.target)))
+        .map_err(|_| "malformed request target")?;
+    let version = if spans.http10 {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
     };
-    at = request_line.next;
-    let mut headers = HeaderMap::with_capacity(field_lines(&bytes[at..]));
-    loop {
-        let end = line_end(bytes, at);
-        if end.content == at {
-            break;
+    let mut headers = HeaderMap::with_capacity(spans.fields.len());
+    let (mut close, mut keep_alive, mut expects_continue) = (false, false, false);
+    for field in &spans.fields {
+        let name = HeaderName::from_bytes(&bytes[field.name as usize..field.colon as usize])
+            .map_err(|_| "malformed header name")?;
+        let value = trim_whitespace(bytes, field.colon as usize + 1, field.end as usize);
+        if name == CONNECTION {
+            for token in bytes[value.clone()].split(|&byte| byte == b',') {
+                let token = token.trim_ascii();
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if name == EXPECT {
+            expects_continue = bytes[value.clone()].eq_ignore_ascii_case(b"100-continue");
         }
-        let line = &bytes[at..end.content];
-        let colon = line
-            .iter()
-            .position(|&byte| byte == b':')
-            .ok_or("malformed header field")?;
-        let name = HeaderName::from_bytes(&line[..colon]).map_err(|_| "malformed header name")?;
-        let value = trim_whitespace(line, colon + 1);
-        let value = HeaderValue::from_maybe_shared(head.slice(at + value.start..at + value.end))
+        let value = HeaderValue::from_maybe_shared(head.slice(value))
             .map_err(|_| "malformed header value")?;
         headers.append(name, value);
-        at = end.next;
     }
     let keep_alive = match version {
-        Version::HTTP_10 => has_token(&headers, "keep-alive"),
-        _ => !has_token(&headers, "close"),
+        Version::HTTP_10 => keep_alive,
+        _ => !close,
     };
-    let expects_continue = version != Version::HTTP_10
-        && headers
-            .get(EXPECT)
-            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     Ok(Head {
         method,
         uri,
         version,
         headers,
         keep_alive,
-        expects_continue,
+        expects_continue: expects_continue && version != Version::HTTP_10,
     })
 }
 
-/// Where a line's content ends and the next line starts.
-struct LineEnd {
-    content: usize,
-    next: usize,
-}
-
-/// The end of the line starting at `at`: CRLF or a bare LF (the checker
-/// has refused a bare CR). A head always ends with an empty line.
-fn line_end(bytes: &[u8], at: usize) -> LineEnd {
-    let lf = bytes[at..]
-        .iter()
-        .position(|&byte| byte == b'\n')
-        .map_or(bytes.len(), |lf| at + lf);
-    let content = if lf > at && bytes[lf - 1] == b'\r' {
-        lf - 1
-    } else {
-        lf
-    };
-    LineEnd {
-        content,
-        next: (lf + 1).min(bytes.len()),
-    }
-}
-
-/// How many field lines follow, at most: room for the map at once.
-fn field_lines(bytes: &[u8]) -> usize {
-    bytes
-        .iter()
-        .filter(|&&byte| byte == b'\n')
-        .count()
-        .saturating_sub(1)
-}
-
-/// The value after `from` in `line`, without the whitespace around it.
-fn trim_whitespace(line: &[u8], from: usize) -> std::ops::Range<usize> {
+/// The part of `bytes` from `start` to `end` without the whitespace
+/// around it.
+fn trim_whitespace(bytes: &[u8], start: usize, end: usize) -> std::ops::Range<usize> {
     let is_space = |byte: &u8| *byte == b' ' || *byte == b'\t';
-    let start = line[from..]
+    let value = &bytes[start..end];
+    let first = value
         .iter()
         .position(|byte| !is_space(byte))
-        .map_or(line.len(), |skip| from + skip);
-    let end = line[start..]
+        .unwrap_or(value.len());
+    let last = value
         .iter()
         .rposition(|byte| !is_space(byte))
-        .map_or(start, |last| start + last + 1);
-    start..end
-}
-
-/// Whether any `Connection` field lists `token`.
-fn has_token(headers: &HeaderMap, token: &str) -> bool {
-    headers.get_all(CONNECTION).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|&byte| byte == b',')
-            .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-    })
+        .map_or(first, |last| last + 1);
+    start + first..start + last
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::http1_check::{Http1Check, Step};
 
+    /// The head as a connection parses it: read by the checker, then
+    /// taken apart where the checker found its parts.
     fn parsed(head: &'static str) -> Head {
-        parse(Bytes::from_static(head.as_bytes())).expect("parses")
+        let mut check = Http1Check::new(8192, 100);
+        let mut bytes = head.as_bytes().to_vec();
+        let Step::Head { used, .. } = check.read(&mut bytes) else {
+            panic!("the checker reads a whole head");
+        };
+        assert_eq!(used, bytes.len());
+        parse(Bytes::from(bytes), check.spans()).expect("parses")
+    }
+
+    #[test]
+    fn the_state_machine_finds_the_same_parts_as_the_whole_head_reader() {
+        let text = "GET /x?y HTTP/1.1\r\nHost: h\r\nA:  1 \r\nB:\r\n\r\n";
+        let whole = parsed(text);
+        let mut check = Http1Check::new(8192, 100);
+        let mut bytes = text.as_bytes().to_vec();
+        let mut at = 0;
+        for piece in bytes.clone().chunks(3) {
+            let end = at + piece.len();
+            match check.read(&mut bytes[at..end]) {
+                Step::MoreHead => {}
+                Step::Head { used, .. } => assert_eq!(at + used, text.len()),
+                other => panic!("{other:?}"),
+            }
+            at = end;
+        }
+        let split = parse(Bytes::from(bytes), check.spans()).expect("parses");
+        assert_eq!(split.uri, whole.uri);
+        assert_eq!(split.headers, whole.headers);
+        assert_eq!(split.headers["a"], "1");
+        assert_eq!(split.headers["b"], "");
     }
 
     #[test]

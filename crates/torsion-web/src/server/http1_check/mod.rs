@@ -22,6 +22,7 @@ mod fields;
 mod parse;
 mod request_line;
 mod runs;
+mod spans;
 mod target;
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,7 @@ use http::StatusCode;
 use classes::{FIELD_VALUE, TCHAR};
 use fields::{Codings, Field, HostSyntax, LONGEST_NAME, LengthSyntax};
 pub(crate) use parse::{BodyFraming, Step};
+pub(crate) use spans::HeadSpans;
 use target::TargetForm;
 
 /// How much of a request line is kept for the log.
@@ -152,6 +154,8 @@ pub(crate) struct Http1Check {
     head_len: usize,
     headers: usize,
     facts: Facts,
+    /// Where the parts of the head being read lie.
+    spans: HeadSpans,
     /// Tests turn [`whole_head`](Self::whole_head) off, to hold it to
     /// what the state machine does with the same bytes.
     #[cfg(test)]
@@ -181,9 +185,15 @@ impl Http1Check {
             head_len: 0,
             headers: 0,
             facts: Facts::default(),
+            spans: HeadSpans::default(),
             #[cfg(test)]
             state_machine_only: false,
         }
+    }
+
+    /// Where the parts of the head just read lie in its bytes.
+    pub(crate) fn spans(&self) -> &HeadSpans {
+        &self.spans
     }
 
     /// Whole request heads handed on so far.
@@ -359,7 +369,9 @@ impl Http1Check {
             if in_line && self.facts.line.len() < LINE_PREFIX {
                 self.facts.line.push(byte);
             }
-            self.state = self.next(byte, &mut bytes[end])?;
+            // Where the byte lies in the head.
+            let offset = self.head_len - 1;
+            self.state = self.next(byte, offset, &mut bytes[end])?;
         }
         Ok(used)
     }
@@ -392,7 +404,7 @@ impl Http1Check {
         }
     }
 
-    fn next(&mut self, byte: u8, slot: &mut u8) -> Result<State, Refused> {
+    fn next(&mut self, byte: u8, offset: usize, slot: &mut u8) -> Result<State, Refused> {
         const BAD: StatusCode = StatusCode::BAD_REQUEST;
         let facts = &mut self.facts;
         Ok(match self.state {
@@ -400,6 +412,7 @@ impl Http1Check {
                 b'\r' => State::StartLf,
                 b'\n' => State::Start,
                 _ if TCHAR.contains(byte) => {
+                    self.spans.begin(offset);
                     facts.line.clear();
                     facts.line.push(byte);
                     facts.method[0] = byte;
@@ -413,7 +426,10 @@ impl Http1Check {
                 _ => return Err((BAD, "bare CR before the request line")),
             },
             State::Method => match byte {
-                b' ' => State::Target,
+                b' ' => {
+                    self.spans.method_end(offset);
+                    State::Target
+                }
                 _ if TCHAR.contains(byte) => {
                     if let Some(slot) = facts.method.get_mut(facts.method_len) {
                         *slot = byte;
@@ -424,7 +440,10 @@ impl Http1Check {
                 _ => return Err((BAD, "malformed method")),
             },
             State::Target => match byte {
-                b' ' if facts.target != TargetForm::Empty => State::Version(0),
+                b' ' if facts.target != TargetForm::Empty => {
+                    self.spans.target_end(offset);
+                    State::Version(0)
+                }
                 0x21..=0x7e => {
                     facts.target = facts.target.next(byte);
                     State::Target
@@ -450,12 +469,16 @@ impl Http1Check {
                     }
                     facts.name[0] = byte;
                     facts.name_len = 1;
+                    self.spans.field(offset);
                     State::Name
                 }
                 _ => return Err((BAD, "malformed header field name")),
             },
             State::Name => match byte {
-                b':' => self.name_end()?,
+                b':' => {
+                    self.spans.colon(offset);
+                    self.name_end()?
+                }
                 b' ' | b'\t' => return Err((BAD, "whitespace before a header field's colon")),
                 _ if TCHAR.contains(byte) => {
                     if let Some(slot) = facts.name.get_mut(facts.name_len) {
@@ -467,8 +490,14 @@ impl Http1Check {
                 _ => return Err((BAD, "malformed header field name")),
             },
             State::Value => match byte {
-                b'\r' => State::ValueLf,
-                b'\n' => self.value_end()?,
+                b'\r' => {
+                    self.spans.value_end(offset);
+                    State::ValueLf
+                }
+                b'\n' => {
+                    self.spans.value_end(offset);
+                    self.value_end()?
+                }
                 _ if FIELD_VALUE.contains(byte) => {
                     facts.value_bytes(&[byte]);
                     State::Value
@@ -570,6 +599,7 @@ impl Http1Check {
             return Err((BAD, "no Host in an HTTP/1.1 request"));
         }
         self.heads += 1;
+        self.spans.http10 = facts.http10();
         self.may_switch = facts.upgrade || facts.method_is(b"CONNECT");
         let length = facts.length.value().unwrap_or(0);
         self.head_len = 0;

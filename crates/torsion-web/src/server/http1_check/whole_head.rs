@@ -68,6 +68,8 @@ impl Http1Check {
         if method == 0 || *bytes.get(method)? != b' ' {
             return None;
         }
+        self.spans.begin(0);
+        self.spans.method_end(method);
         let slot = method.min(facts.method.len());
         facts.method[..slot].copy_from_slice(&bytes[..slot]);
         facts.method_len = method;
@@ -78,6 +80,7 @@ impl Http1Check {
             return None;
         }
         facts.target = facts.target.read(&bytes[target_at..version_at]);
+        self.spans.target_end(version_at);
         let version = bytes.get(version_at + 1..version_at + 9)?;
         (facts.major, facts.minor) = match version {
             b"HTTP/1.1" => (1, 1),
@@ -105,6 +108,9 @@ impl Http1Check {
         let value_at = colon + 1;
         let value = FIELD_VALUE.long_run(&bytes[value_at..]);
         self.facts.value_bytes(&bytes[value_at..value_at + value]);
+        self.spans.field(at);
+        self.spans.colon(colon);
+        self.spans.value_end(value_at + value);
         let end = line_end(bytes, value_at + value)?;
         self.value_end().ok()?;
         Some(end)
