@@ -1,24 +1,30 @@
-//! HTTP upgrades (`101 Switching Protocols`): handing a connection from
-//! HTTP to another protocol such as WebSockets.
+//! HTTP upgrades (`101 Switching Protocols`, and a 2xx to `CONNECT`):
+//! handing a connection from HTTP to another protocol such as WebSockets.
 //!
-//! hyper hands an upgraded connection over as a `hyper::upgrade::Upgraded`,
-//! which it builds only from I/O that is `Send`. torsion's [`AsyncStream`]
-//! is not (it lives on its reactor's thread), so connections that may be
-//! upgraded are served through an [`UpgradableStream`]: a `Send` token
-//! naming a stream kept in a table of the reactor thread. Once hyper gives
-//! the connection back, [`into_stream`] turns the `Upgraded` into the
-//! original [`AsyncStream`] and the bytes hyper had read past the request.
+//! torsion-web's server answers HTTP/1 itself. A request that may switch
+//! protocols carries an offer in its extensions; a resource that accepts
+//! the switch (the [`WebSocketResource`](crate::websocket::WebSocketResource))
+//! takes from it a Deferred of the connection, which fires once the
+//! response has gone out, with the stream and the bytes the client sent
+//! after the request. A response that does not switch fails it.
 //!
-//! The token is only usable on the thread that made it; polled anywhere
-//! else it fails with an I/O error instead of touching the stream.
+//! hyper, which fetches for torsion-web's client, hands an upgraded
+//! connection over as a `hyper::upgrade::Upgraded`, which it builds only
+//! from I/O that is `Send`. torsion's [`AsyncStream`] is not (it lives on
+//! its reactor's thread), so a connection hyper may upgrade is driven
+//! through an [`UpgradableStream`]: a `Send` token naming a stream kept in
+//! a table of the reactor thread. Once hyper gives the connection back,
+//! [`into_stream`] turns the `Upgraded` into the original [`AsyncStream`]
+//! and the bytes hyper had read past the response. The token is only
+//! usable on the thread that made it; polled anywhere else it fails with
+//! an I/O error instead of touching the stream.
 //!
-//! A server does not forget a connection it upgraded: the protocol that
-//! takes the connection over inside torsion-web (a WebSocket) gets the
-//! server's hold on it too, through which the server counts the
-//! connection as open (its graceful stop waits for it) and tells the
-//! protocol when the server stops. [`into_stream`] lets go of that hold.
+//! A server does not forget a connection it switched: the protocol that
+//! takes it over inside torsion-web (a WebSocket) gets the server's hold on
+//! it too, through which the server counts the connection as open (its
+//! graceful stop waits for it) and tells the protocol when the server
+//! stops.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::io;
@@ -33,28 +39,6 @@ use slab::Slab;
 use torsion::Deferred;
 use torsion::defer::Resolver;
 use torsion::net::AsyncStream;
-
-/// The connection I/O a token can stand for: a plain stream, or the
-/// server's stream wrapper, which gives the stream back when upgraded.
-pub(crate) trait UpgradableIo: Read + Write + Unpin + 'static {
-    /// The stream under the wrapper, once hyper has given the connection
-    /// up, and the server's hold on it when a server served it.
-    fn into_stream(self: Box<Self>) -> (AsyncStream, Option<Box<dyn Overseer>>);
-
-    /// The I/O itself, for its owner to take back by its type (a server
-    /// taking its wrapper back from a connection it ended).
-    fn into_any(self: Box<Self>) -> Box<dyn Any>;
-}
-
-impl UpgradableIo for AsyncStream {
-    fn into_stream(self: Box<Self>) -> (AsyncStream, Option<Box<dyn Overseer>>) {
-        (*self, None)
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
-        self
-    }
-}
 
 /// What a server asks of a connection it upgraded when it stops, in
 /// increasing severity.
@@ -80,7 +64,8 @@ pub(crate) trait Overseer {
 /// An upgraded connection, as the protocol taking it over receives it.
 pub(crate) struct Handover {
     pub(crate) stream: AsyncStream,
-    /// What hyper had read past the HTTP message.
+    /// What the client had sent past the HTTP message: the start of the
+    /// new protocol.
     pub(crate) already_read: Bytes,
     /// The hold of the server that upgraded it, if a server did.
     pub(crate) overseer: Option<Box<dyn Overseer>>,
@@ -157,11 +142,41 @@ impl Drop for SwitchOffer {
     }
 }
 
-/// The connection of `request`, once its response has switched protocols,
-/// when the server's own HTTP/1 connection serves it: `None` for any other
-/// request (or when asked twice, or off its thread). The Deferred fails if
-/// the response does not switch.
-pub(crate) fn on_switch(request: &crate::Request) -> Option<Deferred<Handover>> {
+/// The connection of `request` once the response to it has switched
+/// protocols (a `101 Switching Protocols`, or a 2xx to `CONNECT`): the
+/// stream, and the bytes the client sent after the request, which belong
+/// to the new protocol.
+///
+/// `None` when the request cannot switch (it carries no `Upgrade` and is
+/// not a `CONNECT`, or it came over HTTP/2), when it was asked already, or
+/// off the request's reactor thread. The Deferred fails if the response
+/// does not switch. The server stops counting the connection once it is
+/// handed over: its graceful stop neither waits for the stream nor closes
+/// it.
+///
+/// ```no_run
+/// use torsion_web::{Body, Reply, Request, Response, upgrade};
+///
+/// // A CONNECT tunnel's start: answer 200, then own the stream.
+/// fn tunnel(request: Request) -> Reply {
+///     if let Some(switched) = upgrade::on_switch(&request) {
+///         torsion::Reactor::current().unwrap().spawn_detached(async move {
+///             if let Ok((stream, _already_read)) = switched.await {
+///                 stream.write_all_now(b"tunnel open\n");
+///             }
+///         });
+///     }
+///     Response::new(Body::empty()).into()
+/// }
+/// ```
+pub fn on_switch(request: &crate::Request) -> Option<Deferred<(AsyncStream, Bytes)>> {
+    switched(request)
+        .map(|switched| switched.map(|handover: Handover| (handover.stream, handover.already_read)))
+}
+
+/// [`on_switch`] with the server's hold on the connection, for a protocol
+/// of torsion-web's that the server keeps counting and tells of its stop.
+pub(crate) fn switched(request: &crate::Request) -> Option<Deferred<Handover>> {
     let key = request.extensions().get::<Switchable>()?.key;
     OFFERS
         .try_with(|offers| match offers.borrow_mut().get_mut(key.slot) {
@@ -187,7 +202,7 @@ thread_local! {
 
     /// The streams of this thread's live tokens: a slot per token (no
     /// hashing on every read and write), with the token's id to check.
-    static STREAMS: RefCell<Slab<(u64, Box<dyn UpgradableIo>)>> = RefCell::new(Slab::new());
+    static STREAMS: RefCell<Slab<(u64, AsyncStream)>> = const { RefCell::new(Slab::new()) };
 }
 
 /// Ids are never reused, so a token polled on the wrong thread cannot find
@@ -202,7 +217,7 @@ struct Key {
 }
 
 /// Takes the stream of `key` out of this thread's table, if it is there.
-fn take(key: Key) -> Option<Box<dyn UpgradableIo>> {
+fn take(key: Key) -> Option<AsyncStream> {
     STREAMS
         .try_with(|streams| {
             let mut streams = streams.borrow_mut();
@@ -225,39 +240,22 @@ pub struct UpgradableStream {
 impl UpgradableStream {
     /// Puts `stream` in this thread's table and returns its token.
     pub fn new(stream: AsyncStream) -> UpgradableStream {
-        UpgradableStream::wrapping(stream)
-    }
-
-    /// Puts any upgradable I/O in this thread's table.
-    pub(crate) fn wrapping(io: impl UpgradableIo) -> UpgradableStream {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let slot = STREAMS.with(|streams| streams.borrow_mut().insert((id, Box::new(io))));
+        let slot = STREAMS.with(|streams| streams.borrow_mut().insert((id, stream)));
         UpgradableStream {
             key: Some(Key { slot, id }),
         }
     }
 
     /// Takes the stream back out of the table; `None` on another thread.
-    pub fn into_inner(self) -> Option<AsyncStream> {
-        self.into_parts().map(|(stream, _overseer)| stream)
-    }
-
-    /// The I/O the token stands for, if it is a `T` (and this is its
-    /// thread): `None` otherwise, and the I/O is then closed.
-    pub(crate) fn into_io<T: 'static>(mut self) -> Option<T> {
-        let io = take(self.key.take()?)?;
-        io.into_any().downcast::<T>().ok().map(|io| *io)
-    }
-
-    /// The stream and the server's hold on it; `None` on another thread.
-    fn into_parts(mut self) -> Option<(AsyncStream, Option<Box<dyn Overseer>>)> {
-        take(self.key.take()?).map(UpgradableIo::into_stream)
+    pub fn into_inner(mut self) -> Option<AsyncStream> {
+        take(self.key.take()?)
     }
 
     /// Runs `f` on the stream, or fails when polled off its thread.
     fn with<T>(
         &self,
-        f: impl FnOnce(Pin<&mut dyn UpgradableIo>) -> Poll<io::Result<T>>,
+        f: impl FnOnce(Pin<&mut AsyncStream>) -> Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
         let missing = || {
             Poll::Ready(Err(io::Error::other(
@@ -272,7 +270,7 @@ impl UpgradableStream {
                 // Polling a stream only stores wakers, so nothing re-enters
                 // the table while it is borrowed.
                 match streams.borrow_mut().get_mut(key.slot) {
-                    Some((id, stream)) if *id == key.id => f(Pin::new(&mut **stream)),
+                    Some((id, stream)) if *id == key.id => f(Pin::new(stream)),
                     _ => missing(),
                 }
             })
@@ -280,25 +278,22 @@ impl UpgradableStream {
     }
 }
 
-/// The stream of an upgraded connection and the bytes hyper had already
-/// read from it past the HTTP message (the start of the new protocol).
-/// `None` when the connection was not served through an
+/// The stream of a connection hyper upgraded and the bytes hyper had
+/// already read from it past the HTTP message (the start of the new
+/// protocol). `None` when the connection was not driven through an
 /// [`UpgradableStream`], or when asked off the stream's thread.
-///
-/// The server that upgraded the connection stops counting it from here
-/// on: its graceful stop neither waits for nor closes the stream.
 pub fn into_stream(upgraded: Upgraded) -> Option<(AsyncStream, Bytes)> {
     hand_over(upgraded).map(|handover| (handover.stream, handover.already_read))
 }
 
-/// [`into_stream`] with the server's hold on the connection.
+/// [`into_stream`] as a [`Handover`], which no server holds.
 pub(crate) fn hand_over(upgraded: Upgraded) -> Option<Handover> {
     let parts = upgraded.downcast::<UpgradableStream>().ok()?;
-    let (stream, overseer) = parts.io.into_parts()?;
+    let stream = parts.io.into_inner()?;
     Some(Handover {
         stream,
         already_read: parts.read_buf,
-        overseer,
+        overseer: None,
     })
 }
 

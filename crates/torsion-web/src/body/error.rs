@@ -61,34 +61,10 @@ impl BodyError {
     }
 }
 
-/// The read error hyper gets when the body of a request it is serving
-/// turns out to be malformed (a bad chunk), found by the server's HTTP/1
-/// checker; a resource reading the body gets a [`BodyError::Http`] with it
-/// inside, which is answered 400.
-#[derive(Debug, thiserror::Error)]
-#[error("malformed request body: {0}")]
-pub(crate) struct MalformedBody(pub(crate) &'static str);
-
 impl BodyError {
     /// Whether the body was malformed (the client's fault), not cut.
     pub(crate) fn is_malformed(&self) -> bool {
-        let error = match self {
-            BodyError::Malformed(_) => return true,
-            BodyError::Http(error) => error,
-            _ => return false,
-        };
-        let mut source = std::error::Error::source(error);
-        while let Some(error) = source {
-            if let Some(io) = error.downcast_ref::<std::io::Error>()
-                && io
-                    .get_ref()
-                    .is_some_and(|inner| inner.is::<MalformedBody>())
-            {
-                return true;
-            }
-            source = error.source();
-        }
-        false
+        matches!(self, BodyError::Malformed(_))
     }
 }
 

@@ -25,11 +25,6 @@ pub(crate) trait ArrivalWatch {
     fn arrived(&self);
     /// The body ended, failed, or its reader let it go: stop timing.
     fn ended(&self);
-    /// The reader has had the whole body: the client sent all of it, and
-    /// the server has read it off the connection.
-    fn read_whole(&self) {
-        self.ended();
-    }
 }
 
 /// Where a body arriving from the network comes from.
@@ -120,8 +115,7 @@ impl Incoming {
             // end, so the last bytes end the timing too.
             match &frame {
                 Some(Ok(_)) if !self.body.is_end_stream() => watch.arrived(),
-                Some(Ok(_)) | None => watch.read_whole(),
-                Some(Err(_)) => watch.ended(),
+                Some(_) | None => watch.ended(),
             }
         }
         let frame = match frame {

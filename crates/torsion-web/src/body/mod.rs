@@ -19,7 +19,6 @@ use http_body::{Frame, SizeHint};
 use crate::ConnectionInfo;
 pub use channel::BodySender;
 use channel::Channel;
-pub(crate) use error::MalformedBody;
 pub use error::{BodyClosed, BodyError};
 pub(crate) use inbound::{Inbound, InboundSender, inbound};
 pub(crate) use incoming::ArrivalWatch;

@@ -70,8 +70,6 @@ pub(super) struct BodyClock {
     /// the connection.
     http2: bool,
     control: Rc<Control>,
-    /// Which of the connection's requests the body is (they are counted).
-    request: u64,
     /// The reader, the pending answer and the response body, woken on
     /// expiry.
     wakers: RefCell<Vec<Waker>>,
@@ -98,7 +96,6 @@ impl BodyClock {
             answer: Cell::new(Answer::Awaited),
             http2,
             control: control.clone(),
-            request: control.started(),
             wakers: RefCell::new(Vec::new()),
         });
         let weak = Rc::downgrade(&clock);
@@ -197,10 +194,5 @@ impl ArrivalWatch for BodyClock {
         self.ended.set(true);
         self.waiting.set(None);
         self.wakers.borrow_mut().clear();
-    }
-
-    fn read_whole(&self) {
-        self.ended();
-        self.control.body_read(self.request);
     }
 }

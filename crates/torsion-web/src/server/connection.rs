@@ -2,23 +2,11 @@
 //! first bytes (the HTTP/2 connection preface, which a client sends first
 //! when it knows or has agreed by ALPN that the server speaks HTTP/2), so
 //! one port serves both, with or without TLS. The bytes read to decide are
-//! handed back to hyper before the rest of the stream.
+//! handed back to the protocol's reader before the rest of the stream.
 //!
-//! On HTTP/1 every byte passes the [`Http1Check`] on its way to hyper; a
-//! request it refuses is answered here, once hyper has answered the
-//! requests before it, and the connection ends. Requests that hyper
-//! refuses itself (it writes the 400 or 431) and heads cut by the header
-//! read timeout are reported to the resource as [`RejectedRequest`]s too.
-//!
-//! An HTTP/1 connection at rest between requests *parks*: hyper is told
-//! the stream ended, finishes its connection (without shutting the stream)
-//! and is dropped with its read and write buffers (some 16 KiB, most of
-//! what an idle keep-alive connection would cost), and the task waits for
-//! the socket to be readable holding no buffer. When the client sends
-//! again, a new hyper connection takes the stream up where the last one
-//! left it. Only a connection whose every request was answered, whose
-//! last request body was read, and with nothing arrived since, parks; see
-//! [`Control`] for how often.
+//! HTTP/1 is parsed and answered by torsion-web's own
+//! [`Http1Connection`](super::http1::Http1Connection); HTTP/2 by hyper's
+//! connection over the torsion stream.
 
 use std::future::{Future, poll_fn};
 use std::io;
@@ -28,24 +16,19 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper::server::conn::http2::Connection as Http2;
 use torsion::net::AsyncStream;
 use torsion::{Failure, Reactor};
 
 use super::control::{Control, Order};
-use super::http1_check::Http1Check;
-use super::http1_oversight::{CHECKED_READ, Http1Oversight, Replay};
-use super::pipeline::HeldResponses;
+use super::http1::{Ended, Http1Connection};
 use super::service::RequestService;
 use super::{Registered, ServerOptions, Shared};
+use crate::ConnectionInfo;
 use crate::rt::{ReactorExecutor, ReactorTimer};
-use crate::upgrade::{Overseer, UpgradableIo, UpgradableStream};
-use crate::{ConnectionInfo, RejectedRequest};
 
 /// What every HTTP/2 client sends first (RFC 9113, section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-/// hyper's own limit on HTTP/1 header fields.
-const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
 /// Streams a client may open and reset before the server has taken them
 /// up, after which the connection ends with GOAWAY `ENHANCE_YOUR_CALM`:
@@ -105,17 +88,15 @@ pub(super) async fn serve(
         tls,
     });
     let options = &server.options;
-    let peer = info.peer.clone();
     let service = RequestService {
         resource: server.resource.clone(),
         info,
         control: control.clone(),
         server: server.clone(),
     };
-    if protocol == Protocol::Http1 && super::http1::native() {
-        let mut connection =
-            super::http1::Http1Connection::new(stream, &first[..read], service, registered);
-        if let super::http1::Ended::Switched(offer) = poll_fn(|cx| connection.poll(cx)).await {
+    if protocol == Protocol::Http1 {
+        let mut connection = Http1Connection::new(stream, &first[..read], service, registered);
+        if let Ended::Switched(offer) = poll_fn(|cx| connection.poll(cx)).await {
             if let Some(handover) = connection.hand_over() {
                 offer.hand_over(handover);
             }
@@ -125,55 +106,20 @@ pub(super) async fn serve(
         flush_before_closing(&transport, &server, &reactor).await;
         return;
     }
-    let held = Rc::new(HeldResponses::default());
+    drop(registered);
     let io = ServerIo {
         stream,
-        held: held.clone(),
-        pipeline_flush: options.http1_pipeline_flush,
         replay: first,
         replay_at: 0,
         replay_end: read,
-        flushed: true,
-        http1: (protocol == Protocol::Http1).then(|| {
-            Http1Oversight::new(
-                control.clone(),
-                registered,
-                Http1Check::new(options.max_header_size, options.max_headers),
-                server.resource.clone(),
-                peer.clone(),
-            )
-        }),
     };
-    let outcome = match protocol {
-        Protocol::Http1 => {
-            let settle = || held.release(&transport);
-            serve_http1(&http1(options), io, service, &control, &settle).await
-        }
-        Protocol::Http2 => {
-            control.settled_idle();
-            // Boxed: held inline, its room would be every connection's.
-            let mut connection = Box::pin(http2(options, &reactor).serve_connection(io, service));
-            supervise(
-                connection.as_mut(),
-                &control,
-                || {},
-                |connection| connection.graceful_shutdown(),
-            )
-            .await
-        }
-    };
+    control.settled_idle();
+    // Boxed: held inline, its room would be every connection's.
+    let mut connection = Box::pin(http2(options, &reactor).serve_connection(io, service));
+    let outcome = supervise(connection.as_mut(), &control).await;
     flush_before_closing(&transport, &server, &reactor).await;
     if let Err(error) = outcome {
-        tracing::debug!(%error, "HTTP connection ended with an error");
-        if let Some(status) = status_written_by_hyper(&error) {
-            server.resource.rejected(&RejectedRequest {
-                peer,
-                status,
-                reason: "hyper could not parse the request head",
-                request_line: None,
-                answered: true,
-            });
-        }
+        tracing::debug!(%error, "HTTP/2 connection ended with an error");
     }
 }
 
@@ -192,110 +138,6 @@ async fn flush_before_closing(
     while transport.buffered() > 0 && flushing.elapsed() < server.options.shutdown_timeout {
         let _ = torsion::time::defer_later(reactor, FLUSH_CHECK, || Ok::<_, Failure>(())).await;
     }
-}
-
-/// Serves HTTP/1 with hyper, parking between requests (see the module's
-/// documentation) and taking a new hyper connection up when the client
-/// sends again; ends when hyper does otherwise, or when told to finish
-/// while parked. `settle` runs whenever hyper stops for now.
-async fn serve_http1(
-    builder: &hyper::server::conn::http1::Builder,
-    mut io: ServerIo,
-    mut service: RequestService,
-    control: &Control,
-    settle: &dyn Fn(),
-) -> hyper::Result<()> {
-    loop {
-        // hyper upgrades (WebSockets) only `Send` I/O: the connection is
-        // served through a token for the stream kept on this thread. Boxed,
-        // so that a parked connection's task keeps none of its room.
-        let mut connection = Box::new(
-            builder
-                .serve_connection(UpgradableStream::wrapping(io), service)
-                .with_upgrades(),
-        );
-        supervise(Pin::new(&mut *connection), control, settle, |connection| {
-            connection.graceful_shutdown()
-        })
-        .await?;
-        // Upgraded (the stream has gone to the new protocol), or ended.
-        let Some(parts) = connection.into_parts() else {
-            return Ok(());
-        };
-        let hyper::server::conn::http1::Parts {
-            io: token,
-            read_buf,
-            service: kept,
-            ..
-        } = parts;
-        let Some(mut parked) = token.into_io::<ServerIo>() else {
-            return Ok(());
-        };
-        let parking = parked
-            .http1
-            .as_mut()
-            .is_some_and(Http1Oversight::take_parking);
-        if !parking {
-            return Ok(());
-        }
-        // hyper reads only when it has parsed all it holds. Even empty,
-        // the bytes keep hyper's whole read buffer alive: let them go.
-        debug_assert!(read_buf.is_empty());
-        drop(read_buf);
-        control.set_parked(true);
-        let resume = {
-            let mut readable = std::pin::pin!(parked.stream.readable());
-            poll_fn(|cx| {
-                if control.order() >= Order::Finish {
-                    // A graceful stop closes a connection at rest.
-                    return Poll::Ready(false);
-                }
-                readable.as_mut().poll(cx).map(|()| true)
-            })
-            .await
-        };
-        if !resume {
-            return Ok(());
-        }
-        control.set_parked(false);
-        io = parked;
-        service = kept;
-    }
-}
-
-/// The status hyper answered a request it could not parse with, if the
-/// connection ended that way (hyper's `on_error` for servers).
-fn status_written_by_hyper(error: &hyper::Error) -> Option<http::StatusCode> {
-    if error.is_parse_too_large() {
-        Some(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
-    } else if error.is_parse() && !error.is_parse_version_h2() {
-        Some(http::StatusCode::BAD_REQUEST)
-    } else {
-        None
-    }
-}
-
-fn http1(options: &ServerOptions) -> hyper::server::conn::http1::Builder {
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        // The connection's watchdog enforces the header read timeout, for
-        // HTTP/2 too and without a timer per request.
-        .header_read_timeout(None)
-        // A response's head and a small body leave in one buffer and one
-        // send, not as a queue handed to writev: about 500 fewer
-        // instructions per request and a cheaper send. A large body costs
-        // one more copy, which a 64 MiB file's download does not show.
-        .writev(false)
-        // The checker enforces the head limit; hyper's, a read above it,
-        // is only a backstop, so the refusal and its log line are ours.
-        .max_buf_size(options.max_header_size.max(8192) + CHECKED_READ)
-        .max_header_size(options.max_header_size + CHECKED_READ);
-    // hyper parses into a buffer on the stack for its default count, and
-    // allocates one per request for any other.
-    if options.max_headers != HYPER_DEFAULT_MAX_HEADERS {
-        builder.max_headers(options.max_headers);
-    }
-    builder
 }
 
 fn http2(
@@ -336,64 +178,31 @@ async fn sniff(
     }
 }
 
-/// Drives a hyper connection, carrying out the server's orders: `finish`
-/// asks hyper to close once the requests in flight are answered; an abort
-/// returns at once, dropping (closing) the connection. `settle` runs
-/// whenever hyper stops for now or for good.
-async fn supervise<C>(
-    mut connection: Pin<&mut C>,
+/// Drives hyper's HTTP/2 connection, carrying out the server's orders:
+/// `finish` asks hyper to close once the requests in flight are answered
+/// (GOAWAY); an abort returns at once, dropping (closing) the connection.
+async fn supervise(
+    mut connection: Pin<&mut Http2<ServerIo, RequestService, ReactorExecutor>>,
     control: &Control,
-    settle: impl Fn(),
-    finish: impl Fn(Pin<&mut C>),
-) -> hyper::Result<()>
-where
-    C: Future<Output = hyper::Result<()>>,
-{
+) -> hyper::Result<()> {
     let mut finishing = false;
     poll_fn(|cx| {
         if !finishing && control.order() >= Order::Finish {
             finishing = true;
-            finish(connection.as_mut());
+            connection.as_mut().graceful_shutdown();
         }
-        let polled = connection.as_mut().poll(cx);
-        settle();
-        polled
+        connection.as_mut().poll(cx)
     })
     .await
 }
 
-/// The stream as hyper reads it: first the bytes read to tell the
-/// protocol, then the stream. For HTTP/1 it tells the connection's control
-/// when bytes arrive, which starts a request head's timeout.
+/// The stream as hyper's HTTP/2 connection reads it: first the bytes read
+/// to tell the protocol, then the stream.
 struct ServerIo {
     stream: AsyncStream,
-    /// Responses held back while pipelined requests wait (HTTP/1).
-    held: Rc<HeldResponses>,
-    pipeline_flush: bool,
     replay: [u8; PREFACE.len()],
     replay_at: usize,
     replay_end: usize,
-    /// hyper has flushed all it wrote: it holds nothing of its own to
-    /// write (it writes its buffer out before it flushes the stream).
-    flushed: bool,
-    http1: Option<Http1Oversight>,
-}
-
-impl UpgradableIo for ServerIo {
-    /// By the time hyper gives the connection up it has read the request,
-    /// so the sniffed bytes are long replayed.
-    fn into_stream(self: Box<Self>) -> (AsyncStream, Option<Box<dyn Overseer>>) {
-        debug_assert_eq!(self.replay_at, self.replay_end);
-        self.held.release(self.stream.transport());
-        let overseer = self
-            .http1
-            .map(|oversight| Box::new(oversight) as Box<dyn Overseer>);
-        (self.stream, overseer)
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
-        self
-    }
 }
 
 impl Read for ServerIo {
@@ -403,13 +212,6 @@ impl Read for ServerIo {
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if let Some(http1) = &mut this.http1 {
-            let replay = Replay {
-                bytes: &this.replay[..this.replay_end],
-                taken: &mut this.replay_at,
-            };
-            return http1.poll_read(&mut this.stream, replay, this.flushed, cx, buf);
-        }
         if this.replay_at < this.replay_end {
             let n = buf.remaining().min(this.replay_end - this.replay_at);
             buf.put_slice(&this.replay[this.replay_at..this.replay_at + n]);
@@ -420,52 +222,21 @@ impl Read for ServerIo {
     }
 }
 
-impl ServerIo {
-    fn poll_write_slices(
-        &mut self,
-        cx: &mut Context<'_>,
-        slices: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match &self.http1 {
-            Some(http1) if self.pipeline_flush => {
-                let more_waiting = http1.requests_waiting();
-                self.held
-                    .poll_write(&mut self.stream, cx, slices, more_waiting)
-            }
-            _ => Pin::new(&mut self.stream).poll_write_vectored(cx, slices),
-        }
-    }
-}
-
 impl Write for ServerIo {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        this.flushed = false;
-        this.poll_write_slices(cx, &[io::IoSlice::new(buf)])
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let flushed = Pin::new(&mut this.stream).poll_flush(cx);
-        this.flushed = flushed.is_ready();
-        flushed
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        // hyper shuts the stream down right after a last response, which
-        // may be held (it answered a request it refused itself, or an
-        // HTTP/1.0 request, with whole requests still behind it).
-        this.held.release(this.stream.transport());
-        if this.http1.as_ref().is_some_and(Http1Oversight::parking) {
-            // hyper finishes to park: the stream goes on.
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut this.stream).poll_shutdown(cx)
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -477,8 +248,6 @@ impl Write for ServerIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        this.flushed = false;
-        this.poll_write_slices(cx, bufs)
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
     }
 }

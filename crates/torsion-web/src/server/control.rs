@@ -18,13 +18,13 @@
 //!
 //! Once the connection is upgraded (to a WebSocket) the watchdog stops, and
 //! the orders go to the protocol that took the connection over instead of
-//! to hyper.
+//! to the HTTP connection.
 //!
-//! An HTTP/1 connection at rest between requests may let go of hyper's
-//! connection and its buffers (it is then *parked*; see `connection`). It
-//! does so at its first rest, and afterwards at most once per sweep of the
-//! server (see [`Control::sweep`]): a busy keep-alive connection, whose
-//! rests are short, is not rebuilt for every request.
+//! An HTTP/1 connection at rest between requests may let go of its buffers
+//! (it is then *parked*; see `http1::connection`). It does so at its first
+//! rest, and afterwards at most once per sweep of the server (see
+//! [`Control::sweep`]): a busy keep-alive connection, whose rests are
+//! short, does not make its buffers again for every request.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -88,9 +88,6 @@ pub(super) struct Control {
     in_flight: Cell<usize>,
     /// Requests that reached the resource, ever.
     started: Cell<u64>,
-    /// Wake the task when no request is left in flight (a refused request
-    /// waits for those before it).
-    wake_when_idle: Cell<bool>,
     /// The header read timeout passed.
     head_timed_out: Cell<bool>,
     order: Cell<Order>,
@@ -108,12 +105,8 @@ pub(super) struct Control {
     /// `started` when the server last swept: a connection that took a
     /// request since is in use, not idle.
     started_at_sweep: Cell<u64>,
-    /// hyper's connection is let go, until the client sends again.
+    /// The connection's buffers are let go, until the client sends again.
     parked: Cell<bool>,
-    /// The last request started has a body, which may not have been read
-    /// to its end yet (hyper would still be reading it); cleared when its
-    /// reader has had it whole.
-    body_pending: Cell<bool>,
 }
 
 impl Control {
@@ -123,7 +116,6 @@ impl Control {
             phase: Cell::new(Phase::Head(Instant::now())),
             in_flight: Cell::new(0),
             started: Cell::new(0),
-            wake_when_idle: Cell::new(false),
             head_timed_out: Cell::new(false),
             order: Cell::new(Order::Serve),
             task: RefCell::new(None),
@@ -135,7 +127,6 @@ impl Control {
             release_wanted: Cell::new(true),
             started_at_sweep: Cell::new(0),
             parked: Cell::new(false),
-            body_pending: Cell::new(false),
         });
         if let Some(period) = options.watchdog_period() {
             arm(&control, reactor, period, period);
@@ -228,14 +219,11 @@ impl Control {
         }
     }
 
-    /// A request's head is complete and it goes to the resource, with a
-    /// body or without. Any request before it has been read whole (HTTP/1
-    /// reads one request after another).
-    pub(super) fn request_started(&self, with_body: bool) {
+    /// A request's head is complete and it goes to the resource.
+    pub(super) fn request_started(&self) {
         self.in_flight.set(self.in_flight.get() + 1);
         self.started.set(self.started.get() + 1);
         self.phase.set(Phase::Busy);
-        self.body_pending.set(with_body);
     }
 
     /// A request's response was sent (or abandoned).
@@ -244,67 +232,20 @@ impl Control {
         self.in_flight.set(left);
         if left == 0 {
             self.phase.set(Phase::Idle(Instant::now()));
-            // hyper may have looked for the next request before it let the
-            // answer go: woken, it looks again, and finds it may park.
-            let park = self.release_wanted.get() && !self.parked.get();
-            if (self.wake_when_idle.take() || park)
-                && let Some(task) = &*self.task.borrow()
-            {
-                task.wake_by_ref();
-            }
         }
     }
 
-    /// Whether no request is in flight.
-    pub(super) fn idle(&self) -> bool {
-        self.in_flight.get() == 0
-    }
-
-    /// Whether `handed_on` requests have all reached the resource and been
-    /// answered; if not, the task is woken when the last answer is done.
-    pub(super) fn answered_all(&self, handed_on: u64) -> bool {
-        let all = self.started.get() >= handed_on && self.in_flight.get() == 0;
-        self.wake_when_idle.set(!all);
-        all
-    }
-
-    /// Requests that reached the resource so far; the last is numbered
-    /// this.
-    pub(super) fn started(&self) -> u64 {
-        self.started.get()
-    }
-
-    /// The body of request number `request` was read whole: if no request
-    /// came after it, hyper is between requests once it is answered (and
-    /// the task is woken to park if it is answered already).
-    pub(super) fn body_read(&self, request: u64) {
-        if request != self.started.get() || !self.body_pending.replace(false) {
-            return;
-        }
-        if self.release_wanted.get()
-            && !self.parked.get()
-            && matches!(self.phase.get(), Phase::Idle(_))
-            && let Some(task) = &*self.task.borrow()
-        {
-            task.wake_by_ref();
-        }
-    }
-
-    /// Whether the connection may park now: it is wanted, nothing has
-    /// arrived since the last answer, and every one of the `handed_on`
-    /// request heads was answered with its body read whole. hyper is then
-    /// between requests, waiting for the next head.
-    pub(super) fn may_park(&self, handed_on: u64) -> bool {
+    /// Whether the connection may park now: it is wanted, and no request
+    /// is in flight and nothing has arrived since the last answer.
+    pub(super) fn may_park(&self) -> bool {
         self.release_wanted.get()
             && !self.parked.get()
-            && !self.body_pending.get()
             && matches!(self.phase.get(), Phase::Idle(_))
             && self.in_flight.get() == 0
-            && self.started.get() >= handed_on
     }
 
-    /// The connection parked (`true`), or took hyper up again (`false`);
-    /// it parks again at its first rest after the next sweep.
+    /// The connection parked (`true`), or took its buffers up again
+    /// (`false`); it parks again at its first rest after the next sweep.
     pub(super) fn set_parked(&self, parked: bool) {
         self.parked.set(parked);
         self.release_wanted.set(false);
@@ -313,8 +254,8 @@ impl Control {
     /// The server's periodic sweep: a connection not parked that took no
     /// request since the last sweep may park at its next rest, and one
     /// resting now is woken to park at once. A connection in use keeps
-    /// hyper's buffers: parking it would only have them made again for
-    /// its next request, a second later.
+    /// its buffers: parking it would only have them made again for its
+    /// next request, a second later.
     pub(super) fn sweep(&self) {
         let started = self.started.get();
         let took_requests = self.started_at_sweep.replace(started) != started;
@@ -449,24 +390,24 @@ mod tests {
         let reactor = Reactor::new().unwrap();
         let control = Control::start(&reactor, &ServerOptions::default());
         let serve_one = || {
-            control.request_started(false);
+            control.request_started();
             control.request_finished();
         };
         // A new connection parks at its first rest; once it is taken up
         // again, only a sweep that finds it quiet lets it park.
         serve_one();
-        assert!(control.may_park(1));
+        assert!(control.may_park());
         control.set_parked(false);
         control.sweep();
-        assert!(!control.may_park(1), "in use since the last sweep");
+        assert!(!control.may_park(), "in use since the last sweep");
         serve_one();
         control.sweep();
-        assert!(!control.may_park(2), "still in use");
+        assert!(!control.may_park(), "still in use");
         control.sweep();
-        assert!(control.may_park(2), "quiet for a whole sweep");
+        assert!(control.may_park(), "quiet for a whole sweep");
         control.set_parked(true);
         control.sweep();
-        assert!(!control.may_park(2), "parked already");
+        assert!(!control.may_park(), "parked already");
     }
 
     #[test]
@@ -474,7 +415,7 @@ mod tests {
         let reactor = Reactor::new().unwrap();
         let started = Instant::now();
         let control = Control::start(&reactor, &options(40, 120));
-        control.request_started(false);
+        control.request_started();
         let busy_for = Duration::from_millis(200);
         let c = control.clone();
         reactor.call_later(busy_for, move || c.request_finished());

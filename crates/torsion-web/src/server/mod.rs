@@ -3,10 +3,11 @@
 //! `tls:8443:...`), with the limits of [`ServerOptions`] and a graceful
 //! stop.
 //!
-//! Each connection is a task on the reactor running hyper's connection
-//! over the torsion stream. Its first bytes tell HTTP/2 (the connection
-//! preface, sent by clients with prior knowledge or after agreeing on `h2`
-//! by ALPN) from HTTP/1. The server keeps every connection's
+//! Each connection is a task on the reactor. Its first bytes tell HTTP/2
+//! (the connection preface, sent by clients with prior knowledge or after
+//! agreeing on `h2` by ALPN) from HTTP/1: torsion-web parses and answers
+//! HTTP/1 itself (`http1`), and runs hyper's HTTP/2 connection over the
+//! torsion stream. The server keeps every connection's
 //! [`Control`](control::Control) so that it can time requests out and
 //! drain connections when it stops.
 
@@ -15,9 +16,7 @@ mod connection;
 mod control;
 mod http1;
 mod http1_check;
-mod http1_oversight;
 mod options;
-mod pipeline;
 mod service;
 
 use std::cell::{Cell, RefCell};
@@ -45,8 +44,8 @@ pub use options::ServerOptions;
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 /// How often the server lets its connections park again (see
-/// [`Control::sweep`]): a busy keep-alive connection then rebuilds hyper's
-/// connection about once this often, not once per request, and one at
+/// [`Control::sweep`]): a busy keep-alive connection then makes its
+/// buffers again about once this often, not once per request, and one at
 /// rest that has not parked since its last sweep parks within this.
 const RELEASE_SWEEP: Duration = Duration::from_secs(1);
 

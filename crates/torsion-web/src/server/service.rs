@@ -1,6 +1,8 @@
-//! The hyper service of one connection: it turns hyper's request into a
-//! [`Request`], checks the announced body size, calls the resource (a panic
-//! becomes a 500), and keeps the connection's count of requests in flight
+//! Answering the requests of one connection, HTTP/1 (torsion-web's own
+//! connection) or HTTP/2 (hyper's, through the `hyper::service::Service`
+//! impl): it makes the [`Request`], checks the announced body size, calls
+//! the resource (a panic becomes a 500), and keeps the connection's count
+//! of requests in flight
 //! until each response's body has been sent or dropped. A request body
 //! that arrives too slowly (see `body_clock`) is answered 408 for a
 //! resource that has not answered, and cuts a response under way.
@@ -62,7 +64,7 @@ impl RequestService {
         announced: Option<u64>,
         make_body: impl FnOnce(B, Option<Rc<dyn ArrivalWatch>>, Rc<ConnectionInfo>) -> Body,
     ) -> Answering {
-        let guard = InFlight::start(&self.control, with_body);
+        let guard = InFlight::start(&self.control);
         let options = &self.server.options;
         if let (Some(limit), Some(announced)) = (options.max_body_size, announced)
             && announced > limit
@@ -167,7 +169,7 @@ impl Future for Answering {
     }
 }
 
-/// The response hyper sends for a reply's outcome: its body keeps the
+/// The response the connection sends for a reply's outcome: its body keeps the
 /// request counted in flight (`guard`) and, while the request body may
 /// still be late, watched by its clock.
 fn finish(
@@ -249,8 +251,8 @@ pub(super) struct InFlight {
 }
 
 impl InFlight {
-    fn start(control: &Rc<Control>, with_body: bool) -> InFlight {
-        control.request_started(with_body);
+    fn start(control: &Rc<Control>) -> InFlight {
+        control.request_started();
         InFlight {
             control: control.clone(),
         }

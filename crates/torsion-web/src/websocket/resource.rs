@@ -155,7 +155,7 @@ impl Resource for WebSocketResource {
             )
             .into();
         }
-        let switched = match upgrade::on_switch(&request) {
+        let switched = match upgrade::switched(&request) {
             Some(switched) => Switch::Native(switched),
             None => Switch::Hyper(hyper::upgrade::on(&mut request)),
         };

@@ -16,7 +16,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::io::{self, IoSlice};
+use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -24,18 +24,23 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use http::{Method, StatusCode};
 use http_body::Body as _;
-use torsion::net::{AsyncStream, HIGH_WATER_MARK, Transport};
+use torsion::net::{AsyncStream, Transport};
 
-use super::encode::{self, Answering as Facts, Framing, LAST_CHUNK};
+use super::encode::{self, Answering as Facts, Framing};
 use super::head;
 use crate::body::{InboundSender, inbound};
 use crate::server::Registered;
 use crate::server::control::{Control, Order};
 use crate::server::http1_check::{BodyFraming, Http1Check, Refusal, Step};
-use crate::server::http1_oversight::refusal_response;
 use crate::server::service::{Answering, RequestService, TrackedBody};
-use crate::upgrade::{Handover, Overseer, StopRequest, SwitchOffer};
-use crate::{Body, BodyError, RejectedRequest};
+use crate::upgrade::SwitchOffer;
+use crate::{Body, BodyError};
+
+mod handover;
+mod refusal;
+mod writing;
+
+use refusal::{refusal_response, report};
 
 /// The most one read takes from the socket.
 const READ_SIZE: usize = 64 * 1024;
@@ -46,10 +51,6 @@ const INPUT_ROOM: usize = 4096;
 /// Responses held back for one write while pipelined requests wait; past
 /// this they go out.
 const HOLD_AT_MOST: usize = 16 * 1024;
-
-/// Body data shorter than this is copied after the response head, so both
-/// leave in one buffer; longer data is written as it is.
-const COPY_AT_MOST: usize = 4 * 1024;
 
 /// The interim response a client that sent `Expect: 100-continue` waits
 /// for before it sends the body.
@@ -228,20 +229,6 @@ impl Http1Connection {
         matches!(self.reading, Reading::Head) && !self.input.is_empty()
     }
 
-    /// Writes what is left; the transport sends it and closes.
-    fn end(&mut self) {
-        if !self.output.is_empty() {
-            self.transport.write(&self.output);
-            self.output = Vec::new();
-        }
-        self.transport.lose_write_connection();
-    }
-
-    /// Whether the transport can no longer send.
-    fn broken(&self) -> bool {
-        !self.transport.is_open()
-    }
-
     /// Parses what has arrived, as far as the connection may: whether
     /// anything came of it.
     fn parse(&mut self, cx: &mut Context<'_>) -> bool {
@@ -342,13 +329,13 @@ impl Http1Connection {
 
     /// A request head arrived: the resource is called.
     fn start(&mut self, head: Bytes, framing: BodyFraming, may_switch: bool) {
-        let head = match head::parse(head, self.check.spans()) {
+        let head = match head::parse(&head, self.check.spans()) {
             Ok(head) => head,
             Err(reason) => {
                 let refusal = Refusal {
                     status: StatusCode::BAD_REQUEST,
                     reason,
-                    request_line: None,
+                    request_line: Some(head::request_line(&head, self.check.spans())),
                 };
                 self.refuse(refusal);
                 return;
@@ -483,7 +470,6 @@ impl Http1Connection {
                 self.switched = Some(offer);
                 return;
             } else {
-                self.check.resume();
                 if let Reading::Switch = self.reading {
                     self.reading = Reading::Head;
                 }
@@ -498,77 +484,6 @@ impl Http1Connection {
             body,
             framing: encoded.framing,
         };
-    }
-
-    /// Sends what the response body has ready: whether anything came.
-    fn send_body(&mut self, cx: &mut Context<'_>) -> bool {
-        let mut progress = false;
-        loop {
-            // A slow reader holds the body back, not the transport's buffer.
-            if !self.room(cx) {
-                return progress;
-            }
-            let Some(Exchange {
-                answer: Answer::Sending { body, framing },
-                ..
-            }) = &mut self.exchange
-            else {
-                return progress;
-            };
-            let framing = *framing;
-            match Pin::new(body).poll_frame(cx) {
-                Poll::Pending => return progress,
-                Poll::Ready(None) => {
-                    match framing {
-                        Framing::Chunked => self.output.extend_from_slice(LAST_CHUNK),
-                        Framing::UntilClose => self.closing = true,
-                        Framing::None | Framing::Length(_) => {}
-                    }
-                    self.complete();
-                    return true;
-                }
-                Poll::Ready(Some(Ok(frame))) => {
-                    progress = true;
-                    if let Ok(data) = frame.into_data() {
-                        self.put_data(&data, framing);
-                    }
-                }
-                Poll::Ready(Some(Err(error))) => {
-                    // The client must not take a cut body for a whole one:
-                    // the connection ends without the body's end.
-                    tracing::debug!(%error, "response body failed; closing the connection");
-                    self.exchange = None;
-                    self.closing = true;
-                    self.reading = Reading::Done;
-                    return true;
-                }
-            }
-        }
-    }
-
-    /// Puts a piece of the response body on its way.
-    fn put_data(&mut self, data: &[u8], framing: Framing) {
-        if data.is_empty() {
-            return;
-        }
-        let chunked = matches!(framing, Framing::Chunked);
-        if chunked {
-            encode::chunk_header(data.len(), &mut self.output);
-        }
-        if data.len() <= COPY_AT_MOST {
-            self.output.extend_from_slice(data);
-            if chunked {
-                self.output.extend_from_slice(encode::CHUNK_END);
-            }
-            return;
-        }
-        let end: &[u8] = if chunked { encode::CHUNK_END } else { b"" };
-        self.transport.write_vectored(&[
-            IoSlice::new(&self.output),
-            IoSlice::new(data),
-            IoSlice::new(end),
-        ]);
-        self.output.clear();
     }
 
     /// The response to the request in flight is written whole.
@@ -602,45 +517,6 @@ impl Http1Connection {
         if !self.pipeline_flush {
             self.transport.write(&self.output);
             self.output.clear();
-        }
-    }
-
-    /// Whether the transport has room for more of a response body (if not,
-    /// the task is woken when it drains); what is held goes out first
-    /// once there is enough of it.
-    fn room(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.output.len() >= HOLD_AT_MOST {
-            return self.flush(cx);
-        }
-        if self.transport.buffered() <= HIGH_WATER_MARK {
-            return true;
-        }
-        // An empty write asks to be woken when the transport drains.
-        let asked = match &mut self.stream {
-            Some(stream) => tokio::io::AsyncWrite::poll_write(Pin::new(stream), cx, &[]),
-            None => return false,
-        };
-        matches!(asked, Poll::Ready(Ok(_)))
-    }
-
-    /// Writes what is held, unless the transport is full (then the task
-    /// is woken when it drains): whether the transport took it and has
-    /// room for more.
-    fn flush(&mut self, cx: &mut Context<'_>) -> bool {
-        let slices = [IoSlice::new(&self.output)];
-        let Some(stream) = &mut self.stream else {
-            return false;
-        };
-        match tokio::io::AsyncWrite::poll_write_vectored(Pin::new(stream), cx, &slices) {
-            Poll::Ready(Ok(_)) => {
-                self.output.clear();
-                true
-            }
-            Poll::Ready(Err(_)) => {
-                self.output.clear();
-                false
-            }
-            Poll::Pending => false,
         }
     }
 
@@ -696,12 +572,17 @@ impl Http1Connection {
         self.eof = true;
         if let Reading::Body(sender) = &self.reading {
             sender.fail(BodyError::Incomplete);
-            self.reading = Reading::Done;
         }
         // The connection ends at once, as hyper's does without half-close
         // support: a reply not yet given is dropped, which cancels the
-        // work behind it, and a response under way is cut.
+        // work behind it, a response under way is cut, and requests
+        // pipelined behind it are not answered (their answers would follow
+        // a cut one).
         self.exchange = None;
+        self.reading = Reading::Done;
+        self.closing = true;
+        self.input = BytesMut::new();
+        self.checked = 0;
     }
 
     /// At rest, lets the buffers go when the control allows it.
@@ -710,45 +591,12 @@ impl Http1Connection {
             && matches!(self.reading, Reading::Head)
             && self.input.is_empty()
             && self.output.is_empty();
-        if at_rest && self.control.may_park(self.control.started()) {
+        if at_rest && self.control.may_park() {
             self.input = BytesMut::new();
             self.output = Vec::new();
             self.parked = true;
             self.control.set_parked(true);
         }
-    }
-}
-
-impl Http1Connection {
-    /// The connection, for the protocol a response switched to: the
-    /// stream, what arrived after the request, and the server's hold.
-    pub(in crate::server) fn hand_over(mut self) -> Option<Handover> {
-        let stream = self.stream.take()?;
-        Some(Handover {
-            stream,
-            already_read: std::mem::take(&mut self.input).freeze(),
-            overseer: Some(Box::new(ServerHold {
-                control: self.control.clone(),
-                _registered: self._registered.clone(),
-            })),
-        })
-    }
-}
-
-/// The server's hold on a connection it switched to another protocol: it
-/// counts the connection as open, and passes its orders on.
-struct ServerHold {
-    control: Rc<Control>,
-    _registered: Rc<Registered>,
-}
-
-impl Overseer for ServerHold {
-    fn watch(&self, on_stop: Box<dyn Fn(StopRequest)>) {
-        self.control.hand_over(Rc::new(move |order| match order {
-            Order::Serve => {}
-            Order::Finish => on_stop(StopRequest::GoAway),
-            Order::Abort => on_stop(StopRequest::Cut),
-        }));
     }
 }
 
@@ -799,20 +647,4 @@ fn read_body(check: &mut Http1Check, input: &mut BytesMut, sender: &InboundSende
         Step::Broken(refusal) => BodyRead::Malformed(refusal),
         Step::MoreHead | Step::Head { .. } | Step::Refuse(_) => BodyRead::Nothing,
     }
-}
-
-/// Reports a refused request to the resource.
-fn report(service: &RequestService, refusal: Refusal, answered: bool) {
-    tracing::debug!(
-        status = refusal.status.as_u16(),
-        reason = refusal.reason,
-        "refused an HTTP/1 request"
-    );
-    service.resource.rejected(&RejectedRequest {
-        peer: service.info.peer.clone(),
-        status: refusal.status,
-        reason: refusal.reason,
-        request_line: refusal.request_line,
-        answered,
-    });
 }

@@ -29,7 +29,7 @@ pub(super) type Unparsable = &'static str;
 /// Takes `head` apart: the bytes from the request line (empty lines before
 /// it allowed) to the empty line that ends the head, as the checker passed
 /// them, with where the checker found their parts.
-pub(super) fn parse(head: Bytes, spans: &HeadSpans) -> Result<Head, Unparsable> {
+pub(super) fn parse(head: &Bytes, spans: &HeadSpans) -> Result<Head, Unparsable> {
     let bytes = &head[..];
     let range = |(start, end): (u32, u32)| start as usize..end as usize;
     let method = Method::from_bytes(&bytes[range(spans.method)]).map_err(|_| "malformed method")?;
@@ -73,6 +73,21 @@ pub(super) fn parse(head: Bytes, spans: &HeadSpans) -> Result<Head, Unparsable> 
     })
 }
 
+/// The request line of a head the checker passed, as the log shows it:
+/// non-printable bytes escaped, so that a request cannot forge log lines.
+pub(super) fn request_line(head: &[u8], spans: &HeadSpans) -> String {
+    let line = &head[spans.method.0 as usize..];
+    let end = line
+        .iter()
+        .position(|&byte| byte == b'\r' || byte == b'\n')
+        .unwrap_or(line.len());
+    line[..end]
+        .iter()
+        .flat_map(|&byte| std::ascii::escape_default(byte))
+        .map(char::from)
+        .collect()
+}
+
 /// The part of `bytes` from `start` to `end` without the whitespace
 /// around it.
 fn trim_whitespace(bytes: &[u8], start: usize, end: usize) -> std::ops::Range<usize> {
@@ -103,7 +118,7 @@ mod tests {
             panic!("the checker reads a whole head");
         };
         assert_eq!(used, bytes.len());
-        parse(Bytes::from(bytes), check.spans()).expect("parses")
+        parse(&Bytes::from(bytes), check.spans()).expect("parses")
     }
 
     #[test]
@@ -122,7 +137,7 @@ mod tests {
             }
             at = end;
         }
-        let split = parse(Bytes::from(bytes), check.spans()).expect("parses");
+        let split = parse(&Bytes::from(bytes), check.spans()).expect("parses");
         assert_eq!(split.uri, whole.uri);
         assert_eq!(split.headers, whole.headers);
         assert_eq!(split.headers["a"], "1");

@@ -7,10 +7,3 @@ mod encode;
 mod head;
 
 pub(super) use connection::{Ended, Http1Connection};
-
-/// Whether HTTP/1 is served by [`Http1Connection`] rather than hyper:
-/// `TORSION_WEB_HTTP1=native`, while the native connection is completed.
-pub(super) fn native() -> bool {
-    static NATIVE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *NATIVE.get_or_init(|| std::env::var("TORSION_WEB_HTTP1").is_ok_and(|value| value == "native"))
-}

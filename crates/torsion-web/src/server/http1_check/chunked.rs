@@ -1,16 +1,16 @@
-//! The chunked body (RFC 9112, section 7.1), which the checker follows to
-//! know where the next request starts: chunk sizes, extensions, data, and
-//! the trailer section. It is stricter than hyper's decoder wherever the two
-//! could differ, so hyper never reads a body the checker let past
-//! differently.
+//! The chunked body (RFC 9112, section 7.1): chunk sizes, extensions,
+//! data, and the trailer section. Only the data is content; the rest is
+//! read to know where the data and the next request start, and is never
+//! kept: extensions and trailers are checked and dropped.
 
 use http::StatusCode;
 
 use super::classes::TCHAR;
 use super::{Http1Check, Refused, State};
 
-/// The most bytes of one chunk extension (hyper allows 16 KiB over a whole
-/// body; one line's worth is plenty for any real client).
+/// The most bytes of one chunk extension: no extension is understood, so a
+/// longer one would only keep the server reading framing without content,
+/// and one line's worth is plenty for any real client.
 const MAX_CHUNK_EXTENSION: usize = 4096;
 
 impl Http1Check {
@@ -35,8 +35,9 @@ impl Http1Check {
                 b'\r' if digits > 0 => State::ChunkSizeLf(size),
                 _ => return Err((BAD, "malformed chunk size")),
             },
-            // hyper allows whitespace between the size and the extension,
-            // and nothing else there.
+            // Whitespace may come before an extension's `;` (the BWS of
+            // RFC 9112, section 7.1.1) and, leniently, before the line's
+            // end; nothing else may.
             State::ChunkSizeSpace(size) => match byte {
                 b' ' | b'\t' => State::ChunkSizeSpace(size),
                 b';' => State::ChunkExtension { size, len: 1 },

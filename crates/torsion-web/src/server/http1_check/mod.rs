@@ -1,25 +1,30 @@
-//! Checks HTTP/1 requests on their way from the socket to hyper, before
-//! hyper parses them.
+//! The HTTP/1 request parser of torsion-web's own connection
+//! (`server::http1`): it reads a connection's bytes as they arrive, says
+//! where each request head ends, how its body is framed and which of the
+//! body's bytes are content, and notes where the parts of the head lie
+//! (see [`HeadSpans`]) so that the connection takes the head apart without
+//! looking for them again.
 //!
-//! hyper (through httparse) accepts some requests RFC 9112 says a server
-//! must refuse (no Host, two Hosts, `Transfer-Encoding: chunked, chunked`,
-//! an authority-form target on GET) and refuses one it should serve
-//! (`HTTP/1.2`, which RFC 9110 section 2.5 has a server answer as the
-//! highest 1.x it speaks). The checker reads every byte once, in the order
-//! hyper will, and follows each request's framing (its head, then its body
-//! by Content-Length or by chunks) so that it knows where the next request
-//! of a pipeline starts. It never stores a request: its state is a few
-//! counters and a short prefix of the request line, kept for the log.
+//! It holds requests to RFC 9112 where a lenient parser lets them
+//! through: it refuses no Host, two Hosts, `Transfer-Encoding: chunked,
+//! chunked`, an authority-form target on GET, and obsolete line folding
+//! and bare CRs (which a server may repair instead, at the risk of reading
+//! a request otherwise than a proxy in front of it did). And it serves `HTTP/1.2`, which RFC 9110 section 2.5 has a
+//! server answer as the highest 1.x it speaks. It reads every byte once
+//! and follows each request's framing (its head, then its body by
+//! Content-Length or by chunks), so that it knows where the next request
+//! of a pipeline starts. It never stores a request: the connection keeps
+//! the bytes, and the parser's state is a few counters, the spans of the
+//! head being read, and a short prefix of the request line, kept for the
+//! log.
 //!
-//! A request it refuses never reaches hyper: the requests before it are
-//! handed on and answered, then the server answers the refused one itself
-//! and closes the connection. It is deliberately stricter than hyper, never
-//! looser, so the two can never disagree about where a request ends.
+//! A refused request is answered by the connection after the requests
+//! before it, and the connection then closes: after a refusal the parser
+//! reads nothing more.
 
 mod chunked;
 mod classes;
 mod fields;
-mod parse;
 mod request_line;
 mod runs;
 mod spans;
@@ -28,11 +33,12 @@ mod target;
 mod tests;
 mod whole_head;
 
+use std::ops::Range;
+
 use http::StatusCode;
 
 use classes::{FIELD_VALUE, TCHAR};
 use fields::{Codings, Field, HostSyntax, LONGEST_NAME, LengthSyntax};
-pub(crate) use parse::{BodyFraming, Step};
 pub(crate) use spans::HeadSpans;
 use target::TargetForm;
 
@@ -42,34 +48,61 @@ const LINE_PREFIX: usize = 96;
 /// Why a request is refused, as the response and the log say it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Refusal {
+    /// The status of the response that refuses it.
     pub(crate) status: StatusCode,
+    /// What was wrong, for the log.
     pub(crate) reason: &'static str,
     /// The request line as far as it was read, truncated for the log.
     pub(crate) request_line: Option<String>,
 }
 
-/// What to do with a run of bytes just read.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Checked {
-    /// How many of the bytes, from the start, go on to hyper.
-    pub(crate) pass: usize,
-    pub(crate) verdict: Verdict,
+/// How the body of a request whose head was just read is framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyFraming {
+    /// No body.
+    Empty,
+    /// `Content-Length` bytes, never 0.
+    Length(u64),
+    /// Chunks, ended by a last chunk and trailers.
+    Chunked,
 }
 
-/// The checker's conclusion about the bytes read so far.
+/// One step of reading a connection's bytes, as [`Http1Check::read`]
+/// gives it.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// All is well.
-    Fine,
-    /// A request is refused before hyper saw its head whole: answer the
-    /// requests before it, then answer this one and close.
+pub(crate) enum Step {
+    /// Every byte was read, and the head they begin is not whole yet.
+    MoreHead,
+    /// A request head ended `used` bytes in; the bytes after it are not
+    /// read yet.
+    Head {
+        /// How many of the bytes, from the start, the head took.
+        used: usize,
+        /// How the body that follows is framed.
+        body: BodyFraming,
+        /// The request may switch protocols (a CONNECT, an Upgrade): what
+        /// follows it is not read until it is answered.
+        may_switch: bool,
+    },
+    /// Bytes of a body were read.
+    Body {
+        /// How many of the bytes, from the start, were read: all of them,
+        /// unless a run of content or the body ended first.
+        used: usize,
+        /// Where the body's content lies in them; the rest is the chunked
+        /// framing around it.
+        data: Range<usize>,
+        /// The body ended with them.
+        end: bool,
+    },
+    /// A request is refused while its head was read.
     Refuse(Refusal),
-    /// The body of a request hyper is already serving is malformed: the
-    /// connection cannot go on.
+    /// The body being read is malformed.
     Broken(Refusal),
 }
 
-/// Where in a request the checker is.
+/// Where in a request the parser is. A `...Lf` state follows a CR and
+/// wants the LF that ends the line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     /// Before a request line; empty lines are skipped (RFC 9112, 2.2).
@@ -83,27 +116,37 @@ enum State {
     /// The start of a field line, or of the empty line ending the head.
     LineStart,
     Name,
+    /// After a field name's colon.
     Value,
     ValueLf,
     HeadEndLf,
+    /// In a body of known length, with how many bytes are left.
     Body(u64),
+    /// A chunk's size line: how many digits and the size they make.
     ChunkSize {
         digits: u8,
         size: u64,
     },
+    /// Whitespace after a chunk's size.
     ChunkSizeSpace(u64),
+    /// A chunk extension, with how many bytes of it were read.
     ChunkExtension {
         size: u64,
         len: usize,
     },
     ChunkSizeLf(u64),
+    /// In a chunk's data, with how many bytes are left.
     ChunkData(u64),
+    /// After a chunk's data, where its CR is due.
     ChunkDataCr,
     ChunkDataLf,
+    /// The start of a trailer field line, or of the empty line ending the
+    /// trailers.
     TrailerStart,
     Trailer,
     TrailerLf,
     TrailersEndLf,
+    /// A request was refused: nothing more is read.
     Refused,
 }
 
@@ -126,32 +169,38 @@ struct Facts {
     upgrade: bool,
     /// The start of the request line, for the log.
     line: Vec<u8>,
+    /// The request line was read whole.
     line_done: bool,
 }
 
 impl Facts {
+    /// Whether the method is `name`.
     fn method_is(&self, name: &[u8]) -> bool {
         self.method_len <= self.method.len() && &self.method[..self.method_len] == name
     }
 
+    /// Whether the request is an HTTP/1.0 one.
     fn http10(&self) -> bool {
         self.major == 1 && self.minor == 0
     }
 }
 
-/// The checker of one HTTP/1 connection's incoming bytes.
+/// The parser of one HTTP/1 connection's requests.
 #[derive(Debug)]
 pub(crate) struct Http1Check {
     max_head: usize,
     max_headers: usize,
     state: State,
-    /// Request heads handed on whole (so hyper calls the resource once for
-    /// each), counted to know when all of them are answered.
+    /// Request heads read whole: [`read`](Self::read) sees that one ended
+    /// when the count moves, whichever of the two readers of a head read
+    /// it.
     heads: u64,
-    /// The last request whole was a CONNECT or carried Upgrade: if it is
-    /// answered by switching protocols, what follows is not HTTP.
+    /// The last head read whole was a CONNECT's or carried Upgrade.
     may_switch: bool,
+    /// The bytes of the head (or trailers) read so far, held to
+    /// `max_head`.
     head_len: usize,
+    /// The field lines of the head read so far, held to `max_headers`.
     headers: usize,
     facts: Facts,
     /// Where the parts of the head being read lie.
@@ -172,7 +221,7 @@ impl std::fmt::Debug for Facts {
 type Refused = (StatusCode, &'static str);
 
 impl Http1Check {
-    /// A checker refusing heads longer than `max_head` bytes (431, or 414
+    /// A parser refusing heads longer than `max_head` bytes (431, or 414
     /// when the request line alone is that long) or with more than
     /// `max_headers` fields (431).
     pub(crate) fn new(max_head: usize, max_headers: usize) -> Http1Check {
@@ -191,51 +240,98 @@ impl Http1Check {
         }
     }
 
+    /// Reads the next of `bytes`, rewriting an `HTTP/1.x` version above
+    /// 1.1 to `HTTP/1.1` in place: up to a head's end, or one run of body
+    /// content with the framing before it. The bytes not used are the
+    /// caller's to give again, after more if it likes, with the call that
+    /// reads on; the bytes of a head cut short ([`Step::MoreHead`]) are
+    /// read already and are not given again. After a refusal nothing more
+    /// is read.
+    pub(crate) fn read(&mut self, bytes: &mut [u8]) -> Step {
+        if self.in_body() {
+            return self.read_body(bytes);
+        }
+        let heads = self.heads;
+        let mut at = 0;
+        while at < bytes.len() {
+            let step = match self.state {
+                State::Refused => return Step::MoreHead,
+                State::Start if self.head_len == 0 => match self.whole_head(&bytes[at..]) {
+                    Some(used) => Ok(used),
+                    None => self.step_head(bytes, at),
+                },
+                _ => self.step_head(bytes, at),
+            };
+            match step {
+                Ok(used) => at += used,
+                Err(refused) => return Step::Refuse(self.refusal(refused)),
+            }
+            if self.heads != heads {
+                return Step::Head {
+                    used: at,
+                    body: self.framing(),
+                    may_switch: self.may_switch,
+                };
+            }
+        }
+        Step::MoreHead
+    }
+
     /// Where the parts of the head just read lie in its bytes.
     pub(crate) fn spans(&self) -> &HeadSpans {
         &self.spans
     }
 
-    /// Whole request heads handed on so far.
-    pub(crate) fn heads(&self) -> u64 {
-        self.heads
-    }
-
-    /// Whether the connection must wait for the answer to its last request
-    /// before reading on: that request may switch protocols (a CONNECT,
-    /// an Upgrade), and it has arrived whole.
-    pub(crate) fn awaits_switch(&self) -> bool {
-        self.may_switch && matches!(self.state, State::Start) && self.head_len == 0
-    }
-
-    /// The request that might have switched protocols was answered
-    /// without: what follows is HTTP again.
-    pub(crate) fn resume(&mut self) {
-        self.may_switch = false;
-    }
-
-    /// Whether part of a request head has arrived and not the rest.
-    pub(crate) fn mid_head(&self) -> bool {
-        self.head_len > 0
-            && matches!(
-                self.state,
-                State::Start
-                    | State::StartLf
-                    | State::Method
-                    | State::Target
-                    | State::Version(_)
-                    | State::RequestLineLf
-                    | State::LineStart
-                    | State::Name
-                    | State::Value
-                    | State::ValueLf
-                    | State::HeadEndLf
-            )
-    }
-
     /// The request line read so far, for the log.
     pub(crate) fn request_line(&self) -> Option<String> {
         (!self.facts.line.is_empty()).then(|| self.line_for_log())
+    }
+
+    /// The framing of the body that follows the head just read.
+    fn framing(&self) -> BodyFraming {
+        match self.state {
+            State::Body(length) => BodyFraming::Length(length),
+            State::Start => BodyFraming::Empty,
+            _ => BodyFraming::Chunked,
+        }
+    }
+
+    /// Reads a body's bytes up to the end of its next run of content, or
+    /// its end.
+    fn read_body(&mut self, bytes: &[u8]) -> Step {
+        let mut at = 0;
+        loop {
+            match self.state {
+                State::Body(left) | State::ChunkData(left) => {
+                    let n = left.min((bytes.len() - at) as u64);
+                    self.skip(n);
+                    let end = at + n as usize;
+                    return Step::Body {
+                        used: end,
+                        data: at..end,
+                        end: !self.in_body(),
+                    };
+                }
+                _ if !self.in_body() => {
+                    return Step::Body {
+                        used: at,
+                        data: at..at,
+                        end: true,
+                    };
+                }
+                _ if at == bytes.len() => {
+                    return Step::Body {
+                        used: at,
+                        data: at..at,
+                        end: false,
+                    };
+                }
+                _ => match self.step_chunked(bytes[at]) {
+                    Ok(used) => at += used,
+                    Err(refused) => return Step::Broken(self.refusal(refused)),
+                },
+            }
+        }
     }
 
     /// `n` body bytes of a known length went by.
@@ -257,77 +353,18 @@ impl Http1Check {
         }
     }
 
-    /// Checks `bytes`, the next ones read from the client, rewriting an
-    /// `HTTP/1.x` version above 1.1 to `HTTP/1.1` in place.
-    pub(crate) fn check(&mut self, bytes: &mut [u8]) -> Checked {
-        // Where the request being read began in `bytes`, if it began here.
-        let mut began = None;
-        let mut at = 0;
-        while at < bytes.len() {
-            let step = match self.state {
-                State::Refused => break,
-                State::Body(left) | State::ChunkData(left) => {
-                    let n = left.min((bytes.len() - at) as u64);
-                    self.skip(n);
-                    at += n as usize;
-                    continue;
-                }
-                State::Start if self.head_len == 0 => {
-                    began = Some(at);
-                    if let Some(used) = self.whole_head(&bytes[at..]) {
-                        at += used;
-                        continue;
-                    }
-                    self.step_head(bytes, at)
-                }
-                _ if self.in_body() => self.step_chunked(bytes[at]),
-                _ => self.step_head(bytes, at),
-            };
-            match step {
-                Ok(used) => at += used,
-                Err(refused) => return self.refuse(refused, began),
-            }
-        }
-        Checked {
-            pass: at,
-            verdict: Verdict::Fine,
-        }
-    }
-
-    /// The verdict on a request refused while reading it; `began` is where
-    /// it began in the bytes being checked, if there. A failed step leaves
-    /// the state as it was.
-    fn refuse(&mut self, (status, reason): Refused, began: Option<usize>) -> Checked {
-        let in_body = self.in_body();
+    /// The refusal for a failed step; nothing more is read.
+    fn refusal(&mut self, (status, reason): Refused) -> Refusal {
         let refusal = Refusal {
             status,
             reason,
             request_line: self.request_line(),
         };
         self.state = State::Refused;
-        match began {
-            Some(start) => {
-                if in_body {
-                    // Its head was counted, but hyper never gets it.
-                    self.heads -= 1;
-                }
-                Checked {
-                    pass: start,
-                    verdict: Verdict::Refuse(refusal),
-                }
-            }
-            None if in_body => Checked {
-                pass: 0,
-                verdict: Verdict::Broken(refusal),
-            },
-            // hyper holds part of this head; it gets no more.
-            None => Checked {
-                pass: 0,
-                verdict: Verdict::Refuse(refusal),
-            },
-        }
+        refusal
     }
 
+    /// Whether a body is being read (its framing included).
     fn in_body(&self) -> bool {
         matches!(
             self.state,
@@ -404,6 +441,8 @@ impl Http1Check {
         }
     }
 
+    /// The state after `byte` of a head, which lies `offset` bytes into
+    /// the head; `slot` holds it, for the version's rewrite.
     fn next(&mut self, byte: u8, offset: usize, slot: &mut u8) -> Result<State, Refused> {
         const BAD: StatusCode = StatusCode::BAD_REQUEST;
         let facts = &mut self.facts;
@@ -517,6 +556,7 @@ impl Http1Check {
         })
     }
 
+    /// A field line's name was read whole by the state machine.
     fn name_end(&mut self) -> Result<State, Refused> {
         let facts = &self.facts;
         let field = if facts.name_len <= LONGEST_NAME {
@@ -551,6 +591,8 @@ impl Http1Check {
         Ok(State::Value)
     }
 
+    /// A field line's value was read whole: the checks of the fields
+    /// that decide the framing and the target.
     fn value_end(&mut self) -> Result<State, Refused> {
         let facts = &mut self.facts;
         match facts.field.take() {

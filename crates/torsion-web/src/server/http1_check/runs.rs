@@ -8,10 +8,9 @@ use super::{Http1Check, LINE_PREFIX, State};
 impl Http1Check {
     /// Takes the bytes at the start of `rest` that only go on with what
     /// is being read (a method, a request target, a field name, a field
-    /// value, or `HTTP/1.1` whole) in one tight loop, and says how many; 0 when the next byte needs
-    /// [`next`](Self::next). The same checks as byte by byte, without a
-    /// pass through the whole state machine for each byte: a browser's
-    /// request head is mostly such runs.
+    /// value, or `HTTP/1.1` whole), with the same checks as
+    /// [`next`](Self::next) makes byte by byte, and says how many; 0 when
+    /// the next byte needs `next`.
     pub(super) fn take_run(&mut self, rest: &[u8]) -> usize {
         let facts = &mut self.facts;
         match self.state {

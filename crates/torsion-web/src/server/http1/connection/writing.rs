@@ -1,0 +1,142 @@
+//! The response side of a connection: the body after the head, held
+//! for one write or written as it comes, paced by the transport's room.
+
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http_body::Body as _;
+use torsion::net::HIGH_WATER_MARK;
+
+use super::super::encode::{self, Framing, LAST_CHUNK};
+use super::{Answer, Exchange, HOLD_AT_MOST, Http1Connection, Reading};
+
+/// Body data shorter than this is copied after the response head, so both
+/// leave in one buffer; longer data is written as it is.
+const COPY_AT_MOST: usize = 4 * 1024;
+
+impl Http1Connection {
+    /// Writes what is left; the transport sends it and closes.
+    pub(super) fn end(&mut self) {
+        if !self.output.is_empty() {
+            self.transport.write(&self.output);
+            self.output = Vec::new();
+        }
+        self.transport.lose_write_connection();
+    }
+
+    /// Whether the transport can no longer send.
+    pub(super) fn broken(&self) -> bool {
+        !self.transport.is_open()
+    }
+
+    /// Sends what the response body has ready: whether anything came.
+    pub(super) fn send_body(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        loop {
+            // A slow reader holds the body back, not the transport's buffer.
+            if !self.room(cx) {
+                return progress;
+            }
+            let Some(Exchange {
+                answer: Answer::Sending { body, framing },
+                ..
+            }) = &mut self.exchange
+            else {
+                return progress;
+            };
+            let framing = *framing;
+            match Pin::new(body).poll_frame(cx) {
+                Poll::Pending => return progress,
+                Poll::Ready(None) => {
+                    match framing {
+                        Framing::Chunked => self.output.extend_from_slice(LAST_CHUNK),
+                        Framing::UntilClose => self.closing = true,
+                        Framing::None | Framing::Length(_) => {}
+                    }
+                    self.complete();
+                    return true;
+                }
+                Poll::Ready(Some(Ok(frame))) => {
+                    progress = true;
+                    if let Ok(data) = frame.into_data() {
+                        self.put_data(&data, framing);
+                    }
+                }
+                Poll::Ready(Some(Err(error))) => {
+                    // The client must not take a cut body for a whole one:
+                    // the connection ends without the body's end.
+                    tracing::debug!(%error, "response body failed; closing the connection");
+                    self.exchange = None;
+                    self.closing = true;
+                    self.reading = Reading::Done;
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// Puts a piece of the response body on its way.
+    fn put_data(&mut self, data: &[u8], framing: Framing) {
+        if data.is_empty() {
+            return;
+        }
+        let chunked = matches!(framing, Framing::Chunked);
+        if chunked {
+            encode::chunk_header(data.len(), &mut self.output);
+        }
+        if data.len() <= COPY_AT_MOST {
+            self.output.extend_from_slice(data);
+            if chunked {
+                self.output.extend_from_slice(encode::CHUNK_END);
+            }
+            return;
+        }
+        let end: &[u8] = if chunked { encode::CHUNK_END } else { b"" };
+        self.transport.write_vectored(&[
+            IoSlice::new(&self.output),
+            IoSlice::new(data),
+            IoSlice::new(end),
+        ]);
+        self.output.clear();
+    }
+
+    /// Whether the transport has room for more of a response body (if not,
+    /// the task is woken when it drains); what is held goes out first
+    /// once there is enough of it.
+    fn room(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.output.len() >= HOLD_AT_MOST {
+            return self.flush(cx);
+        }
+        if self.transport.buffered() <= HIGH_WATER_MARK {
+            return true;
+        }
+        // An empty write asks to be woken when the transport drains.
+        let asked = match &mut self.stream {
+            Some(stream) => tokio::io::AsyncWrite::poll_write(Pin::new(stream), cx, &[]),
+            None => return false,
+        };
+        matches!(asked, Poll::Ready(Ok(_)))
+    }
+
+    /// Writes what is held, unless the transport is full (then the task
+    /// is woken when it drains): whether the transport took it and has
+    /// room for more.
+    pub(super) fn flush(&mut self, cx: &mut Context<'_>) -> bool {
+        let slices = [IoSlice::new(&self.output)];
+        let Some(stream) = &mut self.stream else {
+            return false;
+        };
+        match tokio::io::AsyncWrite::poll_write_vectored(Pin::new(stream), cx, &slices) {
+            Poll::Ready(Ok(_)) => {
+                self.output.clear();
+                true
+            }
+            Poll::Ready(Err(_)) => {
+                self.output.clear();
+                false
+            }
+            Poll::Pending => false,
+        }
+    }
+}
