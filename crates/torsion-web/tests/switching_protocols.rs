@@ -48,6 +48,15 @@ fn tunnel_server() -> Server {
     })
 }
 
+/// A client connection that gives up reading after 10 s.
+fn connect(address: std::net::SocketAddr) -> TcpStream {
+    let client = TcpStream::connect(address).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    client
+}
+
 /// Reads until `stream` has given `want` bytes.
 fn read_exactly(stream: &mut TcpStream, want: usize) -> String {
     let mut got = vec![0u8; want];
@@ -69,10 +78,7 @@ fn read_head(stream: &mut TcpStream) -> String {
 #[test]
 fn a_connect_tunnel_gets_the_bytes_sent_behind_its_request_then_the_stream() {
     let server = serve(|_| tunnel_server());
-    let mut client = TcpStream::connect(server.address).unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let mut client = connect(server.address);
     // The tunnel's first bytes travel in the same write as the request.
     client
         .write_all(b"CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\nearly")
@@ -88,10 +94,7 @@ fn a_connect_tunnel_gets_the_bytes_sent_behind_its_request_then_the_stream() {
 #[test]
 fn a_switch_the_response_turns_down_leaves_the_connection_to_http() {
     let server = serve(|_| tunnel_server());
-    let mut client = TcpStream::connect(server.address).unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let mut client = connect(server.address);
     client
         .write_all(
             b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n\

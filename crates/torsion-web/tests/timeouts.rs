@@ -195,6 +195,26 @@ fn stopping_the_reactor_finishes_requests_in_flight_and_closes_idle_connections(
 }
 
 #[test]
+fn a_request_half_sent_when_the_server_stops_is_answered_then_closed() {
+    let server = serve(|reactor| hello(reactor, ServerOptions::default()));
+    let mut client = TcpStream::connect(server.address).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    client.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let stopping = std::thread::spawn(move || server.stop());
+    std::thread::sleep(Duration::from_millis(100));
+    client.write_all(b"st: x\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("connection: close\r\n"), "{answer}");
+    assert!(answer.ends_with("hello\n"), "{answer}");
+    stopping.join().unwrap();
+}
+
+#[test]
 fn a_request_still_in_flight_at_the_shutdown_timeout_is_cut() {
     let server = serve(|reactor| {
         hello(

@@ -214,12 +214,9 @@ impl Http1Connection {
             return true;
         }
         if self.control.order() >= Order::Finish {
-            if self.mid_head() {
-                // The request being read is answered, with a close.
-                self.closing = true;
-                return false;
-            }
-            return true;
+            // The request being read is answered, with a close (see
+            // `respond`), unless the client is too slow for the timeouts.
+            return !self.mid_head();
         }
         self.closing || self.eof
     }

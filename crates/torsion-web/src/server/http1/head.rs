@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::header::{CONNECTION, EXPECT};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
 
-use crate::server::http1_check::HeadSpans;
+use crate::server::http1_check::{HeadSpans, line_for_log};
 
 /// A request head, and what it tells the connection.
 pub(super) struct Head {
@@ -73,19 +73,9 @@ pub(super) fn parse(head: &Bytes, spans: &HeadSpans) -> Result<Head, Unparsable>
     })
 }
 
-/// The request line of a head the checker passed, as the log shows it:
-/// non-printable bytes escaped, so that a request cannot forge log lines.
+/// The request line of a head the checker passed, as the log shows it.
 pub(super) fn request_line(head: &[u8], spans: &HeadSpans) -> String {
-    let line = &head[spans.method.0 as usize..];
-    let end = line
-        .iter()
-        .position(|&byte| byte == b'\r' || byte == b'\n')
-        .unwrap_or(line.len());
-    line[..end]
-        .iter()
-        .flat_map(|&byte| std::ascii::escape_default(byte))
-        .map(char::from)
-        .collect()
+    line_for_log(&head[spans.method.0 as usize..], true)
 }
 
 /// The part of `bytes` from `start` to `end` without the whitespace

@@ -39,6 +39,7 @@ use http::StatusCode;
 
 use classes::{FIELD_VALUE, TCHAR};
 use fields::{Codings, Field, HostSyntax, LONGEST_NAME, LengthSyntax};
+pub(crate) use request_line::line_for_log;
 pub(crate) use spans::HeadSpans;
 use target::TargetForm;
 

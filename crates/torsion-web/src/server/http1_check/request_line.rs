@@ -60,19 +60,28 @@ impl Http1Check {
     }
 
     pub(super) fn line_for_log(&self) -> String {
-        let line = &self.facts.line;
-        let end = line
-            .iter()
-            .position(|&b| b == b'\r' || b == b'\n')
-            .unwrap_or(line.len());
-        let mut text: String = line[..end]
-            .iter()
-            .flat_map(|&b| std::ascii::escape_default(b))
-            .map(char::from)
-            .collect();
-        if !self.facts.line_done && end == line.len() && line.len() >= LINE_PREFIX {
-            text.push_str("...");
-        }
-        text
+        line_for_log(&self.facts.line, self.facts.line_done)
     }
+}
+
+/// A request line as the log shows it: up to its end (a CR or LF), at most
+/// [`LINE_PREFIX`] bytes of it, non-printable bytes escaped so that a
+/// request cannot forge log lines, and `...` where it was cut short.
+/// `whole`: the line's end has been read, even if `line` stops before it.
+pub(crate) fn line_for_log(line: &[u8], whole: bool) -> String {
+    let end = line.iter().position(|&b| b == b'\r' || b == b'\n');
+    let shown = end.unwrap_or(line.len()).min(LINE_PREFIX);
+    let mut text: String = line[..shown]
+        .iter()
+        .flat_map(|&b| std::ascii::escape_default(b))
+        .map(char::from)
+        .collect();
+    let cut = match end {
+        Some(end) => end > LINE_PREFIX,
+        None => !whole && line.len() >= LINE_PREFIX,
+    };
+    if cut {
+        text.push_str("...");
+    }
+    text
 }
