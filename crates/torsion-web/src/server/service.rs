@@ -15,7 +15,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode, Version, header};
+use http::{HeaderValue, StatusCode, header};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use torsion::Failure;
@@ -43,30 +43,38 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
     type Future = Answering;
 
     fn call(&self, request: http::Request<Incoming>) -> Answering {
-        let with_body = !http_body::Body::is_end_stream(request.body());
         let announced = http_body::Body::size_hint(request.body()).exact();
-        let limit = self.server.options.max_body_size;
-        self.answer(request, with_body, announced, |body, watch, info| {
-            Body::received(body, limit, watch, info)
-        })
+        let clock = if http_body::Body::is_end_stream(request.body()) {
+            None
+        } else {
+            self.body_clock(true)
+        };
+        let watch = clock.clone().map(|clock| clock as Rc<dyn ArrivalWatch>);
+        let (limit, info) = (self.server.options.max_body_size, self.info.clone());
+        let request = request.map(|body| Body::received(body, limit, watch, info));
+        self.answer(request, announced, clock)
     }
 }
 
 impl RequestService {
-    /// Answers a request whose head has arrived: refuses a body announced
-    /// larger than the limit, times the body's arrival, and calls the
-    /// resource with the request, its body made by `make_body` from the
-    /// transport's body, the clock and the connection.
-    pub(super) fn answer<B>(
+    /// The clock that times a request body's arrival, when bodies are
+    /// timed; `http2`: a slow body resets its stream rather than closing
+    /// the connection.
+    pub(super) fn body_clock(&self, http2: bool) -> Option<Rc<BodyClock>> {
+        BodyClock::start(&self.server.options, &self.control, http2)
+    }
+
+    /// Answers a request whose head has arrived, its body (if any) timed by
+    /// `clock`: refuses a body announced larger than the limit, and calls
+    /// the resource.
+    pub(super) fn answer(
         &self,
-        request: http::Request<B>,
-        with_body: bool,
+        request: Request,
         announced: Option<u64>,
-        make_body: impl FnOnce(B, Option<Rc<dyn ArrivalWatch>>, Rc<ConnectionInfo>) -> Body,
+        clock: Option<Rc<BodyClock>>,
     ) -> Answering {
         let guard = InFlight::start(&self.control);
-        let options = &self.server.options;
-        if let (Some(limit), Some(announced)) = (options.max_body_size, announced)
+        if let (Some(limit), Some(announced)) = (self.server.options.max_body_size, announced)
             && announced > limit
         {
             tracing::debug!(announced, limit, "request body larger than the limit");
@@ -84,15 +92,6 @@ impl RequestService {
             });
             return Answering::Answered(Some(finish(Ok(too_large(limit)), Some(guard), None)));
         }
-        let clock = if !with_body {
-            None
-        } else {
-            let http2 = request.version() == Version::HTTP_2;
-            BodyClock::start(options, &self.control, http2)
-        };
-        let watch = clock.clone().map(|clock| clock as Rc<dyn ArrivalWatch>);
-        let info = self.info.clone();
-        let request: Request = request.map(|body| make_body(body, watch, info));
         let mut reply = answer(&*self.resource, request);
         match reply.take_ready() {
             // Most resources answer at once: the response is made ready for

@@ -28,13 +28,13 @@ use torsion::net::{AsyncStream, Transport};
 
 use super::encode::{self, Answering as Facts, Framing};
 use super::head;
-use crate::body::{InboundSender, inbound};
+use crate::body::{ArrivalWatch, InboundSender, inbound};
 use crate::server::Registered;
 use crate::server::control::{Control, Order};
 use crate::server::http1_check::{BodyFraming, Http1Check, Refusal, Step};
 use crate::server::service::{Answering, RequestService, TrackedBody};
 use crate::upgrade::SwitchOffer;
-use crate::{Body, BodyError};
+use crate::{Body, BodyError, Request};
 
 mod handover;
 mod refusal;
@@ -326,8 +326,11 @@ impl Http1Connection {
 
     /// A request head arrived: the resource is called.
     fn start(&mut self, head: Bytes, framing: BodyFraming, may_switch: bool) {
-        let head = match head::parse(&head, self.check.spans()) {
-            Ok(head) => head,
+        // Built once, in place: a request is some 300 bytes, and each move
+        // of it is a copy.
+        let mut request = Request::new(Body::empty());
+        let asks = match head::parse(&head, self.check.spans(), &mut request) {
+            Ok(asks) => asks,
             Err(reason) => {
                 let refusal = Refusal {
                     status: StatusCode::BAD_REQUEST,
@@ -370,29 +373,28 @@ impl Http1Connection {
             }
         }
         let with_body = sender.is_some();
+        let method = request.method();
         let facts = Facts {
-            head_request: head.method == Method::HEAD,
-            connect: head.method == Method::CONNECT,
-            version: head.version,
-            keep_alive: head.keep_alive,
+            head_request: method == Method::HEAD,
+            connect: method == Method::CONNECT,
+            version: request.version(),
+            keep_alive: asks.keep_alive,
         };
-        self.closing |= !head.keep_alive;
-        let mut request = http::Request::new(inbound);
-        *request.method_mut() = head.method;
-        *request.uri_mut() = head.uri;
-        *request.version_mut() = head.version;
-        *request.headers_mut() = head.headers;
+        self.closing |= !asks.keep_alive;
+        let clock = if with_body {
+            self.service.body_clock(false)
+        } else {
+            None
+        };
+        let watch = clock.clone().map(|clock| clock as Rc<dyn ArrivalWatch>);
+        let info = self.service.info.clone();
+        *request.body_mut() = Body::from_connection(inbound, self.max_body_size, watch, info);
         let offer = may_switch.then(|| {
             let (offer, switchable) = SwitchOffer::new();
             request.extensions_mut().insert(switchable);
             offer
         });
-        let limit = self.max_body_size;
-        let answering =
-            self.service
-                .answer(request, with_body, announced, |inbound, watch, info| {
-                    Body::from_connection(inbound, limit, watch, info)
-                });
+        let answering = self.service.answer(request, announced, clock);
         self.reading = match sender {
             Some(sender) if !body_ended => Reading::Body(sender),
             _ if may_switch => Reading::Switch,
@@ -406,7 +408,7 @@ impl Http1Connection {
         self.exchange = Some(Exchange {
             answer,
             facts,
-            expects_continue: head.expects_continue && with_body,
+            expects_continue: asks.expects_continue && with_body,
             may_switch,
             offer,
         });

@@ -4,16 +4,13 @@
 
 use bytes::Bytes;
 use http::header::{CONNECTION, EXPECT};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
+use http::{HeaderName, HeaderValue, Method, Uri, Version};
 
 use crate::server::http1_check::{HeadSpans, line_for_log};
 
-/// A request head, and what it tells the connection.
-pub(super) struct Head {
-    pub(super) method: Method,
-    pub(super) uri: Uri,
-    pub(super) version: Version,
-    pub(super) headers: HeaderMap,
+/// What a request head tells the connection beyond the request itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Asks {
     /// The client lets the connection carry another request after this
     /// one: HTTP/1.1 without `Connection: close`, HTTP/1.0 with
     /// `Connection: keep-alive`.
@@ -26,21 +23,29 @@ pub(super) struct Head {
 /// value the `http` crate will not hold.
 pub(super) type Unparsable = &'static str;
 
-/// Takes `head` apart: the bytes from the request line (empty lines before
-/// it allowed) to the empty line that ends the head, as the checker passed
+/// Takes `head` apart into `request` (its method, target, version and
+/// fields): the bytes from the request line (empty lines before it
+/// allowed) to the empty line that ends the head, as the checker passed
 /// them, with where the checker found their parts.
-pub(super) fn parse(head: &Bytes, spans: &HeadSpans) -> Result<Head, Unparsable> {
+pub(super) fn parse<B>(
+    head: &Bytes,
+    spans: &HeadSpans,
+    request: &mut http::Request<B>,
+) -> Result<Asks, Unparsable> {
     let bytes = &head[..];
     let range = |(start, end): (u32, u32)| start as usize..end as usize;
-    let method = Method::from_bytes(&bytes[range(spans.method)]).map_err(|_| "malformed method")?;
-    let uri = Uri::from_maybe_shared(head.slice(range(spans.target)))
+    *request.method_mut() =
+        Method::from_bytes(&bytes[range(spans.method)]).map_err(|_| "malformed method")?;
+    *request.uri_mut() = Uri::from_maybe_shared(head.slice(range(spans.target)))
         .map_err(|_| "malformed request target")?;
     let version = if spans.http10 {
         Version::HTTP_10
     } else {
         Version::HTTP_11
     };
-    let mut headers = HeaderMap::with_capacity(spans.fields.len());
+    *request.version_mut() = version;
+    let headers = request.headers_mut();
+    headers.reserve(spans.fields.len());
     let (mut close, mut keep_alive, mut expects_continue) = (false, false, false);
     for field in &spans.fields {
         let name = HeaderName::from_bytes(&bytes[field.name as usize..field.colon as usize])
@@ -59,16 +64,11 @@ pub(super) fn parse(head: &Bytes, spans: &HeadSpans) -> Result<Head, Unparsable>
             .map_err(|_| "malformed header value")?;
         headers.append(name, value);
     }
-    let keep_alive = match version {
-        Version::HTTP_10 => keep_alive,
-        _ => !close,
-    };
-    Ok(Head {
-        method,
-        uri,
-        version,
-        headers,
-        keep_alive,
+    Ok(Asks {
+        keep_alive: match version {
+            Version::HTTP_10 => keep_alive,
+            _ => !close,
+        },
         expects_continue: expects_continue && version != Version::HTTP_10,
     })
 }
@@ -99,6 +99,30 @@ mod tests {
     use super::*;
     use crate::server::http1_check::{Http1Check, Step};
 
+    /// A head taken apart: the request's parts and what it asks.
+    struct Head {
+        method: Method,
+        uri: Uri,
+        version: Version,
+        headers: http::HeaderMap,
+        keep_alive: bool,
+        expects_continue: bool,
+    }
+
+    fn taken_apart(bytes: Vec<u8>, spans: &HeadSpans) -> Head {
+        let mut request = http::Request::new(());
+        let asks = parse(&Bytes::from(bytes), spans, &mut request).expect("parses");
+        let (parts, ()) = request.into_parts();
+        Head {
+            method: parts.method,
+            uri: parts.uri,
+            version: parts.version,
+            headers: parts.headers,
+            keep_alive: asks.keep_alive,
+            expects_continue: asks.expects_continue,
+        }
+    }
+
     /// The head as a connection parses it: read by the checker, then
     /// taken apart where the checker found its parts.
     fn parsed(head: &'static str) -> Head {
@@ -108,7 +132,7 @@ mod tests {
             panic!("the checker reads a whole head");
         };
         assert_eq!(used, bytes.len());
-        parse(&Bytes::from(bytes), check.spans()).expect("parses")
+        taken_apart(bytes, check.spans())
     }
 
     #[test]
@@ -127,7 +151,7 @@ mod tests {
             }
             at = end;
         }
-        let split = parse(&Bytes::from(bytes), check.spans()).expect("parses");
+        let split = taken_apart(bytes, check.spans());
         assert_eq!(split.uri, whole.uri);
         assert_eq!(split.headers, whole.headers);
         assert_eq!(split.headers["a"], "1");
