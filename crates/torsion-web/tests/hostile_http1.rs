@@ -108,8 +108,8 @@ fn failures(address: SocketAddr, served: Served, seen: &Seen) -> Vec<String> {
                 Answer::App => None,
             })
             .collect();
-        // A refusal hyper made is reported once its connection has ended,
-        // which the client may see first.
+        // A refusal may be reported a little after the client has read
+        // its answer.
         let settle = Instant::now() + Duration::from_secs(1);
         let (requests, rejected) = loop {
             let (requests, rejected) = seen.snapshot();

@@ -1,6 +1,6 @@
 //! Requests the server refuses before they reach the application still
 //! get their access-log line: the checker's refusals (400, 414, 431, 505),
-//! the announced-body 413, the 400s hyper writes itself, heads cut by the
+//! the announced-body 413, targets the URI parser refuses, heads cut by the
 //! header read timeout (408), and a malformed body found after the request
 //! went to the application.
 

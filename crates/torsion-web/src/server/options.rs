@@ -66,7 +66,8 @@ pub struct ServerOptions {
     /// behind the one being answered hold a response back (a request body
     /// never does), at most 16 KiB is held, and what is held goes out
     /// whenever the connection waits, so a slow handler never delays the
-    /// answers before it. Default `true`.
+    /// answers before it. With `false`, each response is written as soon as
+    /// it is complete. Default `true`.
     pub http1_pipeline_flush: bool,
     /// How often to ping an HTTP/2 client that has sent nothing, to find
     /// dead connections. `None` for no pings. Default `None`.

@@ -45,13 +45,22 @@ impl Http1Connection {
             else {
                 return progress;
             };
-            let framing = *framing;
             match Pin::new(body).poll_frame(cx) {
                 Poll::Pending => return progress,
                 Poll::Ready(None) => {
-                    match framing {
+                    match *framing {
                         Framing::Chunked => self.output.extend_from_slice(LAST_CHUNK),
                         Framing::UntilClose => self.closing = true,
+                        Framing::Length(left) if left > 0 => {
+                            // The client would wait for the rest.
+                            tracing::error!(
+                                missing = left,
+                                "a response body ended short of its Content-Length; \
+                                 closing the connection"
+                            );
+                            self.cut();
+                            return true;
+                        }
                         Framing::None | Framing::Length(_) => {}
                     }
                     self.complete();
@@ -59,21 +68,48 @@ impl Http1Connection {
                 }
                 Poll::Ready(Some(Ok(frame))) => {
                     progress = true;
-                    if let Ok(data) = frame.into_data() {
-                        self.put_data(&data, framing);
+                    let Ok(mut data) = frame.into_data() else {
+                        continue;
+                    };
+                    let mut overlong = false;
+                    if let Framing::Length(left) = framing {
+                        // Bytes past the announced length would be read as
+                        // the next response: they are not sent.
+                        if data.len() as u64 > *left {
+                            data.truncate(*left as usize);
+                            overlong = true;
+                        }
+                        *left -= data.len() as u64;
+                    }
+                    let framing = *framing;
+                    self.put_data(&data, framing);
+                    if overlong {
+                        tracing::error!(
+                            "a response body was longer than its Content-Length; \
+                             the rest was not sent and the connection closes"
+                        );
+                        self.closing = true;
+                        self.complete();
+                        return true;
                     }
                 }
                 Poll::Ready(Some(Err(error))) => {
                     // The client must not take a cut body for a whole one:
                     // the connection ends without the body's end.
                     tracing::debug!(%error, "response body failed; closing the connection");
-                    self.exchange = None;
-                    self.closing = true;
-                    self.reading = Reading::Done;
+                    self.cut();
                     return true;
                 }
             }
         }
+    }
+
+    /// Ends the connection in the middle of a response, which the client
+    /// must not take for a whole one.
+    fn cut(&mut self) {
+        self.exchange = None;
+        self.closing = true;
+        self.reading = Reading::Done;
     }
 
     /// Puts a piece of the response body on its way.
