@@ -1,6 +1,7 @@
-//! A body arriving from the network: hyper's body or the server's own
-//! HTTP/1 connection's, read against a size limit, its arrival timed for the server's body timeouts, and carrying
-//! the connection it came on.
+//! A body arriving from the network (hyper's body, or the one the server's
+//! own HTTP/1 connection fills), read against a size limit, its arrival
+//! timed for the server's body timeouts, and carrying the connection it
+//! came on.
 
 use std::pin::Pin;
 use std::rc::Rc;

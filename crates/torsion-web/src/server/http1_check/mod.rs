@@ -9,8 +9,9 @@
 //! through: it refuses no Host, two Hosts, `Transfer-Encoding: chunked,
 //! chunked`, an authority-form target on GET, and obsolete line folding
 //! and bare CRs (which a server may repair instead, at the risk of reading
-//! a request otherwise than a proxy in front of it did). And it serves `HTTP/1.2`, which RFC 9110 section 2.5 has a
-//! server answer as the highest 1.x it speaks. It reads every byte once
+//! a request otherwise than a proxy in front of it did). And it serves
+//! `HTTP/1.2`, which RFC 9110 section 2.5 has a server answer as the
+//! highest 1.x it speaks. It reads every byte once
 //! and follows each request's framing (its head, then its body by
 //! Content-Length or by chunks), so that it knows where the next request
 //! of a pipeline starts. It never stores a request: the connection keeps
