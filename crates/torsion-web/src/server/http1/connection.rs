@@ -82,8 +82,8 @@ struct Exchange {
     facts: Facts,
     /// The client waits for `100 Continue` before sending the body.
     expects_continue: bool,
-    may_switch: bool,
-    /// The request's offer to switch protocols, when it may.
+    /// The request's offer to switch protocols, when it may: taken only
+    /// when the response switches.
     offer: Option<SwitchOffer>,
 }
 
@@ -124,8 +124,6 @@ pub(in crate::server) struct Http1Connection {
     /// No request after the one in flight: the client or the response
     /// said so, or the server is stopping.
     closing: bool,
-    /// The client has sent its last byte.
-    eof: bool,
     /// The buffers are let go until the client sends again.
     parked: bool,
     /// The response just written switched protocols.
@@ -162,7 +160,6 @@ impl Http1Connection {
             exchange: None,
             refusal: None,
             closing: false,
-            eof: false,
             parked: false,
             switched: None,
             control: service.control.clone(),
@@ -209,7 +206,7 @@ impl Http1Connection {
     /// Whether the connection is done, now that no request is in flight.
     fn over(&mut self) -> bool {
         if let Some(refusal) = self.refusal.take() {
-            self.output.extend_from_slice(&refusal_response(&refusal));
+            refusal_response(&refusal, &mut self.output);
             report(&self.service, refusal, true);
             return true;
         }
@@ -218,7 +215,7 @@ impl Http1Connection {
             // `respond`), unless the client is too slow for the timeouts.
             return !self.mid_head();
         }
-        self.closing || self.eof
+        self.closing
     }
 
     /// Whether part of a request head has arrived and not the rest.
@@ -319,7 +316,7 @@ impl Http1Connection {
     /// The body of the last request has been read whole.
     fn body_ended(&mut self) {
         self.reading = match &self.exchange {
-            Some(exchange) if exchange.may_switch => Reading::Switch,
+            Some(exchange) if exchange.offer.is_some() => Reading::Switch,
             _ => Reading::Head,
         };
     }
@@ -409,7 +406,6 @@ impl Http1Connection {
             answer,
             facts,
             expects_continue: asks.expects_continue && with_body,
-            may_switch,
             offer,
         });
         if let Some(response) = ready {
@@ -458,20 +454,18 @@ impl Http1Connection {
         if let Some(refused) = encoded.refused {
             tracing::error!(%refused, "a response could not be sent as it was: answered 500");
         }
-        if exchange.may_switch {
+        if exchange.offer.is_some() {
             let switched = parts.status == StatusCode::SWITCHING_PROTOCOLS
                 || (facts.connect && parts.status.is_success());
-            if switched && let Some(offer) = exchange.offer.take() {
+            if switched {
                 // The head goes now; the new protocol has the rest.
                 self.transport.write(&self.output);
                 self.output = Vec::new();
-                self.exchange = None;
-                self.switched = Some(offer);
+                self.switched = self.exchange.take().and_then(|exchange| exchange.offer);
                 return;
-            } else {
-                if let Reading::Switch = self.reading {
-                    self.reading = Reading::Head;
-                }
+            }
+            if let Reading::Switch = self.reading {
+                self.reading = Reading::Head;
             }
         }
         if let Framing::None = encoded.framing {
@@ -522,7 +516,7 @@ impl Http1Connection {
     /// Reads from the socket, when the connection wants bytes: `Ready`
     /// when bytes (or the end) arrived.
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if self.eof || !self.wants_input() {
+        if !self.wants_input() {
             return Poll::Pending;
         }
         let Some(stream) = &mut self.stream else {
@@ -568,7 +562,6 @@ impl Http1Connection {
 
     /// The client sent its last byte.
     fn client_done(&mut self) {
-        self.eof = true;
         if let Reading::Body(sender) = &self.reading {
             sender.fail(BodyError::Incomplete);
         }

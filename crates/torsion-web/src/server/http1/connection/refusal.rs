@@ -1,6 +1,10 @@
 //! Refused requests: the answer the connection writes itself, and the
 //! report to the resource.
 
+use http::Version;
+use http::header::{self, HeaderValue};
+
+use super::super::encode::{self, Answering};
 use crate::RejectedRequest;
 use crate::server::http1_check::Refusal;
 use crate::server::service::RequestService;
@@ -21,8 +25,9 @@ pub(super) fn report(service: &RequestService, refusal: Refusal, answered: bool)
     });
 }
 
-/// The response to a refused request: the status, why, and a close.
-pub(super) fn refusal_response(refusal: &Refusal) -> Vec<u8> {
+/// Appends the response to a refused request: the status, why, and a
+/// close. The head is written by the encoder, as any response's is.
+pub(super) fn refusal_response(refusal: &Refusal, out: &mut Vec<u8>) {
     let status = refusal.status;
     let body = format!(
         "{} {}: {}\n",
@@ -30,13 +35,18 @@ pub(super) fn refusal_response(refusal: &Refusal) -> Vec<u8> {
         status.canonical_reason().unwrap_or(""),
         refusal.reason
     );
-    format!(
-        "HTTP/1.1 {} {}\r\ndate: {}\r\ncontent-type: text/plain; charset=utf-8\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n{body}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or(""),
-        httpdate::fmt_http_date(std::time::SystemTime::now()),
-        body.len(),
-    )
-    .into_bytes()
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = status;
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    let facts = Answering {
+        head_request: false,
+        connect: false,
+        version: Version::HTTP_11,
+        keep_alive: false,
+    };
+    encode::encode_head(&parts, Some(body.len() as u64), &facts, out);
+    out.extend_from_slice(body.as_bytes());
 }
