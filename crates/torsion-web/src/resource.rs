@@ -85,13 +85,25 @@ impl Reply {
         }
     }
 
-    /// The outcome of a reply that has one already (a response or a
-    /// failure given at once), taken out of it; `None` for a reply still
-    /// to come. The server answers such a reply without polling it.
-    pub(crate) fn take_ready(&mut self) -> Option<Result<Response, Failure>> {
-        match &mut self.inner {
-            ReplyInner::Ready(outcome) => outcome.take(),
-            ReplyInner::Deferred(_) | ReplyInner::Later(_) => None,
+    /// The response of a reply that has its outcome already (given at
+    /// once), looked at where it lies, a failure first turned into its
+    /// response by `failed`; `None` for a reply still to come. The server
+    /// answers such a reply without polling it, or moving the response.
+    pub(crate) fn ready_response(
+        &mut self,
+        failed: impl FnOnce(Failure) -> Response,
+    ) -> Option<&mut Response> {
+        let ReplyInner::Ready(outcome) = &mut self.inner else {
+            return None;
+        };
+        if let Some(Err(_)) = outcome
+            && let Some(Err(failure)) = outcome.take()
+        {
+            *outcome = Some(Ok(failed(failure)));
+        }
+        match outcome {
+            Some(Ok(response)) => Some(response),
+            Some(Err(_)) | None => None,
         }
     }
 }

@@ -127,6 +127,17 @@ impl Body {
         }
     }
 
+    /// The bytes of a body held whole in memory, taken out of it (an
+    /// empty body gives none): the server sends them without polling the
+    /// body. `None` for a body that streams.
+    pub(crate) fn take_whole(&mut self) -> Option<Bytes> {
+        match &mut self.kind {
+            Kind::Empty => Some(Bytes::new()),
+            Kind::Full(bytes) => Some(bytes.take().unwrap_or_default()),
+            Kind::Incoming(_) | Kind::Channel(_) | Kind::Boxed(_) => None,
+        }
+    }
+
     /// The length, when it is known before reading.
     pub fn exact_len(&self) -> Option<u64> {
         http_body::Body::size_hint(self).exact()

@@ -90,19 +90,16 @@ impl RequestService {
                 )),
                 answered: true,
             });
-            return Answering::Answered(Some(finish(Ok(too_large(limit)), Some(guard), None)));
-        }
-        let mut reply = answer(&*self.resource, request);
-        match reply.take_ready() {
-            // Most resources answer at once: the response is made ready for
-            // the connection here, and the future hands it over when first
-            // polled.
-            Some(outcome) => Answering::Answered(Some(finish(outcome, Some(guard), clock))),
-            None => Answering::Waiting {
-                reply,
+            return Answering {
+                reply: Reply::from(too_large(limit)),
                 guard: Some(guard),
-                clock,
-            },
+                clock: None,
+            };
+        }
+        Answering {
+            reply: answer(&*self.resource, request),
+            guard: Some(guard),
+            clock,
         }
     }
 }
@@ -113,38 +110,53 @@ fn answer(resource: &dyn Resource, request: Request) -> Reply {
         .unwrap_or_else(|payload| Reply::failed(Failure::from_panic(payload)))
 }
 
-/// A resource's reply on its way; dropping it (the client went away)
-/// drops the reply, which cancels a Deferred behind it.
-pub(super) enum Answering {
-    /// The resource answered when called; `None` once handed over.
-    Answered(Option<http::Response<TrackedBody>>),
-    /// The resource answers later.
-    Waiting {
-        reply: Reply,
-        guard: Option<InFlight>,
-        /// Times the request body, when it has one.
-        clock: Option<Rc<BodyClock>>,
-    },
+/// A resource's reply on its way, and what its request holds until the
+/// response is sent: its count in flight, and its body's clock. Dropping
+/// it (the client went away) drops the reply, which cancels a Deferred
+/// behind it.
+pub(super) struct Answering {
+    reply: Reply,
+    /// Taken with the response's body.
+    guard: Option<InFlight>,
+    /// Times the request body, when it has one.
+    clock: Option<Rc<BodyClock>>,
+}
+
+impl Answering {
+    /// The response, when the resource answered when called (most do),
+    /// made ready to send where it lies: the connection writes its head
+    /// from it, then takes its body with [`take_body`](Self::take_body).
+    pub(super) fn ready(&mut self) -> Option<&mut Response> {
+        let response = self.reply.ready_response(|failure| respond(Err(failure)))?;
+        self.clock = settle_clock(response, self.clock.take());
+        Some(response)
+    }
+
+    /// The body of the response [`ready`](Self::ready) gave, which keeps
+    /// the request counted in flight until it is sent or dropped.
+    pub(super) fn take_body(&mut self) -> TrackedBody {
+        let body = self
+            .reply
+            .ready_response(|failure| respond(Err(failure)))
+            .map(|response| std::mem::take(response.body_mut()))
+            .unwrap_or_default();
+        TrackedBody {
+            body,
+            clock: self.clock.take(),
+            _in_flight: self.guard.take(),
+        }
+    }
 }
 
 impl Future for Answering {
     type Output = Result<http::Response<TrackedBody>, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (reply, guard, clock) = match self.get_mut() {
-            Answering::Answered(response) => {
-                let response = response.take().unwrap_or_else(|| {
-                    let failure = Failure::msg("an answer was polled after it was handed over");
-                    finish(Err(failure), None, None)
-                });
-                return Poll::Ready(Ok(response));
-            }
-            Answering::Waiting {
-                reply,
-                guard,
-                clock,
-            } => (reply, guard, clock),
-        };
+        let Answering {
+            reply,
+            guard,
+            clock,
+        } = self.get_mut();
         let polled = std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *reply).poll(cx)));
         let result = match polled {
             Ok(Poll::Pending) => match clock.as_ref().and_then(|clock| clock.expired()) {
@@ -177,23 +189,27 @@ fn finish(
     clock: Option<Rc<BodyClock>>,
 ) -> http::Response<TrackedBody> {
     let mut response = respond(result);
-    let clock = match clock {
-        Some(clock) if clock.expired().is_some() => {
-            // The rest of the body will not be read: no next request.
-            close_after(&mut response);
-            None
-        }
-        Some(clock) => {
-            clock.answered();
-            Some(clock)
-        }
-        None => None,
-    };
+    let clock = settle_clock(&mut response, clock);
     response.map(|body| TrackedBody {
         body,
         clock,
         _in_flight: guard,
     })
+}
+
+/// Tells the request body's clock (if any) that `response` answers its
+/// request: the clock the response's body keeps, if the request body may
+/// still be late. One already expired makes the response the connection's
+/// last.
+fn settle_clock(response: &mut Response, clock: Option<Rc<BodyClock>>) -> Option<Rc<BodyClock>> {
+    let clock = clock?;
+    if clock.expired().is_some() {
+        // The rest of the body will not be read: no next request.
+        close_after(response);
+        return None;
+    }
+    clock.answered();
+    Some(clock)
 }
 
 /// The response for a reply: a body over the limit is a 413, an

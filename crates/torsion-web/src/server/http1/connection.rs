@@ -80,6 +80,8 @@ enum Reading {
 struct Exchange {
     answer: Answer,
     facts: Facts,
+    /// How the response's body is framed, once its head is written.
+    framing: Framing,
     /// The client waits for `100 Continue` before sending the body.
     expects_continue: bool,
     /// The request's offer to switch protocols, when it may: taken only
@@ -99,10 +101,11 @@ pub(in crate::server) enum Ended {
 enum Answer {
     /// The resource has not answered.
     Waiting(Answering),
-    /// The resource answered when called; the head is being written.
+    /// The resource answered when called: its response's head is being
+    /// written.
     Answered,
     /// The head is written; the body follows.
-    Sending { body: TrackedBody, framing: Framing },
+    Sending(TrackedBody),
 }
 
 /// An HTTP/1 connection served without hyper.
@@ -391,25 +394,39 @@ impl Http1Connection {
             request.extensions_mut().insert(switchable);
             offer
         });
-        let answering = self.service.answer(request, announced, clock);
+        let mut answering = self.service.answer(request, announced, clock);
         self.reading = match sender {
             Some(sender) if !body_ended => Reading::Body(sender),
             _ if may_switch => Reading::Switch,
             _ => Reading::Head,
         };
-        let (answer, ready) = match answering {
-            // Most resources answer when called.
-            Answering::Answered(Some(response)) => (Answer::Answered, Some(response)),
-            answering => (Answer::Waiting(answering), None),
-        };
         self.exchange = Some(Exchange {
-            answer,
+            answer: Answer::Answered,
             facts,
+            framing: Framing::None,
             expects_continue: asks.expects_continue && with_body,
             offer,
         });
-        if let Some(response) = ready {
-            self.respond(response);
+        // Most resources answer when called: the head is written from the
+        // response where it lies, and only its body is kept.
+        let Some(response) = answering.ready() else {
+            if let Some(exchange) = &mut self.exchange {
+                exchange.answer = Answer::Waiting(answering);
+            }
+            return;
+        };
+        let length = response.body().size_hint().exact();
+        let whole = response.body_mut().take_whole();
+        if self.write_head((&*response).into(), length) {
+            match whole {
+                // Sent with the head, without polling a body.
+                Some(data) => {
+                    if self.body_data(data) {
+                        self.body_end();
+                    }
+                }
+                None => self.send(answering.take_body()),
+            }
         }
     }
 
@@ -432,7 +449,10 @@ impl Http1Connection {
                 let Poll::Ready(Ok(response)) = Pin::new(answering).poll(cx) else {
                     return false;
                 };
-                self.respond(response);
+                let length = response.body().size_hint().exact();
+                if self.write_head((&response).into(), length) {
+                    self.send(response.into_body());
+                }
                 true
             }
             Answer::Sending { .. } => self.send_body(cx),
@@ -440,43 +460,47 @@ impl Http1Connection {
         }
     }
 
-    /// Writes the head of the response to the request in flight.
-    fn respond(&mut self, response: http::Response<TrackedBody>) {
+    /// Writes the head of the response to the request in flight, whose
+    /// body is `length` long if that is known: whether a body follows
+    /// (not when the exchange is over, or switched protocols).
+    fn write_head(&mut self, head: encode::Head<'_>, length: Option<u64>) -> bool {
         let Some(exchange) = &mut self.exchange else {
-            return;
+            return false;
         };
-        let (parts, body) = response.into_parts();
         let mut facts = exchange.facts;
         facts.keep_alive &= !self.closing && self.control.order() < Order::Finish;
-        let length = body.size_hint().exact();
-        let encoded = encode::encode_head(&parts, length, &facts, &mut self.output);
+        let encoded = encode::encode_head(head, length, &facts, &mut self.output);
         self.closing |= encoded.close;
         if let Some(refused) = encoded.refused {
             tracing::error!(%refused, "a response could not be sent as it was: answered 500");
         }
         if exchange.offer.is_some() {
-            let switched = parts.status == StatusCode::SWITCHING_PROTOCOLS
-                || (facts.connect && parts.status.is_success());
+            let switched = head.status() == StatusCode::SWITCHING_PROTOCOLS
+                || (facts.connect && head.status().is_success());
             if switched {
                 // The head goes now; the new protocol has the rest.
                 self.transport.write(&self.output);
                 self.output = Vec::new();
                 self.switched = self.exchange.take().and_then(|exchange| exchange.offer);
-                return;
+                return false;
             }
             if let Reading::Switch = self.reading {
                 self.reading = Reading::Head;
             }
         }
         if let Framing::None = encoded.framing {
-            drop(body);
             self.complete();
-            return;
+            return false;
         }
-        exchange.answer = Answer::Sending {
-            body,
-            framing: encoded.framing,
-        };
+        exchange.framing = encoded.framing;
+        true
+    }
+
+    /// Sends the body of the response whose head was written.
+    fn send(&mut self, body: TrackedBody) {
+        if let Some(exchange) = &mut self.exchange {
+            exchange.answer = Answer::Sending(body);
+        }
     }
 
     /// The response to the request in flight is written whole.

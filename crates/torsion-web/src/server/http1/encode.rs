@@ -29,9 +29,9 @@ use std::cell::Cell;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::response::Parts;
-use http::{StatusCode, Version};
+use http::{Extensions, StatusCode, Version};
 
 /// What the encoder must know of the request being answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +146,45 @@ pub(crate) fn chunk_header(len: usize, out: &mut Vec<u8>) {
     out.extend_from_slice(&digits[at..]);
 }
 
+/// What of a response its head is written from, looked at where the
+/// response lies: a response is some 200 bytes, and the connection encodes
+/// it without moving it.
+#[derive(Clone, Copy)]
+pub(crate) struct Head<'a> {
+    status: StatusCode,
+    version: Version,
+    headers: &'a HeaderMap,
+    extensions: &'a Extensions,
+}
+
+impl Head<'_> {
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl<'a, B> From<&'a http::Response<B>> for Head<'a> {
+    fn from(response: &'a http::Response<B>) -> Head<'a> {
+        Head {
+            status: response.status(),
+            version: response.version(),
+            headers: response.headers(),
+            extensions: response.extensions(),
+        }
+    }
+}
+
+impl<'a> From<&'a Parts> for Head<'a> {
+    fn from(parts: &'a Parts) -> Head<'a> {
+        Head {
+            status: parts.status,
+            version: parts.version,
+            headers: &parts.headers,
+            extensions: &parts.extensions,
+        }
+    }
+}
+
 /// Appends the status line and header section (ending with the blank line)
 /// for a response to `out`, and says how the body is framed.
 ///
@@ -154,16 +193,16 @@ pub(crate) fn chunk_header(len: usize, out: &mut Vec<u8>) {
 /// that is already at its end (`is_end_stream`); `None` for a body streamed
 /// to an unknown length.
 pub(crate) fn encode_head(
-    parts: &Parts,
+    head: Head<'_>,
     body_length: Option<u64>,
     answering: &Answering,
     out: &mut Vec<u8>,
 ) -> Encoded {
-    if parts.status.is_informational() && parts.status != StatusCode::SWITCHING_PROTOCOLS {
-        return refuse(Refused::InformationalStatus(parts.status), answering, out);
+    if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS {
+        return refuse(Refused::InformationalStatus(head.status), answering, out);
     }
     let start = out.len();
-    match write_head(parts, body_length, answering, out) {
+    match write_head(head, body_length, answering, out) {
         Ok(encoded) => encoded,
         Err(refused) => {
             out.truncate(start);
@@ -233,12 +272,12 @@ const AVERAGE_LINE: usize = 64;
 /// The head of `encode_head`, or why it cannot be written; on an error
 /// `out` holds a partial head that the caller discards.
 fn write_head(
-    parts: &Parts,
+    head: Head<'_>,
     body_length: Option<u64>,
     answering: &Answering,
     out: &mut Vec<u8>,
 ) -> Result<Encoded, Refused> {
-    let status = parts.status;
+    let status = head.status;
     let body = match body_length {
         Some(0) => Body::Empty,
         Some(length) => Body::Known(length),
@@ -247,7 +286,7 @@ fn write_head(
     let request_10 = answering.version == Version::HTTP_10;
     // An HTTP/1.0 client is answered in 1.0 whatever the response says;
     // a response that says 1.0 gets 1.0's framing too.
-    let version_10 = request_10 || parts.version == Version::HTTP_10;
+    let version_10 = request_10 || head.version == Version::HTTP_10;
     let tunnel = answering.connect && status.is_success();
     let upgrade = tunnel || status == StatusCode::SWITCHING_PROTOCOLS;
     // No body, and no Content-Length of the encoder's own (RFC 9110, 8.6).
@@ -262,23 +301,23 @@ fn write_head(
     let until_close = request_10
         && body == Body::Streamed
         && !no_body
-        && !parts.headers.contains_key(header::CONTENT_LENGTH);
+        && !head.headers.contains_key(header::CONTENT_LENGTH);
     let fix = ConnectionFix {
         add_close: !request_10 && !answering.keep_alive,
         add_keep_alive: request_10
             && answering.keep_alive
-            && parts.version == Version::HTTP_11
+            && head.version == Version::HTTP_11
             && !until_close,
     };
 
-    let reason = parts.extensions.get::<hyper::ext::ReasonPhrase>();
+    let reason = head.extensions.get::<hyper::ext::ReasonPhrase>();
     // An estimate: measuring the headers first would cost a third of the
     // encoding, and a buffer reused from response to response rarely
     // needs to grow.
     out.reserve(
         HEAD_OVERHEAD
             + reason.map_or(32, |reason| reason.as_bytes().len())
-            + parts.headers.len() * AVERAGE_LINE,
+            + head.headers.len() * AVERAGE_LINE,
     );
 
     if !version_10 && status == StatusCode::OK && reason.is_none() {
@@ -316,7 +355,7 @@ fn write_head(
     // The open `Transfer-Encoding` line's last coding is not chunked.
     let mut add_chunked = false;
 
-    for (name, value) in &parts.headers {
+    for (name, value) in head.headers {
         if current != Some(name) {
             if open {
                 finish_line(kind, add_chunked, &connection, fix, out);
@@ -479,7 +518,7 @@ fn write_head(
     // An HTTP/1.0 response to an HTTP/1.0 request closes unless it says
     // keep-alive itself.
     let keep_alive = answering.keep_alive
-        && !(request_10 && parts.version == Version::HTTP_10 && !connection.keep_alive);
+        && !(request_10 && head.version == Version::HTTP_10 && !connection.keep_alive);
     let close = !upgrade && (!keep_alive || connection.close || framing == Framing::UntilClose);
     Ok(Encoded {
         framing,

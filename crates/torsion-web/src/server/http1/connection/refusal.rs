@@ -47,6 +47,6 @@ pub(super) fn refusal_response(refusal: &Refusal, out: &mut Vec<u8>) {
         version: Version::HTTP_11,
         keep_alive: false,
     };
-    encode::encode_head(&parts, Some(body.len() as u64), &facts, out);
+    encode::encode_head((&parts).into(), Some(body.len() as u64), &facts, out);
     out.extend_from_slice(body.as_bytes());
 }

@@ -5,6 +5,7 @@ use std::io::IoSlice;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http_body::Body as _;
 use torsion::net::HIGH_WATER_MARK;
 
@@ -39,57 +40,30 @@ impl Http1Connection {
                 return progress;
             }
             let Some(Exchange {
-                answer: Answer::Sending { body, framing },
+                answer: Answer::Sending(body),
                 ..
             }) = &mut self.exchange
             else {
                 return progress;
             };
-            match Pin::new(body).poll_frame(cx) {
+            match Pin::new(&mut *body).poll_frame(cx) {
                 Poll::Pending => return progress,
                 Poll::Ready(None) => {
-                    match *framing {
-                        Framing::Chunked => self.output.extend_from_slice(LAST_CHUNK),
-                        Framing::UntilClose => self.closing = true,
-                        Framing::Length(left) if left > 0 => {
-                            // The client would wait for the rest.
-                            tracing::error!(
-                                missing = left,
-                                "a response body ended short of its Content-Length; \
-                                 closing the connection"
-                            );
-                            self.cut();
-                            return true;
-                        }
-                        Framing::None | Framing::Length(_) => {}
-                    }
-                    self.complete();
+                    self.body_end();
                     return true;
                 }
                 Poll::Ready(Some(Ok(frame))) => {
                     progress = true;
-                    let Ok(mut data) = frame.into_data() else {
+                    // A body that knows it has ended is not polled again.
+                    let ended = body.is_end_stream();
+                    let Ok(data) = frame.into_data() else {
                         continue;
                     };
-                    let mut overlong = false;
-                    if let Framing::Length(left) = framing {
-                        // Bytes past the announced length would be read as
-                        // the next response: they are not sent.
-                        if data.len() as u64 > *left {
-                            data.truncate(*left as usize);
-                            overlong = true;
-                        }
-                        *left -= data.len() as u64;
+                    if !self.body_data(data) {
+                        return true;
                     }
-                    let framing = *framing;
-                    self.put_data(&data, framing);
-                    if overlong {
-                        tracing::error!(
-                            "a response body was longer than its Content-Length; \
-                             the rest was not sent and the connection closes"
-                        );
-                        self.closing = true;
-                        self.complete();
+                    if ended {
+                        self.body_end();
                         return true;
                     }
                 }
@@ -102,6 +76,60 @@ impl Http1Connection {
                 }
             }
         }
+    }
+
+    /// Puts a piece of the response body on its way, held to its framing:
+    /// whether the body goes on (bytes past its `Content-Length` end it).
+    pub(super) fn body_data(&mut self, mut data: Bytes) -> bool {
+        let Some(exchange) = &mut self.exchange else {
+            return false;
+        };
+        let mut overlong = false;
+        if let Framing::Length(left) = &mut exchange.framing {
+            // Bytes past the announced length would be read as the next
+            // response: they are not sent.
+            if data.len() as u64 > *left {
+                data.truncate(*left as usize);
+                overlong = true;
+            }
+            *left -= data.len() as u64;
+        }
+        let framing = exchange.framing;
+        self.put_data(&data, framing);
+        if overlong {
+            tracing::error!(
+                "a response body was longer than its Content-Length; \
+                 the rest was not sent and the connection closes"
+            );
+            self.closing = true;
+            self.complete();
+            return false;
+        }
+        true
+    }
+
+    /// The response body has ended: its framing is closed, and the
+    /// exchange is over.
+    pub(super) fn body_end(&mut self) {
+        let Some(exchange) = &self.exchange else {
+            return;
+        };
+        match exchange.framing {
+            Framing::Chunked => self.output.extend_from_slice(LAST_CHUNK),
+            Framing::UntilClose => self.closing = true,
+            Framing::Length(left) if left > 0 => {
+                // The client would wait for the rest.
+                tracing::error!(
+                    missing = left,
+                    "a response body ended short of its Content-Length; \
+                     closing the connection"
+                );
+                self.cut();
+                return;
+            }
+            Framing::None | Framing::Length(_) => {}
+        }
+        self.complete();
     }
 
     /// Ends the connection in the middle of a response, which the client
