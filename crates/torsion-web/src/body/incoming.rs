@@ -33,8 +33,6 @@ pub(super) enum Source {
     Hyper(hyper::body::Incoming),
     /// The server's HTTP/1 connection.
     Connection(Inbound),
-    /// A request without a body, on the server's HTTP/1 connection.
-    Nothing,
 }
 
 impl Source {
@@ -42,7 +40,6 @@ impl Source {
         match self {
             Source::Hyper(body) => body.is_end_stream(),
             Source::Connection(inbound) => inbound.is_end_stream(),
-            Source::Nothing => true,
         }
     }
 
@@ -50,7 +47,6 @@ impl Source {
         match self {
             Source::Hyper(body) => body.size_hint(),
             Source::Connection(inbound) => inbound.size_hint(),
-            Source::Nothing => http_body::SizeHint::with_exact(0),
         }
     }
 
@@ -63,7 +59,6 @@ impl Source {
                 .poll_frame(cx)
                 .map(|frame| frame.map(|frame| frame.map_err(BodyError::from))),
             Source::Connection(inbound) => inbound.poll_frame(cx),
-            Source::Nothing => Poll::Ready(None),
         }
     }
 }

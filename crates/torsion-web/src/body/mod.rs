@@ -41,7 +41,9 @@ pub struct Body {
 }
 
 enum Kind {
-    Empty,
+    /// Nothing in it: a body made empty, or (with its connection) a
+    /// request's that the client sent without one.
+    Empty(Option<Rc<ConnectionInfo>>),
     Full(Option<Bytes>),
     Incoming(Incoming),
     Channel(Rc<RefCell<Channel>>),
@@ -52,7 +54,9 @@ enum Kind {
 impl Body {
     /// A body with nothing in it.
     pub fn empty() -> Body {
-        Body { kind: Kind::Empty }
+        Body {
+            kind: Kind::Empty(None),
+        }
     }
 
     /// A body arriving from the network; reading past `limit` bytes fails
@@ -90,16 +94,23 @@ impl Body {
         watch: Option<Rc<dyn ArrivalWatch>>,
         connection: Rc<ConnectionInfo>,
     ) -> Body {
-        let source = inbound.map_or(Source::Nothing, Source::Connection);
-        Body {
-            kind: Kind::Incoming(Incoming::new(source, limit, watch, Some(connection))),
-        }
+        let kind = match inbound {
+            Some(inbound) => Kind::Incoming(Incoming::new(
+                Source::Connection(inbound),
+                limit,
+                watch,
+                Some(connection),
+            )),
+            None => Kind::Empty(Some(connection)),
+        };
+        Body { kind }
     }
 
     /// The connection the server received this body on, if it did.
     pub(crate) fn connection(&self) -> Option<&ConnectionInfo> {
         match &self.kind {
             Kind::Incoming(incoming) => incoming.connection.as_deref(),
+            Kind::Empty(connection) => connection.as_deref(),
             _ => None,
         }
     }
@@ -132,7 +143,7 @@ impl Body {
     /// body. `None` for a body that streams.
     pub(crate) fn take_whole(&mut self) -> Option<Bytes> {
         match &mut self.kind {
-            Kind::Empty => Some(Bytes::new()),
+            Kind::Empty(_) => Some(Bytes::new()),
             Kind::Full(bytes) => Some(bytes.take().unwrap_or_default()),
             Kind::Incoming(_) | Kind::Channel(_) | Kind::Boxed(_) => None,
         }
@@ -191,7 +202,7 @@ impl Default for Body {
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
-            Kind::Empty => "empty",
+            Kind::Empty(_) => "empty",
             Kind::Full(_) => "full",
             Kind::Incoming(_) => "incoming",
             Kind::Channel(_) => "channel",
@@ -248,7 +259,7 @@ impl http_body::Body for Body {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match &mut self.get_mut().kind {
-            Kind::Empty => Poll::Ready(None),
+            Kind::Empty(_) => Poll::Ready(None),
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|bytes| Ok(Frame::data(bytes)))),
             Kind::Incoming(incoming) => incoming.poll_frame(cx),
             Kind::Channel(channel) => channel.borrow_mut().poll_next(cx),
@@ -258,7 +269,7 @@ impl http_body::Body for Body {
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
-            Kind::Empty => true,
+            Kind::Empty(_) => true,
             Kind::Full(bytes) => bytes.is_none(),
             Kind::Incoming(incoming) => incoming.body.is_end_stream(),
             Kind::Channel(channel) => channel.borrow().at_end(),
@@ -268,7 +279,7 @@ impl http_body::Body for Body {
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Empty => SizeHint::with_exact(0),
+            Kind::Empty(_) => SizeHint::with_exact(0),
             Kind::Full(bytes) => {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |bytes| bytes.len() as u64))
             }

@@ -326,9 +326,29 @@ impl Http1Connection {
 
     /// A request head arrived: the resource is called.
     fn start(&mut self, head: Bytes, framing: BodyFraming, may_switch: bool) {
+        let (sender, inbound, announced) = match framing {
+            BodyFraming::Empty => (None, None, None),
+            BodyFraming::Length(length) => {
+                let (sender, inbound) = inbound(Some(length));
+                (Some(sender), Some(inbound), Some(length))
+            }
+            BodyFraming::Chunked => {
+                let (sender, inbound) = inbound(None);
+                (Some(sender), Some(inbound), None)
+            }
+        };
+        let with_body = sender.is_some();
+        let clock = if with_body {
+            self.service.body_clock(false)
+        } else {
+            None
+        };
+        let watch = clock.clone().map(|clock| clock as Rc<dyn ArrivalWatch>);
+        let info = self.service.info.clone();
+        let body = Body::from_connection(inbound, self.max_body_size, watch, info);
         // Built once, in place: a request is some 300 bytes, and each move
         // of it is a copy.
-        let mut request = Request::new(Body::empty());
+        let mut request = Request::new(body);
         let asks = match head::parse(&head, self.check.spans(), &mut request) {
             Ok(asks) => asks,
             Err(reason) => {
@@ -339,17 +359,6 @@ impl Http1Connection {
                 };
                 self.refuse(refusal);
                 return;
-            }
-        };
-        let (sender, inbound, announced) = match framing {
-            BodyFraming::Empty => (None, None, None),
-            BodyFraming::Length(length) => {
-                let (sender, inbound) = inbound(Some(length));
-                (Some(sender), Some(inbound), Some(length))
-            }
-            BodyFraming::Chunked => {
-                let (sender, inbound) = inbound(None);
-                (Some(sender), Some(inbound), None)
             }
         };
         let mut body_ended = false;
@@ -372,7 +381,6 @@ impl Http1Connection {
                 }
             }
         }
-        let with_body = sender.is_some();
         let method = request.method();
         let facts = Facts {
             head_request: method == Method::HEAD,
@@ -381,14 +389,6 @@ impl Http1Connection {
             keep_alive: asks.keep_alive,
         };
         self.closing |= !asks.keep_alive;
-        let clock = if with_body {
-            self.service.body_clock(false)
-        } else {
-            None
-        };
-        let watch = clock.clone().map(|clock| clock as Rc<dyn ArrivalWatch>);
-        let info = self.service.info.clone();
-        *request.body_mut() = Body::from_connection(inbound, self.max_body_size, watch, info);
         let offer = may_switch.then(|| {
             let (offer, switchable) = SwitchOffer::new();
             request.extensions_mut().insert(switchable);

@@ -48,8 +48,11 @@ pub(super) fn parse<B>(
     headers.reserve(spans.fields.len());
     let (mut close, mut keep_alive, mut expects_continue) = (false, false, false);
     for field in &spans.fields {
-        let name = HeaderName::from_bytes(&bytes[field.name as usize..field.colon as usize])
-            .map_err(|_| "malformed header name")?;
+        let name = match field.field.header_name() {
+            Some(name) => name,
+            None => HeaderName::from_bytes(&bytes[field.name as usize..field.colon as usize])
+                .map_err(|_| "malformed header name")?,
+        };
         let value = trim_whitespace(bytes, field.colon as usize + 1, field.end as usize);
         if name == CONNECTION {
             for token in bytes[value.clone()].split(|&byte| byte == b',') {
@@ -180,6 +183,17 @@ mod tests {
         assert_eq!(head.method, Method::POST);
         assert_eq!(head.headers["content-length"], "3");
         assert!(head.expects_continue);
+    }
+
+    #[test]
+    fn the_names_the_checker_knows_are_taken_in_any_case() {
+        let head = parsed(
+            "POST / HTTP/1.1\r\nHOST: h\r\nUpGrade: x\r\ncontent-LENGTH: 0\r\nX-A: 1\r\n\r\n",
+        );
+        let names: Vec<_> = head.headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["host", "upgrade", "content-length", "x-a"]);
+        assert_eq!(head.headers[http::header::HOST], "h");
+        assert_eq!(head.headers[http::header::CONTENT_LENGTH], "0");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! stream past, so that no value is ever stored.
 
 use super::Facts;
+use http::header::{self, HeaderName};
+
 use super::classes::{REG_NAME, TCHAR};
 
 impl Facts {
@@ -31,7 +33,7 @@ impl Facts {
 
 /// A header field the checker reads the value of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Field {
+pub(crate) enum Field {
     Host,
     ContentLength,
     TransferEncoding,
@@ -40,6 +42,18 @@ pub(super) enum Field {
 }
 
 impl Field {
+    /// The field's name, for a field the checker knows: the connection
+    /// need not look the name up again.
+    pub(crate) fn header_name(self) -> Option<HeaderName> {
+        match self {
+            Field::Host => Some(header::HOST),
+            Field::ContentLength => Some(header::CONTENT_LENGTH),
+            Field::TransferEncoding => Some(header::TRANSFER_ENCODING),
+            Field::Upgrade => Some(header::UPGRADE),
+            Field::Other => None,
+        }
+    }
+
     /// The field a name names, in any case.
     pub(super) fn named(name: &[u8]) -> Field {
         let is = |known: &[u8]| name.eq_ignore_ascii_case(known);

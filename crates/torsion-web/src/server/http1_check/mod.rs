@@ -517,8 +517,10 @@ impl Http1Check {
             },
             State::Name => match byte {
                 b':' => {
-                    self.spans.colon(offset);
-                    self.name_end()?
+                    let state = self.name_end()?;
+                    let named = self.facts.field.unwrap_or(Field::Other);
+                    self.spans.colon(offset, named);
+                    state
                 }
                 b' ' | b'\t' => return Err((BAD, "whitespace before a header field's colon")),
                 _ if TCHAR.contains(byte) => {

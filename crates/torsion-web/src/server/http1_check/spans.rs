@@ -4,6 +4,8 @@
 //! client may send before a request included), and a span runs from its
 //! first byte to the one after its last.
 
+use super::fields::Field;
+
 /// The parts of the last request head read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct HeadSpans {
@@ -19,8 +21,10 @@ pub(crate) struct HeadSpans {
 
 /// One field line: its name runs from `name` to `colon`, its value (with
 /// the whitespace around it) from after the colon to `end`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct FieldSpan {
+    /// The field, when the name is one the checker reads the value of.
+    pub(crate) field: Field,
     /// The name's first byte.
     pub(crate) name: u32,
     /// The colon after the name.
@@ -51,16 +55,18 @@ impl HeadSpans {
     pub(super) fn field(&mut self, at: usize) {
         let at = offset(at);
         self.fields.push(FieldSpan {
+            field: Field::Other,
             name: at,
             colon: at,
             end: at,
         });
     }
 
-    /// The field's name ends at `at`, its colon.
-    pub(super) fn colon(&mut self, at: usize) {
+    /// The field's name ends at `at`, its colon; the name names `field`.
+    pub(super) fn colon(&mut self, at: usize, named: Field) {
         if let Some(field) = self.fields.last_mut() {
             field.colon = offset(at);
+            field.field = named;
         }
     }
 

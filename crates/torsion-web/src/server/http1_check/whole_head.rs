@@ -104,12 +104,13 @@ impl Http1Check {
         if name == 0 || *bytes.get(colon)? != b':' {
             return None;
         }
-        self.field_named(Field::named(&bytes[at..colon])).ok()?;
+        let field = Field::named(&bytes[at..colon]);
+        self.field_named(field).ok()?;
         let value_at = colon + 1;
         let value = FIELD_VALUE.long_run(&bytes[value_at..]);
         self.facts.value_bytes(&bytes[value_at..value_at + value]);
         self.spans.field(at);
-        self.spans.colon(colon);
+        self.spans.colon(colon, field);
         self.spans.value_end(value_at + value);
         let end = line_end(bytes, value_at + value)?;
         self.value_end().ok()?;
