@@ -40,9 +40,9 @@ pub(super) struct RequestService {
 impl hyper::service::Service<http::Request<Incoming>> for RequestService {
     type Response = http::Response<TrackedBody>;
     type Error = Infallible;
-    type Future = Answering;
+    type Future = Http2Answer;
 
-    fn call(&self, request: http::Request<Incoming>) -> Answering {
+    fn call(&self, request: http::Request<Incoming>) -> Http2Answer {
         let announced = http_body::Body::size_hint(request.body()).exact();
         let clock = if http_body::Body::is_end_stream(request.body()) {
             None
@@ -52,7 +52,33 @@ impl hyper::service::Service<http::Request<Incoming>> for RequestService {
         let watch = clock.clone().map(|clock| clock as Rc<dyn ArrivalWatch>);
         let (limit, info) = (self.server.options.max_body_size, self.info.clone());
         let request = request.map(|body| Body::received(body, limit, watch, info));
-        self.answer(request, announced, clock)
+        let mut answering = self.answer(request, announced, clock);
+        match answering.take_ready() {
+            Some(response) => Http2Answer::Ready(Some(response)),
+            None => Http2Answer::Later(answering),
+        }
+    }
+}
+
+/// A response on its way to hyper's HTTP/2 connection: one the resource
+/// gave when called is handed over when first polled.
+pub(super) enum Http2Answer {
+    /// `None` once handed over.
+    Ready(Option<http::Response<TrackedBody>>),
+    Later(Answering),
+}
+
+impl Future for Http2Answer {
+    type Output = Result<http::Response<TrackedBody>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Http2Answer::Ready(response) => Poll::Ready(Ok(response.take().unwrap_or_else(|| {
+                let failure = Failure::msg("an answer was polled after it was handed over");
+                finish(Err(failure), None, None)
+            }))),
+            Http2Answer::Later(answering) => Pin::new(answering).poll(cx),
+        }
     }
 }
 
@@ -140,6 +166,17 @@ impl Answering {
             .ready_response(|failure| respond(Err(failure)))
             .map(|response| std::mem::take(response.body_mut()))
             .unwrap_or_default();
+        self.track(body)
+    }
+
+    /// The whole response, when the resource answered when called, its
+    /// body tracked as [`take_body`](Self::take_body)'s.
+    fn take_ready(&mut self) -> Option<http::Response<TrackedBody>> {
+        let response = std::mem::take(self.ready()?);
+        Some(response.map(|body| self.track(body)))
+    }
+
+    fn track(&mut self, body: Body) -> TrackedBody {
         TrackedBody {
             body,
             clock: self.clock.take(),
