@@ -1,12 +1,13 @@
 //! A resource learns that its client went away: a pending Deferred is
 //! cancelled (HTTP/1.1 and HTTP/2), and a streaming body's sender sees the
-//! receiver gone.
+//! receiver gone. A client that closes its side of an HTTP/1.1 connection
+//! has gone too.
 
 mod support;
 
 use std::cell::RefCell;
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -63,6 +64,47 @@ fn a_pending_deferred_is_cancelled_when_an_http1_client_closes() {
     );
     drop(stream);
     assert!(eventually(&cancelled), "the Deferred was cancelled");
+}
+
+#[test]
+fn requests_pipelined_before_an_http1_client_closes_its_side_are_not_answered() {
+    // As hyper's server without half-close support, and Twisted's HTTP
+    // channel, which takes the end of the client's bytes for the end of
+    // the connection: the reply in flight is dropped (its Deferred
+    // cancelled), and the request behind it is never started.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let (counted, flag) = (calls.clone(), cancelled.clone());
+    let server = serve(move |_| {
+        let pending: Rc<RefCell<Vec<Resolver<Response>>>> = Rc::default();
+        Server::new(move |_request: Request| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let flag = flag.clone();
+            let (deferred, resolver) =
+                Deferred::with_canceller(move || flag.store(true, Ordering::SeqCst));
+            pending.borrow_mut().push(resolver);
+            deferred
+        })
+    });
+    let mut stream = TcpStream::connect(server.address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .expect("the server closes the connection");
+    assert_eq!(String::from_utf8_lossy(&answer), "", "nothing is answered");
+    assert!(eventually(&cancelled), "the Deferred was cancelled");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "only the first was started"
+    );
 }
 
 #[test]

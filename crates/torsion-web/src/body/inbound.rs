@@ -189,3 +189,146 @@ impl Drop for Inbound {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    use super::*;
+
+    /// Counts its wake-ups.
+    struct Wakes(AtomicUsize);
+
+    impl Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting_waker() -> (Arc<Wakes>, Waker) {
+        let wakes = Arc::new(Wakes(AtomicUsize::new(0)));
+        (wakes.clone(), Waker::from(wakes))
+    }
+
+    fn woken(wakes: &Wakes) -> usize {
+        wakes.0.load(Ordering::SeqCst)
+    }
+
+    /// What the reader gets next: data, the end (`None`), an error, or
+    /// nothing yet (`Pending`).
+    fn next(body: &mut Inbound, waker: &Waker) -> Poll<Option<Result<Bytes, BodyError>>> {
+        body.poll_frame(&mut Context::from_waker(waker))
+            .map(|frame| {
+                frame.map(|frame| frame.map(|frame| frame.into_data().expect("only data")))
+            })
+    }
+
+    fn data(polled: Poll<Option<Result<Bytes, BodyError>>>) -> Bytes {
+        match polled {
+            Poll::Ready(Some(Ok(data))) => data,
+            other => panic!("expected data, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_reader_gets_the_content_in_order_then_the_end() {
+        let (sender, mut body) = inbound(Some(4));
+        let waker = Waker::noop();
+        assert_eq!(body.size_hint().exact(), Some(4));
+        assert!(next(&mut body, waker).is_pending());
+        sender.push(Bytes::from_static(b"ab"));
+        sender.push(Bytes::new());
+        sender.push(Bytes::from_static(b"cd"));
+        assert_eq!(body.size_hint().exact(), Some(4));
+        assert_eq!(data(next(&mut body, waker)), "ab");
+        assert_eq!(body.size_hint().exact(), Some(2));
+        assert!(!body.is_end_stream());
+        assert_eq!(data(next(&mut body, waker)), "cd");
+        // All announced bytes are read: the body knows it has ended before
+        // the connection says so.
+        assert!(body.is_end_stream());
+        sender.finish();
+        assert!(matches!(next(&mut body, waker), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn a_reader_waiting_for_bytes_is_woken_when_they_come_and_asks_for_them_once() {
+        let (sender, mut body) = inbound(None);
+        let (wakes, waker) = counting_waker();
+        assert!(!sender.take_asked());
+        assert!(next(&mut body, &waker).is_pending());
+        assert!(
+            sender.take_asked(),
+            "the reader asked (100 Continue is due)"
+        );
+        assert!(!sender.take_asked());
+        sender.push(Bytes::from_static(b"x"));
+        assert_eq!(woken(&wakes), 1);
+        assert_eq!(data(next(&mut body, &waker)), "x");
+        assert_eq!(body.size_hint().exact(), None);
+    }
+
+    #[test]
+    fn a_full_queue_stops_the_connection_until_the_reader_takes_from_it() {
+        let (sender, mut body) = inbound(None);
+        let (wakes, connection) = counting_waker();
+        let chunk = Bytes::from(vec![b'a'; QUEUED_AT_MOST / 2]);
+        sender.push(chunk.clone());
+        assert!(sender.has_room());
+        sender.push(chunk.clone());
+        assert!(!sender.has_room(), "{QUEUED_AT_MOST} bytes are queued");
+        sender.wake_on_demand(&connection);
+        assert_eq!(next(&mut body, Waker::noop()).map(|_| ()), Poll::Ready(()));
+        assert!(sender.has_room());
+        assert_eq!(woken(&wakes), 1, "the connection reads on");
+    }
+
+    #[test]
+    fn a_failure_comes_after_what_was_queued() {
+        let (sender, mut body) = inbound(Some(10));
+        sender.push(Bytes::from_static(b"abc"));
+        sender.fail(BodyError::Malformed("bad chunk size"));
+        // Only the first failure counts.
+        sender.fail(BodyError::Incomplete);
+        assert_eq!(data(next(&mut body, Waker::noop())), "abc");
+        assert!(matches!(
+            next(&mut body, Waker::noop()),
+            Poll::Ready(Some(Err(BodyError::Malformed("bad chunk size"))))
+        ));
+        assert!(matches!(next(&mut body, Waker::noop()), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn a_connection_gone_before_the_end_leaves_the_body_incomplete() {
+        let (sender, mut body) = inbound(Some(10));
+        sender.push(Bytes::from_static(b"abc"));
+        drop(sender);
+        assert_eq!(data(next(&mut body, Waker::noop())), "abc");
+        assert!(matches!(
+            next(&mut body, Waker::noop()),
+            Poll::Ready(Some(Err(BodyError::Incomplete)))
+        ));
+        // A body that ended whole stays whole when the connection goes.
+        let (sender, mut body) = inbound(None);
+        sender.finish();
+        drop(sender);
+        assert!(matches!(next(&mut body, Waker::noop()), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn what_arrives_after_the_reader_went_is_thrown_away() {
+        let (sender, body) = inbound(None);
+        let (wakes, connection) = counting_waker();
+        sender.push(Bytes::from(vec![0; QUEUED_AT_MOST]));
+        assert!(!sender.has_room());
+        sender.wake_on_demand(&connection);
+        drop(body);
+        assert_eq!(woken(&wakes), 1, "the connection learns the reader went");
+        assert!(sender.reader_gone());
+        assert!(sender.has_room(), "the rest is read, to be skipped");
+        sender.push(Bytes::from_static(b"more"));
+        assert_eq!(sender.shared.borrow().queued, 0);
+    }
+}

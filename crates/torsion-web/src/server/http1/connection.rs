@@ -11,8 +11,8 @@
 //! A request body reaches its reader through an
 //! [`InboundSender`](crate::body::InboundSender): the connection reads the
 //! socket for it only while the reader has room, so a slow reader slows
-//! the client. A connection at rest holds no buffer once its
-//! [`Control`] lets it park.
+//! the client. A connection at rest holds no buffer (nor the parser's
+//! notes of where a head's parts lay) once its [`Control`] lets it park.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -610,6 +610,7 @@ impl Http1Connection {
         if at_rest && self.control.may_park() {
             self.input = BytesMut::new();
             self.output = Vec::new();
+            self.check.release_spans();
             self.parked = true;
             self.control.set_parked(true);
         }

@@ -284,6 +284,12 @@ impl Http1Check {
         &self.spans
     }
 
+    /// Lets go of the memory the spans of the heads read so far took, for
+    /// a connection at rest between requests; the next head takes it again.
+    pub(crate) fn release_spans(&mut self) {
+        self.spans = HeadSpans::default();
+    }
+
     /// The request line read so far, for the log.
     pub(crate) fn request_line(&self) -> Option<String> {
         (!self.facts.line.is_empty()).then(|| self.line_for_log())
