@@ -19,11 +19,11 @@ use torsion::time::defer_later;
 use torsion::{Deferred, Failure};
 use torsion_web::{Body, Request, Response, Server};
 
-/// Waits up to five seconds for `flag`.
-fn eventually(flag: &AtomicBool) -> bool {
+/// Waits up to five seconds for `done`.
+fn eventually(done: impl Fn() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        if flag.load(Ordering::SeqCst) {
+        if done() {
             return true;
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -32,11 +32,11 @@ fn eventually(flag: &AtomicBool) -> bool {
 }
 
 /// A resource whose Deferred never fires by itself; its canceller sets
-/// the flag.
-fn never_answers(cancelled: Arc<AtomicBool>, called: Arc<AtomicBool>) -> Server {
+/// the flag, and `calls` counts the requests it was called with.
+fn never_answers(cancelled: Arc<AtomicBool>, calls: Arc<AtomicUsize>) -> Server {
     let pending: Rc<RefCell<Vec<Resolver<Response>>>> = Rc::default();
     Server::new(move |_request: Request| {
-        called.store(true, Ordering::SeqCst);
+        calls.fetch_add(1, Ordering::SeqCst);
         let flag = cancelled.clone();
         let (deferred, resolver) =
             Deferred::with_canceller(move || flag.store(true, Ordering::SeqCst));
@@ -47,23 +47,26 @@ fn never_answers(cancelled: Arc<AtomicBool>, called: Arc<AtomicBool>) -> Server 
 
 #[test]
 fn a_pending_deferred_is_cancelled_when_an_http1_client_closes() {
-    let (cancelled, called) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicBool::new(false)),
-    );
-    let (c, k) = (cancelled.clone(), called.clone());
+    let (cancelled, calls) = (Arc::new(AtomicBool::new(false)), Arc::default());
+    let (c, k) = (cancelled.clone(), Arc::clone(&calls));
     let server = serve(move |_| never_answers(c, k));
     let mut stream = TcpStream::connect(server.address).unwrap();
     stream
         .write_all(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
-    assert!(eventually(&called), "the resource was called");
+    assert!(
+        eventually(|| calls.load(Ordering::SeqCst) == 1),
+        "the resource was called"
+    );
     assert!(
         !cancelled.load(Ordering::SeqCst),
         "not cancelled while the client waits"
     );
     drop(stream);
-    assert!(eventually(&cancelled), "the Deferred was cancelled");
+    assert!(
+        eventually(|| cancelled.load(Ordering::SeqCst)),
+        "the Deferred was cancelled"
+    );
 }
 
 #[test]
@@ -72,20 +75,9 @@ fn requests_pipelined_before_an_http1_client_closes_its_side_are_not_answered() 
     // channel, which takes the end of the client's bytes for the end of
     // the connection: the reply in flight is dropped (its Deferred
     // cancelled), and the request behind it is never started.
-    let calls = Arc::new(AtomicUsize::new(0));
-    let cancelled = Arc::new(AtomicBool::new(false));
-    let (counted, flag) = (calls.clone(), cancelled.clone());
-    let server = serve(move |_| {
-        let pending: Rc<RefCell<Vec<Resolver<Response>>>> = Rc::default();
-        Server::new(move |_request: Request| {
-            counted.fetch_add(1, Ordering::SeqCst);
-            let flag = flag.clone();
-            let (deferred, resolver) =
-                Deferred::with_canceller(move || flag.store(true, Ordering::SeqCst));
-            pending.borrow_mut().push(resolver);
-            deferred
-        })
-    });
+    let (cancelled, calls) = (Arc::new(AtomicBool::new(false)), Arc::default());
+    let (c, k) = (cancelled.clone(), Arc::clone(&calls));
+    let server = serve(move |_| never_answers(c, k));
     let mut stream = TcpStream::connect(server.address).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -99,7 +91,10 @@ fn requests_pipelined_before_an_http1_client_closes_its_side_are_not_answered() 
         .read_to_end(&mut answer)
         .expect("the server closes the connection");
     assert_eq!(String::from_utf8_lossy(&answer), "", "nothing is answered");
-    assert!(eventually(&cancelled), "the Deferred was cancelled");
+    assert!(
+        eventually(|| cancelled.load(Ordering::SeqCst)),
+        "the Deferred was cancelled"
+    );
     assert_eq!(
         calls.load(Ordering::SeqCst),
         1,
@@ -109,11 +104,8 @@ fn requests_pipelined_before_an_http1_client_closes_its_side_are_not_answered() 
 
 #[test]
 fn a_pending_deferred_is_cancelled_when_an_http2_client_gives_up() {
-    let (cancelled, called) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicBool::new(false)),
-    );
-    let (c, k) = (cancelled.clone(), called.clone());
+    let (cancelled, calls) = (Arc::new(AtomicBool::new(false)), Arc::default());
+    let (c, k) = (cancelled.clone(), Arc::clone(&calls));
     let server = serve(move |_| never_answers(c, k));
     let output = curl_output(&[
         "--http2-prior-knowledge",
@@ -122,8 +114,11 @@ fn a_pending_deferred_is_cancelled_when_an_http2_client_gives_up() {
         &server.url("/wait"),
     ]);
     assert!(!output.status.success(), "curl timed out: {output:?}");
-    assert!(called.load(Ordering::SeqCst));
-    assert!(eventually(&cancelled), "the Deferred was cancelled");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(
+        eventually(|| cancelled.load(Ordering::SeqCst)),
+        "the Deferred was cancelled"
+    );
 }
 
 #[test]
@@ -166,7 +161,10 @@ fn a_streaming_body_sender_sees_the_client_go_away() {
         received.extend_from_slice(&buffer[..n]);
     }
     drop(stream);
-    assert!(eventually(&closed), "the sender saw the receiver gone");
+    assert!(
+        eventually(|| closed.load(Ordering::SeqCst)),
+        "the sender saw the receiver gone"
+    );
     assert!(
         sent.load(Ordering::SeqCst) < 1000,
         "the stream stopped early"
