@@ -416,7 +416,14 @@ impl Http1Connection {
             return;
         };
         let length = response.body().size_hint().exact();
-        let whole = response.body_mut().take_whole();
+        // A body held whole goes out with its head, unless the transport is
+        // backed up: then it waits its turn as a streamed body does, and the
+        // next request is not read meanwhile.
+        let whole = if self.may_send_whole(length) {
+            response.body_mut().take_whole()
+        } else {
+            None
+        };
         if self.write_head((&*response).into(), length) {
             match whole {
                 // Sent with the head, without polling a body.

@@ -165,6 +165,16 @@ impl Http1Connection {
         self.output.clear();
     }
 
+    /// Whether a body held whole, `length` bytes long, may go out with its
+    /// head now. A short one joins the held responses, which are bounded
+    /// by [`HOLD_AT_MOST`]; a longer one goes to the transport, so it waits
+    /// while the transport is backed up, as [`room`](Self::room) makes a
+    /// streamed body wait.
+    pub(super) fn may_send_whole(&self, length: Option<u64>) -> bool {
+        length.is_some_and(|length| length <= COPY_AT_MOST as u64)
+            || self.transport.buffered() <= HIGH_WATER_MARK
+    }
+
     /// Whether the transport has room for more of a response body (if not,
     /// the task is woken when it drains); what is held goes out first
     /// once there is enough of it.
