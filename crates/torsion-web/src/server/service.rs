@@ -151,32 +151,24 @@ pub(super) struct Answering {
 impl Answering {
     /// The response, when the resource answered when called (most do),
     /// made ready to send where it lies: the connection writes its head
-    /// from it, then takes its body with [`take_body`](Self::take_body).
+    /// from it, then takes its body out and [`track`](Self::track)s it.
     pub(super) fn ready(&mut self) -> Option<&mut Response> {
         let response = self.reply.ready_response(|failure| respond(Err(failure)))?;
         self.clock = settle_clock(response, self.clock.take());
         Some(response)
     }
 
-    /// The body of the response [`ready`](Self::ready) gave, which keeps
-    /// the request counted in flight until it is sent or dropped.
-    pub(super) fn take_body(&mut self) -> TrackedBody {
-        let body = self
-            .reply
-            .ready_response(|failure| respond(Err(failure)))
-            .map(|response| std::mem::take(response.body_mut()))
-            .unwrap_or_default();
-        self.track(body)
-    }
-
     /// The whole response, when the resource answered when called, its
-    /// body tracked as [`take_body`](Self::take_body)'s.
+    /// body tracked.
     fn take_ready(&mut self) -> Option<http::Response<TrackedBody>> {
         let response = std::mem::take(self.ready()?);
         Some(response.map(|body| self.track(body)))
     }
 
-    fn track(&mut self, body: Body) -> TrackedBody {
+    /// The body of the response [`ready`](Self::ready) gave, made to keep
+    /// the request counted in flight (and its body's clock) until it is
+    /// sent or dropped.
+    pub(super) fn track(&mut self, body: Body) -> TrackedBody {
         TrackedBody {
             body,
             clock: self.clock.take(),

@@ -215,7 +215,7 @@ impl Http1Connection {
         }
         if self.control.order() >= Order::Finish {
             // The request being read is answered, with a close (see
-            // `respond`), unless the client is too slow for the timeouts.
+            // `write_head`), unless the client is too slow for the timeouts.
             return !self.mid_head();
         }
         self.closing
@@ -415,24 +415,24 @@ impl Http1Connection {
             }
             return;
         };
-        let length = response.body().size_hint().exact();
         // A body held whole goes out with its head, unless the transport is
         // backed up: then it waits its turn as a streamed body does, and the
         // next request is not read meanwhile.
-        let whole = if self.may_send_whole(length) {
-            response.body_mut().take_whole()
-        } else {
-            None
-        };
-        if self.write_head((&*response).into(), length) {
-            match whole {
-                // Sent with the head, without polling a body.
-                Some(data) => {
-                    if self.body_data(data) {
-                        self.body_end();
-                    }
+        let whole_now = self.may_send_whole(response.body().size_hint().exact());
+        if !self.write_head(response) {
+            return;
+        }
+        let body = response.body_mut();
+        match whole_now.then(|| body.take_whole()).flatten() {
+            // Sent with the head, without polling a body.
+            Some(data) => {
+                if self.body_data(data) {
+                    self.body_end();
                 }
-                None => self.send(answering.take_body()),
+            }
+            None => {
+                let body = std::mem::take(body);
+                self.send(answering.track(body));
             }
         }
     }
@@ -456,8 +456,7 @@ impl Http1Connection {
                 let Poll::Ready(Ok(response)) = Pin::new(answering).poll(cx) else {
                     return false;
                 };
-                let length = response.body().size_hint().exact();
-                if self.write_head((&response).into(), length) {
+                if self.write_head(&response) {
                     self.send(response.into_body());
                 }
                 true
@@ -467,13 +466,14 @@ impl Http1Connection {
         }
     }
 
-    /// Writes the head of the response to the request in flight, whose
-    /// body is `length` long if that is known: whether a body follows
-    /// (not when the exchange is over, or switched protocols).
-    fn write_head(&mut self, head: encode::Head<'_>, length: Option<u64>) -> bool {
+    /// Writes the head of `response`, to the request in flight: whether a
+    /// body follows (not when the exchange is over, or switched protocols).
+    fn write_head<B: http_body::Body>(&mut self, response: &http::Response<B>) -> bool {
         let Some(exchange) = &mut self.exchange else {
             return false;
         };
+        let head = encode::Head::from(response);
+        let length = response.body().size_hint().exact();
         let mut facts = exchange.facts;
         facts.keep_alive &= !self.closing && self.control.order() < Order::Finish;
         let encoded = encode::encode_head(head, length, &facts, &mut self.output);
