@@ -168,7 +168,7 @@ async fn round_trips(
 }
 
 /// Measures `engine`'s server once in a fresh process.
-fn measure(engine: Engine, load: Load) -> Outcome {
+pub fn measure(engine: Engine, load: Load) -> Outcome {
     let server = ServerProcess::start(engine).expect("server starts");
     let outcome = generate(server.address, load, &|| server.cpu_time());
     assert_eq!(

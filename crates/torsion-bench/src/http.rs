@@ -166,7 +166,7 @@ pub fn parse_wrk(report: &str) -> Option<Outcome> {
 }
 
 /// Measures `engine`'s server once in a fresh process.
-fn measure(engine: Engine, load: Load) -> Outcome {
+pub fn measure(engine: Engine, load: Load) -> Outcome {
     measure_split(engine, load).0
 }
 

@@ -1,6 +1,8 @@
 //! Side-by-side benchmarks of torsion and tokio: every figure is printed
 //! beside its peer from the same run, with the ratio torsion / tokio.
-#![forbid(unsafe_code)]
+// The io_uring floor (`floor/ring.rs`) lends memory to the kernel; nothing
+// else here needs `unsafe`.
+#![deny(unsafe_code)]
 
 mod amp;
 mod amp_server;
@@ -9,6 +11,7 @@ mod crochet;
 mod cross_thread;
 mod defer_to_thread;
 mod echo;
+mod floor;
 mod h2;
 mod hello;
 mod http;
@@ -97,6 +100,12 @@ enum Bench {
     /// than CPU time; not part of `compare` (a server under callgrind runs
     /// some fifty times slower).
     Instructions,
+    /// The floor: echo (64 connections, 64-byte messages) and HTTP hello
+    /// (wrk, 64 connections, one request at a time) from servers with no
+    /// framework, on epoll and on io_uring, against tokio and hyper in the
+    /// same runs. The least CPU any server spends here, beside the ratios
+    /// torsion is held to.
+    Floor,
     /// Every benchmark.
     Compare,
     /// Measures one engine for `defer-to-thread` (each sample runs in a
@@ -432,6 +441,9 @@ fn main() {
             }
         }
     }
+    if matches!(cli.command, Bench::Floor | Bench::Compare) {
+        print_floor(cli.quick, runs);
+    }
     if let Bench::Reactors { .. } | Bench::Compare = cli.command {
         let connections = match cli.command {
             Bench::Reactors { connections } => connections,
@@ -543,6 +555,86 @@ fn count_instructions(quick: bool) {
         match counted {
             Ok((torsion, peer)) => print!("{}", instructions::render(case, &torsion, &peer)),
             Err(error) => println!("\ninstructions: {}: {error}", case.title),
+        }
+    }
+}
+
+/// Measures and prints the floor (`floor`).
+fn print_floor(quick: bool, runs: usize) {
+    let (warm_up, echo_window, http_window) = if quick {
+        (
+            Duration::ZERO,
+            Duration::from_millis(300),
+            Duration::from_secs(1),
+        )
+    } else {
+        (
+            Duration::from_secs(1),
+            Duration::from_secs(3),
+            Duration::from_secs(5),
+        )
+    };
+    let echo = echo::Load {
+        connections: 64,
+        size: 64,
+        warm_up,
+        window: echo_window,
+    };
+    let hello = http::Load {
+        connections: 64,
+        pipeline: 1,
+        warm_up,
+        window: http_window,
+    };
+    let ring = match floor::ring::available() {
+        Ok(()) => true,
+        Err(error) => {
+            println!("no io_uring floor rows: {error}");
+            false
+        }
+    };
+    let tables = floor::compare(echo, hello, runs, ring);
+    let http = format!(
+        "wrk -t1 -c64 -d{}s, one request at a time",
+        http_window.as_secs()
+    );
+    let printed = [
+        (
+            "floor: echo, 64 connections, 64-byte messages: a server with no framework on epoll \
+             (mio) vs tokio, the least an epoll server spends here (the goal for torsion on \
+             epoll: at most 1.0x)"
+                .to_owned(),
+            ("floor on epoll", "tokio"),
+            &tables.echo_epoll,
+        ),
+        (
+            "floor: the same echo on io_uring (multishot receive into provided buffers, the loop \
+             waiting in the ring, no system call per message) vs tokio (the goal for torsion on \
+             io_uring: at most 0.77x)"
+                .to_owned(),
+            ("floor on io_uring", "tokio"),
+            &tables.echo_ring,
+        ),
+        (
+            format!(
+                "floor: http, {http}, the hello-world answer from a server with no framework on \
+                 epoll vs hyper on tokio (the goal for torsion-web: CPU per request at most 0.9x)"
+            ),
+            ("floor on epoll", "hyper"),
+            &tables.hello_epoll,
+        ),
+        (
+            format!(
+                "floor: http, {http}, the same on io_uring vs hyper on tokio (the goal for \
+                 torsion-web on io_uring: at most 0.85x)"
+            ),
+            ("floor on io_uring", "hyper"),
+            &tables.hello_ring,
+        ),
+    ];
+    for (title, columns, rows) in printed {
+        if !rows.is_empty() {
+            print!("{}", measure::render_columns(&title, columns, rows));
         }
     }
 }

@@ -27,6 +27,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::floor::{self, Reply};
 use torsion::Reactor;
 use torsion::net::{Protocol, Transport, factory_fn};
 use torsion::reactor::Backend;
@@ -60,6 +62,18 @@ pub enum Engine {
     /// torsion-web's hello-world server on the io_uring backend.
     #[value(name = "torsion-http-uring")]
     TorsionHttpUring,
+    /// The echo server with no framework, on epoll (`floor`).
+    #[value(name = "floor-epoll")]
+    FloorEpoll,
+    /// The echo server with no framework, on io_uring (`floor`).
+    #[value(name = "floor-ring")]
+    FloorRing,
+    /// The hello-world answer with no framework, on epoll (`floor`).
+    #[value(name = "floor-epoll-http")]
+    FloorEpollHttp,
+    /// The hello-world answer with no framework, on io_uring (`floor`).
+    #[value(name = "floor-ring-http")]
+    FloorRingHttp,
 }
 
 impl Engine {
@@ -76,6 +90,10 @@ impl Engine {
             Engine::TorsionAmp => "torsion-amp",
             Engine::TorsionUring => "torsion-uring",
             Engine::TorsionHttpUring => "torsion-http-uring",
+            Engine::FloorEpoll => "floor-epoll",
+            Engine::FloorRing => "floor-ring",
+            Engine::FloorEpollHttp => "floor-epoll-http",
+            Engine::FloorRingHttp => "floor-ring-http",
         }
     }
 }
@@ -223,6 +241,16 @@ pub fn serve(engine: Engine) -> io::Result<()> {
         Engine::TorsionHttpPool => unreachable!("served above"),
         Engine::HyperTokioH2 => crate::hello::serve_hyper_h2(announce),
         Engine::TorsionAmp => crate::amp_server::serve(announce),
+        Engine::FloorEpoll | Engine::FloorRing | Engine::FloorEpollHttp | Engine::FloorRingHttp => {
+            let (listener, address) = floor::listen()?;
+            announce(address);
+            match engine {
+                Engine::FloorEpoll => floor::epoll::serve(listener, Reply::Echo),
+                Engine::FloorEpollHttp => floor::epoll::serve(listener, Reply::Hello),
+                Engine::FloorRing => floor::ring::serve(listener, Reply::Echo),
+                _ => floor::ring::serve(listener, Reply::Hello),
+            }
+        }
     }
 }
 

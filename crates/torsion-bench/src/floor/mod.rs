@@ -1,0 +1,261 @@
+//! The floor: what a server costs on this machine when it has no framework
+//! at all, so that a goal stated as a ratio to tokio or hyper can be
+//! checked against what any server could reach.
+//!
+//! Two bare servers, each on one thread, each doing only its job:
+//!
+//! - on epoll ([`epoll::serve`]): mio, one read into a shared buffer per
+//!   readiness, the answer written at once;
+//! - on io_uring ([`ring::serve`]): the best the ring offers a loopback
+//!   TCP server today, with the loop waiting in the ring
+//!   (`SINGLE_ISSUER | DEFER_TASKRUN`, so no arrival interrupts it),
+//!   multishot accept, multishot receive into a provided buffer ring, and
+//!   sends through the ring; no system call per message.
+//!
+//! Both either echo what they read or answer each HTTP/1 request head with
+//! the bytes hyper's and torsion-web's hello-world servers send (a `date`
+//! fixed when the server starts: the floor does not keep a clock). They
+//! parse nothing else, check nothing and allocate nothing per message.
+//!
+//! A figure of `torsion` or `torsion-web` can come close to the floor but
+//! not under it: the kernel's TCP work, which on loopback includes the
+//! receiving side's (the load generator's) in the sender's system call, is
+//! the same for every server.
+
+pub mod epoll;
+pub mod ring;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+
+use crate::hello::HELLO;
+use crate::measure::{Better, Row, pin_current_thread};
+use crate::server::Engine;
+use crate::{echo, http};
+
+/// What a floor server does with what it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// Writes back every byte.
+    Echo,
+    /// Answers each HTTP/1 request head (up to its blank line) with the
+    /// hello-world response.
+    Hello,
+}
+
+/// The hello-world response, byte for byte what the `http` benchmark's
+/// servers send, with the `date` of when it is called.
+pub fn hello_response() -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\ndate: {}\r\n\r\n{HELLO}",
+        HELLO.len(),
+        httpdate::fmt_http_date(std::time::SystemTime::now())
+    )
+    .into_bytes()
+}
+
+/// Finds the ends of request heads (`\r\n\r\n`) in a byte stream that
+/// arrives in chunks.
+#[derive(Debug, Default)]
+pub struct HeadEnds {
+    /// How many bytes of `\r\n\r\n` the stream ended with so far.
+    matched: usize,
+}
+
+impl HeadEnds {
+    /// How many heads end within `chunk`.
+    pub fn count(&mut self, chunk: &[u8]) -> usize {
+        const END: &[u8; 4] = b"\r\n\r\n";
+        let mut ends = 0;
+        for &byte in chunk {
+            self.matched = if byte == END[self.matched] {
+                self.matched + 1
+            } else if byte == b'\r' {
+                1
+            } else {
+                0
+            };
+            if self.matched == END.len() {
+                ends += 1;
+                self.matched = 0;
+            }
+        }
+        ends
+    }
+}
+
+/// Binds a loopback listener for a floor server.
+pub fn listen() -> io::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    let address = listener.local_addr()?;
+    Ok((listener, address))
+}
+
+/// The floor's figures, each a pair of rows (CPU per message or request,
+/// and how many a second) with the floor in the first column and its peer from the
+/// same runs in the second.
+#[derive(Debug)]
+pub struct Tables {
+    /// Echo: the epoll floor against tokio.
+    pub echo_epoll: Vec<Row>,
+    /// Echo: the io_uring floor against tokio; empty without the ring.
+    pub echo_ring: Vec<Row>,
+    /// HTTP hello: the epoll floor against hyper on tokio.
+    pub hello_epoll: Vec<Row>,
+    /// HTTP hello: the io_uring floor against hyper on tokio; empty
+    /// without the ring.
+    pub hello_ring: Vec<Row>,
+}
+
+/// Measures the floor servers against tokio's echo server (`echo`) and
+/// hyper's hello world (`hello`), `runs` times each, alternating, with the
+/// load on CPU 1; the io_uring floor only when `ring`.
+pub fn compare(echo: echo::Load, hello: http::Load, runs: usize, ring: bool) -> Tables {
+    let pinned = pin_current_thread(1);
+    let mut measure_echo = |engine| {
+        let outcome = echo::measure(engine, echo);
+        (outcome.server_cpu, outcome.messages, outcome.window)
+    };
+    let (echo_epoll, echo_ring) = floor_against(
+        [Engine::FloorEpoll, Engine::FloorRing],
+        Engine::Tokio,
+        runs,
+        ring,
+        "message",
+        &mut measure_echo,
+    );
+    let mut measure_hello = |engine| {
+        let outcome = http::measure(engine, hello);
+        (outcome.server_cpu, outcome.requests, hello.window)
+    };
+    let (hello_epoll, hello_ring) = floor_against(
+        [Engine::FloorEpollHttp, Engine::FloorRingHttp],
+        Engine::HyperTokio,
+        runs,
+        ring,
+        "request",
+        &mut measure_hello,
+    );
+    if pinned {
+        pin_current_thread(0);
+    }
+    Tables {
+        echo_epoll,
+        echo_ring,
+        hello_epoll,
+        hello_ring,
+    }
+}
+
+/// Measures the two floors (epoll, then the ring when `ring`) and `peer`,
+/// alternating, `runs` times; `measure` gives a run's server CPU time, its
+/// messages (each a `unit`) and its window.
+fn floor_against(
+    [epoll, on_ring]: [Engine; 2],
+    peer: Engine,
+    runs: usize,
+    ring: bool,
+    unit: &str,
+    measure: &mut dyn FnMut(Engine) -> (std::time::Duration, u64, std::time::Duration),
+) -> (Vec<Row>, Vec<Row>) {
+    let rows = || {
+        vec![
+            Row::new(&format!("server CPU per {unit} (us)"), Better::Lower),
+            Row::new(&format!("{unit}s per second"), Better::Higher),
+        ]
+    };
+    let (mut epoll_rows, mut ring_rows) = (rows(), rows());
+    let engines: &[Engine] = if ring {
+        &[epoll, on_ring, peer]
+    } else {
+        &[epoll, peer]
+    };
+    for _ in 0..runs {
+        for &engine in engines {
+            let (cpu, messages, window) = measure(engine);
+            let messages = messages.max(1) as f64;
+            let figures = [
+                cpu.as_secs_f64() * 1e6 / messages,
+                messages / window.as_secs_f64(),
+            ];
+            for (i, value) in figures.into_iter().enumerate() {
+                if engine == epoll {
+                    epoll_rows[i].torsion.push(value);
+                } else if engine == on_ring {
+                    ring_rows[i].torsion.push(value);
+                } else {
+                    epoll_rows[i].tokio.push(value);
+                    ring_rows[i].tokio.push(value);
+                }
+            }
+        }
+    }
+    (epoll_rows, if ring { ring_rows } else { Vec::new() })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    #[test]
+    fn heads_are_counted_across_chunks() {
+        let mut heads = HeadEnds::default();
+        assert_eq!(heads.count(b"GET / HTTP/1.1\r\nHost: a\r\n\r"), 0);
+        assert_eq!(heads.count(b"\nGET / HTTP/1.1\r\n\r\nGET"), 2);
+        assert_eq!(heads.count(b" / HTTP/1.1\r\r\n\r\n"), 1);
+        assert_eq!(heads.count(b"\r\n\n\r\n"), 0);
+    }
+
+    /// Starts a floor server on a thread of its own and connects to it.
+    pub fn connect(serve: fn(TcpListener, Reply) -> io::Result<()>, reply: Reply) -> TcpStream {
+        let (listener, address) = listen().unwrap();
+        std::thread::spawn(move || serve(listener, reply));
+        let stream = TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+    }
+
+    /// Sends `rounds` messages of every size up to 70,000 bytes, in one
+    /// write each, and checks each whole echo.
+    pub fn echoes_whole(mut stream: TcpStream) {
+        for size in [1, 64, 4096, 16 * 1024, 70_000] {
+            let message: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            stream.write_all(&message).unwrap();
+            let mut echo = vec![0; size];
+            stream.read_exact(&mut echo).unwrap();
+            assert!(echo == message, "the echo of {size} bytes differs");
+        }
+    }
+
+    /// Sends requests one at a time, then three in one write split inside
+    /// a head, and checks each answer.
+    pub fn answers_each_head(mut stream: TcpStream) {
+        let response = hello_response();
+        let request = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let mut answer = vec![0; response.len()];
+        for _ in 0..3 {
+            stream.write_all(request).unwrap();
+            stream.read_exact(&mut answer).unwrap();
+            assert_eq!(answer[..17], response[..17]);
+            assert!(answer.ends_with(HELLO.as_bytes()));
+        }
+        let three = request.repeat(3);
+        stream.write_all(&three[..40]).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        stream.write_all(&three[40..]).unwrap();
+        let mut answers = vec![0; 3 * response.len()];
+        stream.read_exact(&mut answers).unwrap();
+        assert_eq!(
+            answers
+                .windows(HELLO.len())
+                .filter(|w| *w == HELLO.as_bytes())
+                .count(),
+            3
+        );
+    }
+}
