@@ -1,12 +1,12 @@
 //! The epoll floor: mio, one thread, each readiness read until the socket
 //! is drained and each answer written at once.
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
 
 use super::{HeadEnds, Reply, hello_response};
 
@@ -57,8 +57,7 @@ pub fn serve(listener: TcpListener, reply: Reply) -> io::Result<()> {
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     let response = hello_response();
-    let mut connections: HashMap<usize, Connection> = HashMap::new();
-    let mut next_id = 0;
+    let mut connections = Slab::new();
     let mut events = Events::with_capacity(1024);
     let mut buffer = vec![0u8; 64 * 1024];
     let mut answers = Vec::new();
@@ -69,24 +68,19 @@ pub fn serve(listener: TcpListener, reply: Reply) -> io::Result<()> {
                 while let Ok((mut stream, _)) = listener.accept() {
                     stream.set_nodelay(true)?;
                     let interest = Interest::READABLE | Interest::WRITABLE;
+                    let entry = connections.vacant_entry();
                     poll.registry()
-                        .register(&mut stream, Token(next_id), interest)?;
-                    let heads = HeadEnds::default();
-                    let unsent = Vec::new();
-                    connections.insert(
-                        next_id,
-                        Connection {
-                            stream,
-                            heads,
-                            unsent,
-                        },
-                    );
-                    next_id += 1;
+                        .register(&mut stream, Token(entry.key()), interest)?;
+                    entry.insert(Connection {
+                        stream,
+                        heads: HeadEnds::default(),
+                        unsent: Vec::new(),
+                    });
                 }
                 continue;
             }
             let id = event.token().0;
-            let Some(connection) = connections.get_mut(&id) else {
+            let Some(connection) = connections.get_mut(id) else {
                 continue;
             };
             let mut open = !event.is_writable() || connection.flush();
@@ -116,7 +110,7 @@ pub fn serve(listener: TcpListener, reply: Reply) -> io::Result<()> {
                 }
             }
             if !open {
-                connections.remove(&id);
+                connections.remove(id);
             }
         }
     }
