@@ -27,11 +27,11 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use crate::floor::{self, Reply};
 use torsion::Reactor;
 use torsion::net::{Protocol, Transport, factory_fn};
 use torsion::reactor::Backend;
+
+use crate::floor::{self, Reply};
 
 /// Which engine a server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -241,16 +241,10 @@ pub fn serve(engine: Engine) -> io::Result<()> {
         Engine::TorsionHttpPool => unreachable!("served above"),
         Engine::HyperTokioH2 => crate::hello::serve_hyper_h2(announce),
         Engine::TorsionAmp => crate::amp_server::serve(announce),
-        Engine::FloorEpoll | Engine::FloorRing | Engine::FloorEpollHttp | Engine::FloorRingHttp => {
-            let (listener, address) = floor::listen()?;
-            announce(address);
-            match engine {
-                Engine::FloorEpoll => floor::epoll::serve(listener, Reply::Echo),
-                Engine::FloorEpollHttp => floor::epoll::serve(listener, Reply::Hello),
-                Engine::FloorRing => floor::ring::serve(listener, Reply::Echo),
-                _ => floor::ring::serve(listener, Reply::Hello),
-            }
-        }
+        Engine::FloorEpoll => floor::serve(floor::epoll::serve, Reply::Echo, announce),
+        Engine::FloorRing => floor::serve(floor::ring::serve, Reply::Echo, announce),
+        Engine::FloorEpollHttp => floor::serve(floor::epoll::serve, Reply::Hello, announce),
+        Engine::FloorRingHttp => floor::serve(floor::ring::serve, Reply::Hello, announce),
     }
 }
 

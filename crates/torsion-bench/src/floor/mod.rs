@@ -100,8 +100,20 @@ impl HeadEnds {
     }
 }
 
+/// Runs the floor server `server` on a loopback port, on this thread,
+/// forever, telling `ready` where it listens first.
+pub fn serve(
+    server: fn(TcpListener, Reply) -> io::Result<()>,
+    reply: Reply,
+    ready: impl FnOnce(SocketAddr),
+) -> io::Result<()> {
+    let (listener, address) = listen()?;
+    ready(address);
+    server(listener, reply)
+}
+
 /// Binds a loopback listener for a floor server.
-pub fn listen() -> io::Result<(TcpListener, SocketAddr)> {
+fn listen() -> io::Result<(TcpListener, SocketAddr)> {
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     let address = listener.local_addr()?;
     Ok((listener, address))
