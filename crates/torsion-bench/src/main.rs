@@ -1,11 +1,12 @@
 //! Side-by-side benchmarks of torsion and tokio: every figure is printed
 //! beside its peer from the same run, with the ratio torsion / tokio.
-// The io_uring floor (`floor/ring.rs`) lends memory to the kernel; nothing
+// The io_uring server with no framework (`bare/ring.rs`) lends memory to the kernel; nothing
 // else here needs `unsafe`.
 #![deny(unsafe_code)]
 
 mod amp;
 mod amp_server;
+mod bare;
 mod bridge;
 mod crochet;
 mod cross_thread;
@@ -586,7 +587,7 @@ fn print_floor(quick: bool, runs: usize) {
         warm_up,
         window: http_window,
     };
-    let ring = match floor::ring::available() {
+    let ring = match bare::ring::available() {
         Ok(()) => true,
         Err(error) => {
             println!("no io_uring floor rows: {error}");

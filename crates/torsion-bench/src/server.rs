@@ -31,7 +31,7 @@ use torsion::Reactor;
 use torsion::net::{Protocol, Transport, factory_fn};
 use torsion::reactor::Backend;
 
-use crate::floor::{self, Reply};
+use crate::bare::{self, Reply};
 
 /// Which engine a server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -241,10 +241,10 @@ pub fn serve(engine: Engine) -> io::Result<()> {
         Engine::TorsionHttpPool => unreachable!("served above"),
         Engine::HyperTokioH2 => crate::hello::serve_hyper_h2(announce),
         Engine::TorsionAmp => crate::amp_server::serve(announce),
-        Engine::FloorEpoll => floor::serve(floor::epoll::serve, Reply::Echo, announce),
-        Engine::FloorRing => floor::serve(floor::ring::serve, Reply::Echo, announce),
-        Engine::FloorEpollHttp => floor::serve(floor::epoll::serve, Reply::Hello, announce),
-        Engine::FloorRingHttp => floor::serve(floor::ring::serve, Reply::Hello, announce),
+        Engine::FloorEpoll => bare::serve(bare::epoll::serve, Reply::Echo, announce),
+        Engine::FloorRing => bare::serve(bare::ring::serve, Reply::Echo, announce),
+        Engine::FloorEpollHttp => bare::serve(bare::epoll::serve, Reply::Hello, announce),
+        Engine::FloorRingHttp => bare::serve(bare::ring::serve, Reply::Hello, announce),
     }
 }
 

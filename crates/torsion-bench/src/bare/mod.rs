@@ -1,11 +1,12 @@
-//! The floor: what a server costs on this machine when it has no framework
-//! at all, so that a goal stated as a ratio to tokio or hyper can be
-//! checked against what any server could reach.
+//! Servers with no framework at all: what a server costs on this machine
+//! when it does its job and nothing else. [`floor`](crate::floor) measures
+//! them against tokio and hyper, so that a goal stated as a ratio to those
+//! can be checked against what any server could reach.
 //!
 //! Two bare servers, each on one thread, each doing only its job:
 //!
-//! - on epoll ([`epoll::serve`]): mio, one read into a shared buffer per
-//!   readiness, the answer written at once;
+//! - on epoll ([`epoll::serve`]): mio, each readiness read into one shared
+//!   buffer until the socket is drained, each answer written at once;
 //! - on io_uring ([`ring::serve`]): the best the ring offers a loopback
 //!   TCP server today, with the loop waiting in the ring
 //!   (`SINGLE_ISSUER | DEFER_TASKRUN`, so no arrival interrupts it),
@@ -14,11 +15,11 @@
 //!
 //! Both either echo what they read or answer each HTTP/1 request head with
 //! the bytes hyper's and torsion-web's hello-world servers send (a `date`
-//! fixed when the server starts: the floor does not keep a clock). They
+//! fixed when the server starts: a bare server keeps no clock). They
 //! parse nothing else, check nothing and allocate nothing per message.
 //!
-//! A figure of `torsion` or `torsion-web` can come close to the floor but
-//! not under it: the kernel's TCP work, which on loopback includes the
+//! A figure of `torsion` or `torsion-web` can come close to these but
+//! not under them: the kernel's TCP work, which on loopback includes the
 //! receiving side's (the load generator's) in the sender's system call, is
 //! the same for every server.
 
@@ -29,11 +30,8 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 
 use crate::hello::HELLO;
-use crate::measure::{Better, Row, pin_current_thread};
-use crate::server::Engine;
-use crate::{echo, http};
 
-/// What a floor server does with what it reads.
+/// What a bare server does with what it reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reply {
     /// Writes back every byte.
@@ -69,7 +67,7 @@ impl HeadEnds {
     /// How many heads end within `chunk`.
     pub fn count(&mut self, chunk: &[u8]) -> usize {
         // The usual chunk holds whole requests: found with a vectorised
-        // search, as a floor should.
+        // search, as a bare server should.
         if self.matched == 0 {
             let mut ends = 0;
             let mut last = 0;
@@ -100,7 +98,7 @@ impl HeadEnds {
     }
 }
 
-/// Runs the floor server `server` on a loopback port, on this thread,
+/// Runs the bare server `server` on a loopback port, on this thread,
 /// forever, telling `ready` where it listens first.
 pub fn serve(
     server: fn(TcpListener, Reply) -> io::Result<()>,
@@ -112,113 +110,11 @@ pub fn serve(
     server(listener, reply)
 }
 
-/// Binds a loopback listener for a floor server.
+/// Binds a loopback listener for a bare server.
 fn listen() -> io::Result<(TcpListener, SocketAddr)> {
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     let address = listener.local_addr()?;
     Ok((listener, address))
-}
-
-/// The floor's figures, each a pair of rows (CPU per message or request,
-/// and how many a second) with the floor in the first column and its peer from the
-/// same runs in the second.
-#[derive(Debug)]
-pub struct Tables {
-    /// Echo: the epoll floor against tokio.
-    pub echo_epoll: Vec<Row>,
-    /// Echo: the io_uring floor against tokio; empty without the ring.
-    pub echo_ring: Vec<Row>,
-    /// HTTP hello: the epoll floor against hyper on tokio.
-    pub hello_epoll: Vec<Row>,
-    /// HTTP hello: the io_uring floor against hyper on tokio; empty
-    /// without the ring.
-    pub hello_ring: Vec<Row>,
-}
-
-/// Measures the floor servers against tokio's echo server (`echo`) and
-/// hyper's hello world (`hello`), `runs` times each, alternating, with the
-/// load on CPU 1; the io_uring floor only when `ring`.
-pub fn compare(echo: echo::Load, hello: http::Load, runs: usize, ring: bool) -> Tables {
-    let pinned = pin_current_thread(1);
-    let mut measure_echo = |engine| {
-        let outcome = echo::measure(engine, echo);
-        (outcome.server_cpu, outcome.messages, outcome.window)
-    };
-    let (echo_epoll, echo_ring) = floor_against(
-        [Engine::FloorEpoll, Engine::FloorRing],
-        Engine::Tokio,
-        runs,
-        ring,
-        "message",
-        &mut measure_echo,
-    );
-    let mut measure_hello = |engine| {
-        let outcome = http::measure(engine, hello);
-        (outcome.server_cpu, outcome.requests, hello.window)
-    };
-    let (hello_epoll, hello_ring) = floor_against(
-        [Engine::FloorEpollHttp, Engine::FloorRingHttp],
-        Engine::HyperTokio,
-        runs,
-        ring,
-        "request",
-        &mut measure_hello,
-    );
-    if pinned {
-        pin_current_thread(0);
-    }
-    Tables {
-        echo_epoll,
-        echo_ring,
-        hello_epoll,
-        hello_ring,
-    }
-}
-
-/// Measures the two floors (epoll, then the ring when `ring`) and `peer`,
-/// alternating, `runs` times; `measure` gives a run's server CPU time, its
-/// messages (each a `unit`) and its window.
-fn floor_against(
-    [epoll, on_ring]: [Engine; 2],
-    peer: Engine,
-    runs: usize,
-    ring: bool,
-    unit: &str,
-    measure: &mut dyn FnMut(Engine) -> (std::time::Duration, u64, std::time::Duration),
-) -> (Vec<Row>, Vec<Row>) {
-    let rows = || {
-        vec![
-            Row::new(&format!("server CPU per {unit} (us)"), Better::Lower),
-            Row::new(&format!("{unit}s per second"), Better::Higher),
-        ]
-    };
-    let (mut epoll_rows, mut ring_rows) = (rows(), rows());
-    let engines: &[Engine] = if ring {
-        &[epoll, on_ring, peer]
-    } else {
-        &[epoll, peer]
-    };
-    for _ in 0..runs {
-        for &engine in engines {
-            let (cpu, messages, window) = measure(engine);
-            let messages = messages.max(1) as f64;
-            let figures = [
-                cpu.as_secs_f64() * 1e6 / messages,
-                messages / window.as_secs_f64(),
-            ];
-            for (i, value) in figures.into_iter().enumerate() {
-                if engine == epoll {
-                    epoll_rows[i].torsion.push(value);
-                } else if engine == on_ring {
-                    ring_rows[i].torsion.push(value);
-                } else {
-                    epoll_rows[i].tokio.push(value);
-                    ring_rows[i].tokio.push(value);
-                }
-            }
-        }
-    }
-    (epoll_rows, if ring { ring_rows } else { Vec::new() })
 }
 
 #[cfg(test)]
@@ -243,7 +139,7 @@ pub(crate) mod tests {
         assert_eq!(heads.count(b"\r\n"), 1);
     }
 
-    /// Starts a floor server on a thread of its own and connects to it.
+    /// Starts a bare server on a thread of its own and connects to it.
     pub fn connect(serve: fn(TcpListener, Reply) -> io::Result<()>, reply: Reply) -> TcpStream {
         let (listener, address) = listen().unwrap();
         std::thread::spawn(move || serve(listener, reply));

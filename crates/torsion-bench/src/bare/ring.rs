@@ -1,4 +1,4 @@
-//! The io_uring floor: a loopback TCP server that makes no system call per
+//! The bare server on io_uring: a loopback TCP server that makes no system call per
 //! message. The loop waits in the ring (`SINGLE_ISSUER | DEFER_TASKRUN`, so
 //! the kernel's completion work runs when the loop asks for it rather than
 //! interrupting it); accepts and receives are multishot, receives land in a
@@ -9,7 +9,7 @@
 //! kernel (the buffer ring, and what each send reads) and adopting an
 //! accepted descriptor. The memory lent is leaked, never freed: a send or
 //! receive still in the kernel when a ring is torn down could otherwise
-//! touch memory reused for something else, and a floor server lives as long
+//! touch memory reused for something else, and a bare server lives as long
 //! as its process.
 #![allow(unsafe_code)]
 
@@ -32,7 +32,7 @@ const GROUP: u16 = 0;
 /// Hello-world answers laid end to end, which a send reads from.
 const ANSWERS_LAID_OUT: usize = 64;
 
-/// Whether this kernel gives the floor the ring it needs (`DEFER_TASKRUN`
+/// Whether this kernel gives the server the ring it needs (`DEFER_TASKRUN`
 /// is 6.1's; the buffer ring and multishot receive are older).
 pub fn available() -> io::Result<()> {
     builder().build(8).map(drop)
@@ -150,7 +150,7 @@ impl Lent {
     }
 }
 
-struct Floor {
+struct RingServer {
     ring: IoUring,
     lent: Lent,
     connections: Vec<Option<Connection>>,
@@ -158,10 +158,10 @@ struct Floor {
     reply: Reply,
 }
 
-/// Runs the io_uring floor on `listener`, on this thread, forever.
+/// Runs the bare io_uring server on `listener`, on this thread, forever.
 pub fn serve(listener: TcpListener, reply: Reply) -> io::Result<()> {
     let ring = builder().build(1024)?;
-    let mut floor = Floor {
+    let mut server = RingServer {
         ring,
         lent: Lent::new(),
         connections: Vec::new(),
@@ -171,48 +171,47 @@ pub fn serve(listener: TcpListener, reply: Reply) -> io::Result<()> {
     // SAFETY: the entries are page-aligned, `BUFFERS` long, and leaked, so
     // they outlive the ring's registration.
     unsafe {
-        floor.ring.submitter().register_buf_ring_with_flags(
-            floor.lent.entries as u64,
+        server.ring.submitter().register_buf_ring_with_flags(
+            server.lent.entries as u64,
             BUFFERS,
             GROUP,
             0,
         )?;
     }
     for id in 0..BUFFERS {
-        floor.lent.give(id);
+        server.lent.give(id);
     }
     let accept = opcode::AcceptMulti::new(types::Fd(listener.as_raw_fd())).build();
-    floor.push(accept.user_data(Operation::Accept.encode()))?;
+    server.push(accept.user_data(Operation::Accept.encode()))?;
+    let mut done = Vec::new();
     loop {
-        floor.ring.submit_and_wait(1)?;
-        let done: Vec<_> = floor
-            .ring
-            .completion()
-            .map(|entry| (entry.user_data(), entry.result(), entry.flags()))
-            .collect();
-        for (data, result, flags) in done {
+        server.ring.submit_and_wait(1)?;
+        done.clear();
+        let completed = server.ring.completion();
+        done.extend(completed.map(|entry| (entry.user_data(), entry.result(), entry.flags())));
+        for &(data, result, flags) in &done {
             match Operation::decode(data) {
                 Operation::Accept => {
                     if result >= 0 {
                         // SAFETY: a successful accept's result is a new
                         // descriptor that nothing else owns.
                         let stream = unsafe { TcpStream::from_raw_fd(result) };
-                        floor.adopt(stream)?;
+                        server.adopt(stream)?;
                     }
                     if !cqueue::more(flags) {
                         let accept =
                             opcode::AcceptMulti::new(types::Fd(listener.as_raw_fd())).build();
-                        floor.push(accept.user_data(Operation::Accept.encode()))?;
+                        server.push(accept.user_data(Operation::Accept.encode()))?;
                     }
                 }
-                Operation::Receive(id) => floor.received(id, result, flags)?,
-                Operation::Send(id) => floor.sent(id, result)?,
+                Operation::Receive(id) => server.received(id, result, flags)?,
+                Operation::Send(id) => server.sent(id, result)?,
             }
         }
     }
 }
 
-impl Floor {
+impl RingServer {
     /// Queues `entry`, submitting what is queued first if the queue is
     /// full.
     fn push(&mut self, entry: squeue::Entry) -> io::Result<()> {
@@ -381,18 +380,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_ring_floor_echoes_every_size_whole() {
+    fn the_bare_ring_server_echoes_every_size_whole() {
         if let Err(error) = available() {
-            eprintln!("skipped: this kernel refuses the floor's ring: {error}");
+            eprintln!("skipped: this kernel refuses the ring: {error}");
             return;
         }
         echoes_whole(connect(serve, Reply::Echo));
     }
 
     #[test]
-    fn the_ring_floor_answers_each_request_head() {
+    fn the_bare_ring_server_answers_each_request_head() {
         if let Err(error) = available() {
-            eprintln!("skipped: this kernel refuses the floor's ring: {error}");
+            eprintln!("skipped: this kernel refuses the ring: {error}");
             return;
         }
         answers_each_head(connect(serve, Reply::Hello));

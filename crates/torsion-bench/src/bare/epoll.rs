@@ -1,4 +1,4 @@
-//! The epoll floor: mio, one thread, each readiness read until the socket
+//! The bare server on epoll: mio, one thread, each readiness read until the socket
 //! is drained and each answer written at once.
 
 use std::io::{self, Read, Write};
@@ -10,7 +10,7 @@ use slab::Slab;
 
 use super::{HeadEnds, Reply, hello_response};
 
-/// One accepted connection of the epoll floor.
+/// One accepted connection.
 struct Connection {
     stream: TcpStream,
     heads: HeadEnds,
@@ -48,7 +48,7 @@ impl Connection {
     }
 }
 
-/// Runs the epoll floor on `listener`, on this thread, forever.
+/// Runs the bare epoll server on `listener`, on this thread, forever.
 pub fn serve(listener: TcpListener, reply: Reply) -> io::Result<()> {
     const LISTENER: Token = Token(usize::MAX);
     listener.set_nonblocking(true)?;
@@ -122,12 +122,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_epoll_floor_echoes_every_size_whole() {
+    fn the_bare_epoll_server_echoes_every_size_whole() {
         echoes_whole(connect(serve, Reply::Echo));
     }
 
     #[test]
-    fn the_epoll_floor_answers_each_request_head() {
+    fn the_bare_epoll_server_answers_each_request_head() {
         answers_each_head(connect(serve, Reply::Hello));
     }
 }
