@@ -20,6 +20,7 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::sync::atomic::{AtomicU16, Ordering};
 
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
+use slab::Slab;
 
 use super::{HeadEnds, Reply, hello_response};
 
@@ -48,7 +49,7 @@ fn builder() -> io_uring::Builder {
 }
 
 /// What a completion is for, kept in its `user_data`: the kind in the top
-/// bits, then the buffer a send reads, then the connection.
+/// two bits, the connection's key in the low 32.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Operation {
     Accept,
@@ -153,8 +154,7 @@ impl Lent {
 struct RingServer {
     ring: IoUring,
     lent: Lent,
-    connections: Vec<Option<Connection>>,
-    free: Vec<u32>,
+    connections: Slab<Connection>,
     reply: Reply,
 }
 
@@ -164,8 +164,7 @@ pub fn serve(listener: TcpListener, reply: Reply) -> io::Result<()> {
     let mut server = RingServer {
         ring,
         lent: Lent::new(),
-        connections: Vec::new(),
-        free: Vec::new(),
+        connections: Slab::new(),
         reply,
     };
     // SAFETY: the entries are page-aligned, `BUFFERS` long, and leaked, so
@@ -235,23 +234,12 @@ impl RingServer {
             sending: false,
             receiving: true,
         };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.connections[id as usize] = Some(connection);
-                id
-            }
-            None => {
-                self.connections.push(Some(connection));
-                (self.connections.len() - 1) as u32
-            }
-        };
+        let id = self.connections.insert(connection) as u32;
         self.receive(id)
     }
 
     fn connection(&mut self, id: u32) -> &mut Connection {
-        self.connections[id as usize]
-            .as_mut()
-            .expect("a completion for a live connection")
+        &mut self.connections[id as usize]
     }
 
     fn receive(&mut self, id: u32) -> io::Result<()> {
@@ -272,7 +260,7 @@ impl RingServer {
                     end: length,
                 }),
                 Reply::Hello => {
-                    let connection = self.connections[id as usize].as_mut().expect("live");
+                    let connection = &mut self.connections[id as usize];
                     let heads = connection.heads.count(&self.lent.buffer(buffer)[..length]);
                     self.lent.give(buffer);
                     (heads > 0).then(|| Out::Answers {
@@ -300,7 +288,7 @@ impl RingServer {
 
     fn send_next(&mut self, id: u32) -> io::Result<()> {
         let lent = &self.lent;
-        let connection = self.connections[id as usize].as_mut().expect("live");
+        let connection = &mut self.connections[id as usize];
         if connection.sending {
             return Ok(());
         }
@@ -368,8 +356,7 @@ impl RingServer {
     fn close_if_done(&mut self, id: u32) {
         let connection = self.connection(id);
         if !connection.receiving && !connection.sending {
-            self.connections[id as usize] = None;
-            self.free.push(id);
+            self.connections.remove(id as usize);
         }
     }
 }
