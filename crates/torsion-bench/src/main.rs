@@ -333,11 +333,7 @@ fn main() {
         );
     }
     if matches!(cli.command, Bench::Echo | Bench::Compare) {
-        let (warm_up, window) = if cli.quick {
-            (Duration::from_millis(100), Duration::from_millis(300))
-        } else {
-            (Duration::from_millis(500), Duration::from_secs(3))
-        };
+        let (warm_up, window) = echo_timing(cli.quick);
         for size in [64, 16 * 1024] {
             let load = echo::Load {
                 connections: 64,
@@ -386,11 +382,7 @@ fn main() {
         }
     }
     if matches!(cli.command, Bench::Http { h2: false } | Bench::Compare) {
-        let (warm_up, window) = if cli.quick {
-            (Duration::ZERO, Duration::from_secs(1))
-        } else {
-            (Duration::from_secs(1), Duration::from_secs(5))
-        };
+        let (warm_up, window) = http_timing(cli.quick);
         // With 64 connections both cores are saturated, and the latencies
         // say on which side of the loop requests queue (docs/benchmarks.md);
         // with 8, the server is not always busy, and they say what a
@@ -450,11 +442,7 @@ fn main() {
             Bench::Reactors { connections } => connections,
             _ => 64,
         };
-        let (warm_up, window) = if cli.quick {
-            (Duration::ZERO, Duration::from_secs(1))
-        } else {
-            (Duration::from_secs(1), Duration::from_secs(5))
-        };
+        let (warm_up, window) = http_timing(cli.quick);
         let load = http::Load {
             connections,
             pipeline: 1,
@@ -485,11 +473,7 @@ fn main() {
         );
     }
     if matches!(cli.command, Bench::Http { .. } | Bench::Compare) {
-        let (warm_up, window) = if cli.quick {
-            (Duration::ZERO, Duration::from_secs(1))
-        } else {
-            (Duration::from_secs(1), Duration::from_secs(5))
-        };
+        let (warm_up, window) = http_timing(cli.quick);
         let load = h2::Load {
             connections: 64,
             streams: 16,
@@ -560,31 +544,40 @@ fn count_instructions(quick: bool) {
     }
 }
 
+/// The warm-up and the measured window of each echo run (`echo`, and the
+/// floor's echo).
+fn echo_timing(quick: bool) -> (Duration, Duration) {
+    if quick {
+        (Duration::from_millis(100), Duration::from_millis(300))
+    } else {
+        (Duration::from_millis(500), Duration::from_secs(3))
+    }
+}
+
+/// The warm-up and the measured window of each wrk or h2load run (`http`,
+/// `reactors`, and the floor's hello world).
+fn http_timing(quick: bool) -> (Duration, Duration) {
+    if quick {
+        (Duration::ZERO, Duration::from_secs(1))
+    } else {
+        (Duration::from_secs(1), Duration::from_secs(5))
+    }
+}
+
 /// Measures and prints the floor (`floor`).
 fn print_floor(quick: bool, runs: usize) {
-    let (warm_up, echo_window, http_window) = if quick {
-        (
-            Duration::ZERO,
-            Duration::from_millis(300),
-            Duration::from_secs(1),
-        )
-    } else {
-        (
-            Duration::from_secs(1),
-            Duration::from_secs(3),
-            Duration::from_secs(5),
-        )
-    };
+    let (echo_warm_up, echo_window) = echo_timing(quick);
+    let (http_warm_up, http_window) = http_timing(quick);
     let echo = echo::Load {
         connections: 64,
         size: 64,
-        warm_up,
+        warm_up: echo_warm_up,
         window: echo_window,
     };
     let hello = http::Load {
         connections: 64,
         pipeline: 1,
-        warm_up,
+        warm_up: http_warm_up,
         window: http_window,
     };
     let ring = match bare::ring::available() {

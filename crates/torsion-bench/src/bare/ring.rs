@@ -180,8 +180,7 @@ pub fn serve(listener: TcpListener, reply: Reply) -> io::Result<()> {
     for id in 0..BUFFERS {
         server.lent.give(id);
     }
-    let accept = opcode::AcceptMulti::new(types::Fd(listener.as_raw_fd())).build();
-    server.push(accept.user_data(Operation::Accept.encode()))?;
+    server.accept(&listener)?;
     let mut done = Vec::new();
     loop {
         server.ring.submit_and_wait(1)?;
@@ -198,9 +197,7 @@ pub fn serve(listener: TcpListener, reply: Reply) -> io::Result<()> {
                         server.adopt(stream)?;
                     }
                     if !cqueue::more(flags) {
-                        let accept =
-                            opcode::AcceptMulti::new(types::Fd(listener.as_raw_fd())).build();
-                        server.push(accept.user_data(Operation::Accept.encode()))?;
+                        server.accept(&listener)?;
                     }
                 }
                 Operation::Receive(id) => server.received(id, result, flags)?,
@@ -223,6 +220,12 @@ impl RingServer {
             }
             self.ring.submit()?;
         }
+    }
+
+    /// Arms a multishot accept on `listener`.
+    fn accept(&mut self, listener: &TcpListener) -> io::Result<()> {
+        let accept = opcode::AcceptMulti::new(types::Fd(listener.as_raw_fd())).build();
+        self.push(accept.user_data(Operation::Accept.encode()))
     }
 
     fn adopt(&mut self, stream: TcpStream) -> io::Result<()> {
