@@ -23,7 +23,6 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http::{Method, StatusCode};
-use http_body::Body as _;
 use torsion::net::{AsyncStream, Transport};
 
 use super::encode::{self, Answering as Facts, Framing};
@@ -418,7 +417,7 @@ impl Http1Connection {
         // A body held whole goes out with its head, unless the transport is
         // backed up: then it waits its turn as a streamed body does, and the
         // next request is not read meanwhile.
-        let whole_now = self.may_send_whole(response.body().size_hint().exact());
+        let whole_now = self.may_send_whole(response.body());
         if !self.write_head(response) {
             return;
         }

@@ -11,6 +11,7 @@ use torsion::net::HIGH_WATER_MARK;
 
 use super::super::encode::{self, Framing, LAST_CHUNK};
 use super::{Answer, Exchange, HOLD_AT_MOST, Http1Connection, Reading};
+use crate::Body;
 
 /// Body data shorter than this is copied after the response head, so both
 /// leave in one buffer; longer data is written as it is.
@@ -165,14 +166,18 @@ impl Http1Connection {
         self.output.clear();
     }
 
-    /// Whether a body held whole, `length` bytes long, may go out with its
-    /// head now. A short one joins the held responses, which are bounded
-    /// by [`HOLD_AT_MOST`]; a longer one goes to the transport, so it waits
+    /// Whether `body`, if held whole, may go out with its head now. A short
+    /// one joins the held responses, which are bounded by
+    /// [`HOLD_AT_MOST`]; a longer one goes to the transport, so it waits
     /// while the transport is backed up, as [`room`](Self::room) makes a
-    /// streamed body wait.
-    pub(super) fn may_send_whole(&self, length: Option<u64>) -> bool {
-        length.is_some_and(|length| length <= COPY_AT_MOST as u64)
-            || self.transport.buffered() <= HIGH_WATER_MARK
+    /// streamed body wait. (The transport is asked first: the body's
+    /// length is worked out again when its head is written.)
+    pub(super) fn may_send_whole(&self, body: &Body) -> bool {
+        self.transport.buffered() <= HIGH_WATER_MARK
+            || body
+                .size_hint()
+                .exact()
+                .is_some_and(|length| length <= COPY_AT_MOST as u64)
     }
 
     /// Whether the transport has room for more of a response body (if not,
