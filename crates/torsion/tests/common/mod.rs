@@ -94,19 +94,3 @@ impl Rng {
         self.next() % n
     }
 }
-
-/// The CPU time the calling thread has used. Unlike the wall clock it
-/// stands still while the system runs other threads, so a delay measured
-/// on it is the thread's own work, not the scheduler's choice: what a
-/// timing test of the reactor should bound on a loaded machine.
-pub fn thread_cpu_time() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into `now`, which outlives
-    // the call; CLOCK_THREAD_CPUTIME_ID is a clock every Linux has.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    assert_eq!(status, 0, "{}", std::io::Error::last_os_error());
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
-}
