@@ -1,15 +1,19 @@
 //! Malformed messages sent to the server over real sockets: random bytes,
 //! truncated headers, compression loops, lying counts. Each is answered
 //! with FORMERR or dropped, as its header allows, and the server goes on
-//! answering the next query, over UDP and over TCP.
+//! answering the next query, over UDP and over TCP. A TCP client that
+//! goes quiet, whole messages or half of one, is closed at the idle
+//! timeout while the others are answered.
 
 mod support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::time::Duration;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
 
-use support::{blocking, run, serve};
+use support::{blocking, run, serve, zone};
+use torsion_dns::DnsServerFactory;
 use torsion_dns::proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use torsion_dns::proto::rr::{Name, RecordType};
 
@@ -212,6 +216,72 @@ fn over_tcp_a_malformed_message_gets_formerr_and_the_connection_goes_on() {
             "the connection closed after a message shorter than a header"
         );
         assert_answered(&again);
+        Ok(())
+    });
+}
+
+/// How long a quiet client lasted: from `since` (taken before it last
+/// wrote) until the server closed its connection (a read that ends).
+fn closed_after(stream: &mut TcpStream, since: Instant) -> Duration {
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "nothing more was due: {rest:?}");
+    since.elapsed()
+}
+
+#[test]
+fn over_tcp_a_quiet_client_is_closed_at_the_idle_timeout_while_others_are_answered() {
+    let timeout = Duration::from_millis(600);
+    run(20, move |reactor| async move {
+        let server =
+            Rc::new(DnsServerFactory::new(vec![zone()]).with_tcp_idle_timeout(Some(timeout)));
+        let server = server
+            .listen(&reactor, "127.0.0.1:0".parse().unwrap())?
+            .address();
+        let connect = move || {
+            let stream = TcpStream::connect(server).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            stream
+        };
+        // Three clients at once, each on a thread of the pool.
+        let quiet = reactor.defer_to_thread(move || {
+            let mut stream = connect();
+            let asked = Instant::now();
+            assert_answered(&exchange(&mut stream, &query(1, "www.example.test.")).unwrap());
+            closed_after(&mut stream, asked)
+        });
+        // Half a message: the length and a few bytes, then nothing.
+        let half = reactor.defer_to_thread(move || {
+            // The count starts when the server takes the connection.
+            let started = Instant::now();
+            let mut stream = connect();
+            let message = query(2, "www.example.test.");
+            stream
+                .write_all(&u16::try_from(message.len()).unwrap().to_be_bytes())
+                .unwrap();
+            stream.write_all(&message[..5]).unwrap();
+            closed_after(&mut stream, started)
+        });
+        // Talking more slowly than the timeout but never stopping for as
+        // long: answered throughout.
+        let talking = reactor.defer_to_thread(move || {
+            let mut stream = connect();
+            for id in 0..8 {
+                std::thread::sleep(timeout / 4);
+                let answer = exchange(&mut stream, &query(10 + id, "mail.example.test."));
+                assert_answered(&answer.expect("answered while talking"));
+            }
+        });
+        let (quiet, half) = (quiet.await?, half.await?);
+        talking.await?;
+        for (who, lasted) in [("quiet", quiet), ("half a message", half)] {
+            assert!(
+                lasted >= timeout && lasted < timeout + Duration::from_secs(3),
+                "{who}: closed after {lasted:?}, the timeout is {timeout:?}"
+            );
+        }
         Ok(())
     });
 }

@@ -9,9 +9,13 @@
 //! [`handler`]. It does not recurse: a name in none of its zones is
 //! REFUSED.
 //!
+//! A TCP connection that brings no whole message for
+//! [`DEFAULT_TCP_IDLE_TIMEOUT`] is closed (RFC 7766 §6.2.3), so idle
+//! clients cannot hold the server's descriptors.
+//!
 //! ```
 //! use std::rc::Rc;
-//! use torsion::Reactor;
+//! use torsion::{Failure, Reactor};
 //! use torsion::endpoints::server_from_string;
 //! use torsion_dns::{DnsServerFactory, Zone};
 //!
@@ -38,18 +42,28 @@
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::time::Duration;
 
-use torsion::Reactor;
 use torsion::net::{
     Address, DatagramProtocol, DatagramTransport, Factory, ListeningPort, Protocol, UdpOptions,
 };
 use torsion::protocols::{IntNStringReceiver, StringContext, StringHandler};
+use torsion::time::IdleTimeout;
+use torsion::{Failure, Reactor};
 
 use crate::Zone;
 
 pub mod handler;
 
 use handler::{TransportKind, respond};
+
+/// How long a TCP client may go without sending a whole message before
+/// the server closes its connection, unless
+/// [`with_tcp_idle_timeout`](DnsServerFactory::with_tcp_idle_timeout) says
+/// otherwise: 30 s, what BIND and Unbound wait. Twisted's server has no
+/// such bound; RFC 7766 §6.2.3 asks for one, since each connection holds
+/// a descriptor.
+pub const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Answers DNS queries from a set of zones, over UDP and TCP (Twisted's
 /// `DNSServerFactory` with `BindAuthority`s).
@@ -62,6 +76,7 @@ use handler::{TransportKind, respond};
 #[derive(Debug)]
 pub struct DnsServerFactory {
     zones: Rc<[Zone]>,
+    tcp_idle_timeout: Option<Duration>,
 }
 
 impl DnsServerFactory {
@@ -69,7 +84,16 @@ impl DnsServerFactory {
     pub fn new(zones: Vec<Zone>) -> DnsServerFactory {
         DnsServerFactory {
             zones: zones.into(),
+            tcp_idle_timeout: Some(DEFAULT_TCP_IDLE_TIMEOUT),
         }
+    }
+
+    /// Closes a TCP connection that has brought no whole message for
+    /// `period`, or never with `None`. The timer runs on the reactor that
+    /// serves the connection.
+    pub fn with_tcp_idle_timeout(mut self, period: Option<Duration>) -> DnsServerFactory {
+        self.tcp_idle_timeout = period;
+        self
     }
 
     /// The zones served.
@@ -164,6 +188,8 @@ impl Factory for DnsServerFactory {
     fn build_protocol(&self, _address: &Address) -> Option<Box<dyn Protocol>> {
         let handler = TcpHandler {
             zones: self.zones.clone(),
+            idle_timeout: self.tcp_idle_timeout,
+            idle: None,
         };
         // Every length a two-byte prefix can say.
         Some(Box::new(
@@ -202,10 +228,31 @@ impl DatagramProtocol for DnsDatagramProtocol {
 /// Answers the queries of one TCP connection.
 struct TcpHandler {
     zones: Rc<[Zone]>,
+    idle_timeout: Option<Duration>,
+    /// Running from the connection's start to its end.
+    idle: Option<IdleTimeout>,
 }
 
 impl StringHandler for TcpHandler {
+    fn connection_made(&mut self, ctx: &mut StringContext<'_>) {
+        let (Some(period), Some(reactor), Some(transport)) =
+            (self.idle_timeout, Reactor::current(), ctx.transport())
+        else {
+            return;
+        };
+        let transport = transport.clone();
+        let idle = IdleTimeout::new(reactor, move || {
+            tracing::debug!(peer = %transport.peer(), "dns: a quiet TCP client timed out");
+            transport.lose_connection();
+        });
+        idle.set_timeout(Some(period));
+        self.idle = Some(idle);
+    }
+
     fn string_received(&mut self, ctx: &mut StringContext<'_>, data: &[u8]) {
+        if let Some(idle) = &self.idle {
+            idle.reset();
+        }
         match respond(&self.zones, data, TransportKind::Tcp) {
             // No longer than the prefix allows: the TCP limit is u16::MAX.
             Some(response) => {
@@ -214,5 +261,10 @@ impl StringHandler for TcpHandler {
             // Not even a header: the stream cannot be trusted to be DNS.
             None => ctx.lose_connection(),
         }
+    }
+
+    fn connection_lost(&mut self, _ctx: &mut StringContext<'_>, _reason: Failure) {
+        // The timeout's function holds the transport.
+        self.idle = None;
     }
 }

@@ -15,6 +15,7 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::ServerConfig;
 use torsion::net::{Address, Factory, factory_fn};
@@ -39,11 +40,20 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 10 * 1024 * 1024;
 /// server to take at least 100).
 pub const DEFAULT_MAX_RECIPIENTS: usize = 100;
 
+/// How long a client may stay quiet before it gets 421 and the connection
+/// closes, unless [`with_idle_timeout`](SmtpServer::with_idle_timeout)
+/// says otherwise: 600 s, Twisted's `SMTP.timeout` (RFC 5321 §4.5.3.2.7
+/// asks servers to wait at least 5 minutes).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// An ESMTP server: its name, limits, TLS and delivery hook. Cheap to
 /// clone; every connection shares it.
 ///
 /// It offers SIZE, 8BITMIME, PIPELINING and, when given a TLS
-/// configuration, STARTTLS.
+/// configuration, STARTTLS. A client that sends no whole line for
+/// [`DEFAULT_IDLE_TIMEOUT`] gets `421 <hostname> Timeout. Try talking
+/// faster next time!` and the connection closes, as with Twisted's
+/// server; the time the delivery hook takes to decide does not count.
 ///
 /// ```no_run
 /// use torsion::{Deferred, Reactor};
@@ -78,6 +88,7 @@ pub(crate) struct Config {
     pub(crate) max_message_size: usize,
     pub(crate) max_recipients: usize,
     pub(crate) tls: Option<Arc<ServerConfig>>,
+    pub(crate) idle_timeout: Option<Duration>,
     pub(crate) delivery: Rc<dyn Delivery>,
 }
 
@@ -91,6 +102,7 @@ impl SmtpServer {
                 max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
                 max_recipients: DEFAULT_MAX_RECIPIENTS,
                 tls: None,
+                idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
                 delivery: Rc::new(delivery),
             }),
         }
@@ -114,6 +126,14 @@ impl SmtpServer {
     /// [`torsion::net::tls::server_config`]).
     pub fn with_starttls(mut self, config: Arc<ServerConfig>) -> SmtpServer {
         Rc::make_mut(&mut self.config).tls = Some(config);
+        self
+    }
+
+    /// Closes a connection whose client has been quiet for `period`
+    /// (after a 421 reply), or never with `None`. The timer runs on the
+    /// reactor that serves the connection.
+    pub fn with_idle_timeout(mut self, period: Option<Duration>) -> SmtpServer {
+        Rc::make_mut(&mut self.config).idle_timeout = period;
         self
     }
 

@@ -1,13 +1,15 @@
 //! One connection's conversation: commands in line mode, the message in
 //! line mode too (each line unstuffed by a [`DataReader`]), replies in
-//! order even while the delivery hook thinks.
+//! order even while the delivery hook thinks, and an idle timeout that
+//! counts only while the server waits for the client.
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use torsion::net::{Address, Transport};
 use torsion::protocols::{LineContext, LineHandler};
-use torsion::{Deferred, Failure};
+use torsion::time::IdleTimeout;
+use torsion::{Deferred, Failure, Reactor};
 
 use super::{Config, MAX_COMMAND_LINE};
 use crate::command::{Command, MailParams, Mailbox};
@@ -37,6 +39,9 @@ struct State {
     skip_tail: bool,
     /// Reading was paused until a hook's Deferred fires.
     paused: bool,
+    /// Closes the connection after a quiet period; stopped while a hook's
+    /// Deferred is pending, since then the client waits for the server.
+    idle: Option<IdleTimeout>,
 }
 
 impl Session {
@@ -52,6 +57,7 @@ impl Session {
                 data: None,
                 skip_tail: false,
                 paused: false,
+                idle: None,
             })),
         }
     }
@@ -260,12 +266,17 @@ impl Session {
         let pending = Rc::new(std::cell::Cell::new(true));
         let done = pending.clone();
         let state = self.state.clone();
+        let idle_timeout = self.config.idle_timeout;
         drop(decision.both(move |result| {
             done.set(false);
             let (reply, transport, paused) = {
                 let mut state = state.borrow_mut();
                 let reply = conclude(&mut state, result);
                 let paused = std::mem::take(&mut state.paused);
+                if let (true, Some(idle)) = (paused, &state.idle) {
+                    // The client's turn again: a whole period from the reply.
+                    idle.set_timeout(idle_timeout);
+                }
                 (reply, state.transport.clone(), paused)
             };
             if let Some(transport) = transport {
@@ -280,17 +291,43 @@ impl Session {
             if let Some(transport) = ctx.transport() {
                 transport.pause_reading();
             }
-            self.state.borrow_mut().paused = true;
+            let mut state = self.state.borrow_mut();
+            state.paused = true;
+            if let Some(idle) = &state.idle {
+                idle.set_timeout(None);
+            }
         }
     }
 }
 
 impl State {
+    /// A line came: the quiet counts from now.
+    fn client_spoke(&self) {
+        if let Some(idle) = &self.idle {
+            idle.reset();
+        }
+    }
+
     fn client(&self) -> Client {
         Client {
             peer: self.peer.clone().unwrap_or(Address::Unknown),
             helo: self.helo.clone().unwrap_or_default(),
             tls: self.tls,
+        }
+    }
+}
+
+/// What the idle timeout does (Twisted's `SMTP.timeoutConnection`): 421,
+/// then the connection closes once the reply is out.
+fn timed_out(state: Weak<RefCell<State>>, hostname: String) -> impl FnMut() {
+    move || {
+        let Some(state) = state.upgrade() else { return };
+        let transport = state.borrow().transport.clone();
+        if let Some(transport) = transport {
+            tracing::debug!(peer = %transport.peer(), "smtp: a quiet client timed out");
+            let text = format!("{hostname} Timeout. Try talking faster next time!");
+            transport.write(&Reply::new(421, text).to_bytes());
+            transport.lose_connection();
         }
     }
 }
@@ -314,10 +351,17 @@ impl LineHandler for Session {
             state.peer = ctx.transport().map(Transport::peer);
         }
         self.reply(220, format!("{} ESMTP torsion ready", self.config.hostname));
+        if let (Some(period), Some(reactor)) = (self.config.idle_timeout, Reactor::current()) {
+            let hostname = self.config.hostname.clone();
+            let idle = IdleTimeout::new(reactor, timed_out(Rc::downgrade(&self.state), hostname));
+            idle.set_timeout(Some(period));
+            self.state.borrow_mut().idle = Some(idle);
+        }
     }
 
     fn line_received(&mut self, ctx: &mut LineContext<'_>, line: &[u8]) {
         let mut state = self.state.borrow_mut();
+        state.client_spoke();
         if let Some(reader) = &mut state.data {
             if reader.line(line) == DataLine::End {
                 let reader = state.data.take().expect("reading data");
@@ -343,6 +387,7 @@ impl LineHandler for Session {
     fn line_length_exceeded(&mut self, ctx: &mut LineContext<'_>, buffered: &[u8]) {
         let end = buffered.windows(2).position(|pair| pair == b"\r\n");
         let mut state = self.state.borrow_mut();
+        state.client_spoke();
         if let Some(reader) = &mut state.data {
             reader.line_too_long(end.is_some());
         } else if end.is_some() {
@@ -371,5 +416,6 @@ impl LineHandler for Session {
         }
         state.transaction = None;
         state.transport = None;
+        state.idle = None;
     }
 }

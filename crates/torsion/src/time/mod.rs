@@ -18,10 +18,12 @@
 //! assert!(!call.active());
 //! ```
 
+mod idle;
 mod looping;
 pub(crate) mod queue;
 mod timeout;
 
+pub use idle::IdleTimeout;
 pub use looping::{LoopOutput, LoopingCall, defer_later};
 
 use std::fmt;
