@@ -39,22 +39,17 @@ pub fn boxes(data: &[u8]) {
     assert_eq!(again.error, None);
 }
 
-/// Runs [`boxes`] on every input committed under `fuzz/corpus/amp_box`:
-/// the seeds, and each crash a fuzzer found, kept there once fixed.
 #[cfg(test)]
 mod tests {
+    /// Runs [`boxes`](super::boxes) on every input committed under
+    /// `fuzz/corpus/amp_box`: the seeds, and each crash a fuzzer found, kept
+    /// there once fixed.
     #[test]
     fn every_committed_corpus_input_holds_its_property() {
-        let directory =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/amp_box");
-        let mut replayed = 0;
-        for entry in std::fs::read_dir(&directory).unwrap() {
-            let path = entry.unwrap().path();
-            let input = std::fs::read(&path).unwrap();
-            let outcome = std::panic::catch_unwind(|| super::boxes(&input));
-            assert!(outcome.is_ok(), "{} fails its property", path.display());
-            replayed += 1;
-        }
-        assert!(replayed >= 6, "the seeds under {}", directory.display());
+        let replayed = torsion::testing::replay_corpus(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/amp_box"),
+            super::boxes,
+        );
+        assert!(replayed >= 6, "the seeds of amp_box");
     }
 }

@@ -78,28 +78,25 @@ pub fn zone_file(data: &[u8]) {
 /// seeds, and each crash a fuzzer found, kept there once fixed.
 #[cfg(test)]
 mod tests {
-    fn replay(target: &str, property: fn(&[u8])) -> usize {
-        let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fuzz/corpus")
-            .join(target);
-        let mut replayed = 0;
-        for entry in std::fs::read_dir(&directory).unwrap() {
-            let path = entry.unwrap().path();
-            let input = std::fs::read(&path).unwrap();
-            let outcome = std::panic::catch_unwind(|| property(&input));
-            assert!(outcome.is_ok(), "{} fails its property", path.display());
-            replayed += 1;
-        }
-        replayed
-    }
+    use torsion::testing::replay_corpus;
 
     #[test]
     fn every_committed_packet_input_holds_its_property() {
-        assert!(replay("dns_packet", super::packet) >= 5);
+        assert!(
+            replay_corpus(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/dns_packet"),
+                super::packet
+            ) >= 5
+        );
     }
 
     #[test]
     fn every_committed_zone_input_holds_its_property() {
-        assert!(replay("dns_zone", super::zone_file) >= 3);
+        assert!(
+            replay_corpus(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/dns_zone"),
+                super::zone_file
+            ) >= 3
+        );
     }
 }

@@ -77,22 +77,17 @@ pub fn lines(data: &[u8]) {
     }
 }
 
-/// Runs [`lines`] on every input committed under `fuzz/corpus/irc_line`:
-/// the seeds, and each crash a fuzzer found, kept there once fixed.
 #[cfg(test)]
 mod tests {
+    /// Runs [`lines`](super::lines) on every input committed under
+    /// `fuzz/corpus/irc_line`: the seeds, and each crash a fuzzer found, kept
+    /// there once fixed.
     #[test]
     fn every_committed_corpus_input_holds_its_property() {
-        let directory =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/irc_line");
-        let mut replayed = 0;
-        for entry in std::fs::read_dir(&directory).unwrap() {
-            let path = entry.unwrap().path();
-            let input = std::fs::read(&path).unwrap();
-            let outcome = std::panic::catch_unwind(|| super::lines(&input));
-            assert!(outcome.is_ok(), "{} fails its property", path.display());
-            replayed += 1;
-        }
-        assert!(replayed >= 5, "the seeds under {}", directory.display());
+        let replayed = torsion::testing::replay_corpus(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/irc_line"),
+            super::lines,
+        );
+        assert!(replayed >= 5, "the seeds of irc_line");
     }
 }

@@ -41,23 +41,20 @@ pub fn command_line(data: &[u8]) {
     assert_eq!(reader.into_message().unwrap(), expected);
 }
 
-/// Runs [`command_line`] on every input committed under
-/// `fuzz/corpus/smtp_command`: the seeds, and each crash a fuzzer found,
-/// kept there once fixed.
 #[cfg(test)]
 mod tests {
+    /// Runs [`command_line`](super::command_line) on every input committed under
+    /// `fuzz/corpus/smtp_command`: the seeds, and each crash a fuzzer found, kept
+    /// there once fixed.
     #[test]
     fn every_committed_corpus_input_holds_its_property() {
-        let directory =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/smtp_command");
-        let mut replayed = 0;
-        for entry in std::fs::read_dir(&directory).unwrap() {
-            let path = entry.unwrap().path();
-            let input = std::fs::read(&path).unwrap();
-            let outcome = std::panic::catch_unwind(|| super::command_line(&input));
-            assert!(outcome.is_ok(), "{} fails its property", path.display());
-            replayed += 1;
-        }
-        assert!(replayed >= 6, "the seeds under {}", directory.display());
+        let replayed = torsion::testing::replay_corpus(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../fuzz/corpus/smtp_command"
+            ),
+            super::command_line,
+        );
+        assert!(replayed >= 6, "the seeds of smtp_command");
     }
 }

@@ -81,23 +81,17 @@ fn snapshot() -> Snapshot {
     snapshot
 }
 
-/// Runs [`shell_input`] on every input committed under
-/// `fuzz/corpus/ssh_shell`: the seeds, and each crash a fuzzer found,
-/// kept there once fixed.
 #[cfg(test)]
 mod tests {
+    /// Runs [`shell_input`](super::shell_input) on every input committed under
+    /// `fuzz/corpus/ssh_shell`: the seeds, and each crash a fuzzer found, kept
+    /// there once fixed.
     #[test]
     fn every_committed_corpus_input_holds_its_property() {
-        let directory =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/ssh_shell");
-        let mut replayed = 0;
-        for entry in std::fs::read_dir(&directory).unwrap() {
-            let path = entry.unwrap().path();
-            let input = std::fs::read(&path).unwrap();
-            let outcome = std::panic::catch_unwind(|| super::shell_input(&input));
-            assert!(outcome.is_ok(), "{} fails its property", path.display());
-            replayed += 1;
-        }
-        assert!(replayed >= 4, "the seeds under {}", directory.display());
+        let replayed = torsion::testing::replay_corpus(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/ssh_shell"),
+            super::shell_input,
+        );
+        assert!(replayed >= 4, "the seeds of ssh_shell");
     }
 }

@@ -7,7 +7,8 @@
 //! two connected in-memory [`AsyncStream`](crate::net::AsyncStream)s, so
 //! async code (an HTTP server and client on hyper) runs without sockets;
 //! [`replay_protocol`] and [`replay_decoder`] replay a protocol's input at
-//! every chunk size. For tests against real things: [`run_test`] runs an
+//! every chunk size, and [`replay_corpus`] a fuzz target's committed
+//! inputs. For tests against real things: [`run_test`] runs an
 //! async test on a reactor of its own with a time limit, [`echo_server`]
 //! gives a peer on 127.0.0.1, [`WatchedChild`] runs a whole program and
 //! waits, bounded, for its lines and its exit, [`install_python_packages`]
@@ -17,6 +18,7 @@
 
 mod chunks;
 mod clock;
+mod corpus;
 mod cpu_wait;
 mod echo_server;
 mod loopback;
@@ -31,6 +33,7 @@ pub use chunks::{
     CHUNK_SIZES, Decoded, decode_in_chunks, feed_in_chunks, replay_decoder, replay_protocol,
 };
 pub use clock::Clock;
+pub use corpus::replay_corpus;
 pub use cpu_wait::cpu_wait;
 pub use echo_server::echo_server;
 pub use loopback::Loopback;
