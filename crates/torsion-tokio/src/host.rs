@@ -19,11 +19,19 @@
 //! the reactor has work ready at once (a task woken, a call posted, more
 //! events than one poll takes) the host yields to tokio instead of
 //! waiting, so neither loop starves the other.
+//!
+//! The host task also gives the reactor its waker
+//! ([`Reactor::set_host_waker`]): a tokio task on this thread that wakes a
+//! torsion task (a [`from_future`](crate::from_future) finishing, say)
+//! wakes the host task directly, where it would otherwise write the
+//! reactor's eventfd for tokio's driver to find in its next poll.
 
 use std::future::poll_fn;
 use std::os::fd::OwnedFd;
 use std::pin::pin;
-use std::task::Poll;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Poll, Wake, Waker};
 use std::time::Duration;
 
 use tokio::io::Interest;
@@ -71,6 +79,9 @@ pub async fn run(reactor: &Reactor) -> Result<(), Error> {
     tokio::runtime::Handle::try_current()?;
     reactor.start()?;
     let watched = watch(reactor)?;
+    let asked = Arc::new(TurnAsked::default());
+    reactor.set_host_waker(Some(Waker::from(asked.clone())));
+    let _hosting = Hosting(reactor);
     let mut deadline = pin!(tokio::time::sleep(Duration::ZERO));
     loop {
         reactor
@@ -83,9 +94,9 @@ pub async fn run(reactor: &Reactor) -> Result<(), Error> {
             Some(wait) if wait.is_zero() => tokio::task::yield_now().await,
             Some(wait) => {
                 deadline.as_mut().reset(Instant::now() + timer_wait(wait));
-                wait_for_events(&watched, Some(deadline.as_mut())).await?;
+                wait_for_events(&asked, &watched, Some(deadline.as_mut())).await?;
             }
-            None => wait_for_events(&watched, None).await?,
+            None => wait_for_events(&asked, &watched, None).await?,
         }
     }
 }
@@ -115,24 +126,86 @@ fn watch(reactor: &Reactor) -> Result<AsyncFd<OwnedFd>, Error> {
         .map_err(Error::io("watching the reactor's descriptor"))
 }
 
-/// Waits until the reactor's descriptor is readable or `deadline` passes,
-/// clearing tokio's readiness so that the next event wakes it again.
+/// Takes the host task's waker back from the reactor when the host stops
+/// driving it (finished, failed, or dropped): wake-ups must then make the
+/// descriptor readable again, for whoever drives the reactor next.
+struct Hosting<'a>(&'a Reactor);
+
+impl Drop for Hosting<'_> {
+    fn drop(&mut self) {
+        self.0.set_host_waker(None);
+    }
+}
+
+/// The waker the host task gives the reactor: notes that the reactor asked
+/// for a turn (work from this thread, a new earliest timer, a stop), then
+/// wakes the host task. The note tells that wake-up from the others the
+/// host task gets (a `LocalSet` polls its future whenever any of its tasks
+/// is woken), which need no turn.
+#[derive(Default)]
+struct TurnAsked {
+    asked: AtomicBool,
+    host: Mutex<Option<Waker>>,
+}
+
+impl TurnAsked {
+    /// Wakes `waker` from now on.
+    fn wake_this(&self, waker: &Waker) {
+        let mut host = self.host.lock().unwrap_or_else(PoisonError::into_inner);
+        if !host.as_ref().is_some_and(|host| host.will_wake(waker)) {
+            *host = Some(waker.clone());
+        }
+    }
+
+    /// True once after each wake-up.
+    fn take(&self) -> bool {
+        self.asked.swap(false, Ordering::AcqRel)
+    }
+}
+
+impl Wake for TurnAsked {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.asked.store(true, Ordering::Release);
+        let host = self
+            .host
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(host) = host {
+            host.wake();
+        }
+    }
+}
+
+/// Waits until the reactor's descriptor is readable, `deadline` passes, or
+/// the reactor asks for a turn directly, clearing tokio's readiness so
+/// that the next event wakes it again.
 async fn wait_for_events(
+    asked: &TurnAsked,
     watched: &AsyncFd<OwnedFd>,
     mut deadline: Option<std::pin::Pin<&mut Sleep>>,
 ) -> Result<(), Error> {
     poll_fn(|cx| {
-        match watched.poll_read_ready(cx) {
+        asked.wake_this(cx.waker());
+        let readable = match watched.poll_read_ready(cx) {
             Poll::Ready(Ok(mut guard)) => {
                 guard.clear_ready();
-                return Poll::Ready(Ok(()));
+                true
             }
             Poll::Ready(Err(error)) => {
                 return Poll::Ready(Err(Error::io("waiting for the reactor's descriptor")(
                     error,
                 )));
             }
-            Poll::Pending => {}
+            Poll::Pending => false,
+        };
+        // Both taken, so neither makes the next wait return at once.
+        if asked.take() | readable {
+            return Poll::Ready(Ok(()));
         }
         match deadline.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
             Some(Poll::Ready(())) => Poll::Ready(Ok(())),

@@ -137,6 +137,35 @@ fn a_tokio_task_can_stop_the_reactor() {
 }
 
 #[test]
+fn a_host_dropped_mid_run_leaves_wake_ups_to_the_descriptor_again() {
+    let reactor = Reactor::new().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // While hosted, this thread's wake-ups go to the host task; the host is
+    // dropped with the reactor still running (`run`'s future given up).
+    tokio::task::LocalSet::new().block_on(&runtime, async {
+        let hosted = tokio::time::timeout(ms(20), torsion_tokio::run(&reactor)).await;
+        assert!(hosted.is_err(), "the reactor was still running");
+    });
+    // Another host watching the descriptor must now hear this thread's
+    // work: a stop made here.
+    let fd = reactor.poller_fd().unwrap();
+    runtime.block_on(async {
+        // As `run` does: an OwnedFd the AsyncFd owns cannot close under it.
+        #[allow(deprecated)]
+        let watched =
+            tokio::io::unix::AsyncFd::with_interest(fd, tokio::io::Interest::READABLE).unwrap();
+        let quiet = tokio::time::timeout(ms(20), watched.readable()).await;
+        assert!(quiet.is_err(), "nothing was pending yet");
+        reactor.stop().unwrap();
+        let heard = tokio::time::timeout(Duration::from_secs(5), watched.readable()).await;
+        assert!(heard.is_ok(), "the stop made the descriptor readable");
+    });
+}
+
+#[test]
 fn torsion_code_inside_tokio_uses_tokio_sockets_and_timers_directly() {
     let reactor = Reactor::new().unwrap();
     let address = echo_server(&reactor);

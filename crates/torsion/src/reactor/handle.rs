@@ -23,6 +23,15 @@
 //! fails, and the reactor does not sleep) or after it (and writes the
 //! eventfd).
 //!
+//! A host loop that drives the reactor from a task of its own (tokio's,
+//! through `torsion-tokio`) may give the reactor that task's waker
+//! ([`Reactor::set_host_waker`]). Then a wake-up from the reactor's own
+//! thread between turns (a task woken by a future of the host, a post)
+//! wakes the host task instead of writing the eventfd, which the host
+//! would otherwise learn of only by polling its own poller for the
+//! reactor's descriptor: no system call on either side. Other threads
+//! still write the eventfd.
+//!
 //! A thread pool's results take the same queue, in order with the calls,
 //! but as a [`Completion`]: a reference to state the reactor thread
 //! allocated when it queued the job, instead of a closure boxed on the
@@ -31,6 +40,7 @@
 //! cheaper than freeing it from another thread.
 
 use std::fmt;
+use std::task::Waker;
 use std::thread::ThreadId;
 
 use smallbox::space::S4;
@@ -112,6 +122,10 @@ pub(crate) struct Shared {
     woken_in_turn: AtomicBool,
     /// The reactor has finished (or been dropped) and takes no more calls.
     closed: AtomicBool,
+    /// A host task asked to be woken in place of the eventfd
+    /// (`host_waker` holds its waker): checked before the lock is taken.
+    hosted: AtomicBool,
+    host_waker: Mutex<Option<Waker>>,
     waker: mio::Waker,
     /// The thread that made the reactor, the only one that can run it (a
     /// `Reactor` is `!Send`).
@@ -129,6 +143,8 @@ impl Shared {
             wake: AtomicUsize::new(IDLE),
             woken_in_turn: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            hosted: AtomicBool::new(false),
+            host_waker: Mutex::new(None),
             waker,
             thread: std::thread::current().id(),
             #[cfg(loom)]
@@ -248,13 +264,37 @@ impl Shared {
     }
 
     /// Writes the eventfd for work that came in without one (while the
-    /// reactor was awake), for a host loop that is about to watch it.
+    /// reactor was awake), for a host loop that is about to watch it; or,
+    /// on the reactor's thread, wakes the host task that asked for it.
     pub(crate) fn wake_host(&self) {
+        if self.wake_host_task() {
+            return;
+        }
         #[cfg(loom)]
         self.wake_signal.wake();
         if let Err(error) = self.waker.wake() {
             tracing::error!(%error, "could not wake the reactor");
         }
+    }
+
+    /// Wakes the host task given to [`set_host_waker`](Shared::set_host_waker)
+    /// if there is one and this is the reactor's thread: true if it did.
+    fn wake_host_task(&self) -> bool {
+        if !self.hosted.load(Ordering::Acquire) || std::thread::current().id() != self.thread {
+            return false;
+        }
+        // Cloned out of the lock: waking may run the host's own code.
+        let waker = lock(&self.host_waker).clone();
+        waker.map(Waker::wake).is_some()
+    }
+
+    /// Wakes `waker` in place of the eventfd for wake-ups made on the
+    /// reactor's thread from now on (`None`: the eventfd again). Called on
+    /// the reactor's thread.
+    pub(crate) fn set_host_waker(&self, waker: Option<Waker>) {
+        let mut host = lock(&self.host_waker);
+        self.hosted.store(waker.is_some(), Ordering::Release);
+        *host = waker;
     }
 
     /// Moves the woken task ids into `into` (which must be empty). True if

@@ -73,6 +73,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! A host whose loop runs tasks (an async runtime) may also hand the
+//! reactor its task's waker with [`Reactor::set_host_waker`]: wake-ups
+//! made on the reactor's thread between turns then wake that task instead
+//! of making the descriptor readable, which saves a system call on each
+//! side (`torsion-tokio` does this).
+//!
 //! The `host_loop` example drives a reactor from a hand-written mio loop
 //! with its own timer and socket, and `torsion-glib` from a glib
 //! `MainContext`.
@@ -532,6 +538,47 @@ impl Scheduler for Reactor {
 }
 
 impl Reactor {
+    /// For a host loop that drives the reactor from a task of its own (an
+    /// async runtime's; see [embedding](crate::reactor#embedding-in-another-loop)):
+    /// while `Some`, work that reaches the reactor from its own thread
+    /// between turns (a task woken by one of the host's futures, a call
+    /// posted, a new earliest timer, a stop) wakes `waker` instead of
+    /// making the descriptor readable, so the host does not have to poll
+    /// its own poller to learn of it. Wake-ups from other threads still
+    /// make the descriptor readable, so the host watches it as before.
+    /// Once woken, the host should turn the reactor (`run_once`) and
+    /// recompute its deadline. `None` goes back to the descriptor alone;
+    /// a host sets it before it stops driving the reactor.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::task::{Wake, Waker};
+    /// use std::time::Duration;
+    /// use torsion::Reactor;
+    ///
+    /// struct Count(AtomicUsize);
+    /// impl Wake for Count {
+    ///     fn wake(self: Arc<Self>) {
+    ///         self.0.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// let reactor = Reactor::new()?;
+    /// reactor.start()?;
+    /// reactor.run_once(Some(Duration::ZERO))?;
+    /// let host = Arc::new(Count(AtomicUsize::new(0)));
+    /// reactor.set_host_waker(Some(Waker::from(host.clone())));
+    /// // Between turns, on the reactor's thread: the host task is woken.
+    /// reactor.call_later(Duration::ZERO, || ());
+    /// assert_eq!(host.0.load(Ordering::Relaxed), 1);
+    /// reactor.set_host_waker(None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_host_waker(&self, waker: Option<std::task::Waker>) {
+        self.inner.shared.set_host_waker(waker);
+    }
+
     /// A duplicate of the poller's descriptor (see [`AsRawFd`]), owned by
     /// the caller: for a host loop whose API takes an owned descriptor
     /// (tokio's `AsyncFd`), which it may close whenever it likes.
