@@ -3,7 +3,6 @@
 //! child runs).
 
 use std::io;
-use std::os::fd::AsFd;
 
 use torsion::defer::Resolver;
 use torsion::net::{Protocol, Transport};
@@ -26,24 +25,12 @@ use crate::{Amp, AmpProtocol, Responders};
 /// When stdin or stdout cannot be duplicated or watched (a regular file,
 /// which the kernel cannot poll).
 pub fn serve_stdio(reactor: &Reactor, responders: Responders) -> io::Result<(Amp, Deferred<()>)> {
-    // Duplicates: the descriptors 0 and 1 themselves stay with std.
-    let stdin = io::stdin().as_fd().try_clone_to_owned()?;
-    let stdout = io::stdout().as_fd().try_clone_to_owned()?;
     let (amp, protocol) = Amp::new(responders);
     let (done, resolver) = Deferred::new();
-    let out = reactor.adopt_pipe_writer(
-        stdout,
-        Stdout {
-            done: Some(resolver),
-        },
-    )?;
-    reactor.adopt_pipe_reader(
-        stdin,
-        Stdin {
-            protocol,
-            out: out.clone(),
-        },
-    )?;
+    reactor.standard_io(Worker {
+        protocol,
+        done: Some(resolver),
+    })?;
     Ok((amp, done))
 }
 
@@ -84,16 +71,16 @@ pub fn run_worker(responders: Responders) -> io::Result<()> {
     reactor.run().map_err(io::Error::other)
 }
 
-/// Stdin: what arrives goes to the AMP protocol, whose writes go to
-/// stdout; at its end, stdout is closed once flushed.
-struct Stdin {
+/// The AMP protocol on stdin and stdout; its end (stdin ended and stdout
+/// flushed and closed, or stdout gone) is the worker's end.
+struct Worker {
     protocol: AmpProtocol,
-    out: Transport,
+    done: Option<Resolver<()>>,
 }
 
-impl Protocol for Stdin {
-    fn connection_made(&mut self, _: &Transport) {
-        self.protocol.connection_made(&self.out);
+impl Protocol for Worker {
+    fn connection_made(&mut self, transport: &Transport) {
+        self.protocol.connection_made(transport);
     }
 
     fn data_received(&mut self, data: &[u8]) {
@@ -102,19 +89,6 @@ impl Protocol for Stdin {
 
     fn connection_lost(&mut self, reason: Failure) {
         self.protocol.connection_lost(reason);
-        self.out.lose_connection();
-    }
-}
-
-/// Stdout: written to only; its end is the worker's end.
-struct Stdout {
-    done: Option<Resolver<()>>,
-}
-
-impl Protocol for Stdout {
-    fn data_received(&mut self, _: &[u8]) {}
-
-    fn connection_lost(&mut self, _: Failure) {
         if let Some(done) = self.done.take() {
             done.resolve(());
         }

@@ -56,6 +56,7 @@ mod network;
 mod pipe;
 mod protocol;
 mod reconnect;
+mod stdio;
 mod stream;
 mod sys;
 mod tcp;
