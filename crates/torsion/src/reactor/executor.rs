@@ -3,7 +3,11 @@
 //!
 //! Tasks live in a slab; a task's `Waker` is thread-safe (std requires it)
 //! and reports the task id through the reactor's cross-thread queue, which
-//! also wakes the poll. Each turn polls the tasks woken since the last one.
+//! also wakes the poll. Each turn polls the tasks woken since the last one,
+//! then, for a few rounds, the tasks those polls woke: a task awaiting
+//! another's result goes on in the same turn, as a Deferred's callbacks
+//! run at once. No task is polled twice in a turn, so a task that wakes
+//! itself (a yield) waits for the next turn, after timers and I/O.
 //!
 //! Cancelling a task's Deferred cancels what the task awaits, as Twisted's
 //! `ensureDeferred(...).cancel()` does: each task keeps an [`AwaitList`] of
@@ -133,6 +137,8 @@ struct Slot {
     /// its first await, as Twisted's `ensureDeferred` has already started
     /// the coroutine when anyone can cancel it.
     started: bool,
+    /// The turn it was last polled in (0: never).
+    polled_in: u64,
 }
 
 /// A task between polls, with its waker: lent whole to each poll, which
@@ -164,6 +170,10 @@ pub(crate) struct Executor {
     /// Scratch space for putting woken ids in order.
     order_bits: RefCell<Vec<u64>>,
     polling: Cell<bool>,
+    /// Counts the reactor's turns, so that a task is polled once in each.
+    turn: Cell<u64>,
+    /// Tasks woken again after their poll in this turn, for the next.
+    later: RefCell<Vec<usize>>,
 }
 
 impl Executor {
@@ -224,6 +234,7 @@ impl Executor {
             }),
             cancel_requested: false,
             started: false,
+            polled_in: 0,
         });
         drop(tasks);
         waker.wake();
@@ -276,25 +287,39 @@ impl Executor {
         woken_ids::order(ids, &mut self.order_bits.borrow_mut());
     }
 
-    /// Polls every task in `ids` once.
-    pub(crate) fn poll_woken(&self, ids: &mut Vec<usize>) {
+    /// A new turn: every task may be polled once more.
+    pub(crate) fn begin_turn(&self) {
+        self.turn.set(self.turn.get() + 1);
+    }
+
+    /// Polls every task in `ids` that was not polled in this turn yet;
+    /// the others go to `later`, for the next turn.
+    pub(crate) fn poll_woken(&self, ids: &mut Vec<usize>, later: &mut Vec<usize>) {
         self.polling.set(true);
+        let turn = self.turn.get();
         for id in ids.drain(..) {
-            self.poll_one(id);
+            if !self.poll_one(id, turn) {
+                later.push(id);
+            }
         }
         self.polling.set(false);
     }
 
-    fn poll_one(&self, id: usize) {
+    /// Polls task `id` unless it was polled in `turn` already (false).
+    fn poll_one(&self, id: usize, turn: u64) -> bool {
         let Parked { mut task, waker } = {
             let mut tasks = self.tasks.borrow_mut();
             let Some(slot) = tasks.get_mut(id) else {
-                return;
+                return true;
             };
+            if slot.polled_in == turn {
+                return false;
+            }
             let Some(parked) = slot.task.take() else {
-                return;
+                return true;
             };
             slot.started = true;
+            slot.polled_in = turn;
             parked
         };
         let mut cx = Context::from_waker(&waker);
@@ -313,14 +338,14 @@ impl Executor {
             tasks.remove(id);
             drop(tasks);
             drop(task);
-            return;
+            return true;
         }
         let Some(slot) = tasks.get_mut(id) else {
-            return;
+            return true;
         };
         if !slot.cancel_requested {
             slot.task = Some(Parked { task, waker });
-            return;
+            return true;
         }
         match task.awaiting().state() {
             AwaitState::Pending => {
@@ -338,10 +363,15 @@ impl Executor {
                 drop(task);
             }
         }
+        true
     }
 
     pub(crate) fn woken_buffer(&self) -> std::cell::RefMut<'_, Vec<usize>> {
         self.woken.borrow_mut()
+    }
+
+    pub(crate) fn later_buffer(&self) -> std::cell::RefMut<'_, Vec<usize>> {
+        self.later.borrow_mut()
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -306,6 +306,14 @@ impl Shared {
         !in_turn && !into.is_empty()
     }
 
+    /// Puts back, for the next turn, tasks a turn took but did not poll
+    /// (polled once in it already); called inside the turn, so the loop
+    /// sees them as woken there, with no wake-up write.
+    pub(crate) fn wake_later(&self, ids: &mut Vec<usize>) {
+        lock(&self.woken).append(ids);
+        self.woken_in_turn.store(true, Ordering::Release);
+    }
+
     /// True if a post or wake is waiting for the reactor.
     pub(crate) fn has_work(&self) -> bool {
         self.wake.load(Ordering::Acquire) == NOTIFIED || self.woken_in_turn.load(Ordering::Acquire)

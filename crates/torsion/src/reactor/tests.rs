@@ -331,6 +331,27 @@ fn a_task_woken_during_a_turn_is_announced_to_a_host_loop_and_polled_next_turn()
 }
 
 #[test]
+fn a_chain_of_tasks_each_awaiting_the_last_goes_on_in_one_turn() {
+    let reactor = Reactor::new().unwrap();
+    reactor.start().unwrap();
+    let (gate, opened) = Deferred::<u32>::new();
+    let first = reactor.spawn(gate);
+    let second = reactor.spawn(async move { first.await.map(|n| n + 1) });
+    let third = reactor.spawn(async move { second.await.map(|n| n * 10) });
+    let seen = Rc::new(Cell::new(None));
+    let s = seen.clone();
+    drop(third.map(move |n| s.set(Some(n))));
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(seen.get(), None);
+    opened.resolve(1);
+    // As the callbacks of chained Deferreds run at once: each task woken
+    // by the one before it is polled in the same turn.
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(seen.get(), Some(20));
+    assert_eq!(reactor.next_timeout(), None);
+}
+
+#[test]
 fn a_timer_scheduled_between_turns_earlier_than_all_others_wakes_a_host_loop() {
     let reactor = Reactor::new().unwrap();
     reactor.start().unwrap();

@@ -225,13 +225,32 @@ impl Reactor {
     /// Polls the woken tasks; returns how many were woken from outside a
     /// turn (none if any was woken inside one).
     fn poll_woken_tasks(&self) -> usize {
+        // Rounds for the tasks the polls themselves wake (a task awaiting
+        // one that just finished); those woken by the last round, and tasks
+        // woken again after their own poll, wait for the next turn.
+        const ROUNDS: usize = 4;
         let executor = &self.inner.executor;
+        let shared = &self.inner.shared;
+        executor.begin_turn();
         let mut woken = std::mem::take(&mut *executor.woken_buffer());
-        let external = self.inner.shared.take_woken(&mut woken);
-        executor.order_woken(&mut woken);
+        let mut later = std::mem::take(&mut *executor.later_buffer());
+        let external = shared.take_woken(&mut woken);
         let from_outside = if external { woken.len() } else { 0 };
-        executor.poll_woken(&mut woken);
+        for round in 0..ROUNDS {
+            if round > 0 {
+                shared.take_woken(&mut woken);
+            }
+            if woken.is_empty() {
+                break;
+            }
+            executor.order_woken(&mut woken);
+            executor.poll_woken(&mut woken, &mut later);
+        }
+        if !later.is_empty() {
+            shared.wake_later(&mut later);
+        }
         *executor.woken_buffer() = woken;
+        *executor.later_buffer() = later;
         from_outside
     }
 
