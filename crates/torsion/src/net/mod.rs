@@ -47,6 +47,7 @@
 mod accept_group;
 mod address;
 mod async_stream;
+pub(crate) mod composite;
 mod connector;
 #[cfg(feature = "hyper")]
 mod hyper_io;

@@ -5,17 +5,18 @@
 //! Each side is a pipe connection of its own (see `pipe`), so stdout gets
 //! the write buffer, producers and flow control a socket has, and stdin
 //! the read loop and `pause_reading`. The transport the protocol sees
-//! joins them: writes go to stdout, reading is stdin's. The protocol's
+//! joins them (a `composite` transport): writes go to stdout, reading is
+//! stdin's. The protocol's
 //! `connection_lost` comes once, when both sides have closed.
 
 use std::cell::{Cell, OnceCell, RefCell};
-use std::io::{self, IoSlice};
+use std::io;
 use std::os::fd::AsFd;
 use std::rc::Rc;
 
 use crate::error::{ConnectionDone, ConnectionLost};
-use crate::net::transport::TransportBackend;
-use crate::net::{Address, HalfClose, Producer, ProducerError, Protocol, Transport};
+use crate::net::composite::Composite;
+use crate::net::{HalfClose, Protocol, Transport};
 use crate::{Failure, Reactor};
 
 impl Reactor {
@@ -79,7 +80,7 @@ impl Reactor {
                 return Err(error);
             }
         };
-        let transport = Transport::new(Rc::new(Joined { input, output }));
+        let transport = Composite::transport(input, output, None);
         let _ = core.transport.set(transport.clone());
         core.protocol.borrow_mut().connection_made(&transport);
         Ok(transport)
@@ -172,77 +173,5 @@ impl Protocol for Side {
             Side::Input(core) => core.input_lost(),
             Side::Output(core) => core.output_lost(reason),
         }
-    }
-}
-
-/// The transport the protocol sees: writes to stdout, reads from stdin.
-struct Joined {
-    input: Transport,
-    output: Transport,
-}
-
-impl TransportBackend for Joined {
-    fn write(&self, data: &[u8]) {
-        self.output.write(data);
-    }
-
-    fn write_vectored(&self, data: &[IoSlice<'_>]) {
-        self.output.write_vectored(data);
-    }
-
-    /// Stdout is flushed, then closed; stdin is not read any more.
-    fn lose_connection(&self) {
-        self.output.lose_connection();
-        self.input.lose_connection();
-    }
-
-    fn abort_connection(&self) {
-        self.output.abort_connection();
-        self.input.abort_connection();
-    }
-
-    fn lose_write_connection(&self) {
-        self.output.lose_connection();
-    }
-
-    fn peer(&self) -> Address {
-        Address::Unknown
-    }
-
-    fn host(&self) -> Address {
-        Address::Unknown
-    }
-
-    fn pause_reading(&self) {
-        self.input.pause_reading();
-    }
-
-    fn resume_reading(&self) {
-        self.input.resume_reading();
-    }
-
-    fn is_reading_paused(&self) -> bool {
-        self.input.is_reading_paused()
-    }
-
-    fn register_producer(&self, producer: Producer) -> Result<(), ProducerError> {
-        self.output.register_producer(producer)
-    }
-
-    fn unregister_producer(&self) {
-        self.output.unregister_producer();
-    }
-
-    fn buffered(&self) -> usize {
-        self.output.buffered()
-    }
-
-    fn is_open(&self) -> bool {
-        self.output.is_open()
-    }
-
-    fn set_protocol_name(&self, name: &'static str) {
-        self.input.set_protocol_name(name);
-        self.output.set_protocol_name(name);
     }
 }

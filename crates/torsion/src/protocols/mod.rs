@@ -51,6 +51,7 @@
 mod framed;
 mod line;
 mod netstring;
+mod policies;
 mod prefixed;
 pub mod wire;
 
@@ -64,6 +65,7 @@ pub use netstring::{
     NETSTRING_MAX_LENGTH, NetstringCodec, NetstringContext, NetstringError, NetstringHandler,
     NetstringParseError, NetstringReceiver,
 };
+pub use policies::{TimeoutFactory, TimeoutProtocol};
 pub use prefixed::{
     IntNStringReceiver, PREFIXED_MAX_LENGTH, PrefixLength, PrefixedCodec, PrefixedError,
     StringContext, StringHandler, StringTooLong,
